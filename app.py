@@ -1,0 +1,17 @@
+"""bnviz entrypoint: page config, the shared sidebar (language), navigation."""
+
+import streamlit as st
+
+from bnviz.ui import urlstate
+from bnviz.ui.i18n import language_selector, t
+
+st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide")
+language_selector()
+pages = [
+    st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
+    st.Page("pages/ewma.py", title=t("nav_ewma"), icon=":material/show_chart:", url_path="ewma"),
+]
+st.navigation(pages).run()
+if ignored := urlstate.ignored():
+    st.toast(t("url_ignored", keys=", ".join(ignored)), icon=":material/link_off:")
+urlstate.sync()

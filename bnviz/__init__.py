@@ -1,0 +1,1 @@
+"""bnviz core: the mathematics behind the pages (numpy / torch, never Streamlit)."""

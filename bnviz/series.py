@@ -1,0 +1,188 @@
+"""Series for the EWMA page: real temperatures, seeded synthetic series and the user's own data.
+
+Parsing errors are raised as :class:`SeriesError` carrying a message *key* and parameters; the
+UI layer turns them into text in the user's language.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_POINTS = 2_000_000
+MIN_POINTS = 2
+SYNTHETIC = ("sine", "walk", "step")
+
+
+class SeriesError(ValueError):
+    """A user-facing problem with input data: ``key`` names the message, ``params`` fill it."""
+
+    def __init__(self, key: str, **params):
+        super().__init__(f"{key}: {params}")
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Series:
+    values: np.ndarray  # float64, may hold NaN / inf
+    name: str
+    index: np.ndarray | None = None  # optional x values (dates); None means 1..n
+    notes: dict = field(default_factory=dict)  # e.g. {"non_finite": 3, "non_numeric": 1}
+
+
+def _finish(values: np.ndarray, name: str, index=None, **notes) -> Series:
+    values = np.asarray(values, dtype=np.float64)
+    if values.size > MAX_POINTS:
+        raise SeriesError("too_long", n=int(values.size), max=MAX_POINTS)
+    finite = int(np.isfinite(values).sum())
+    if finite < MIN_POINTS:
+        raise SeriesError("too_short", n=finite, min=MIN_POINTS)
+    nonfinite = int(values.size - finite)
+    if nonfinite:
+        notes["non_finite"] = nonfinite
+    return Series(values, name, index, {k: v for k, v in notes.items() if v})
+
+
+def temperatures(column: str = "temp_max") -> Series:
+    """Seattle daily temperatures (°C) 2012–2015, shipped offline inside ``vega_datasets``."""
+    from vega_datasets import local_data
+
+    if column not in ("temp_max", "temp_min"):
+        raise ValueError(f"unknown column {column!r}")
+    df = local_data.seattle_weather()
+    return _finish(df[column].to_numpy(float), column, df["date"].to_numpy())
+
+
+def synthetic(kind: str, n: int = 365, seed: int = 0) -> Series:
+    """Seeded toy series: 'sine' (noisy seasonal), 'walk' (random walk), 'step' (jump at n/2)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    if kind == "sine":
+        v = 12 + 8 * np.sin(2 * np.pi * (t - 100) / 365) + rng.normal(0, 3, n)
+    elif kind == "walk":
+        v = np.cumsum(rng.normal(0, 1, n))
+    elif kind == "step":
+        v = np.where(t < n // 2, 0.0, 10.0) + rng.normal(0, 1, n)
+    else:
+        raise ValueError(f"unknown synthetic series {kind!r}")
+    return _finish(v, kind)
+
+
+def step_signal(n: int = 200, at: int = 50) -> np.ndarray:
+    """A clean unit step (0 before ``at``, 1 from ``at`` on) used to measure the EWMA's lag."""
+    return (np.arange(n) >= at).astype(np.float64)
+
+
+_TOKEN_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _to_float(token: str) -> float | None:
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def parse_pasted(text: str) -> Series:
+    """Numbers separated by spaces, commas, semicolons or new lines (``nan``/``inf`` allowed)."""
+    tokens = [tok for tok in _TOKEN_SPLIT.split(text or "") if tok]
+    if not tokens:
+        raise SeriesError("empty")
+    if len(tokens) > MAX_POINTS:
+        raise SeriesError("too_long", n=len(tokens), max=MAX_POINTS)
+    values = np.empty(len(tokens))
+    for i, tok in enumerate(tokens):
+        v = _to_float(tok)
+        if v is None:
+            raise SeriesError("bad_token", token=tok[:40], pos=i + 1)
+        values[i] = v
+    return _finish(values, "pasted")
+
+
+def _decode(data: bytes) -> str:
+    head = data[:8192]
+    if b"\x00" in head:
+        raise SeriesError("binary")
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(ch < " " and ch not in "\t\r\n" for ch in text[:8192])
+        if controls > 0.01 * min(len(text), 8192):
+            raise SeriesError("binary")
+        return text
+    raise SeriesError("encoding")
+
+
+def read_table(data: bytes):
+    """Parse CSV/TSV bytes into a DataFrame of numeric columns (others dropped).
+
+    Returns ``(frame, dropped)`` where ``dropped`` lists the non-numeric column names.
+    """
+    import pandas as pd
+
+    if not data or not data.strip():
+        raise SeriesError("empty")
+    text = _decode(data)
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = "," if "," in sample else r"\s+"
+    first = [c.strip() for c in re.split(sep if sep != r"\s+" else r"\s+", text.lstrip().splitlines()[0])]
+    header = None if all(_to_float(c) is not None for c in first if c) else 0
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=header, engine="c" if sep != r"\s+" else "python",
+                         skipinitialspace=True, on_bad_lines="skip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise SeriesError("unparsable", detail=str(exc)[:120]) from None
+    if header is None:
+        df.columns = [f"column {i + 1}" for i in range(df.shape[1])]
+    df.columns = [str(c) for c in df.columns]
+    numeric, dropped = {}, []
+    for col in df.columns:
+        raw = df[col]
+        vals = pd.to_numeric(raw, errors="coerce")
+        present = raw.notna() & (raw.astype(str).str.strip() != "")
+        if present.sum() and vals[present].notna().mean() >= 0.5:
+            numeric[col] = vals.to_numpy(float)
+        else:
+            dropped.append(col)
+    if not numeric:
+        raise SeriesError("no_numeric", columns=", ".join(dropped[:5]))
+    return pd.DataFrame(numeric), dropped
+
+
+def from_table(frame, column: str) -> Series:
+    """One numeric column of a frame from :func:`read_table` as a :class:`Series`."""
+    if column not in frame.columns:
+        raise SeriesError("no_column", column=column)
+    return _finish(frame[column].to_numpy(float), column)
+
+
+def downsample_indices(values: np.ndarray, max_points: int = 4000) -> np.ndarray:
+    """Indices to draw at most ~``max_points`` points, keeping each bucket's min and max.
+
+    The chart then shows spikes a plain stride would hide; the EWMA itself is always computed
+    on every point.
+    """
+    n = len(values)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, max_points // 2)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    v = np.where(np.isfinite(values), values, np.nan)
+    keep = [0, n - 1]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        chunk = v[lo:hi]
+        if hi <= lo or np.all(np.isnan(chunk)):
+            keep.append(lo)
+            continue
+        keep += [lo + int(np.nanargmin(chunk)), lo + int(np.nanargmax(chunk))]
+    return np.unique(np.asarray(keep))

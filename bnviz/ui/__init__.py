@@ -1,0 +1,1 @@
+"""The UI layer: the only part of bnviz that imports streamlit / altair."""

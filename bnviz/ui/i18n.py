@@ -1,0 +1,42 @@
+"""Language choice and lookup. ``t(key, **params)`` returns the string in the current language."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bnviz.ui import urlstate
+from bnviz.ui.strings import LANGUAGES, STRINGS
+
+LANG_KEY = "lang"
+_KEEP = "_lang_kept"
+
+
+def default_language() -> str:
+    """Chinese when the browser's locale says so, else English."""
+    try:
+        locale = st.context.locale or ""
+    except Exception:  # no browser context (bare mode)
+        locale = ""
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def current_language() -> str:
+    for lang in (st.session_state.get(LANG_KEY), st.session_state.get(_KEEP)):
+        if lang in STRINGS:
+            return lang
+    return default_language()
+
+
+def t(key: str, **params) -> str:
+    text = STRINGS[current_language()].get(key) or STRINGS["en"][key]
+    return text.format(**params) if params else text
+
+
+def language_selector() -> None:
+    """The sidebar switch; its value is kept in the URL (``?lang=zh``) and across pages."""
+    # A copy outside the widget's own state keeps the choice when Streamlit drops widget state.
+    urlstate.init(LANG_KEY, default_language(), urlstate.choice(LANGUAGES), start=st.session_state.get(_KEEP))
+    chosen = st.sidebar.segmented_control(
+        STRINGS["en"]["language"], options=list(LANGUAGES), format_func=LANGUAGES.get, required=True, key=LANG_KEY)
+    if chosen in STRINGS:
+        st.session_state[_KEEP] = chosen

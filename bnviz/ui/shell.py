@@ -1,0 +1,18 @@
+"""Guard every page script calls first.
+
+Because a folder named ``pages/`` sits beside ``app.py``, Streamlit starts each new server process
+in its legacy multipage mode: if the very first request is a deep link (``/ewma?b1=0.98``), it runs
+``pages/ewma.py`` alone, without ``app.py`` (no page config, no language switch, no navigation).
+``st.navigation`` switches the process to the modern mode, but only once ``app.py`` has run.
+This guard switches the mode and reruns, so the same request is served through ``app.py``.
+"""
+
+import streamlit as st
+
+
+def ensure_entrypoint() -> None:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,83 @@
+"""Widget values in the URL, language-independent, so a link reproduces the exact view.
+
+``init(key, default, parse)`` before a widget gives it its starting value (from ``?key=…`` on the
+first visit, else ``default``); the widget is then created with that ``key`` and no default of its
+own. ``sync()`` at the end of the page writes the values that differ from their defaults back to
+the URL. Values that don't parse or are out of range are ignored and listed by ``ignored()``.
+(Streamlit's own ``bind="query-params"`` stores the formatted label, which changes with the language.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+_DEFAULTS = "_url_defaults"
+_IGNORED = "_url_ignored"
+
+
+def choice(options) -> Callable[[str], Any]:
+    """Parser accepting exactly one of ``options`` as written by ``serialize``."""
+    table = {serialize(o): o for o in options}
+
+    def parse(raw: str):
+        if raw not in table:
+            raise ValueError(raw)
+        return table[raw]
+
+    return parse
+
+
+def choices(options) -> Callable[[str], list]:
+    """Parser for a comma-separated subset of ``options`` (multiselect)."""
+    one = choice(options)
+    return lambda raw: [one(part) for part in raw.split(",") if part] if raw != "-" else []
+
+
+def int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def serialize(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(serialize(v) for v in value) or "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def init(key: str, default, parse: Callable[[str], Any], start=None) -> None:
+    """Seed widget ``key``: the URL's value if valid, else ``start`` (if given), else ``default``."""
+    st.session_state.setdefault(_DEFAULTS, {})[key] = default
+    if key in st.session_state:
+        return
+    value = default if start is None else start
+    raw = st.query_params.get(key)
+    if raw is not None:
+        try:
+            value = parse(raw[:2000])
+        except (ValueError, TypeError, OverflowError):
+            st.session_state.setdefault(_IGNORED, set()).add(key)
+    st.session_state[key] = value
+
+
+def ignored() -> list[str]:
+    """URL keys whose values were ignored in this session (shown once, then forgotten)."""
+    return sorted(st.session_state.pop(_IGNORED, set()))
+
+
+def sync() -> None:
+    """Write every initialised widget that differs from its default into the URL; drop the rest."""
+    for key, default in st.session_state.get(_DEFAULTS, {}).items():
+        value = st.session_state.get(key, default)
+        if value == default or value is None or key not in st.session_state:
+            st.query_params.pop(key, None)
+        elif st.query_params.get(key) != serialize(value):
+            st.query_params[key] = serialize(value)

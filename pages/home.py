@@ -1,0 +1,16 @@
+"""Landing page: what each page teaches."""
+
+import streamlit as st
+
+from bnviz.ui.i18n import t
+from bnviz.ui.shell import ensure_entrypoint
+
+ensure_entrypoint()
+
+st.title(t("app_title"))
+st.markdown(t("home_intro"))
+st.subheader(t("home_pages"))
+st.page_link("pages/ewma.py", label=t("nav_ewma"), icon=":material/show_chart:")
+st.markdown(t("home_ewma"))
+st.caption(t("home_more"))
+st.info(t("home_howto"))

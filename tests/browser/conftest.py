@@ -1,0 +1,42 @@
+"""Real-browser fixtures: ``streamlit run`` on a free port, driven by Debian's Chromium via Playwright.
+
+A missing Chromium is a failure, never a skip: CI must prove the app works in a browser.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.harness import CHROMIUM, Server, launch
+
+
+@pytest.fixture(scope="session")
+def server():
+    srv = Server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def no_exception(page):
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.inner_text("body")

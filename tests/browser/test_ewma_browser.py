@@ -1,0 +1,94 @@
+"""The EWMA page in real Chromium: charts drawn, slider redraws, language, URL state, uploads."""
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from bnviz.ui.strings import STRINGS
+from tests.browser.conftest import no_exception
+from tests.browser.harness import ROOT, open_page, wait_ready
+
+EN, ZH = STRINGS["en"], STRINGS["zh"]
+CHART_MARKS = "[data-testid='stVegaLiteChart'] svg.marks"
+
+
+def first_chart_svg(page) -> str:
+    return page.locator(CHART_MARKS).first.inner_html()
+
+
+def test_page_draws_its_charts(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.wait_for_function(
+        f"document.querySelectorAll(\"{CHART_MARKS}\").length >= 3 && "
+        f"Array.from(document.querySelectorAll(\"{CHART_MARKS}\")).every(s => s.querySelectorAll('path').length > 0)",
+        timeout=30_000)
+    no_exception(page)
+    assert "0.02 × 40 = 0.8" in page.inner_text("body")
+    shots = ROOT / "docs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "ewma.png"))
+    assert (shots / "ewma.png").stat().st_size > 20_000
+
+
+def test_beta_slider_redraws_the_chart(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.locator(CHART_MARKS).first.wait_for()
+    before = first_chart_svg(page)
+    assert page.get_by_text("≈ 10 values").count() >= 1
+    thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
+    thumb.focus()
+    thumb.press("ArrowRight")  # β 0.9 -> 0.93
+    page.get_by_text("≈ 14.3 values").first.wait_for(timeout=20_000)
+    wait_ready(page)
+    page.wait_for_function(
+        f"document.querySelector(\"{CHART_MARKS}\").innerHTML !== {before!r}".replace("\n", ""), timeout=20_000)
+    expect(page).to_have_url(re.compile(r"[?&]b1=0\.93"))  # the choice is in the link
+    no_exception(page)
+
+
+def test_language_switch_follows_url_and_reload(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.get_by_text("简体中文").click()
+    page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=20_000)
+    expect(page).to_have_url(re.compile(r"[?&]lang=zh"))
+    page.reload()
+    page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=30_000)
+    wait_ready(page)
+    no_exception(page)
+
+
+def test_chinese_browser_locale_defaults_to_chinese(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    try:
+        pg = context.new_page()
+        open_page(pg, server, "", ZH["app_title"])
+        no_exception(pg)
+    finally:
+        context.close()
+
+
+def test_link_reproduces_state_and_ignores_garbage(page, server):
+    open_page(page, server, "ewma?b1=0.98&ncurves=1&src=synthetic", EN["ewma_title"])
+    page.get_by_text(EN["what_synthetic"].format(seed=0)).first.wait_for()
+    expect(page.locator("[data-testid='stMetric']")).to_have_count(1)
+    expect(page.get_by_text("≈ 50 values")).to_have_count(1)
+    open_page(page, server, "ewma?b1=%3Cscript%3Ealert(1)%3C/script%3E&ncurves=99&zoom=-4&src=nope", EN["ewma_title"])
+    expect(page.locator("[data-testid='stMetric']")).to_have_count(2)
+    expect(page.get_by_text("Some settings in the link were not valid", exact=False)).to_have_count(1)
+    no_exception(page)
+
+
+def test_upload_csv_then_a_binary_file(page, server, tmp_path: Path):
+    open_page(page, server, "ewma?src=upload", EN["ewma_title"])
+    good = tmp_path / "loss.csv"
+    good.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(300)))
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(good))
+    page.get_by_text("From your file", exact=False).first.wait_for(timeout=30_000)
+    wait_ready(page)
+    bad = tmp_path / "photo.csv"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(bad))
+    page.get_by_text(EN["err_binary"]).first.wait_for(timeout=30_000)
+    wait_ready(page)
+    no_exception(page)

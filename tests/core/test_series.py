@@ -1,0 +1,112 @@
+"""Input series: the real temperatures, synthetic series and parsing of the user's data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bnviz import ewma_frames as F
+from bnviz import series as S
+
+
+def test_seattle_temperatures_are_real_and_offline():
+    s = S.temperatures("temp_max")
+    assert len(s.values) == 1461 and np.isfinite(s.values).all()
+    assert -10 < s.values.min() < 5 and 30 < s.values.max() < 40  # °C
+    assert str(s.index[0])[:10] == "2012-01-01" and str(s.index[-1])[:10] == "2015-12-31"
+    lo = S.temperatures("temp_min")
+    assert (lo.values <= s.values).all()
+
+
+@pytest.mark.parametrize("kind", S.SYNTHETIC)
+def test_synthetic_is_seeded(kind):
+    a, b, c = S.synthetic(kind, seed=3), S.synthetic(kind, seed=3), S.synthetic(kind, seed=4)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert not np.array_equal(a.values, c.values)
+
+
+def test_paste_numbers():
+    s = S.parse_pasted("1, 2;3\n4\t5 nan inf -1e3")
+    assert s.values[:5].tolist() == [1, 2, 3, 4, 5] and s.values[-1] == -1000
+    assert s.notes == {"non_finite": 2}
+
+
+@pytest.mark.parametrize("text, key", [
+    ("", "empty"), ("   \n ", "empty"), ("1 2 three", "bad_token"), ("42", "too_short"),
+    ("nan nan 1", "too_short"), ("<script>alert(1)</script>", "bad_token"),
+])
+def test_paste_errors(text, key):
+    with pytest.raises(S.SeriesError) as err:
+        S.parse_pasted(text)
+    assert err.value.key == key
+
+
+def test_csv_with_header_and_text_column():
+    frame, dropped = S.read_table(b"step,name,loss\n1,a,0.9\n2,b,0.7\n3,c,\n4,d,0.5\n")
+    assert list(frame.columns) == ["step", "loss"] and dropped == ["name"]
+    s = S.from_table(frame, "loss")
+    assert s.notes == {"non_finite": 1}
+
+
+@pytest.mark.parametrize("data", [b"1\n2\n3\n", b"1;2\n3;4\n5;6\n", b"1\t2\n3\t4\n", "\ufeff1,2\n3,4\n".encode()])
+def test_csv_without_header(data):
+    frame, _ = S.read_table(data)
+    assert frame.iloc[:, 0].tolist()[:2] in ([1.0, 2.0], [1.0, 3.0])
+
+
+def test_csv_chinese_header_in_gb18030():
+    frame, _ = S.read_table("步数,损失\n1,0.5\n2,0.4\n".encode("gb18030"))
+    assert list(frame.columns) == ["步数", "损失"]
+
+
+@pytest.mark.parametrize("data, key", [
+    (b"", "empty"), (b"\n\n  ", "empty"), (b"name,city\nann,paris\nbob,rome\n", "no_numeric"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (bytes(range(256)) * 4, "binary"),
+    (b"\xff\xfe\xfa\xfb,\xff\n" * 3, "encoding"), (b"x\n1\n", "too_short"),
+])
+def test_csv_errors(data, key):
+    with pytest.raises(S.SeriesError) as err:
+        frame, _ = S.read_table(data)
+        S.from_table(frame, frame.columns[0])
+    assert err.value.key == key
+
+
+def test_huge_numbers_become_non_finite_not_errors():
+    frame, _ = S.read_table(b"v\n1e400\n1\n2\n-1e400\n")
+    s = S.from_table(frame, "v")
+    assert s.notes["non_finite"] == 2
+
+
+def test_million_rows_parse_and_downsample():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1_000_000)
+    x[123_456] = 50.0  # a spike the drawing must keep
+    frame, _ = S.read_table(pd.DataFrame({"loss": x}).to_csv(index=False).encode())
+    s = S.from_table(frame, "loss")
+    assert len(s.values) == 1_000_000
+    idx = S.downsample_indices(s.values, 4000)
+    assert len(idx) <= 4002 and 123_456 in idx and idx[0] == 0 and idx[-1] == 999_999
+    raw, curves, drawn = F.chart_frames(s, F.smooth_all(s, [0.9], ["corrected"]))
+    assert drawn == len(idx) and len(raw) == drawn and len(curves) == drawn
+
+
+def test_too_long():
+    with pytest.raises(S.SeriesError) as err:
+        S.parse_pasted("1 " * (S.MAX_POINTS + 1))
+    assert err.value.key == "too_long"
+
+
+def test_export_frame_has_every_average():
+    s = S.synthetic("sine", n=30)
+    smoothed = F.smooth_all(s, [0.5, 0.9], ["zero", "first"])
+    df = F.export_frame(s, smoothed)
+    assert len(df) == 30 and {"ewma_beta0.9_zero", "ewma_beta0.5_first"} <= set(df.columns)
+    # the CSV round-trips
+    back = pd.read_csv(pd.io.common.StringIO(df.to_csv(index=False)))
+    np.testing.assert_allclose(back["ewma_beta0.9_zero"], smoothed[(0.9, "zero")])
+
+
+def test_chart_frames_drop_non_finite():
+    s = S.parse_pasted("1 2 nan 4 inf 6")
+    raw, curves, _ = F.chart_frames(s, F.smooth_all(s, [0.9], ["corrected"]))
+    assert np.isfinite(raw["value"]).all() and len(raw) == 4
+    assert curves["value"].isna().sum() == 2  # gaps, never inf in a chart

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bnviz.ui.strings import STRINGS
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def app():
+    """Run the real entrypoint; ``app(page, lang)`` opens a page in a language."""
+    created = []
+
+    def open_page(page="pages/home.py", lang="en"):
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        if lang != "en":
+            set_language(at, lang)
+        if page != "pages/home.py":
+            at.switch_page(page).run()
+        created.append(at)
+        return at
+
+    yield open_page
+    st.cache_resource.clear()
+
+
+def set_language(at, lang):
+    # AppTest formats option labels outside the session and drops the entrypoint's sidebar widget
+    # from its tree after a page switch, so the switch goes through session state (the widget's
+    # value and the copy the app keeps of it). The real widget is clicked in the browser tests.
+    at.session_state["lang"] = lang
+    at.session_state["_lang_kept"] = lang
+    at.run()
+
+
+def texts(at):
+    """All text the page shows in markdown, captions, alerts and titles."""
+    parts = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "title", "subheader", "header"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def no_traceback(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Traceback" not in texts(at)
+
+
+@pytest.fixture(params=list(STRINGS))
+def lang(request):
+    return request.param

@@ -1,0 +1,156 @@
+"""The EWMA page under AppTest: default view, controls, every bad input, both languages."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bnviz.ui.strings import STRINGS
+from tests.pages.conftest import no_traceback, set_language, texts
+
+PAGE = "pages/ewma.py"
+
+
+def specs(at):
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_default_view(app, lang):
+    at = app(PAGE, lang)
+    no_traceback(at)
+    assert at.title[0].value == STRINGS[lang]["ewma_title"]
+    assert len(at.get("vega_lite_chart")) == 3  # whole series (zoom tab is lazy), weights, lag
+    assert not at.error
+    page = texts(at)
+    assert "**0.8**" in page and "**40**" in page  # Ng: v1 = 0.02*40 = 0.8, corrected 40
+    assert [m.value for m in at.metric] == [STRINGS[lang]["metric_window_value"].format(window=w) for w in (10, 50)]
+    assert any(r"\hat v_t = \frac{v_t}{1-\beta^{t}}" in l.value for l in at.latex), [l.value for l in at.latex]
+
+
+def test_ng_preset_gives_three_betas(app):
+    at = app(PAGE)
+    at.sidebar.button[0].click().run()
+    no_traceback(at)
+    assert [s.value for s in at.sidebar.select_slider] == [0.5, 0.9, 0.98]
+    assert [m.value for m in at.metric] == ["≈ 2 values", "≈ 10 values", "≈ 50 values"]
+
+
+def test_beta_slider_changes_the_window(app):
+    at = app(PAGE)
+    at.sidebar.select_slider(key="b1").set_value(0.999).run()
+    assert at.metric[0].value == "≈ 1000 values"
+    spec = specs(at)[1]  # weights chart: area, line, rule and the 1/e point
+    assert len(spec["layer"]) == 4
+
+
+@pytest.mark.parametrize("kind", ["sine", "walk", "step"])
+def test_synthetic_series(app, kind):
+    at = app(PAGE)
+    at.sidebar.radio(key="src").set_value("synthetic").run()
+    at.sidebar.selectbox(key="syn").set_value(kind).run()
+    no_traceback(at)
+    assert not at.error and len(at.get("vega_lite_chart")) == 3
+
+
+def test_min_temperatures(app):
+    at = app(PAGE)
+    at.sidebar.radio(key="temp").set_value("temp_min").run()
+    no_traceback(at)
+    assert "temp_min" in at.caption[0].value
+
+
+def in_language(at, lang):
+    # AppTest formats option labels outside the session (in English), so widgets with translated
+    # options are set first and the language is switched afterwards.
+    if lang != "en":
+        set_language(at, lang)
+    no_traceback(at)
+    return at
+
+
+def paste(app, lang, text):
+    at = app(PAGE)
+    at.sidebar.radio(key="src").set_value("paste").run()
+    at.sidebar.text_area(key="paste").input(text).run()
+    return in_language(at, lang)
+
+
+def upload(app, lang, name, data, mime="text/csv"):
+    at = app(PAGE)
+    at.sidebar.radio(key="src").set_value("upload").run()
+    at.sidebar.file_uploader(key="upload").set_value((name, data, mime)).run()
+    return in_language(at, lang)
+
+
+def message(lang, key, **params):
+    return STRINGS[lang][key].format(**params)
+
+
+@pytest.mark.parametrize("text, key, params", [
+    ("hello world", "err_bad_token", {"token": "hello", "pos": 1}),
+    ("7", "err_too_short", {"n": 1, "min": 2}),
+    ("1 2 3 4 5 6 7 8", None, {}),  # short but valid: no error, zoom still works
+    ("<b>bold</b> 1 2", "err_bad_token", {"token": "<b>bold</b>", "pos": 1}),
+])
+def test_pasted_input(app, lang, text, key, params):
+    at = paste(app, lang, text)
+    if key is None:
+        assert not at.error
+        return
+    assert at.error[0].value.startswith(message(lang, key, **params))
+    assert message(lang, "err_fallback") in at.error[0].value
+    assert len(at.get("vega_lite_chart")) == 3  # still useful: falls back to the temperatures
+
+
+def test_pasted_numbers_with_nan_inf(app, lang):
+    at = paste(app, lang, "1 2 3 nan 5 inf 7 8")
+    assert not at.error
+    assert at.warning[0].value == message(lang, "note_non_finite", n=2)
+    assert message(lang, "what_paste") in at.caption[0].value
+
+
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+
+
+@pytest.mark.parametrize("data, key", [
+    (b"", "err_empty"),
+    (b"city,name\nparis,ann\nrome,bob\n", "err_no_numeric"),
+    (BINARY, "err_binary"),
+    (b"value\n5\n", "err_too_short"),
+    (b"\xff\xfe\xfa\xfb\n" * 5, "err_encoding"),
+])
+def test_uploaded_bad_files(app, lang, data, key):
+    at = upload(app, lang, "bad.csv", data)
+    assert at.error, texts(at)
+    prefix = STRINGS[lang][key].split("{")[0]
+    assert at.error[0].value.startswith(prefix)
+
+
+def test_uploaded_loss_log(app, lang):
+    csv = b"step,loss\n" + b"".join(f"{i},{1 / (i + 1)}\n".encode() for i in range(500))
+    at = upload(app, "en", "loss.csv", csv)
+    assert not at.error
+    at.selectbox(key="col").set_value("loss").run()
+    at = in_language(at, lang)
+    assert message(lang, "what_upload", column="loss") in at.caption[0].value
+
+
+def test_uploaded_million_rows_downsampled(app):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"loss": rng.normal(size=1_000_000)}).to_csv(index=False).encode()
+    at = upload(app, "en", "big.csv", data)
+    assert not at.error
+    assert any(i.value.startswith("1,000,000 values: the averages are computed on all") for i in at.info)
+
+
+def test_zoom_tab_shows_the_start(app):
+    at = app(PAGE)
+    at.session_state["view"] = STRINGS["en"]["chart_zoom"]
+    at.run()
+    no_traceback(at)
+    assert at.slider(key="zoom").value == 60
+    assert STRINGS["en"]["zoom_explain"] in texts(at)
+    at.slider(key="zoom").set_value(10).run()
+    no_traceback(at)
+    assert len(at.get("vega_lite_chart")) == 3
