@@ -10,6 +10,7 @@ language_selector()
 pages = [
     st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
     st.Page("pages/ewma.py", title=t("nav_ewma"), icon=":material/show_chart:", url_path="ewma"),
+    st.Page("pages/optimizers.py", title=t("nav_opt"), icon=":material/route:", url_path="optimizers"),
 ]
 st.navigation(pages).run()
 if ignored := urlstate.ignored():

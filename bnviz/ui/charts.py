@@ -65,3 +65,47 @@ def lag_chart(curves: pd.DataFrame, *, x_title: str, y_title: str, curve_title: 
                                                                   range=["#888"] + PALETTE)),
         tooltip=[alt.Tooltip("curve:N", title=curve_title), "x:Q", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=height)
+
+
+def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame, *, x_title: str,
+                  y_title: str, loss_title: str, opt_title: str, opt_order: list[str], domain,
+                  height: int = 460) -> alt.LayerChart:
+    """Filled-contour heatmap of log-loss (clickable: selection "start"), minima, paths, current points.
+
+    ``cells``: cx, cy, x0, x1, y0, y1, f, z. ``paths``: optimizer, step, x, y, loss (up to the current step).
+    """
+    (xa, xb), (ya, yb) = domain
+    xs, ys = alt.Scale(domain=[xa, xb], nice=False), alt.Scale(domain=[ya, yb], nice=False)
+    pick = alt.selection_point(name="start", on="click", fields=["cx", "cy"], clear=False)
+    bands = alt.Scale(type="quantize", scheme={"name": "viridis", "count": 14})  # filled contour bands
+    heat = alt.Chart(cells).mark_rect().encode(
+        x=alt.X("x0:Q", title=x_title, scale=xs), x2="x1:Q",
+        y=alt.Y("y0:Q", title=y_title, scale=ys), y2="y1:Q",
+        color=alt.Color("z:Q", title=loss_title, scale=bands, legend=alt.Legend(format=".1f")),
+        stroke=alt.Color("z:Q", scale=bands, legend=None),  # stroke = fill hides the seams between cells
+        tooltip=[alt.Tooltip("cx:Q", title=x_title, format=".3g"), alt.Tooltip("cy:Q", title=y_title, format=".3g"),
+                 alt.Tooltip("f:Q", title="f", format=".4g")],
+    ).add_params(pick)
+    colour = alt.Color("optimizer:N", title=opt_title, scale=alt.Scale(domain=opt_order, range=PALETTE))
+    lines = alt.Chart(paths).mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=14)).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=colour, order="step:Q",
+        tooltip=["optimizer:N", "step:Q", alt.Tooltip("x:Q", format=".4g"), alt.Tooltip("y:Q", format=".4g"),
+                 alt.Tooltip("loss:Q", format=".4g")])
+    last = paths.sort_values("step").groupby("optimizer", as_index=False).tail(1)
+    heads = alt.Chart(last).mark_point(size=140, filled=True, stroke="white", strokeWidth=1.5).encode(
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys),
+        color=alt.Color("optimizer:N", scale=alt.Scale(domain=opt_order, range=PALETTE), legend=None))
+    mins = alt.Chart(minima).mark_point(shape="cross", size=220, color="white", filled=True, stroke="black",
+                                        strokeWidth=0.8).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
+    return alt.layer(heat, mins, lines, heads).properties(height=height)
+
+
+def step_chart(df: pd.DataFrame, field: str, *, y_title: str, x_title: str, opt_title: str,
+               opt_order: list[str], log: bool, height: int = 240) -> alt.Chart:
+    """One line per optimizer of ``field`` against step (loss with log y, or the learning rate)."""
+    y = alt.Y(f"{field}:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+    return alt.Chart(df).mark_line().encode(
+        x=alt.X("step:Q", title=x_title), y=y,
+        color=alt.Color("optimizer:N", title=opt_title, scale=alt.Scale(domain=opt_order, range=PALETTE)),
+        tooltip=["optimizer:N", "step:Q", alt.Tooltip(f"{field}:Q", format=".4g")],
+    ).properties(height=height)

@@ -1,0 +1,84 @@
+"""Optimizer-page benchmarks: server compute, course form vs torch.optim, slider-to-redraw in Chromium."""
+
+from __future__ import annotations
+
+import time
+
+from bench.common import best_of, median, print_table
+from bnviz import optimizers as O
+from bnviz.opt_frames import grid_frame
+from bnviz.surfaces import SURFACES, grid
+
+# 8 runs: all seven optimizers, plus Adam without bias correction.
+RUNS = [(name, {}) for name in O.OPTIMIZERS] + [("adam", {"bias_correction": False})]
+
+
+def core(steps: int = 1000) -> list[dict]:
+    s = SURFACES["rosenbrock"]
+    hp = {"lr": 0.001}
+
+    def server():
+        for name, extra in RUNS:
+            O.run(name, s, s.start, steps, **{**hp, **extra})
+        grid(s, 200)
+
+    t_server = best_of(server, repeat=5)
+    t_grid = best_of(lambda: grid(s, 200), repeat=5)
+    t_frame = best_of(lambda: grid_frame(s, 70), repeat=5)
+    t_ours = best_of(lambda: [O.run(n, s, s.start, steps, lr=0.001) for n in O.OPTIMIZERS], repeat=3)
+    t_torch = best_of(lambda: [O.torch_trajectory(n, s, s.start, steps, lr=0.001) for n in O.OPTIMIZERS], repeat=3)
+    return [
+        {"measure": f"8 optimizer runs × {steps} steps + 200×200 grid (server)", "ms": f"{t_server * 1e3:.0f}",
+         "reference": "goal < 100 ms", "ratio": f"{t_server / 0.1:.2f} of goal"},
+        {"measure": "200×200 surface grid alone", "ms": f"{t_grid * 1e3:.1f}", "reference": "", "ratio": ""},
+        {"measure": "70×70 heatmap frame (what the page draws)", "ms": f"{t_frame * 1e3:.1f}", "reference": "",
+         "ratio": ""},
+        {"measure": f"course form, 7 optimizers × {steps} steps", "ms": f"{t_ours * 1e3:.0f}",
+         "reference": f"torch.optim loop {t_torch * 1e3:.0f} ms", "ratio": f"{t_ours / t_torch:.2f} (ours / torch)"},
+    ]
+
+
+OBSERVE = """() => {
+  window.__lastDraw = 0;
+  document.querySelectorAll("[data-testid='stVegaLiteChart']").forEach(c =>
+    new MutationObserver(() => { window.__lastDraw = performance.now(); })
+      .observe(c, {subtree: true, childList: true, attributes: true, characterData: true}));
+}"""
+
+
+def browser(trials: int = 10) -> list[dict]:
+    """Median time from an α-slider key press until the charts stop changing (default view)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.harness import Server, launch, open_page, wait_ready
+
+    server = Server()
+    try:
+        with sync_playwright() as p:
+            b = launch(p)
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            open_page(page, server, "optimizers", "Optimizers on a loss surface")
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+            page.wait_for_timeout(1500)
+            thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
+            thumb.focus()
+            times = []
+            for i in range(trials):
+                page.evaluate(OBSERVE)
+                t0 = page.evaluate("performance.now()")
+                thumb.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")  # α 0.4 <-> 0.2
+                time.sleep(0.1)
+                wait_ready(page)
+                page.wait_for_timeout(600)
+                times.append(page.evaluate("window.__lastDraw") - t0)
+            b.close()
+    finally:
+        server.stop()
+    return [{"measure": "α slider → charts redrawn (valley, GD + momentum, 150 steps)", "trials": trials,
+             "median ms": f"{median(times):.0f}", "min ms": f"{min(times):.0f}", "max ms": f"{max(times):.0f}",
+             "goal": "< 300 ms"}]
+
+
+def run() -> None:
+    print_table("Optimizers: server compute and course form vs torch.optim (best of runs)", core())
+    print_table("Optimizer page in Chromium", browser())

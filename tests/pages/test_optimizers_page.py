@@ -1,0 +1,102 @@
+"""The optimizer page under AppTest: default view, presets, divergence, custom formulas, PyTorch form."""
+
+import json
+
+import pytest
+
+from bnviz import opt_frames as F
+from bnviz.ui.strings import STRINGS
+from tests.pages.conftest import no_traceback, set_language, texts
+
+PAGE = "pages/optimizers.py"
+
+
+def chart_specs(at):
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_default_view(app, lang):
+    at = app(PAGE, lang)
+    no_traceback(at)
+    assert at.title[0].value == STRINGS[lang]["opt_title"]
+    assert len(at.get("vega_lite_chart")) == 2  # contour with paths, loss per step
+    assert not at.error and not at.warning
+    spec = chart_specs(at)[0]
+    assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]] \
+        == ["rect", "point", "line", "point"]
+    assert at.slider(key="step").value == 150
+
+
+@pytest.mark.parametrize("preset", sorted(F.PRESETS))
+def test_each_preset_runs_cleanly(app, preset):
+    at = app(PAGE)
+    at.sidebar.selectbox(key="preset").set_value(preset).run()
+    at.sidebar.button[0].click().run()
+    no_traceback(at)
+    p = F.PRESETS[preset]
+    assert at.sidebar.selectbox(key="surf").value == p["surface"]
+    assert at.sidebar.multiselect(key="opts").value == p["optimizers"]
+    assert not at.warning, [w.value for w in at.warning]  # no preset diverges
+    if "schedule" in p:
+        assert len(at.get("vega_lite_chart")) == 3  # + learning rate per step
+
+
+def test_divergence_is_reported_and_charts_stay_finite(app):
+    at = app(PAGE)
+    at.sidebar.select_slider(key="lr").set_value(10.0).run()
+    no_traceback(at)
+    assert any("diverged at step" in w.value for w in at.warning)
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+@pytest.mark.parametrize("text, key", [("x +", "err_expr_syntax"), ("__import__('os')", "err_expr_call"),
+                                       ("x**y", "err_expr_power"), ("", "err_expr_empty"), ("log(-1-x*x)", "err_expr_nonfinite")])
+def test_custom_formula_errors(app, lang, text, key):
+    at = app(PAGE)
+    at.sidebar.selectbox(key="surf").set_value("custom").run()
+    at.sidebar.text_input(key="expr").input(text).run()
+    if lang != "en":  # translated option labels can only be set in English under AppTest (see conftest)
+        set_language(at, lang)
+    no_traceback(at)
+    assert at.error and at.error[0].value.startswith(STRINGS[lang][key].split("{")[0])
+
+
+def test_custom_formula_draws(app):
+    at = app(PAGE)
+    at.sidebar.selectbox(key="surf").set_value("custom").run()
+    no_traceback(at)
+    assert len(at.get("vega_lite_chart")) == 2
+    at.sidebar.text_input(key="expr").input("(x-1)**2 + 2*(y+0.5)**2").run()
+    no_traceback(at)
+    assert not at.error and len(at.get("vega_lite_chart")) == 2
+
+
+def test_pytorch_form_shows_calls_and_tiny_deviation(app):
+    at = app(PAGE)
+    at.toggle(key="torch").set_value(True).run()
+    no_traceback(at)
+    codes = [c.value for c in at.code]
+    assert "torch.optim.SGD([theta], lr=0.4)" in codes
+    assert "torch.optim.SGD([theta], lr=0.04, momentum=0.9)" in codes
+    devs = [float(c.value.rsplit(" ", 1)[1]) for c in at.caption if "PyTorch|" in c.value]
+    assert len(devs) == 2 and max(devs) <= 1e-10
+
+
+def test_each_optimizer_own_lr_and_noise(app):
+    at = app(PAGE)
+    at.sidebar.multiselect(key="opts").set_value(["gd", "momentum", "nesterov", "rmsprop", "adam", "adamw",
+                                                  "adagrad"]).run()
+    at.sidebar.toggle(key="same").set_value(False).run()
+    at.sidebar.select_slider(key="noise").set_value(1.0).run()
+    no_traceback(at)
+    assert at.sidebar.select_slider(key="lr_rmsprop").value == 0.01
+    assert "Mini-batch" in texts(at) or any("xi" in l.value for l in at.sidebar.latex)
+
+
+def test_start_point_and_scrubber(app):
+    at = app(PAGE)
+    at.number_input(key="sx").set_value(5.0).run()
+    at.slider(key="step").set_value(10).run()
+    no_traceback(at)
+    assert at.slider(key="step").value == 10
+    assert at.number_input(key="sx").value == 5.0
