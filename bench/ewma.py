@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.common import best_of, median, print_table
+from bench.common import best_of, print_table, redraw_row, slider_to_redraw
 from bnviz import ewma as E
 
 N = 1_000_000
@@ -36,47 +36,10 @@ def core(n: int = N) -> list[dict]:
     return rows
 
 
-# Records the time of the last DOM change inside the first chart (Vega renders SVG).
-OBSERVE = """() => {
-  const chart = document.querySelector("[data-testid='stVegaLiteChart']");
-  window.__lastDraw = 0;
-  new MutationObserver(() => { window.__lastDraw = performance.now(); })
-    .observe(chart, {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
-
-
 def browser(trials: int = 10) -> list[dict]:
-    """Median time from a β-slider key press to the main chart's last redraw, default data."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import Server, launch, open_page, wait_ready
-
-    server = Server()
-    try:
-        with sync_playwright() as p:
-            b = launch(p)
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            open_page(page, server, "ewma", "Exponentially weighted moving averages")
-            page.locator("[data-testid='stVegaLiteChart'] svg.marks").first.wait_for()
-            page.wait_for_timeout(1000)
-            page.evaluate(OBSERVE)
-            thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
-            thumb.focus()
-            times = []
-            for i in range(trials):
-                expected = "≈ 14.3 values" if i % 2 == 0 else "≈ 10 values"
-                t0 = page.evaluate("performance.now()")
-                thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-                page.locator("[data-testid='stMetricValue']", has_text=expected).first.wait_for()
-                wait_ready(page)
-                page.wait_for_timeout(400)  # let Vega finish drawing
-                times.append(page.evaluate("window.__lastDraw") - t0)
-            b.close()
-    finally:
-        server.stop()
-    return [{"measure": "β slider → main chart redrawn (Seattle, 1,461 days)", "trials": trials,
-             "median ms": f"{median(times):.0f}", "min ms": f"{min(times):.0f}", "max ms": f"{max(times):.0f}",
-             "goal": "< 200 ms"}]
+    """Median time from a β-slider key press to the charts being redrawn, default data."""
+    times = slider_to_redraw("ewma", "Exponentially weighted moving averages", ["ArrowRight", "ArrowLeft"], trials)
+    return [redraw_row("β slider → charts redrawn (Seattle, 1,461 days)", times, "< 200 ms")]
 
 
 def run() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from bench.common import best_of, median, print_table
+from bench.common import best_of, print_table, redraw_row, slider_to_redraw
 from bnviz import optimizers as O
 from bnviz.opt_frames import grid_frame
 from bnviz.surfaces import SURFACES, grid
@@ -38,45 +36,10 @@ def core(steps: int = 1000) -> list[dict]:
     ]
 
 
-OBSERVE = """() => {
-  window.__lastDraw = 0;
-  document.querySelectorAll("[data-testid='stVegaLiteChart']").forEach(c =>
-    new MutationObserver(() => { window.__lastDraw = performance.now(); })
-      .observe(c, {subtree: true, childList: true, attributes: true, characterData: true}));
-}"""
-
-
 def browser(trials: int = 10) -> list[dict]:
-    """Median time from an α-slider key press until the charts stop changing (default view)."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import Server, launch, open_page, wait_ready
-
-    server = Server()
-    try:
-        with sync_playwright() as p:
-            b = launch(p)
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            open_page(page, server, "optimizers", "Optimizers on a loss surface")
-            page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-            page.wait_for_timeout(1500)
-            thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
-            thumb.focus()
-            times = []
-            for i in range(trials):
-                page.evaluate(OBSERVE)
-                t0 = page.evaluate("performance.now()")
-                thumb.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")  # α 0.4 <-> 0.2
-                time.sleep(0.1)
-                wait_ready(page)
-                page.wait_for_timeout(600)
-                times.append(page.evaluate("window.__lastDraw") - t0)
-            b.close()
-    finally:
-        server.stop()
-    return [{"measure": "α slider → charts redrawn (valley, GD + momentum, 150 steps)", "trials": trials,
-             "median ms": f"{median(times):.0f}", "min ms": f"{min(times):.0f}", "max ms": f"{max(times):.0f}",
-             "goal": "< 300 ms"}]
+    """Median time from an α-slider key press to the charts being redrawn (default view)."""
+    times = slider_to_redraw("optimizers", "Optimizers on a loss surface", ["ArrowLeft", "ArrowRight"], trials)
+    return [redraw_row("α slider → charts redrawn (valley, GD + momentum, 150 steps)", times, "< 300 ms")]
 
 
 def run() -> None:

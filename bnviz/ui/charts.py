@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+# vega-embed reads this from the spec: canvas draws thousands of points far faster than SVG.
+CANVAS = {"embedOptions": {"renderer": "canvas"}}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 DASHES = [[1, 0], [6, 3], [2, 2]]
 
@@ -36,7 +38,7 @@ def smoothing_chart(raw: pd.DataFrame, curves: pd.DataFrame, *, temporal: bool, 
                  alt.Tooltip("curve:N", title=curve_title), alt.Tooltip("variant:N", title=variant_title),
                  alt.Tooltip("value:Q", format=".4g")],
     )
-    return alt.layer(points, lines).properties(height=height).interactive(bind_y=False)
+    return alt.layer(points, lines).properties(height=height, usermeta=CANVAS).interactive(bind_y=False)
 
 
 def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, x_title: str, y_title: str,
@@ -53,7 +55,7 @@ def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, x_title: str, y
         tooltip=[alt.Tooltip("curve:N", title=curve_title), alt.Tooltip("k:Q", title=mark_label, format=".1f"),
                  alt.Tooltip("weight:Q", format=".4f")])
     rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3]).encode(x="k:Q", color=color)
-    return alt.layer(area, line, rules, pts).properties(height=height)
+    return alt.layer(area, line, rules, pts).properties(height=height, usermeta=CANVAS)
 
 
 def lag_chart(curves: pd.DataFrame, *, x_title: str, y_title: str, curve_title: str, input_label: str,
@@ -64,7 +66,7 @@ def lag_chart(curves: pd.DataFrame, *, x_title: str, y_title: str, curve_title: 
         color=alt.Color("curve:N", title=curve_title, scale=alt.Scale(domain=[input_label] + curve_order,
                                                                   range=["#888"] + PALETTE)),
         tooltip=[alt.Tooltip("curve:N", title=curve_title), "x:Q", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=height)
+    ).properties(height=height, usermeta=CANVAS)
 
 
 def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame, *, x_title: str,
@@ -97,7 +99,7 @@ def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame
         color=alt.Color("optimizer:N", scale=alt.Scale(domain=opt_order, range=PALETTE), legend=None))
     mins = alt.Chart(minima).mark_point(shape="cross", size=220, color="white", filled=True, stroke="black",
                                         strokeWidth=0.8).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
-    return alt.layer(heat, mins, lines, heads).properties(height=height)
+    return alt.layer(heat, mins, lines, heads).properties(height=height, usermeta=CANVAS)
 
 
 def step_chart(df: pd.DataFrame, field: str, *, y_title: str, x_title: str, opt_title: str,
@@ -108,4 +110,4 @@ def step_chart(df: pd.DataFrame, field: str, *, y_title: str, x_title: str, opt_
         x=alt.X("step:Q", title=x_title), y=y,
         color=alt.Color("optimizer:N", title=opt_title, scale=alt.Scale(domain=opt_order, range=PALETTE)),
         tooltip=["optimizer:N", "step:Q", alt.Tooltip(f"{field}:Q", format=".4g")],
-    ).properties(height=height)
+    ).properties(height=height, usermeta=CANVAS)

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,8 @@ def no_traceback(at):
 @pytest.fixture(params=list(STRINGS))
 def lang(request):
     return request.param
+
+
+def chart_specs(at):
+    """The Vega-Lite specs of the page's charts (AppTest can't see their content otherwise)."""
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]

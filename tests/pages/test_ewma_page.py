@@ -1,19 +1,14 @@
 """The EWMA page under AppTest: default view, controls, every bad input, both languages."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import no_traceback, set_language, texts
+from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
 
 PAGE = "pages/ewma.py"
 
-
-def specs(at):
-    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
 def test_default_view(app, lang):
@@ -40,7 +35,7 @@ def test_beta_slider_changes_the_window(app):
     at = app(PAGE)
     at.sidebar.select_slider(key="b1").set_value(0.999).run()
     assert at.metric[0].value == "≈ 1000 values"
-    spec = specs(at)[1]  # weights chart: area, line, rule and the 1/e point
+    spec = chart_specs(at)[1]  # weights chart: area, line, rule and the 1/e point
     assert len(spec["layer"]) == 4
 
 

@@ -1,18 +1,13 @@
 """The optimizer page under AppTest: default view, presets, divergence, custom formulas, PyTorch form."""
 
-import json
-
 import pytest
 
 from bnviz import opt_frames as F
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import no_traceback, set_language, texts
+from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
 
 PAGE = "pages/optimizers.py"
 
-
-def chart_specs(at):
-    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
 def test_default_view(app, lang):
