@@ -37,9 +37,23 @@ def print_table(title: str, rows: list[dict]) -> None:
         print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
 
 
-# Records the time of the last DOM change inside any chart.
+# Records the time of the last drawing call on a chart's canvas (Vega renders to canvas here, and
+# repainting a canvas changes no DOM), and of the last DOM change inside a chart (SVG, legends).
 OBSERVE_CHARTS = """() => {
   window.__lastDraw = 0;
+  if (!window.__hooked) {
+    window.__hooked = true;
+    const proto = CanvasRenderingContext2D.prototype;
+    for (const name of ["fill", "stroke", "fillRect", "clearRect", "fillText", "drawImage"]) {
+      const original = proto[name];
+      proto[name] = function (...args) {
+        if (this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart']")) {
+          window.__lastDraw = performance.now();
+        }
+        return original.apply(this, args);
+      };
+    }
+  }
   document.querySelectorAll("[data-testid='stVegaLiteChart']").forEach(c =>
     new MutationObserver(() => { window.__lastDraw = performance.now(); })
       .observe(c, {subtree: true, childList: true, attributes: true, characterData: true}));
