@@ -232,6 +232,12 @@ def torch_trajectory(name: str, surface: Surface, start, steps: int, **hp) -> np
     return path
 
 
+def max_deviation(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a − b| over the rows both paths reached (NaN if they share none)."""
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    return float(np.abs(a[both] - b[both]).max()) if both.any() else float("nan")
+
+
 # --- what the page's table shows ---------------------------------------------------------------
 
 def losses(surface: Surface, path: np.ndarray) -> np.ndarray:

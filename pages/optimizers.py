@@ -1,6 +1,5 @@
 """Optimizer trajectories: widgets and layout only; the maths is in bnviz.optimizers / bnviz.opt_frames."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -191,7 +190,7 @@ surface_id = (cfg["surface"], cfg.get("expr"), cfg.get("width"))
 (xa, xb), (ya, yb) = surface.domain
 url.init("sx", float(surface.start[0]), lambda raw: float(raw))
 url.init("sy", float(surface.start[1]), lambda raw: float(raw))
-c1, c2, c3 = st.columns([1, 1, 2])
+c1, c2, _ = st.columns([1, 1, 2])
 sx = c1.number_input(t("start_x"), float(xa), float(xb), key="sx", format="%.4g")
 sy = c2.number_input(t("start_y"), float(ya), float(yb), key="sy", format="%.4g")
 st.latex(surface.latex if cfg["surface"] != "custom" else "f(x,y) = " + cfg["expr"].replace("**", "^"))
@@ -204,6 +203,10 @@ for name, r in runs.items():
         st.warning(t("diverged_msg", name=opt_label(name), k=r.diverged_at))
 cells, offset = F.grid_frame(surface, 70)
 minima = pd.DataFrame(surface.minima or [], columns=["x", "y"])
+
+
+def step_or_never(v):
+    return t("never") if v is None or pd.isna(v) else str(int(v))
 
 
 def labelled(df):
@@ -248,8 +251,8 @@ with guarded():
     st.dataframe(pd.DataFrame({
         t("col_opt"): table["optimizer"].map(opt_label),
         t("col_final"): table["final_loss"].map(lambda v: f"{v:.4g}"),
-        t("col_reach"): table["steps_to_min"].map(lambda v: t("never") if v is None or pd.isna(v) else str(int(v))),
-        t("col_diverged"): table["diverged_at"].map(lambda v: t("never") if v is None or pd.isna(v) else str(int(v))),
+        t("col_reach"): table["steps_to_min"].map(step_or_never),
+        t("col_diverged"): table["diverged_at"].map(step_or_never),
     }), hide_index=True)
     if any(hp.get("schedule") for hp in hps.values()):
         st.subheader(t("lr_header"))
@@ -276,6 +279,5 @@ if st.toggle(t("torch_form"), key="torch"):
                 st.info(f"{opt_label(name)}: {t('torch_none')}")
                 continue
             ref = compute(surface_id, surface, name, _freeze(hp), (sx, sy), steps, "torch")
-            dev = float(np.nanmax(np.abs(ref - runs[name].path))) if np.isfinite(ref).any() else float("nan")
             st.code(code, language="python")
-            st.caption(t("torch_dev", dev=dev))
+            st.caption(t("torch_dev", dev=O.max_deviation(ref, runs[name].path)))

@@ -9,7 +9,6 @@ from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
 PAGE = "pages/optimizers.py"
 
 
-
 def test_default_view(app, lang):
     at = app(PAGE, lang)
     no_traceback(at)
