@@ -154,8 +154,10 @@ def run(name: str, surface: Surface, start, steps: int, **hp) -> Run:
     steps = int(steps)
     path = np.full((steps + 1, 2), np.nan)
     theta = np.asarray(start, dtype=np.float64).copy()
-    path[0] = theta
     lrs = np.array([hp["lr"] * lr_factor(hp.get("schedule"), i) for i in range(steps)])
+    if _escaped(theta, surface):  # a start that is not finite, or absurdly far away
+        return Run(path, lrs, 0)
+    path[0] = theta
     noise = noise_sequence(steps, hp)
     state: dict = {}
     diverged = None
@@ -256,7 +258,11 @@ def steps_to_reach(surface: Surface, path: np.ndarray, tol: float = 1e-3) -> int
 
 
 def summary(surface: Surface, r: Run, tol: float = 1e-3) -> dict:
+    """Final loss and point (the last finite row), steps to a minimum, where it diverged."""
     finite = r.path[np.isfinite(r.path).all(axis=1)]
+    if not len(finite):  # not even the start was finite
+        return {"final_loss": float("nan"), "steps_to_min": None, "diverged_at": r.diverged_at,
+                "final_point": None, "nearest_min": None}
     last = finite[-1]
     return {"final_loss": float(surface.f(last[0], last[1])), "steps_to_min": steps_to_reach(surface, r.path, tol),
             "diverged_at": r.diverged_at, "final_point": tuple(last), "nearest_min": nearest_minimum(surface, last)}

@@ -80,8 +80,8 @@ def sidebar():
                         on_change=on_surface_change)
     cfg = {"surface": surf}
     if surf == "custom":
-        url.init("expr", "x**2/4 + y**2 - cos(3*x)", lambda raw: raw)
-        url.init("width", 3.0, lambda raw: min(max(float(raw), 0.1), 100.0))
+        url.init("expr", "x**2/4 + y**2 - cos(3*x)", lambda raw: raw[: X.MAX_LENGTH])
+        url.init("width", 3.0, url.float_range(0.1, 100.0))
         cfg["expr"] = sb.text_input(t("custom_expr"), key="expr", max_chars=X.MAX_LENGTH, help=t("custom_help"))
         cfg["width"] = sb.number_input(t("custom_width"), 0.1, 100.0, key="width")
     default = SURFACES.get(surf, SURFACES["valley"])
@@ -188,8 +188,8 @@ cfg, hps = sidebar()
 surface = load_surface(cfg)
 surface_id = (cfg["surface"], cfg.get("expr"), cfg.get("width"))
 (xa, xb), (ya, yb) = surface.domain
-url.init("sx", float(surface.start[0]), lambda raw: float(raw))
-url.init("sy", float(surface.start[1]), lambda raw: float(raw))
+url.init("sx", float(surface.start[0]), url.float_range(xa, xb))
+url.init("sy", float(surface.start[1]), url.float_range(ya, yb))
 c1, c2, _ = st.columns([1, 1, 2])
 sx = c1.number_input(t("start_x"), float(xa), float(xb), key="sx", format="%.4g")
 sy = c2.number_input(t("start_y"), float(ya), float(yb), key="sy", format="%.4g")

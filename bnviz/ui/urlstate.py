@@ -45,6 +45,17 @@ def int_range(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def float_range(lo: float, hi: float) -> Callable[[str], float]:
+    """Parser for a finite number within [lo, hi]; anything else is ignored with a notice."""
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not (lo <= value <= hi):  # also rejects NaN
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
 def serialize(value) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(serialize(v) for v in value) or "-"

@@ -136,3 +136,19 @@ def test_unknown_names_are_errors():
         O.trajectory("sgdx", SURFACES["valley"], (0, 0), 3)
     with pytest.raises(ValueError):
         O.trajectory("gd", SURFACES["valley"], (0, 0), 3, beta=0.9)
+
+
+@pytest.mark.parametrize("start", [(np.nan, 1.0), (np.inf, 0.0), (1e9, 0.0)])
+def test_a_start_that_is_not_usable_diverges_at_step_zero(start):
+    s = SURFACES["valley"]
+    r = O.run("adam", s, start, 20)
+    assert r.diverged_at == 0 and np.isnan(r.path).all() and r.path.shape == (21, 2)
+    summ = O.summary(s, r)
+    assert summ["diverged_at"] == 0 and math.isnan(summ["final_loss"]) and summ["final_point"] is None
+
+
+def test_max_deviation_ignores_rows_after_a_divergence():
+    a = np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, np.nan]])
+    b = np.array([[0.0, 0.0], [1.0, 1.5], [np.nan, np.nan]])
+    assert O.max_deviation(a, b) == 0.5
+    assert math.isnan(O.max_deviation(a[2:], b[2:]))

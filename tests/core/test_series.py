@@ -110,3 +110,15 @@ def test_chart_frames_drop_non_finite():
     raw, curves, _ = F.chart_frames(s, F.smooth_all(s, [0.9], ["corrected"]))
     assert np.isfinite(raw["value"]).all() and len(raw) == 4
     assert curves["value"].isna().sum() == 2  # gaps, never inf in a chart
+
+
+def test_optimizer_paths_frame_drops_non_finite_rows():
+    from bnviz import opt_frames as OF
+    from bnviz import optimizers as O
+    from bnviz.surfaces import SURFACES
+
+    s = SURFACES["valley"]
+    runs = {"gd": O.run("gd", s, s.start, 50, lr=10.0), "adam": O.run("adam", s, s.start, 50)}
+    df = OF.paths_frame(s, runs, offset=-1e-3)
+    assert np.isfinite(df[["x", "y", "loss", "gap"]].to_numpy()).all() and (df["gap"] > 0).all()
+    assert len(df[df["optimizer"] == "gd"]) == runs["gd"].diverged_at  # rows up to the divergence only

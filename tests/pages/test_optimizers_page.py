@@ -94,3 +94,21 @@ def test_start_point_and_scrubber(app):
     no_traceback(at)
     assert at.slider(key="step").value == 10
     assert at.number_input(key="sx").value == 5.0
+
+
+@pytest.mark.parametrize("query", [{"sx": "nan"}, {"sx": "1e9"}, {"sy": "inf"}, {"surf": "custom", "width": "nan"},
+                                   {"steps": "5000"}, {"lr": "7"}])
+def test_bad_link_values_are_ignored_with_a_notice(query):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(PAGE).run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    bad = [k for k in query if k != "surf"]
+    assert at.toast and all(k in at.toast[0].value for k in bad)
