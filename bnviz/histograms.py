@@ -1,0 +1,58 @@
+"""Histograms of activations computed on the training device, without waiting for it.
+
+``torch.histc`` with an explicit range does not synchronise (``torch.histogram`` has no CUDA
+kernel; ``bincount`` and an automatic range both sync). Bins are fixed per kind of tensor so a
+chart's axis never jumps: pre-activations on [−10, 10], sigmoid outputs on [0, 1], ReLU outputs
+on [0, 10]. Finite values outside the range land in the edge bins and are also counted apart
+(``under``, ``over``); NaN and ±inf are counted apart and left out of the bins and percentiles.
+
+One capture of one tensor is a flat float32 vector:
+``bins`` counts, then under, over, nan, inf, then the 15th/50th/85th percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+PRE_RANGE = (-10.0, 10.0)
+ACT_RANGES = {"sigmoid": (0.0, 1.0), "relu": (0.0, 10.0)}
+QUANTILES = (0.15, 0.50, 0.85)
+OUTSIDE = ("under", "over", "nan", "inf")
+QUANTILE_SAMPLE = 4096  # percentiles from an evenly strided sample of at most this many values
+
+
+def ranges(activation: str) -> dict[str, tuple[float, float]]:
+    return {"pre": PRE_RANGE, "act": ACT_RANGES[activation]}
+
+
+def edges(lo: float, hi: float, bins: int) -> np.ndarray:
+    return np.linspace(lo, hi, bins + 1)
+
+
+def width(bins: int) -> int:
+    """Length of one capture vector."""
+    return bins + len(OUTSIDE) + len(QUANTILES)
+
+
+def capture(t: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
+    """Counts, out-of-range / non-finite counts and percentiles of ``t``, all on its device."""
+    t = t.detach().reshape(-1).float()
+    finite = torch.isfinite(t)
+    nan = torch.isnan(t)
+    stats = torch.stack([(t < lo).logical_and(finite).sum(), (t > hi).logical_and(finite).sum(),
+                         nan.sum(), (~finite).sum() - nan.sum()]).float()
+    inside = torch.where(finite, t.clamp(lo, hi), torch.full_like(t, lo - 1.0))
+    counts = torch.histc(inside, bins=bins, min=lo, max=hi)
+    stride = max(1, math.ceil(t.numel() / QUANTILE_SAMPLE))
+    sample = t[::stride]
+    sample = torch.where(torch.isfinite(sample), sample, torch.full_like(sample, math.nan))
+    q = torch.nanquantile(sample, torch.tensor(QUANTILES, device=t.device))
+    return torch.cat([counts, stats, q])
+
+
+def split(vec: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, outside, percentiles) from a capture vector (or a stack of them, last axis)."""
+    return vec[..., :bins], vec[..., bins:bins + len(OUTSIDE)], vec[..., bins + len(OUTSIDE):]

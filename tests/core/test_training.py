@@ -1,0 +1,334 @@
+"""The background training job: lockstep training, snapshots, controls, failures, the job cap."""
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bnviz import data, histograms, models, training
+from bnviz.training import Job, JobManager, JobRefused, TrainConfig
+
+SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
+             test_time_batches=(1, 8, 64))
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return data.read_folder(data.DEBIAN_DIR)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return data.synthetic(1024, 256, seed=1)
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left():
+    yield
+    deadline = time.time() + 30
+    while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
+        time.sleep(0.05)
+    left = [t.name for t in threading.enumerate() if t.name.startswith("bnviz-train")]
+    assert not left, f"training threads still running: {left}"
+
+
+def run(cfg, ds, **kw):
+    job = Job(cfg, ds, **kw)
+    job.start()
+    assert job.join(120)
+    return job
+
+
+def test_real_data_job_matches_a_plain_training_loop(fashion):
+    """Per-step losses of both models equal an independent loop with the same seed and order."""
+    cfg = TrainConfig(**SMALL)
+    snap = run(cfg, fashion).snapshot()
+    assert snap.state == "finished" and snap.reason_key == "job_done"
+    assert snap.dataset_source == str(data.DEBIAN_DIR) and not snap.synthetic
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    nets = []
+    for bn, lr in ((False, cfg.lr), (True, cfg.lr_bn)):
+        net = models.lenet(bn)
+        models.init_weights(net, cfg.seed)
+        nets.append((net, torch.optim.SGD(net.parameters(), lr=lr)))
+    x = torch.from_numpy(fashion.x_train[:512].copy()).float().div(255).unsqueeze(1)
+    y = torch.from_numpy(fashion.y_train[:512])
+    losses = []
+    for _ in range(cfg.epochs):
+        order = torch.randperm(512, generator=gen)
+        for i in range(0, 512, 64):
+            idx = order[i:i + 64]
+            row = []
+            for net, opt in nets:
+                loss = F.cross_entropy(net(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                row.append(loss.item())
+            losses.append(row)
+    np.testing.assert_allclose(snap.loss, np.array(losses), rtol=1e-5)
+    # Test accuracy per epoch in eval mode, from the final weights.
+    nets[1][0].eval()
+    xt = torch.from_numpy(fashion.x_test[:256].copy()).float().div(255).unsqueeze(1)
+    acc = (nets[1][0](xt).argmax(1) == torch.from_numpy(fashion.y_test[:256])).float().mean().item()
+    assert snap.epochs["test_acc"][-1, 1] == pytest.approx(acc, abs=1e-6)
+
+
+def test_snapshot_fields_shapes_and_immutability(synth):
+    cfg = TrainConfig(**SMALL)
+    job = run(cfg, synth)
+    s = job.snapshot()
+    assert s.synthetic and s.step == s.total_steps == 16 and s.steps_per_epoch == 8
+    assert s.epoch == 2 and s.progress == 1.0 and s.images_per_s > 0 and s.eta_s is None
+    assert s.loss.shape == (16, 2) and np.isfinite(s.loss).all()
+    for key in ("train_loss", "train_acc", "test_acc"):
+        assert s.epochs[key].shape == (2, 2)
+    assert [c.step for c in s.captures] == list(range(0, 16, 2))
+    c = s.captures[-1]
+    assert c.hist.shape == (2, 4, 2, cfg.bins) and c.outside.shape == (2, 4, 2, 4)
+    assert c.pct.shape == (2, 4, 2, 3) and c.grad_norm.shape == (2, 5)
+    # All 64 examples of conv1 (6×24×24 values each) are counted, nothing is non-finite.
+    assert c.hist[0, 0, 0].sum() == 64 * 6 * 24 * 24 and c.hist[1, 3, 1].sum() == 64 * 84
+    assert (c.outside[..., 2:] == 0).all()
+    assert np.all(np.diff(c.pct, axis=-1) >= 0)  # 15th ≤ 50th ≤ 85th
+    assert set(c.bn) == set(training.LAYERS)
+    assert set(c.bn["fc1"]) == set(training.BN_FIELDS) and c.bn["fc1"]["gamma"].shape == (120,)
+    assert s.edges["pre"][0] == -10 and s.edges["act"][-1] == 1 and len(s.edges["act"]) == cfg.bins + 1
+    with pytest.raises(ValueError):
+        s.loss[0, 0] = 1
+    with pytest.raises(ValueError):
+        c.hist[0, 0, 0, 0] = 1
+    with pytest.raises(TypeError):
+        c.bn["fc1"]["gamma"] = None
+    with pytest.raises(AttributeError):
+        s.state = "idle"
+    assert job.snapshot() is s  # unchanged state: the same object, no copy
+    # Test-time demonstration: eval mode does not depend on the batch size; train mode at batch
+    # size 1 normalises every fully connected value to β, so it is near chance.
+    tt = s.test_time
+    assert [r["batch"] for r in tt["rows"]] == [1, 8, 64] and tt["n"] == 256
+    assert len({r["eval"] for r in tt["rows"]}) == 1
+    assert tt["rows"][0]["train"] < tt["rows"][0]["eval"]
+
+
+def test_bn_statistics_in_the_capture_match_the_module(synth):
+    """Step 0's capture holds the batch statistics BN used; one update later the module's running
+    statistics must be exactly the EWMA step from them (PyTorch: unbiased variance)."""
+    job = Job(TrainConfig(**SMALL), synth)
+    job.step()
+    deadline = time.time() + 30
+    while not job.snapshot().captures and time.time() < deadline:
+        time.sleep(0.01)
+    job.stop()
+    c = job.snapshot().captures[0]
+    assert c.step == 0
+    for layer, module in models.bn_layers(job.models[1]).items():
+        rec = c.bn[layer]
+        np.testing.assert_array_equal(rec["gamma"], 1)  # read before the optimizer step
+        # Running statistics are read after the forward pass, i.e. already updated by it.
+        np.testing.assert_array_equal(rec["running_mean"], module.running_mean.numpy())
+        m = 64 * {"conv1": 24 * 24, "conv2": 8 * 8}.get(layer, 1)  # values per channel
+        np.testing.assert_allclose(module.running_mean.numpy(), 0.1 * rec["batch_mean"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(module.running_var.numpy(),
+                                   0.9 + 0.1 * rec["batch_var"] * m / (m - 1), rtol=1e-5)
+
+
+def test_histogram_capture_agrees_with_numpy():
+    t = torch.randn(5000) * 6
+    t[:3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    vec = histograms.capture(t, -10, 10, 20).numpy()
+    counts, outside, pct = histograms.split(vec, 20)
+    finite = t[torch.isfinite(t)].numpy()
+    ref, _ = np.histogram(np.clip(finite, -10, 10), bins=20, range=(-10, 10))
+    np.testing.assert_array_equal(counts, ref)
+    assert outside.tolist() == [(finite < -10).sum(), (finite > 10).sum(), 1, 2]
+    sample = t[::2].numpy()  # 5000 values → stride 2 under the 4096 cap
+    np.testing.assert_allclose(pct, np.nanpercentile(np.where(np.isfinite(sample), sample, np.nan),
+                                                     [15, 50, 85]), rtol=1e-5)
+    all_nan = histograms.capture(torch.full((10,), float("nan")), 0, 1, 4).numpy()
+    assert all_nan[:4].sum() == 0 and all_nan[6] == 10 and np.isnan(all_nan[-3:]).all()
+
+
+def test_pause_step_resume_stop_and_reset(synth):
+    cfg = TrainConfig(**{**SMALL, "epochs": 50})
+    job = Job(cfg, synth)
+    assert job.state == "idle" and not job.alive
+    job.step()  # starts paused and does exactly one step
+    deadline = time.time() + 30
+    while job.snapshot().step < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    s = job.snapshot()
+    assert s.state == "paused" and job.alive and job._step == 1
+    assert s.loss.shape == (1, 2) and np.isfinite(s.loss).all()  # read out when it paused
+    assert [c.step for c in s.captures] == [0]
+    job.step(3)
+    while job._step < 4 and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert job._step == 4 and job.state == "paused"
+    job.resume()
+    while job._step < 20 and time.time() < deadline:
+        time.sleep(0.01)
+    assert job.state == "running"
+    job.pause()
+    time.sleep(0.3)
+    frozen = job._step
+    time.sleep(0.3)
+    assert job._step == frozen and job.state == "paused"
+    job.start()  # start on a paused job resumes
+    assert job.state == "running"
+    job.stop()
+    s = job.snapshot()
+    assert not job.alive and s.state == "finished" and s.reason_key == "job_stopped"
+    assert s.reason_params["step"] == s.step and np.isfinite(s.loss).all()
+    with pytest.raises(JobRefused):
+        job.start()  # a finished job needs a reset
+    first_w = job.models[0].conv1.weight.detach().clone()
+    job.reset()
+    s = job.snapshot()
+    assert s.state == "idle" and s.step == 0 and not s.captures and len(s.loss) == 0
+    assert not torch.equal(first_w, job.models[0].conv1.weight)  # back to the initial weights
+    fresh = models.lenet(False)
+    models.init_weights(fresh, cfg.seed)
+    assert torch.equal(fresh.conv1.weight, job.models[0].conv1.weight)
+
+
+def test_divergence_stops_with_the_step_and_never_crashes_histograms(synth):
+    cfg = TrainConfig(**{**SMALL, "lr": 1e4, "lr_bn": 1.0, "hist_every": 1, "epochs": 20})
+    job = run(cfg, synth)
+    s = job.snapshot()
+    assert s.state == "diverged" and s.reason_key == "job_diverged"
+    assert s.diverged_model == "lenet" and s.reason_params["model"] == "lenet"
+    assert s.diverged_at == s.reason_params["step"] and s.diverged_at < s.total_steps
+    assert not job._loss[s.diverged_at, 0] <= training.DIVERGED_LOSS
+    assert (s.loss[:s.diverged_at] <= training.DIVERGED_LOSS).all()
+    # Pre-activations pushed far outside the histogram range are counted, not dropped.
+    assert any(c.outside[0, :, 0, :2].sum() > 0 for c in s.captures)
+
+
+def test_relu_blow_up_to_nan_is_counted_and_reported(synth):
+    cfg = TrainConfig(**{**SMALL, "lr": 1e4, "lr_bn": 1e4, "activation": "relu", "hist_every": 1,
+                         "epochs": 20})
+    s = run(cfg, synth).snapshot()
+    assert s.state == "diverged" and s.diverged_at is not None
+    for c in s.captures:  # every capture is well-formed, whatever the values were
+        assert c.hist.shape == (2, 4, 2, cfg.bins) and np.isfinite(c.hist).all()
+
+
+def test_an_exception_in_the_thread_is_kept_in_the_state(synth):
+    broken = synth._replace(y_train=synth.y_train + 20)  # labels outside the 10 classes
+    job = run(TrainConfig(**SMALL), broken)
+    s = job.snapshot()
+    assert s.state == "failed" and s.reason_key == "job_failed"
+    assert "IndexError" in s.reason_params["error"] or "Error" in s.reason_params["error"]
+    assert "Traceback" in job.traceback and not job.alive
+
+
+def test_history_stays_bounded_and_evenly_spread(synth):
+    cfg = TrainConfig(**{**SMALL, "batch_size": 16, "epochs": 3, "hist_every": 1, "max_captures": 10})
+    s = run(cfg, synth).snapshot()
+    steps = [c.step for c in s.captures]
+    assert 5 <= len(steps) < 10 and steps[0] == 0
+    assert len(set(np.diff(steps))) == 1  # one stride throughout
+    # A full 10-epoch d2l run at hist_every=1 keeps 500 captures at most: the size bound.
+    per_capture = s.nbytes() - s.loss.nbytes - sum(a.nbytes for a in s.epochs.values())
+    per_capture /= len(s.captures)
+    steps_10_epochs = 10 * 235
+    assert 500 * per_capture + steps_10_epochs * 2 * 4 < 50e6
+
+
+def test_job_cap_refuses_with_a_reason_and_frees_the_slot(synth):
+    manager = JobManager(cap=1)
+    cfg = TrainConfig(**{**SMALL, "epochs": 100})
+    a, b = Job(cfg, synth, manager=manager), Job(cfg, synth, manager=manager)
+    a.start()
+    try:
+        with pytest.raises(JobRefused) as err:
+            b.start()
+        assert err.value.key == "job_cap" and err.value.params == {"cap": 1, "active": 1}
+        assert b.state == "idle"
+        a.pause()  # a paused job still holds its slot
+        with pytest.raises(JobRefused):
+            b.step()
+        a.stop()
+        b.start()
+        assert manager.active() == [b]
+    finally:
+        manager.release_all()
+    assert not a.alive and not b.alive and not manager.active()
+    with pytest.raises(JobRefused):
+        b.reset() or b.start()  # released jobs never start again
+
+
+def test_default_cap_per_device(monkeypatch):
+    monkeypatch.delenv("BNVIZ_MAX_JOBS", raising=False)
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 8)
+    assert training.default_cap("cpu") == 4
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 1)
+    assert training.default_cap("cpu") == 1
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert training.default_cap("cuda") == 8
+    monkeypatch.setenv("BNVIZ_MAX_JOBS", "3")
+    assert training.default_cap("cpu") == 3 and JobManager().cap == 3
+
+
+def test_device_selection(monkeypatch):
+    assert training.pick_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(training.ConfigError) as err:
+            training.pick_device("cuda")
+        assert err.value.key == "device_unavailable"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training.pick_device("auto") == "cuda" and "cuda" in training.available_devices()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert training.pick_device("auto") == "mps"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert training.pick_device("auto") == "cpu" and training.available_devices() == ["cpu"]
+
+
+@pytest.mark.parametrize("field, value", [("lr", 0), ("lr", float("nan")), ("batch_size", 0),
+                                          ("optimizer", "lbfgs"), ("device", "tpu"),
+                                          ("hist_every", 0), ("bn_momentum", 0)])
+def test_bad_config_is_refused_with_the_field(field, value):
+    with pytest.raises(training.ConfigError) as err:
+        TrainConfig(**{field: value}).validate()
+    assert err.value.params["field"] == field
+
+
+def test_test_time_batch_statistics_match_pytorch_train_mode(synth):
+    net = models.lenet(True)
+    models.init_weights(net, 0)
+    x = torch.from_numpy(synth.x_test[:256].copy())
+    y = torch.from_numpy(synth.y_test[:256])
+    net.train()
+    with torch.no_grad():
+        ref = net(training.as_input(x))
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    net.eval()
+    with torch.no_grad():
+        ours = training.forward(net, training.as_input(x), bn_group=256)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    assert training.accuracy(net, x, y, bn_group=256) == pytest.approx(
+        (ref.argmax(1) == y).float().mean().item())
+    net.load_state_dict(state)
+    assert torch.equal(net.conv1_bn.running_mean, state["conv1_bn.running_mean"])
+
+
+@pytest.mark.parametrize("opt", ["momentum", "adam"])
+def test_other_optimizers_and_options_train(synth, opt):
+    cfg = TrainConfig(**{**SMALL, "optimizer": opt, "lr": 0.01, "lr_bn": 0.01, "activation": "relu",
+                         "bn_impl": "scratch", "bn_position": "after"})
+    job = run(cfg, synth)
+    s = job.snapshot()
+    assert s.state == "finished" and s.loss[-1].max() < s.loss[0].min()
+    payload = torch.load(io.BytesIO(job.export_weights()))
+    assert payload["config"]["optimizer"] == opt and "fc3.weight" in payload["lenet_bn"]
+    net = models.lenet(True, activation="relu", bn_impl="scratch", bn_position="after")
+    net.load_state_dict(payload["lenet_bn"])
