@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
     st.Page("pages/ewma.py", title=t("nav_ewma"), icon=":material/show_chart:", url_path="ewma"),
     st.Page("pages/optimizers.py", title=t("nav_opt"), icon=":material/route:", url_path="optimizers"),
+    st.Page("pages/batchnorm.py", title=t("nav_bn"), icon=":material/stacked_bar_chart:", url_path="batchnorm"),
 ]
 st.navigation(pages).run()
 if ignored := urlstate.ignored():

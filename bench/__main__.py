@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import ewma, optimizers
+from bench import bn, ewma, optimizers
 from bench.common import print_table
 
 BENCHES = {
@@ -10,13 +10,17 @@ BENCHES = {
     "ewma-core": lambda: print_table("EWMA: ours vs pandas (best of 7)", ewma.core()),
     "ewma-browser": lambda: print_table("EWMA page in Chromium", ewma.browser()),
     "optimizers": optimizers.run,
+    "bn": bn.run,
+    "bn-overhead": lambda: print_table("BN engine: histogram overhead (best of 3)", bn.overhead()),
+    "bn-gil": lambda: print_table("BN engine: training while the page polls (GIL)", bn.gil()),
+    "reproduce": lambda: print_table("d2l recipe, 10 epochs, real Fashion-MNIST", bn.reproduce()),
     "optimizers-core": lambda: print_table("Optimizers: server compute and course form vs torch.optim",
                                            optimizers.core()),
 }
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["ewma", "optimizers"]
+    names = argv or ["ewma", "optimizers", "bn"]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)

@@ -58,3 +58,11 @@ def lang(request):
 def chart_specs(at):
     """The Vega-Lite specs of the page's charts (AppTest can't see their content otherwise)."""
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def chart_data(at, index=0):
+    """The data frames Streamlit sent with chart ``index`` (Arrow-encoded beside the spec)."""
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[index]
+    return [pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets]

@@ -1,0 +1,157 @@
+"""BatchNorm engine benchmarks: histogram overhead, training under page load (GIL), and the d2l
+reproduction with the BN paper's Figure 1 drift (``python -m bench reproduce``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from bench.common import print_table
+from bnviz import bn_frames as BF
+from bnviz import data
+from bnviz.training import Job, TrainConfig, device_name, pick_device
+
+D2L = {"LeNet": {"loss": 0.469, "train": 0.823}, "LeNet-BN": {"loss": 0.267, "train": 0.902}}
+DESIGN_HERE = {"LeNet": {"loss": 0.501, "train": 0.806, "test": 0.797},
+               "LeNet-BN": {"loss": 0.267, "train": 0.902, "test": 0.852}}
+
+
+def _dataset():
+    return data.load_fashion_mnist(fallback_synthetic=True)
+
+
+def _throughput(ds, steps: int, **cfg) -> float:
+    """images/s of one lockstep job (each image goes through both models) over ``steps`` steps."""
+    config = TrainConfig(**{"epochs": 1, "train_limit": 256 * steps, "test_limit": 256,
+                            "test_time_batches": (1,), **cfg})
+    job = Job(config, ds)
+    job.start()
+    job.join()
+    return job.snapshot().images_per_s
+
+
+def overhead(steps: int = 80, rounds: int = 3, device: str = "auto") -> list[dict]:
+    """Histogram capture every 10 steps / every step vs none (best of ``rounds``, interleaved)."""
+    ds = _dataset()
+    dev = pick_device(device)
+    variants = {"no histograms": {"hist_every": 10 ** 6}, "every 10 steps": {"hist_every": 10},
+                "every step": {"hist_every": 1}, "every 10 steps, whole batch": {"hist_every": 10, "hist_samples": 0}}
+    _throughput(ds, 10, device=dev)  # warm-up
+    best = {name: 0.0 for name in variants}
+    for _ in range(rounds):
+        for name, cfg in variants.items():
+            best[name] = max(best[name], _throughput(ds, steps, device=dev, **cfg))
+    base = best["no histograms"]
+    goals = {"every 10 steps": "overhead ≤ 5 %"}
+    return [{"histograms": name, "images/s per model": f"{rate:,.0f}",
+             "vs none": f"{rate / base:.3f}", "overhead": f"{(1 - rate / base) * 100:.1f} %",
+             "goal": goals.get(name, "report")} for name, rate in best.items()] + [
+        {"histograms": f"device: {device_name(dev)}, batch 256, both models in lockstep",
+         "images/s per model": "", "vs none": "", "overhead": "", "goal": ""}]
+
+
+def page_work(job: Job) -> float:
+    """What one tick of the live page does: snapshot → frames → Altair specs → JSON. Seconds."""
+    from bnviz.ui import bn_charts as C
+
+    t0 = time.perf_counter()
+    snap = job.snapshot()
+    specs = [
+        C.loss_chart(BF.loss_frame(snap), x_title="s", y_title="l", model_title="m",
+                     total_steps=snap.total_steps),
+        C.hist_chart(BF.hist_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
+                     domain=(-10, 10)),
+        C.ridge_chart(BF.ridge_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
+                      domain=(-10, 10), total_steps=snap.total_steps),
+        C.percentile_chart(BF.percentile_frame(snap, "fc2"), x_title="s", y_title="y",
+                           model_title="m", total_steps=snap.total_steps),
+        C.grad_chart(BF.grad_frame(snap), x_title="s", y_title="y", layer_title="l",
+                     total_steps=snap.total_steps),
+    ]
+    json.dumps([s.to_dict() for s in specs])
+    return time.perf_counter() - t0
+
+
+def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
+    """Training images/s while the main thread does one page tick per second vs idle."""
+    ds = _dataset()
+    job = Job(TrainConfig(epochs=200, hist_every=10), ds)
+    job.start()
+    time.sleep(2.0)  # warm-up
+
+    def measure(busy: bool) -> tuple[float, float]:
+        s0, t0 = job._step, time.perf_counter()
+        ticks = []
+        while time.perf_counter() - t0 < seconds:
+            if busy:
+                ticks.append(page_work(job))
+            time.sleep(max(0.0, 1.0 - (ticks[-1] if ticks else 0.0)) if busy else 1.0)
+        rate = (job._step - s0) * job.config.batch_size / (time.perf_counter() - t0)
+        return rate, (sorted(ticks)[len(ticks) // 2] if ticks else 0.0)
+
+    idle, busy, tick = [], [], []
+    try:
+        for _ in range(rounds):
+            idle.append(measure(False)[0])
+            r, t = measure(True)
+            busy.append(r)
+            tick.append(t)
+    finally:
+        job.release()
+    ratio = (sum(busy) / len(busy)) / (sum(idle) / len(idle))
+    return [{"measure": "training images/s, main thread idle", "value": f"{sum(idle) / len(idle):,.0f}", "goal": ""},
+            {"measure": "training images/s, one page tick per second", "value": f"{sum(busy) / len(busy):,.0f}", "goal": ""},
+            {"measure": "ratio busy / idle", "value": f"{ratio:.3f}", "goal": "≥ 0.8"},
+            {"measure": "one page tick (snapshot → 5 chart specs → JSON), median", "value": f"{sorted(tick)[len(tick) // 2] * 1e3:.0f} ms", "goal": ""}]
+
+
+def reproduce(epochs: int = 10) -> list[dict]:
+    """The d2l recipe (SGD, sigmoid, batch 256, lr 0.9 / 1.0, Xavier) on the real data."""
+    ds = _dataset()
+    job = Job(TrainConfig(epochs=epochs, hist_every=10), ds)
+    t0 = time.perf_counter()
+    job.start()
+    done = threading.Event()
+
+    def report():
+        while not done.wait(10):
+            s = job.snapshot()
+            print(f"  … epoch {s.epoch}/{epochs}, step {s.step}/{s.total_steps}, "
+                  f"{s.images_per_s:,.0f} images/s", flush=True)
+
+    threading.Thread(target=report, daemon=True).start()
+    job.join()
+    done.set()
+    wall = time.perf_counter() - t0
+    s = job.snapshot()
+    rows = []
+    for k, label in enumerate(BF.MODEL_LABELS):
+        acc = s.epochs["train_acc"][-1, k]
+        rows.append({"model": label, "loss": f"{s.epochs['train_loss'][-1, k]:.3f}",
+                     "d2l loss": f"{D2L[label]['loss']:.3f}",
+                     "train acc": f"{acc:.3f}", "d2l train acc": f"{D2L[label]['train']:.3f}",
+                     "Δ train acc": f"{acc - D2L[label]['train']:+.3f} (goal ±0.03)",
+                     "test acc": f"{s.epochs['test_acc'][-1, k]:.3f}",
+                     "DESIGN.md (train/test)": f"{DESIGN_HERE[label]['train']:.3f} / {DESIGN_HERE[label]['test']:.3f}"})
+    drift = BF.drift(s, "fc2", "pre")
+    ratio = drift["LeNet"] / drift["LeNet-BN"] if drift["LeNet-BN"] else float("inf")
+    rows.append({"model": "Figure 1: fc2 sigmoid-input median drift", "loss": "",
+                 "d2l loss": "", "train acc": f"LeNet {drift['LeNet']:.3f}",
+                 "d2l train acc": f"LeNet-BN {drift['LeNet-BN']:.3f}",
+                 "Δ train acc": f"ratio {ratio:.1f}× (goal ≥ 3)", "test acc": "", "DESIGN.md (train/test)": ""})
+    rows.append({"model": f"{s.state}, {epochs} epochs in {wall:.0f} s on {device_name(s.device)}",
+                 "loss": "", "d2l loss": "", "train acc": "", "d2l train acc": "",
+                 "Δ train acc": f"{s.images_per_s:,.0f} images/s", "test acc": "",
+                 "DESIGN.md (train/test)": "synthetic data!" if s.synthetic else "real Fashion-MNIST"})
+    if s.test_time:
+        for r in s.test_time["rows"]:
+            rows.append({"model": f"test time, batch {r['batch']}", "loss": "", "d2l loss": "",
+                         "train acc": f"eval {r['eval']:.3f}", "d2l train acc": f"train mode {r['train']:.3f}",
+                         "Δ train acc": "", "test acc": "", "DESIGN.md (train/test)": ""})
+    return rows
+
+
+def run() -> None:
+    print_table("BN engine: histogram overhead (CPU, batch 256, best of 3)", overhead())
+    print_table("BN engine: training while the page polls (GIL)", gil())

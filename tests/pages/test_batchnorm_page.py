@@ -1,0 +1,199 @@
+"""The BatchNorm page under AppTest: default view, a tiny run to the end, controls, failures."""
+
+import threading
+import time
+
+import pytest
+import streamlit as st
+
+from bnviz import data as D
+from bnviz import training as T
+from bnviz.ui import i18n
+from bnviz.ui.strings import STRINGS
+from tests.core.test_data import write_set
+from tests.pages.conftest import chart_data, chart_specs, no_traceback, set_language, texts
+
+PAGE = "pages/batchnorm.py"
+TINY = {"bn_subset": 512, "bn_epochs": 2, "bn_batch": 64, "bn_every": 2}
+
+
+@pytest.fixture(autouse=True)
+def clean_jobs():
+    st.cache_resource.clear()  # a fresh dataset() per test (some tests swap the data folder)
+    yield
+    st.cache_resource.clear()  # releases every session's job (on_release)
+    T.MANAGER.release_all()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("bnviz-train")]
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """Small settings through session state, then the language. AppTest formats option labels
+    outside the session, where our t() falls back to the default language: make that the test's
+    language too, so later clicks in Chinese find their labels."""
+    def apply(at, lang="en", **values):
+        for key, value in {**TINY, **values}.items():
+            at.session_state[key] = value
+        at.run()
+        if lang != "en":
+            set_language(at, lang)
+            monkeypatch.setattr(i18n, "default_language", lambda: lang)
+        return at
+
+    return apply
+
+
+def wait_until(at, predicate, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        at.run()
+        if predicate(at):
+            return at
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; page shows: {progress(at)}")
+
+
+def progress(at):
+    return " ".join(p.proto.text for p in at.get("progress"))
+
+
+def open_tab(at, lang, panel):
+    at.session_state["bn_panel"] = STRINGS[lang][f"bn_tab_{panel}"]
+    return at.run()
+
+
+def test_default_view(app, lang):
+    at = app(PAGE, lang)
+    no_traceback(at)
+    s = STRINGS[lang]
+    assert at.title[0].value == s["bn_title"]
+    assert s["bn_press_start"] in texts(at)
+    assert any(s["bn_data_real"].split("{")[0] in c.value for c in at.caption)  # real data in use
+    assert at.button(key="bn_start").label == s["bn_start"]
+    assert at.button(key="bn_stop").disabled and at.button(key="bn_reset").disabled
+    assert not T.MANAGER.active()  # opening the page starts nothing
+
+
+def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
+    at = configure(app(PAGE), lang)
+    at.button(key="bn_start").click().run()
+    no_traceback(at)
+    wait_until(at, lambda a: not T.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
+    no_traceback(at)
+    assert "16/16" in progress(at)
+    expected = {"loss": 2, "hist": 2, "time": 2, "bn": 2, "grad": 1, "test": 1}
+    for panel, n in expected.items():
+        open_tab(at, lang, panel)
+        no_traceback(at)
+        assert len(at.get("vega_lite_chart")) == n, panel
+        if panel == "hist":
+            spec = chart_specs(at)[1]  # activation output of fc2, sigmoid: fixed [0, 1] axis
+            assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
+            frame = chart_data(at, 1)[0]
+            assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.kind) == {"act"}
+            assert frame.groupby("model").share.sum().round(6).tolist() == [1.0, 1.0]
+        if panel == "test":
+            frame = chart_data(at, 0)[0]
+            assert sorted(set(frame.batch)) == [1, 8, 256] and frame.accuracy.between(0, 1).all()
+    assert len(at.get("download_button")) == 3
+
+
+def test_controls_change_the_job(app, configure):
+    at = configure(app(PAGE), bn_epochs=50)
+    s = STRINGS["en"]
+    at.button(key="bn_step").click().run()  # one step, then paused
+    wait_until(at, lambda a: "step 1/" in progress(a) and s["bn_state_paused"] in progress(a))
+    at.button(key="bn_step").click().run()
+    wait_until(at, lambda a: "step 2/" in progress(a))
+    at.button(key="bn_resume").click().run()
+    wait_until(at, lambda a: s["bn_state_running"] in progress(a))
+    assert len(T.MANAGER.active()) == 1
+    at.button(key="bn_pause").click().run()
+    assert s["bn_state_paused"] in progress(at)
+    at.button(key="bn_stop").click().run()
+    wait_until(at, lambda a: not T.MANAGER.active())
+    assert s["bn_stopped"].split("{")[0] in texts(at)
+    at.button(key="bn_reset").click().run()
+    no_traceback(at)
+    assert "step 0/" in progress(at) and s["bn_state_idle"] in progress(at)
+
+
+def test_a_refused_start_says_why(app, configure, lang):
+    blocker = T.Job(T.TrainConfig(train_limit=512, test_limit=256, epochs=100, batch_size=64),
+                    D.synthetic(600, 256), manager=T.MANAGER)
+    old_cap = T.MANAGER._cap
+    T.MANAGER.cap = 1
+    try:
+        blocker.start()
+        at = configure(app(PAGE), lang)
+        at.button(key="bn_start").click().run()
+        no_traceback(at)
+        assert STRINGS[lang]["err_job_cap"].format(active=1, cap=1) in [w.value for w in at.warning]
+        assert T.MANAGER.active() == [blocker]
+    finally:
+        T.MANAGER.cap = old_cap
+        blocker.release()
+
+
+def test_divergence_is_shown_with_the_model_and_step(app, configure, lang):
+    at = configure(app(PAGE), lang, bn_lr=10000.0, bn_epochs=20)
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: STRINGS[lang]["bn_state_diverged"] in progress(a))
+    no_traceback(at)
+    err = " ".join(e.value for e in at.error)
+    assert "LeNet" in err and str(T.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
+
+
+@pytest.fixture
+def data_dirs(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("BNVIZ_DATA", raising=False)
+    return tmp_path
+
+
+def test_missing_dataset_falls_back_to_labelled_synthetic(app, configure, lang, data_dirs):
+    at = configure(app(PAGE), lang)
+    no_traceback(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert STRINGS[lang]["bn_data_synthetic"].split("{")[0] in warning
+    assert "dataset-fashion-mnist" in warning and not at.error
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not T.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
+    no_traceback(at)
+
+
+def test_corrupt_dataset_is_named_and_falls_back(app, lang, data_dirs):
+    write_set(data_dirs / "debian")  # right names, wrong checksums
+    at = app(PAGE, lang)
+    no_traceback(at)
+    err = " ".join(e.value for e in at.error)
+    assert "train-images-idx3-ubyte.gz" in err
+    assert STRINGS[lang]["err_data_checksum"].split("{")[1].split("}")[1][:6] in err
+    assert STRINGS[lang]["bn_data_synthetic"].split("{")[0] in " ".join(w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("query", [{"bn_lr": "abc"}, {"bn_lr": "1e9"}, {"bn_batch": "-3"},
+                                   {"bn_device": "cuda:7"}, {"bn_subset": "<script>alert(1)</script>"},
+                                   {"bn_epochs": "9" * 400}])
+def test_bad_url_values_are_ignored(query):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(PAGE).run()
+    no_traceback(at)
+    key = next(iter(query))
+    assert at.session_state[key] == {"bn_lr": 0.9, "bn_batch": 256, "bn_device": "cpu", "bn_subset": 0,
+                                     "bn_epochs": 10}[key]
+
+
+def test_settings_are_kept_in_the_link(app, configure):
+    at = configure(app(PAGE), bn_lr=0.3)
+    assert at.query_params["bn_lr"] == ["0.3"] or at.query_params["bn_lr"] == "0.3"
