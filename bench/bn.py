@@ -155,3 +155,93 @@ def reproduce(epochs: int = 10) -> list[dict]:
 def run() -> None:
     print_table("BN engine: histogram overhead (CPU, batch 256, best of 3)", overhead())
     print_table("BN engine: training while the page polls (GIL)", gil())
+    print_table("BN page in Chromium: training while the page polls", browser())
+
+
+# Records each script/fragment run of the page (start, end) and every drawing call on a chart's
+# canvas, so a tick's refresh = last drawing before the next run − the run's start.
+OBSERVE_RUNS = """() => {
+  window.__runs = []; window.__draws = [];
+  const proto = CanvasRenderingContext2D.prototype;
+  for (const name of ["fill", "stroke", "fillRect", "fillText"]) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      if (this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart']")) {
+        const last = window.__draws[window.__draws.length - 1];
+        const now = performance.now();
+        if (last === undefined || now - last > 5) window.__draws.push(now);
+        else window.__draws[window.__draws.length - 1] = now;
+      }
+      return original.apply(this, args);
+    };
+  }
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    const state = app.getAttribute("data-test-script-state");
+    const now = performance.now();
+    if (state === "running") window.__runs.push({start: now, end: null});
+    else if (window.__runs.length && window.__runs[window.__runs.length - 1].end === null)
+      window.__runs[window.__runs.length - 1].end = now;
+  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+def _steps_per_s(read_step, seconds: float) -> float:
+    s0, t0 = read_step(), time.perf_counter()
+    time.sleep(seconds)
+    return (read_step() - s0) / (time.perf_counter() - t0)
+
+
+def browser(seconds: float = 12.0) -> list[dict]:
+    """Training with the live page open in Chromium (Histograms tab, 1 s ticks) vs no browser."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from bench.common import median
+    from tests.browser.harness import Server, launch, open_page
+
+    ds = _dataset()
+    ref = Job(TrainConfig(epochs=50, hist_every=10), ds)  # same recipe, in this process, no page
+    ref.start()
+    time.sleep(3)
+    alone = _steps_per_s(lambda: ref._step, seconds)
+    ref.release()
+
+    server = Server()
+    try:
+        with sync_playwright() as p:
+            b = launch(p)
+            page = b.new_page(viewport={"width": 1400, "height": 1100})
+            open_page(page, server, "batchnorm?bn_epochs=50", "BatchNorm live")
+            page.get_by_role("button", name="Start").click()
+            page.get_by_role("tab", name="Histograms").click()
+            page.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for(timeout=60_000)
+            time.sleep(3)
+
+            def step() -> int:
+                text = page.locator("[data-testid='stProgress']").first.inner_text()
+                return int(re.search(r"step (\d+)/", text).group(1))
+
+            page.evaluate(OBSERVE_RUNS)
+            polled = _steps_per_s(step, seconds)
+            runs = page.evaluate("window.__runs")
+            draws = page.evaluate("window.__draws")
+            b.close()
+    finally:
+        server.stop()
+    # A tick's refresh: from the fragment rerun starting to its end or the last chart drawing in it.
+    refresh = []
+    for i, r in enumerate(runs[:-1]):
+        if r["end"] is None:
+            continue
+        inside = [d for d in draws if r["start"] <= d < runs[i + 1]["start"]]
+        refresh.append(max([r["end"], *inside]) - r["start"])
+    ratio = polled / alone if alone else float("nan")
+    return [{"measure": "training steps/s, no browser (batch 256, hist every 10)", "value": f"{alone:.1f}",
+             "goal": ""},
+            {"measure": "training steps/s, live page open in Chromium (Histograms tab)", "value": f"{polled:.1f}",
+             "goal": ""},
+            {"measure": "ratio with browser / without", "value": f"{ratio:.2f}", "goal": "≥ 0.8"},
+            {"measure": f"page refresh in the browser, median of {len(refresh)} ticks",
+             "value": f"{median(refresh):.0f} ms" if refresh else "n/a", "goal": "report"}]

@@ -197,3 +197,17 @@ def test_bad_url_values_are_ignored(query):
 def test_settings_are_kept_in_the_link(app, configure):
     at = configure(app(PAGE), bn_lr=0.3)
     assert at.query_params["bn_lr"] == ["0.3"] or at.query_params["bn_lr"] == "0.3"
+
+
+def test_the_job_survives_reruns_and_page_switches(app, configure):
+    at = configure(app(PAGE), bn_epochs=50)
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: "step 0/" not in progress(a))
+    [job] = T.MANAGER.active()
+    at.switch_page("pages/ewma.py").run()
+    no_traceback(at)
+    assert T.MANAGER.active() == [job]  # still training while the student reads page 1
+    at.switch_page(PAGE).run()
+    wait_until(at, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    assert T.MANAGER.active() == [job] and job._step > 0
+    at.button(key="bn_stop").click().run()

@@ -1,0 +1,87 @@
+"""The BatchNorm page in real Chromium: Start, live histograms, Pause/Resume, Stop, and the training
+thread ends when the browser goes away."""
+
+import re
+import time
+
+from playwright.sync_api import expect
+
+from bnviz.ui.strings import STRINGS
+from tests.browser.conftest import no_exception
+from tests.browser.harness import ROOT, open_page, wait_ready
+
+EN = STRINGS["en"]
+CHART = "[data-testid='stVegaLiteChart']"
+# 12,000 images, batch 64, 5 epochs: ~940 steps, long enough to watch, short on two cores.
+SMALL = "batchnorm?bn_subset=12000&bn_epochs=5&bn_batch=64&bn_every=5"
+CANVAS_HASH = """() => Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas"))
+    .map(c => { const d = c.toDataURL(); let h = 0; for (let i = 0; i < d.length; i += 7) h = (h * 31 + d.charCodeAt(i)) | 0; return h; })
+    .join(",")"""
+
+
+def progress_text(page) -> str:
+    return page.locator("[data-testid='stProgress']").first.inner_text()
+
+
+def step_of(page) -> int:
+    match = re.search(r"step (\d+)/", progress_text(page))
+    return int(match.group(1)) if match else -1
+
+
+def active_jobs(page, server) -> int:
+    """The server's own count of running or paused trainings, as the page shows it."""
+    open_page(page, server, "batchnorm", EN["bn_title"])
+    caption = page.get_by_text(re.compile(r"trainings on this server: \d+")).first.inner_text()
+    return int(re.search(r"server: (\d+)", caption).group(1))
+
+
+def test_live_training_pause_resume_stop(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    page = context.new_page()
+    open_page(page, server, SMALL, EN["bn_title"])
+    no_exception(page)
+    page.get_by_role("button", name=EN["bn_start"]).click()
+    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
+                                                                               timeout=30_000)
+    page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
+    page.locator(CHART).nth(1).locator("canvas").first.wait_for(timeout=30_000)
+    seen, steps = [], []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(set(seen)) < 4:
+        seen.append(page.evaluate(CANVAS_HASH))
+        steps.append(step_of(page))
+        page.wait_for_timeout(400)
+    assert len(set(seen)) >= 4, f"histograms redrawn {len(set(seen)) - 1} times at steps {steps}"
+    assert steps[-1] > steps[0]  # the progress bar moved too
+    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "batchnorm.png"))
+
+    page.get_by_role("button", name=EN["bn_pause"]).click()
+    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_paused"])
+    wait_ready(page)
+    page.wait_for_timeout(1500)  # the step in flight when Pause was pressed completes, then nothing
+    frozen = step_of(page)
+    page.wait_for_timeout(2500)
+    assert step_of(page) == frozen
+    page.get_by_role("button", name=EN["bn_resume"]).click()
+    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"])
+    page.wait_for_function(f"() => /step (\\d+)\\//.exec(document.querySelector(\"[data-testid='stProgress']\")"
+                           f".innerText)[1] > {frozen}", timeout=30_000)
+    page.get_by_role("button", name=EN["bn_stop"]).click()
+    page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
+    no_exception(page)
+
+    # A second run, then the browser goes away mid-training: the session ends and so does the job.
+    page.get_by_role("button", name=EN["bn_start"]).click()
+    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
+                                                                               timeout=30_000)
+    context.close()
+    watcher = browser.new_context(locale="en-US")
+    probe = watcher.new_page()
+    deadline = time.time() + 30
+    count = active_jobs(probe, server)
+    while count and time.time() < deadline:
+        time.sleep(1)
+        count = active_jobs(probe, server)
+    watcher.close()
+    assert count == 0, "the training kept running after its browser session closed"
+    assert "Traceback" not in server.server_log()
