@@ -24,7 +24,7 @@ BN_MOMENTA = [0.01, 0.05, 0.1, 0.2, 0.5, 0.9]
 BN_EPS = [1e-5, 1e-3, 1e-1]
 HIST_EVERY = [1, 2, 5, 10, 20, 50, 100]
 SUBSETS = [0, 30_000, 12_000, 6_000, 2_000, 512]  # 0: all training images
-TICK_S = 1.0
+TICKS = (0.5, 1.0, 2.0, 5.0, 0.0)  # live refresh interval in seconds; 0: only on demand
 PANELS = ("loss", "hist", "time", "bn", "grad", "test")
 
 
@@ -245,9 +245,9 @@ def panel_hist(snap, layer):
     frame = F.hist_frame(snap, layer)
     for kind in T.KINDS:
         st.markdown(f"**{t(f'bn_kind_{kind}', layer=layer)}** · {t('bn_at_step', step=c.step)}")
-        st.altair_chart(C.hist_chart(frame[frame.kind == kind], x_title=t(f"bn_axis_{kind}"),
-                                     y_title=t("bn_axis_share"), model_title=t("bn_model"),
-                                     domain=rng[kind]), key=f"bn_chart_hist_{kind}")
+        spec = C.spec_of(C.hist_chart, frame.iloc[:0], x_title=t(f"bn_axis_{kind}"),
+                         y_title=t("bn_axis_share"), model_title=t("bn_model"), domain=rng[kind])
+        st.vega_lite_chart(frame[frame.kind == kind], spec, key=f"bn_chart_hist_{kind}")
     out = F.outside_frame(snap, layer)
     extra = out[(out[list(H.OUTSIDE)] > 0).any(axis=1)]
     for row in extra.itertuples():
@@ -368,10 +368,15 @@ job = slot.job
 snap0 = job.snapshot() if job is not None else None
 with guarded():
     controls(slot, snap0)
+url.init("bn_tick", 1.0, url.choice(TICKS))
+tick = st.segmented_control(t("bn_tick"), TICKS, key="bn_tick", required=True, help=t("bn_tick_help"),
+                            format_func=lambda v: t("bn_tick_off") if v == 0 else f"{v:g} s")
 polling = snap0 is not None and snap0.active
+if polling and not tick:
+    st.button(t("bn_refresh"), icon=":material/refresh:", key="bn_refresh")
 
 
-@st.fragment(run_every=TICK_S if polling else None)
+@st.fragment(run_every=tick if polling and tick else None)
 def live():
     job = slot.job
     snap = job.snapshot() if job is not None else None

@@ -3,6 +3,10 @@ translated. Every axis has a fixed domain where the data allow, so live updates 
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
+
 import altair as alt
 import pandas as pd
 
@@ -148,3 +152,24 @@ def test_time_chart(tt: pd.DataFrame, *, x_title: str, y_title: str, mode_title:
         alt.XOffset("mode:N", sort=order),
         tooltip=["batch:O", "mode:N", alt.Tooltip("accuracy:Q", format=".3f")],
     ).properties(height=height, usermeta=CANVAS)
+
+
+@functools.lru_cache(maxsize=256)
+def _spec_json(builder, columns: tuple, kwargs: tuple) -> str:
+    empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns})
+    spec = builder(empty, **dict(kwargs)).to_dict()
+    spec.pop("datasets", None)
+    spec.pop("data", None)
+    return json.dumps(spec)
+
+
+def spec_of(builder, like: pd.DataFrame, **kwargs) -> dict:
+    """The Vega-Lite spec ``builder`` makes, without its data (cached per titles and domains).
+
+    Passing the frame separately (``st.vega_lite_chart(frame, spec)``) keeps the spec identical
+    from one live tick to the next, so the browser updates the data instead of rebuilding the
+    chart, and the server skips Altair's validation on every tick.
+    """
+    columns = tuple((c, str(t)) for c, t in like.dtypes.items())
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    return copy.deepcopy(json.loads(_spec_json(builder, columns, frozen)))

@@ -486,6 +486,11 @@ EN_BN = {
     "bn_data_synthetic": "Data: a small BUILT-IN SYNTHETIC set (10 shapes), not Fashion-MNIST — no copy was "
                          "found in {folders}. To use the real images install Debian's dataset-fashion-mnist, "
                          "or put the four IDX .gz files in a folder named by BNVIZ_DATA, then restart the app.",
+    "bn_tick": "live refresh",
+    "bn_tick_help": "How often the charts follow the training. Slower refresh leaves more of the "
+                    "machine to the training (a 2-core laptop notices); 'off' updates only when you ask.",
+    "bn_tick_off": "off",
+    "bn_refresh": "Refresh now",
     "bn_start": "Start",
     "bn_pause": "Pause",
     "bn_resume": "Resume",
@@ -634,6 +639,10 @@ ZH_BN = {
     "bn_data_real": "数据：真实的 Fashion-MNIST，{n:,} 张训练图像、{m:,} 张测试图像，读取自 {path}。",
     "bn_data_synthetic": "数据：一个很小的内置合成数据集（10 种形状），不是 Fashion-MNIST —— 在 {folders} 中都没有找到数据。"
                          "要使用真实图像，请安装 Debian 的 dataset-fashion-mnist，或把四个 IDX .gz 文件放进 BNVIZ_DATA 指定的文件夹，然后重启应用。",
+    "bn_tick": "实时刷新",
+    "bn_tick_help": "图表跟随训练刷新的频率。刷新越慢，留给训练的算力越多（双核笔记本上很明显）；选“关”则只在你需要时更新。",
+    "bn_tick_off": "关",
+    "bn_refresh": "立即刷新",
     "bn_start": "开始",
     "bn_pause": "暂停",
     "bn_resume": "继续",

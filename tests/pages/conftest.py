@@ -65,4 +65,7 @@ def chart_data(at, index=0):
     import pyarrow as pa
 
     chart = at.get("vega_lite_chart")[index]
-    return [pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets]
+    frames = [pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets]
+    if chart.proto.HasField("data") and chart.proto.data.data:  # st.vega_lite_chart(frame, spec)
+        frames.insert(0, pa.ipc.open_stream(chart.proto.data.data).read_pandas())
+    return frames
