@@ -80,7 +80,7 @@ def sidebar():
                         on_change=on_surface_change)
     cfg = {"surface": surf}
     if surf == "custom":
-        url.init("expr", "x**2/4 + y**2 - cos(3*x)", lambda raw: raw[: X.MAX_LENGTH])
+        url.init("expr", "x**2/4 + y**2 - cos(3*x)", url.text(X.MAX_LENGTH))
         url.init("width", 3.0, url.float_range(0.1, 100.0))
         cfg["expr"] = sb.text_input(t("custom_expr"), key="expr", max_chars=X.MAX_LENGTH, help=t("custom_help"))
         cfg["width"] = sb.number_input(t("custom_width"), 0.1, 100.0, key="width")

@@ -56,6 +56,16 @@ def float_range(lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def text(max_length: int) -> Callable[[str], str]:
+    """Parser for free text of at most ``max_length`` characters (longer is ignored, not cut)."""
+    def parse(raw: str) -> str:
+        if len(raw) > max_length:
+            raise ValueError("too long")
+        return raw
+
+    return parse
+
+
 def serialize(value) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(serialize(v) for v in value) or "-"

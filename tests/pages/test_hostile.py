@@ -1,0 +1,214 @@
+"""Hostile input across the app, table-driven: every case must give a clear message in the current
+language, no traceback, no stuck training job, and the app must keep serving afterwards.
+
+Kinds of input: CSV uploads and pasted series (EWMA page), link parameters (all pages), typed
+formulas (optimizer page), diverging settings (optimizer and BatchNorm pages) and a missing or
+corrupt dataset (BatchNorm page).
+"""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bnviz import data as D
+from bnviz import training as T
+from bnviz.ui import i18n
+from bnviz.ui.strings import STRINGS
+from tests.core.test_data import write_set
+from tests.pages.conftest import APP, no_traceback, set_language, texts
+
+ROOT = Path(__file__).resolve().parents[2]
+EWMA, OPT, BN, HOME = "pages/ewma.py", "pages/optimizers.py", "pages/batchnorm.py", "pages/home.py"
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+MILLION = pd.DataFrame({"v": np.random.default_rng(0).normal(size=1_000_000)}).to_csv(index=False).encode()
+
+# (case id, kind, payload, where the message shows, message key)
+CASES = [
+    # CSV uploads on the EWMA page
+    ("csv-empty", "upload", b"", "error", "err_empty"),
+    ("csv-text-only", "upload", b"city,name\nparis,ann\nrome,bob\n", "error", "err_no_numeric"),
+    ("csv-binary", "upload", BINARY, "error", "err_binary"),
+    ("csv-wrong-encoding", "upload", b"\xff\xfe\xfa\xfb\n" * 5, "error", "err_encoding"),
+    ("csv-single-value", "upload", b"value\n5\n", "error", "err_too_short"),
+    ("csv-only-nan-inf", "upload", b"value\nnan\ninf\n-inf\nnan\n", "error", "err_too_short"),
+    ("csv-header-only", "upload", b"a,b,c\n", "error", "err_no_numeric"),
+    ("csv-nan-inf-mixed", "upload", b"v\n1\nnan\n3\ninf\n5\n-inf\n7\n", "warning", "note_non_finite"),
+    ("csv-huge-numbers", "upload", b"v\n1e308\n-1e308\n1e308\n1e308\n", "none", ""),
+    ("csv-million-rows", "upload", MILLION, "info", "note_downsampled"),
+    ("csv-script-in-cells", "upload", b"v,<script>alert(1)</script>\n1,x\n2,y\n3,z\n", "none", ""),
+    # Pasted series
+    ("paste-words", "paste", "hello world", "error", "err_bad_token"),
+    ("paste-one-number", "paste", "7", "error", "err_too_short"),
+    ("paste-script", "paste", "<script>alert(1)</script> 1 2", "error", "err_bad_token"),
+    ("paste-overflow", "paste", "1e999 2 3 4", "warning", "note_non_finite"),
+    ("paste-only-nan", "paste", "nan nan nan", "error", "err_too_short"),
+    # Link parameters: ignored with a notice, defaults kept
+    ("url-ewma-beta-range", "url", (EWMA, {"b1": "2"}), "toast", "url_ignored"),
+    ("url-ewma-beta-text", "url", (EWMA, {"b1": "abc"}), "toast", "url_ignored"),
+    ("url-ewma-source-path", "url", (EWMA, {"src": "../../etc/passwd"}), "toast", "url_ignored"),
+    ("url-ewma-script", "url", (EWMA, {"syn": "<script>alert(1)</script>", "src": "synthetic"}), "toast",
+     "url_ignored"),
+    ("url-ewma-very-long", "url", (EWMA, {"b1": "9" * 10_000}), "toast", "url_ignored"),
+    ("url-ewma-curves", "url", (EWMA, {"ncurves": "99"}), "toast", "url_ignored"),
+    ("url-opt-nan-start", "url", (OPT, {"sx": "nan"}), "toast", "url_ignored"),
+    ("url-opt-inf-start", "url", (OPT, {"sy": "-inf"}), "toast", "url_ignored"),
+    ("url-opt-steps", "url", (OPT, {"steps": "1000000000"}), "toast", "url_ignored"),
+    ("url-opt-unknown-optimizer", "url", (OPT, {"opts": "gd,evil"}), "toast", "url_ignored"),
+    ("url-opt-lr-type", "url", (OPT, {"lr": "[1,2]"}), "toast", "url_ignored"),
+    ("url-bn-lr-negative", "url", (BN, {"bn_lr": "-1"}), "toast", "url_ignored"),
+    ("url-bn-device", "url", (BN, {"bn_device": "cuda:9"}), "toast", "url_ignored"),
+    ("url-bn-epochs-huge", "url", (BN, {"bn_epochs": "1e9"}), "toast", "url_ignored"),
+    ("url-bn-tick", "url", (BN, {"bn_tick": "0.0001"}), "toast", "url_ignored"),
+    ("url-language", "url", (HOME, {"lang": "<script>"}), "toast", "url_ignored"),
+    # Typed formulas on the optimizer page
+    ("expr-import", "expr", "__import__('os').system('ls')", "error", "err_expr_call"),
+    ("expr-open", "expr", "open('/etc/passwd')", "error", "err_expr_call"),
+    ("expr-attribute", "expr", "x.__class__", "error", "err_expr_node"),
+    ("expr-huge-exponent", "expr", "x**100000", "error", "err_expr_power"),
+    ("expr-deep-nesting", "expr", "sin(" * 30 + "x" + ")" * 30, "error", "err_expr_too_complex"),
+    ("expr-unknown-name", "expr", "x + z", "error", "err_expr_name"),
+    ("url-expr-too-long", "url", (OPT, {"surf": "custom", "expr": "x+" * 150 + "y"}), "toast", "url_ignored"),
+    ("expr-lambda", "expr", "(lambda: 1)()", "error", "err_expr_call"),
+    ("expr-syntax", "expr", "x +* y", "error", "err_expr_syntax"),
+    ("expr-nonfinite", "expr", "log(-1-x*x)", "error", "err_expr_nonfinite"),
+    ("expr-empty", "expr", "", "error", "err_expr_empty"),
+    # Settings that diverge
+    ("opt-lr-10", "opt_lr", 10.0, "warning", "diverged_msg"),
+    ("bn-lr-1e4", "train", 10000.0, "error", "bn_diverged"),
+    # Dataset problems
+    ("data-missing", "data", "missing", "warning", "bn_data_synthetic"),
+    ("data-corrupt", "data", "corrupt", "error", "err_data_checksum"),
+]
+
+
+def prefix(lang, key):
+    """The fixed start of a message (before its first placeholder)."""
+    return STRINGS[lang][key].split("{")[0].strip()
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch):
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+    T.MANAGER.release_all()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("bnviz-train")], "stuck job"
+
+
+def fresh(page=HOME, query=None):
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page != HOME:
+        at.switch_page(page).run()
+    return at
+
+
+def into(at, lang, monkeypatch):
+    """Switch the language after the English-labelled widgets were set (see conftest)."""
+    if lang != "en":
+        set_language(at, lang)
+        monkeypatch.setattr(i18n, "default_language", lambda: lang)
+    return at
+
+
+def run_case(kind, payload, lang, monkeypatch, tmp_path):
+    if kind == "upload":
+        at = fresh(EWMA)
+        at.sidebar.radio(key="src").set_value("upload").run()
+        at.sidebar.file_uploader(key="upload").set_value(("input.csv", payload, "text/csv")).run()
+        return into(at, lang, monkeypatch)
+    if kind == "paste":
+        at = fresh(EWMA)
+        at.sidebar.radio(key="src").set_value("paste").run()
+        at.sidebar.text_area(key="paste").input(payload).run()
+        return into(at, lang, monkeypatch)
+    if kind == "url":
+        page, query = payload
+        # The browser's language decides when the link's own lang is unusable.
+        monkeypatch.setattr(i18n, "default_language", lambda: lang)
+        return fresh(page, {**query, "lang": lang} if "lang" not in query else query)
+    if kind == "expr":
+        at = fresh(OPT)
+        at.sidebar.selectbox(key="surf").set_value("custom").run()
+        at.sidebar.text_input(key="expr").input(payload).run()
+        return into(at, lang, monkeypatch)
+    if kind == "opt_lr":
+        at = fresh(OPT)
+        at.sidebar.select_slider(key="lr").set_value(payload).run()
+        return into(at, lang, monkeypatch)
+    if kind == "train":
+        at = fresh(BN)
+        for key, value in {"bn_subset": 512, "bn_batch": 64, "bn_epochs": 20, "bn_lr": payload}.items():
+            at.session_state[key] = value
+        at.run()
+        into(at, lang, monkeypatch)
+        at.button(key="bn_start").click().run()
+        deadline = time.time() + 60
+        while time.time() < deadline and (T.MANAGER.active() or not at.error):
+            time.sleep(0.2)
+            at.run()
+        return at
+    if kind == "data":
+        monkeypatch.setattr(D, "DEBIAN_DIR", tmp_path / "debian")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        monkeypatch.delenv("BNVIZ_DATA", raising=False)
+        if payload == "corrupt":
+            write_set(tmp_path / "debian")
+        return into(fresh(BN), lang, monkeypatch)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("lang", list(STRINGS))
+@pytest.mark.parametrize("case, kind, payload, where, key", CASES, ids=[c[0] for c in CASES])
+def test_hostile_input(case, kind, payload, where, key, lang, monkeypatch, tmp_path):
+    at = run_case(kind, payload, lang, monkeypatch, tmp_path)
+    no_traceback(at)
+    if where == "toast":
+        assert at.toast, f"{case}: no notice"
+        assert at.toast[0].value.startswith(prefix(lang, key))
+        assert not at.error, [e.value for e in at.error]
+    elif where == "none":
+        assert not at.error, [e.value for e in at.error]
+    else:
+        shown = [e.value for e in getattr(at, where)]
+        assert any(prefix(lang, key) in s for s in shown), f"{case}: {shown}"
+    assert "<script>" not in "".join(str(e.proto) for e in at.get("markdown") if "unsafe" in str(e.proto))
+    # The app keeps serving: the same session opens another page cleanly, and no job is left.
+    at.switch_page(HOME).run()
+    no_traceback(at)
+    assert at.title[0].value == STRINGS[lang]["app_title"]
+    assert not T.MANAGER.active()
+
+
+def test_at_least_forty_cases_over_every_kind():
+    assert len(CASES) >= 40
+    assert {c[1] for c in CASES} == {"upload", "paste", "url", "expr", "opt_lr", "train", "data"}
+
+
+def test_no_user_text_can_become_html():
+    """Markdown with HTML is never enabled in our code; the only st.html is our own constant CSS."""
+    sources = list((ROOT / "pages").glob("*.py")) + list((ROOT / "bnviz").rglob("*.py")) + [ROOT / "app.py"]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "unsafe_allow_html=True" not in text, path
+        assert "components.html" not in text, path
+
+
+def test_server_limits_stay_in_the_config():
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["enableXsrfProtection"] is True
+    assert 1 <= cfg["server"]["maxUploadSize"] <= 200
+    assert cfg["client"]["showErrorDetails"] in ("none", False)
