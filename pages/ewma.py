@@ -10,6 +10,7 @@ from bnviz import series as S
 from bnviz.ui import charts
 from bnviz.ui import urlstate as url
 from bnviz.ui.common import formula, guarded
+from bnviz.ui.classroom import present
 from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
@@ -111,7 +112,7 @@ def main_chart(series, smoothed, variants, betas, first=None):
         y_title=t("axis_value"), curve_title=t("legend_curve"), variant_title=t("legend_variant"),
         raw_label=t("raw"), variant_order=[t(f"var_{v}") for v in variants],
         curve_order=[F.beta_label(b) for b in betas])
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(present(chart), width="stretch")
     return drawn
 
 
@@ -163,9 +164,9 @@ with guarded():
     st.latex(E.LATEX["window"])
     st.caption(t("weights_explain"))
     w, marks = F.weights_frames(betas)
-    st.altair_chart(charts.weights_chart(
+    st.altair_chart(present(charts.weights_chart(
         w, marks, x_title=t("axis_k"), y_title=t("axis_weight"), curve_title=t("legend_curve"),
-        mark_label=t("one_over_e"), curve_order=[F.beta_label(b) for b in betas]), width="stretch")
+        mark_label=t("one_over_e"), curve_order=[F.beta_label(b) for b in betas])), width="stretch")
     st.caption(" · ".join(t("e_check", beta=b, val=b ** E.effective_window(b)) for b in betas))
 
 with guarded():
@@ -174,9 +175,9 @@ with guarded():
     st.latex(E.LATEX["lag"])
     lag, table, input_key = F.lag_frames(betas)
     lag["curve"] = lag["curve"].replace({input_key: t("lag_step")})
-    st.altair_chart(charts.lag_chart(lag, x_title=t("axis_step"), y_title=t("axis_value"),
+    st.altair_chart(present(charts.lag_chart(lag, x_title=t("axis_step"), y_title=t("axis_value"),
                                      curve_title=t("legend_curve"), input_label=t("lag_step"),
-                                     curve_order=[F.beta_label(b) for b in betas]), width="stretch")
+                                     curve_order=[F.beta_label(b) for b in betas])), width="stretch")
     st.dataframe(pd.DataFrame({
         t("lag_table_beta"): table["beta"],
         t("lag_table_63"): table["measured_63"], t("lag_table_95"): table["measured_95"],

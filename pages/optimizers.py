@@ -10,6 +10,7 @@ from bnviz.surfaces import SURFACES
 from bnviz.ui import charts
 from bnviz.ui import urlstate as url
 from bnviz.ui.common import guarded
+from bnviz.ui.classroom import present
 from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
@@ -235,13 +236,13 @@ def live_view():
         right.button(t("pause") if playing else t("play"), on_click=toggle_play, width="stretch",
                      icon=":material/pause:" if playing else ":material/play_arrow:")
         paths = labelled(F.paths_frame(surface, runs, upto, offset))
-        st.altair_chart(charts.contour_chart(cells, paths, minima, x_title=t("axis_x"), y_title=t("axis_y"),
+        st.altair_chart(present(charts.contour_chart(cells, paths, minima, x_title=t("axis_x"), y_title=t("axis_y"),
                                              loss_title=t("axis_loss"), opt_title=t("legend_opt"), opt_order=order,
-                                             domain=surface.domain),
+                                             domain=surface.domain)),
                         key="contour", on_select=on_click, selection_mode="start", width="stretch")
         st.subheader(t("loss_header"))
-        st.altair_chart(charts.step_chart(paths, "gap", y_title=t("axis_loss"), x_title=t("axis_step"),
-                                          opt_title=t("legend_opt"), opt_order=order, log=True), width="stretch")
+        st.altair_chart(present(charts.step_chart(paths, "gap", y_title=t("axis_loss"), x_title=t("axis_step"),
+                                          opt_title=t("legend_opt"), opt_order=order, log=True)), width="stretch")
 
 
 live_view()
@@ -256,9 +257,9 @@ with guarded():
     }), hide_index=True)
     if any(hp.get("schedule") for hp in hps.values()):
         st.subheader(t("lr_header"))
-        st.altair_chart(charts.step_chart(labelled(F.lr_frame(runs)), "lr", y_title=t("axis_lr"),
+        st.altair_chart(present(charts.step_chart(labelled(F.lr_frame(runs)), "lr", y_title=t("axis_lr"),
                                           x_title=t("axis_step"), opt_title=t("legend_opt"), opt_order=order,
-                                          log=False), width="stretch")
+                                          log=False)), width="stretch")
     st.download_button(t("download_paths"), lambda: F.export_frame(surface, runs).to_csv(index=False),
                        file_name="bnviz_trajectories.csv", mime="text/csv", icon=":material/download:")
 

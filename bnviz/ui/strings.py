@@ -20,6 +20,12 @@ EN = {
     "home_more": "Each page keeps its settings in the link, so a teacher can share the exact view.",
     "home_howto": "Pick a page in the sidebar. Every formula on screen is the code that runs.",
     "url_ignored": "Some settings in the link were not valid and were ignored: {keys}.",
+    "present": "Presenter mode",
+    "present_help": "Large text and chart labels for a projector. Share the link with this on and "
+                    "it opens with the sidebar folded away.",
+    "share": "Share this view",
+    "share_help": "This link opens this page with every setting as it is now. Copy it with the "
+                  "button at its right.",
     "unexpected_error": "Something went wrong while drawing this part: {detail}. The rest of the page still works; "
                         "try other settings.",
     # EWMA page: controls
@@ -247,6 +253,10 @@ ZH = {
     "home_more": "每个页面都把设置保存在链接里，老师可以直接分享完全相同的画面。",
     "home_howto": "在侧边栏选择页面。屏幕上的每个公式都是实际运行的代码。",
     "url_ignored": "链接中的部分设置无效，已忽略：{keys}。",
+    "present": "演示模式",
+    "present_help": "为投影仪放大文字和图表标签。打开此项后分享链接，打开时侧边栏会自动收起。",
+    "share": "分享当前画面",
+    "share_help": "这个链接会以现在的全部设置打开本页。用右侧的按钮复制。",
     "unexpected_error": "绘制这一部分时出错：{detail}。页面其余部分仍可使用，请换一组设置试试。",
     "ewma_title": "指数加权移动平均",
     "ewma_intro": "EWMA 只保存一个数，每来一个新值就更新一次：大部分权重留给已有的估计，一小部分给新值。"
@@ -486,6 +496,11 @@ EN_BN = {
     "bn_data_synthetic": "Data: a small BUILT-IN SYNTHETIC set (10 shapes), not Fashion-MNIST — no copy was "
                          "found in {folders}. To use the real images install Debian's dataset-fashion-mnist, "
                          "or put the four IDX .gz files in a folder named by BNVIZ_DATA, then restart the app.",
+    "bn_preset_d2l": "d2l: LeNet vs LeNet-BN, 10 epochs (lr 0.9 / 1.0)",
+    "bn_preset_fig1": "BatchNorm paper, Figure 1: fc2's sigmoid input over training",
+    "bn_preset_quick": "Quick demo: 12,000 images, 3 epochs",
+    "bn_preset_scratch": "Our from-scratch BatchNorm, its γ/β and running statistics",
+    "bn_preset_big_lr": "Both at lr 5: BatchNorm tolerates a large learning rate",
     "bn_tick": "live refresh",
     "bn_tick_help": "How often the charts follow the training. Slower refresh leaves more of the "
                     "machine to the training (a 2-core laptop notices); 'off' updates only when you ask.",
@@ -639,6 +654,11 @@ ZH_BN = {
     "bn_data_real": "数据：真实的 Fashion-MNIST，{n:,} 张训练图像、{m:,} 张测试图像，读取自 {path}。",
     "bn_data_synthetic": "数据：一个很小的内置合成数据集（10 种形状），不是 Fashion-MNIST —— 在 {folders} 中都没有找到数据。"
                          "要使用真实图像，请安装 Debian 的 dataset-fashion-mnist，或把四个 IDX .gz 文件放进 BNVIZ_DATA 指定的文件夹，然后重启应用。",
+    "bn_preset_d2l": "d2l：LeNet 对比 LeNet-BN，10 轮（学习率 0.9 / 1.0）",
+    "bn_preset_fig1": "BatchNorm 论文图 1：训练过程中 fc2 的 sigmoid 输入",
+    "bn_preset_quick": "快速演示：12,000 张图像，3 轮",
+    "bn_preset_scratch": "我们从零实现的 BatchNorm：γ/β 与滑动统计量",
+    "bn_preset_big_lr": "两者学习率都为 5：BatchNorm 能承受大的学习率",
     "bn_tick": "实时刷新",
     "bn_tick_help": "图表跟随训练刷新的频率。刷新越慢，留给训练的算力越多（双核笔记本上很明显）；选“关”则只在你需要时更新。",
     "bn_tick_off": "关",

@@ -1,0 +1,79 @@
+"""Classroom helpers shared by every page: presenter mode and the share link."""
+
+from __future__ import annotations
+
+import copy
+from urllib.parse import urlencode, urlsplit
+
+import streamlit as st
+
+from bnviz.ui import urlstate
+from bnviz.ui.i18n import t
+
+PRESENT_KEY = "present"
+# Larger text everywhere for a projector; the sidebar starts collapsed (see app.py).
+PRESENT_CSS = """<style>
+html { font-size: 21px; }
+[data-testid="stMain"] h1 { font-size: 2.6rem; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+.katex { font-size: 1.35em; }
+</style>"""
+BIG_TEXT = {"axis": {"labelFontSize": 17, "titleFontSize": 19},
+            "legend": {"labelFontSize": 17, "titleFontSize": 18},
+            "header": {"labelFontSize": 18, "titleFontSize": 18},
+            "title": {"fontSize": 21}}
+
+
+_KEEP = "_present_kept"
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(_KEEP, False))
+
+
+def _keep() -> None:
+    st.session_state[_KEEP] = st.session_state[PRESENT_KEY]
+
+
+def presenter_toggle() -> bool:
+    """The sidebar switch (kept in the link as ``?present=True``); injects the projector CSS."""
+    # Like the language, a copy outside the widget's state survives Streamlit dropping it; it
+    # changes only when the user flips the switch.
+    urlstate.init(PRESENT_KEY, False, urlstate.choice((True, False)), start=st.session_state.get(_KEEP))
+    st.session_state.setdefault(_KEEP, st.session_state[PRESENT_KEY])
+    st.sidebar.toggle(t("present"), key=PRESENT_KEY, help=t("present_help"), on_change=_keep)
+    on = presenting()
+    if on:
+        st.html(PRESENT_CSS)  # our own constant CSS, never user text
+    return on
+
+
+def present(chart):
+    """An Altair chart (or a Vega-Lite dict) with projector-sized text when presenting."""
+    if not presenting():
+        return chart
+    if isinstance(chart, dict):
+        spec = copy.deepcopy(chart)
+        for part, values in BIG_TEXT.items():
+            spec.setdefault("config", {}).setdefault(part, {}).update(values)
+        return spec
+    return (chart.configure_axis(**BIG_TEXT["axis"]).configure_legend(**BIG_TEXT["legend"])
+            .configure_header(**BIG_TEXT["header"]).configure_title(**BIG_TEXT["title"]))
+
+
+def share_link(url_path: str) -> str:
+    """The address of this exact view: this server, this page, every setting that differs from
+    its default (the same parameters ``urlstate.sync`` writes)."""
+    try:
+        parts = urlsplit(st.context.url or "")
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    except Exception:  # no browser context (tests)
+        origin = ""
+    query = urlencode({k: st.query_params[k] for k in st.query_params})
+    return f"{origin}/{url_path}" + (f"?{query}" if query else "")
+
+
+def share_box(url_path: str) -> None:
+    with st.sidebar.popover(t("share"), icon=":material/link:", width="stretch"):
+        st.caption(t("share_help"))
+        st.code(share_link(url_path), language=None, wrap_lines=True)

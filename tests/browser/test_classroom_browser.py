@@ -1,0 +1,50 @@
+"""Classroom features in real Chromium: every chart offers PNG and its data as CSV; presenter mode."""
+
+import pytest
+
+from bnviz.ui.strings import STRINGS
+from tests.browser.conftest import no_exception
+from tests.browser.harness import open_page
+
+EN = STRINGS["en"]
+CHART = "[data-testid='stVegaLiteChart']"
+
+
+@pytest.mark.parametrize("path, title", [("ewma", EN["ewma_title"]), ("optimizers", EN["opt_title"])])
+def test_every_chart_saves_as_png_and_shows_its_data(page, server, path, title):
+    open_page(page, server, path, title)
+    charts = page.locator(CHART)
+    charts.first.locator("canvas").first.wait_for(timeout=30_000)
+    page.wait_for_function(f"() => document.querySelectorAll(\"{CHART}\").length >= 2", timeout=30_000)
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        chart.hover()
+        toolbar = page.locator("[data-testid='stElementToolbar']").filter(
+            has=page.get_by_role("button", name="Download as PNG")).last
+        toolbar.get_by_role("button", name="Show data").wait_for(timeout=10_000)
+    # One PNG actually downloaded: a real image, not an empty file.
+    chart = charts.first
+    chart.hover()
+    with page.expect_download(timeout=20_000) as info:
+        page.get_by_role("button", name="Download as PNG").first.click()
+    data = open(info.value.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+    no_exception(page)
+
+
+def test_presenter_link_opens_for_a_projector(page, server):
+    open_page(page, server, "ewma?present=True", EN["ewma_title"])
+    page.wait_for_function("""() => [...document.querySelectorAll("style")]
+        .some(s => s.textContent.includes("font-size: 21px"))""", timeout=20_000)
+    size = page.evaluate("""() => parseFloat(getComputedStyle(
+        document.querySelector("[data-testid='stMain'] [data-testid='stMarkdownContainer'] p")).fontSize)""")
+    open_page(page, server, "ewma", EN["ewma_title"])
+    plain = page.evaluate("""() => parseFloat(getComputedStyle(
+        document.querySelector("[data-testid='stMain'] [data-testid='stMarkdownContainer'] p")).fontSize)""")
+    assert size >= 1.2 * plain, (size, plain)
+    open_page(page, server, "ewma?present=True", EN["ewma_title"])
+    right = "() => document.querySelector(\"[data-testid='stSidebar']\").getBoundingClientRect().right"
+    page.wait_for_timeout(500)
+    assert page.evaluate(right) <= 5  # folded away (a plain link shows it ~300 px wide)
+    no_exception(page)

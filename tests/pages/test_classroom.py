@@ -1,0 +1,61 @@
+"""Classroom features under AppTest: presenter mode, share link, presets, language across pages."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnviz.ui import i18n
+from bnviz.ui.classroom import BIG_TEXT
+from bnviz.ui.strings import STRINGS
+from tests.pages.conftest import APP, chart_specs, no_traceback, set_language
+
+PAGES = {"pages/ewma.py": "ewma_title", "pages/optimizers.py": "opt_title", "pages/batchnorm.py": "bn_title",
+         "pages/home.py": "app_title"}
+
+
+def test_language_follows_the_user_across_pages(app, monkeypatch):
+    at = app("pages/home.py", "zh")
+    # AppTest formats option labels outside the session, where t() uses the default language.
+    monkeypatch.setattr(i18n, "default_language", lambda: "zh")
+    for page, title in [*PAGES.items(), *PAGES.items()]:
+        at.switch_page(page).run()
+        no_traceback(at)
+        assert at.title[0].value == STRINGS["zh"][title], page
+
+
+@pytest.mark.parametrize("page", ["pages/ewma.py", "pages/optimizers.py"])
+def test_presenter_mode_enlarges_chart_text_and_is_in_the_link(page):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["present"] = "True"
+    at.run()
+    at.switch_page(page).run()
+    no_traceback(at)
+    specs = chart_specs(at)
+    assert specs and all(s["config"]["axis"]["labelFontSize"] == BIG_TEXT["axis"]["labelFontSize"] for s in specs)
+    assert any("font-size: 21px" in h.proto.body for h in at.get("html"))
+    plain = AppTest.from_file(APP, default_timeout=60).run()
+    plain.switch_page(page).run()
+    assert all("labelFontSize" not in s.get("config", {}).get("axis", {}) for s in chart_specs(plain))
+
+
+def test_share_link_holds_the_current_settings(app):
+    at = app("pages/optimizers.py")
+    at.sidebar.select_slider(key="lr").set_value(0.5).run()
+    code = [c.value for c in at.get("code") if "/optimizers" in c.value]
+    assert code and code[-1].endswith("/optimizers?lr=0.5"), code
+
+
+@pytest.mark.parametrize("preset, expect", [
+    ("fig1", {"bn_every": 5, "bn_subset": 0, "bn_epochs": 10, "bn_layer": "fc2"}),
+    ("quick", {"bn_subset": 12_000, "bn_epochs": 3}),
+    ("scratch", {"bn_impl": "scratch"}),
+    ("big_lr", {"bn_lr": 5.0, "bn_lr_bn": 5.0}),
+])
+def test_batchnorm_presets(app, preset, expect):
+    at = app("pages/batchnorm.py")
+    at.sidebar.selectbox(key="bn_preset").set_value(preset).run()
+    at.sidebar.button(key="bn_preset_apply").click().run()
+    no_traceback(at)
+    for key, value in expect.items():
+        assert at.session_state[key] == value, key
+    if expect.get("bn_epochs", 10) != 10:  # the share link follows
+        assert f"bn_epochs={expect['bn_epochs']}" in at.get("code")[-1].value
