@@ -14,6 +14,7 @@ BENCHES = {
     "bn-overhead": lambda: print_table("BN engine: histogram overhead (best of 3)", bn.overhead()),
     "bn-gil": lambda: print_table("BN engine: training while the page polls (GIL)", bn.gil()),
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),
+    "load": lambda: print_table("A class on one server (20 sessions, 5 press Start, cap 2)", bn.load()),
     "reproduce": lambda: print_table("d2l recipe, 10 epochs, real Fashion-MNIST", bn.reproduce()),
     "optimizers-core": lambda: print_table("Optimizers: server compute and course form vs torch.optim",
                                            optimizers.core()),

@@ -254,3 +254,25 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
             {"measure": "ratio polling / not polling", "value": f"{polled / idle:.2f}", "goal": "≥ 0.8"},
             {"measure": f"page refresh in the browser, median of {len(refresh)} ticks",
              "value": f"{median(refresh):.0f} ms" if refresh else "n/a", "goal": "report"}]
+
+
+def load(sessions: int = 20, rounds: int = 2) -> list[dict]:
+    """The load test's classroom, with two measured rounds after the warm-up."""
+    from tests.browser.load import classroom
+
+    result = classroom(sessions=sessions, training=5, rounds=rounds)
+    rows = []
+    for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:
+        rows.append({"round": name, "open all (s)": r["opened_s"], "started / refused": f"{r['started']} / {r['refused']}",
+                     "page exceptions": r["exceptions"],
+                     "live refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
+                     "peak threads / RSS MB": f"{r['peak_threads']} / {r['peak_rss_mb']}",
+                     "jobs gone (s)": r["jobs_gone_s"],
+                     "threads back (s)": f"{r['threads_after']} in {r['threads_back_s']}",
+                     "RSS after (MB)": r["rss_after_mb"]})
+    rows.append({"round": f"baseline after warm-up: {result['baseline']['threads']} threads, "
+                          f"{result['baseline']['rss_mb']:.0f} MB; server log exceptions: {result['log_errors']}",
+                 "open all (s)": "", "started / refused": "", "page exceptions": "",
+                 "live refresh median / p95 (ms)": "", "peak threads / RSS MB": "", "jobs gone (s)": "",
+                 "threads back (s)": "", "RSS after (MB)": ""})
+    return rows

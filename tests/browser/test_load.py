@@ -1,0 +1,22 @@
+"""Load test: a classroom of browser sessions against one server (20 by default; CI runs the same
+20 with one measured round after a warm-up round). See tests/browser/load.py."""
+
+from tests.browser.load import CAP, classroom, sessions_from_env
+
+
+def test_a_class_of_students_on_one_server():
+    sessions = sessions_from_env(20)
+    training = min(5, sessions)
+    result = classroom(sessions=sessions, training=training, rounds=1, watch_s=10.0)
+    print("\nload test:", result)  # the figures, visible with -s and in CI logs on failure
+    assert result["log_errors"] == 0, "the server logged an exception"
+    for r in [result["warmup"], *result["rounds"]]:
+        assert r["exceptions"] == 0
+        # The cap held: exactly CAP trainings ran, every other Start was refused with its reason.
+        assert r["started"] == min(CAP, training) and r["refused"] == training - r["started"], r
+        assert r["ticks"] >= 3, f"the live page stopped refreshing under load: {r}"
+        assert r["jobs_after"] == 0 and r["jobs_gone_s"] <= 30, r
+    r = result["rounds"][-1]
+    assert r["threads_after"] <= result["baseline"]["threads"] and r["threads_back_s"] <= 30, r
+    # Memory does not keep growing: a whole round adds less than 10 % to the settled footprint.
+    assert r["rss_after_mb"] <= 1.10 * result["baseline"]["rss_mb"], r
