@@ -137,6 +137,7 @@ def apply_preset():
         values["_bn_layer"] = values["bn_layer"]
     if "panel" in preset:
         values["bn_panel"] = t(f"bn_tab_{preset['panel']}")
+        values["bn_view"] = preset["panel"]
     st.session_state.update(values)
 
 
@@ -403,6 +404,11 @@ snap0 = job.snapshot() if job is not None else None
 with guarded():
     controls(slot, snap0)
 url.init("bn_tick", 1.0, url.choice(TICKS))
+# The view is in the link too (language-independent ids; the tab widget itself holds a label).
+url.init("bn_view", PANELS[0], url.choice(PANELS))
+url.init("bn_layer", "fc2", url.choice(T.LAYERS))
+url.init("bn_time_kind", "pre", url.choice(T.KINDS))
+st.session_state.setdefault("bn_panel", t(f"bn_tab_{st.session_state['bn_view']}"))
 tick = st.segmented_control(t("bn_tick"), TICKS, key="bn_tick", required=True, help=t("bn_tick_help"),
                             format_func=lambda v: t("bn_tick_off") if v == 0 else f"{v:g} s")
 polling = snap0 is not None and snap0.active
@@ -426,6 +432,7 @@ def live():
         for panel, tab in zip(PANELS, tabs):
             if not tab.open:
                 continue
+            st.session_state["bn_view"] = panel
             with tab:
                 if panel in ("hist", "time", "bn"):
                     layer = _layer_picker()
@@ -442,6 +449,7 @@ def live():
                 else:
                     panel_test(snap, job)
         exports(snap, job)
+        url.sync()  # a tab or layer chosen inside the fragment goes into the link at once
 
 
 live()

@@ -40,3 +40,8 @@ def page(browser):
 def no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in page.inner_text("body")
+
+
+def pytest_collection_modifyitems(items):
+    """The load test runs last, so the machine it leaves busy disturbs no other test."""
+    items.sort(key=lambda item: "test_load.py" in item.nodeid)

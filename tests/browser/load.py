@@ -59,7 +59,8 @@ def active_jobs(browser, server) -> int:
     return int(re.search(r"server: (\d+)", caption).group(1))
 
 
-def classroom(sessions: int = 20, training: int = 5, rounds: int = 2, watch_s: float = 10.0) -> dict:
+def classroom(sessions: int = 20, training: int = 5, rounds: int = 2, watch_s: float = 10.0,
+              browser=None) -> dict:
     """A warm-up round, then ``rounds`` measured ones. Each opens ``sessions`` browser sessions
     spread over the pages, presses Start on ``training`` of them (the server's cap is ``CAP``),
     records the live page's refresh, closes everything, and waits for the server's trainings to
@@ -67,19 +68,23 @@ def classroom(sessions: int = 20, training: int = 5, rounds: int = 2, watch_s: f
     Tornado, BLAS and torch grow once with the load and are reused)."""
     from playwright.sync_api import sync_playwright
 
+    if browser is None:  # stand-alone (the benchmark): a Playwright of our own
+        with sync_playwright() as p:
+            b = launch(p)
+            try:
+                return classroom(sessions, training, rounds, watch_s, browser=b)
+            finally:
+                b.close()
     server = Server(env={"BNVIZ_MAX_JOBS": str(CAP)})
     pid = server.proc.pid
     out = {"sessions": sessions, "training": training, "cap": CAP, "rounds": []}
     try:
-        with sync_playwright() as p:
-            browser = launch(p)
-            out["warmup"] = _round(browser, server, pid, None, sessions, training, watch_s)
-            time.sleep(3)
-            base = proc_status(pid)
-            out["baseline"] = base
-            for _ in range(rounds):
-                out["rounds"].append(_round(browser, server, pid, base, sessions, training, watch_s))
-            browser.close()
+        out["warmup"] = _round(browser, server, pid, None, sessions, training, watch_s)
+        time.sleep(3)
+        base = proc_status(pid)
+        out["baseline"] = base
+        for _ in range(rounds):
+            out["rounds"].append(_round(browser, server, pid, base, sessions, training, watch_s))
         out["log_errors"] = len(re.findall(r"Traceback|Exception", server.server_log()))
     finally:
         server.stop()

@@ -4,10 +4,10 @@
 from tests.browser.load import CAP, classroom, sessions_from_env
 
 
-def test_a_class_of_students_on_one_server():
+def test_a_class_of_students_on_one_server(browser):
     sessions = sessions_from_env(20)
     training = min(5, sessions)
-    result = classroom(sessions=sessions, training=training, rounds=1, watch_s=10.0)
+    result = classroom(sessions=sessions, training=training, rounds=1, watch_s=10.0, browser=browser)
     print("\nload test:", result)  # the figures, visible with -s and in CI logs on failure
     assert result["log_errors"] == 0, "the server logged an exception"
     for r in [result["warmup"], *result["rounds"]]:

@@ -2,6 +2,7 @@
 
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
@@ -52,8 +53,15 @@ def test_play_animates_the_step_scrubber(page, server):
 
 def test_preset_from_the_notes_and_link(page, server):
     open_page(page, server, "optimizers", EN["opt_title"])
-    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name=EN["preset_adam"]).click()
+    option = page.get_by_role("option", name=EN["preset_adam"])
+    for _ in range(3):  # a click that lands while the page is still wiring up opens nothing
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        try:
+            option.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    option.click()
     page.get_by_role("button", name=EN["preset_apply"]).click()
     expect(page).to_have_url(re.compile(r"surf=rosenbrock"), timeout=20_000)
     wait_ready(page)

@@ -211,3 +211,24 @@ def test_the_job_survives_reruns_and_page_switches(app, configure):
     wait_until(at, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
     assert T.MANAGER.active() == [job] and job._step > 0
     at.button(key="bn_stop").click().run()
+
+
+def test_the_view_is_in_the_link(configure):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"bn_view": "time", "bn_layer": "fc1", "bn_time_kind": "act"})
+    at.run()
+    at.switch_page(PAGE).run()
+    configure(at)
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not T.MANAGER.active() and "16/16" in progress(a))
+    no_traceback(at)
+    assert at.session_state["bn_panel"] == STRINGS["en"]["bn_tab_time"]
+    assert at.session_state["bn_layer"] == "fc1" and at.session_state["bn_time_kind"] == "act"
+    spec = chart_specs(at)[0]  # the Figure 1 chart of fc1's activation output
+    assert spec["layer"][0]["encoding"]["y"]["title"] == STRINGS["en"]["bn_axis_act"]
+    open_tab(at, "en", "hist")
+    assert at.query_params["bn_view"] in ("hist", ["hist"])
