@@ -408,7 +408,6 @@ url.init("bn_tick", 1.0, url.choice(TICKS))
 url.init("bn_view", PANELS[0], url.choice(PANELS))
 url.init("bn_layer", "fc2", url.choice(T.LAYERS))
 url.init("bn_time_kind", "pre", url.choice(T.KINDS))
-st.session_state.setdefault("bn_panel", t(f"bn_tab_{st.session_state['bn_view']}"))
 tick = st.segmented_control(t("bn_tick"), TICKS, key="bn_tick", required=True, help=t("bn_tick_help"),
                             format_func=lambda v: t("bn_tick_off") if v == 0 else f"{v:g} s")
 polling = snap0 is not None and snap0.active
@@ -427,7 +426,10 @@ def live():
         if snap is None or snap.step == 0 and not snap.captures:
             st.info(t("bn_press_start"))
             return
-        tabs = st.tabs([t(f"bn_tab_{p}") for p in PANELS], key="bn_panel", on_change="rerun")
+        labels = [t(f"bn_tab_{p}") for p in PANELS]
+        if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
+            st.session_state["bn_panel"] = labels[PANELS.index(st.session_state.get("bn_view", PANELS[0]))]
+        tabs = st.tabs(labels, key="bn_panel", on_change="rerun")
         layer = None
         for panel, tab in zip(PANELS, tabs):
             if not tab.open:

@@ -232,3 +232,16 @@ def test_the_view_is_in_the_link(configure):
     assert spec["layer"][0]["encoding"]["y"]["title"] == STRINGS["en"]["bn_axis_act"]
     open_tab(at, "en", "hist")
     assert at.query_params["bn_view"] in ("hist", ["hist"])
+
+
+def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
+    at = configure(app(PAGE))
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not T.MANAGER.active() and "16/16" in progress(a))
+    open_tab(at, "en", "grad")
+    set_language(at, "zh")
+    monkeypatch.setattr(i18n, "default_language", lambda: "zh")
+    at.run()
+    no_traceback(at)
+    assert at.session_state["bn_panel"] == STRINGS["zh"]["bn_tab_grad"]
+    assert len(at.get("vega_lite_chart")) == 1  # still the gradients chart
