@@ -543,6 +543,7 @@ class Job:
 
     # ---- the thread -----------------------------------------------------------------------
     def _run(self) -> None:
+        _name_os_thread(f"bnviz-train-{self.id}")
         try:
             self._train()
         except Exception as exc:  # noqa: BLE001 - recorded, shown as the failed state
@@ -794,6 +795,17 @@ class Job:
         buf = io.BytesIO()
         torch.save(payload, buf)
         return buf.getvalue()
+
+
+def _name_os_thread(name: str) -> None:
+    """Give the OS thread the job's name (Linux), so ``top -H`` and /proc show training threads."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME, at most 15 bytes
+    except (OSError, AttributeError):
+        pass
 
 
 # --------------------------------------------------------------------------------------------

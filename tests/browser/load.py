@@ -29,6 +29,18 @@ OBSERVE_RUNS = """() => {
 }"""
 
 
+def training_threads(pid: int) -> int:
+    """OS threads of the server named by the training job (``bnviz-train-N``)."""
+    count = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                count += fh.read().startswith("bnviz-train")
+        except OSError:
+            pass
+    return count
+
+
 def proc_status(pid: int) -> dict:
     fields = {}
     with open(f"/proc/{pid}/status") as fh:
@@ -118,6 +130,7 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
                if running in pg.locator("[data-testid='stProgress']").first.inner_text()]
     refused = [pg for pg in pages[:training] if pg.get_by_text(refused_text).count()]
     peak = proc_status(pid)
+    peak_training = training_threads(pid)
     # The live page keeps refreshing under load: record its fragment runs for a while.
     refresh = []
     if started:
@@ -134,11 +147,13 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
     while jobs and time.time() - t_closed < 30:
         time.sleep(1)
         jobs = active_jobs(browser, server)
+    while training_threads(pid) and time.time() - t_closed < 30:
+        time.sleep(0.2)
     jobs_gone_s = time.time() - t_closed
     if base is None:
         threads, waited = proc_status(pid)["threads"], 0.0
     else:
-        threads, waited = wait_threads(pid, base["threads"], timeout=max(1.0, 60 - jobs_gone_s))
+        threads, waited = wait_threads(pid, base["threads"], timeout=max(1.0, 30 - jobs_gone_s))
         waited += jobs_gone_s
     after = proc_status(pid)
     q = sorted(refresh)
@@ -147,6 +162,7 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
             "refresh_median_ms": round(statistics.median(q)) if q else None,
             "refresh_p95_ms": round(q[min(len(q) - 1, int(0.95 * len(q)))]) if q else None,
             "peak_threads": peak["threads"], "peak_rss_mb": round(peak["rss_mb"]),
+            "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
             "jobs_after": jobs, "jobs_gone_s": round(jobs_gone_s, 1),
             "threads_after": threads, "threads_back_s": round(waited, 1),
             "rss_after_mb": round(after["rss_mb"])}
