@@ -146,11 +146,12 @@ def grad_frame(snap: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "model", "layer", "norm"])
 
 
-def test_time_frame(snap: Snapshot) -> pd.DataFrame:
-    """batch, mode (eval / train), accuracy of the BN model on the test set."""
-    if not snap.test_time:
+def test_time_frame(test_time) -> pd.DataFrame:
+    """batch, mode (eval / train), accuracy of the BN model on the test set, from a
+    ``Snapshot.test_time`` (or ``Job.test_time_now()``) result."""
+    if not test_time:
         return pd.DataFrame(columns=["batch", "mode", "accuracy"])
-    rows = [(r["batch"], mode, r[mode]) for r in snap.test_time["rows"] for mode in ("eval", "train")]
+    rows = [(r["batch"], mode, r[mode]) for r in test_time["rows"] for mode in ("eval", "train")]
     return pd.DataFrame(rows, columns=["batch", "mode", "accuracy"])
 
 

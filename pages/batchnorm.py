@@ -221,11 +221,9 @@ def controls(slot: Slot, snap):
     cols[4].caption(t("bn_cap", active=len(T.MANAGER.active()), cap=T.MANAGER.cap))
     if note := st.session_state.pop("bn_note", None):
         st.warning(t(note[0], **note[1]))
-    if snap is not None and snap.state in ACTIVE_OR_IDLE and snap.config != config_from_state():
+    if snap is not None and snap.state in T.ACTIVE and snap.config != config_from_state():
         st.info(t("bn_settings_pending"))
 
-
-ACTIVE_OR_IDLE = ("running", "paused")
 
 
 def status(snap):
@@ -360,27 +358,20 @@ def panel_test(snap, job):
     st.latex(BN.LATEX["eval"])
     result = snap.test_time
     kept = st.session_state.get("bn_tt")
-    if kept and kept[0] == job.id and (result is None or kept[1] > snap.step - 1):
-        result = kept[2]
-    if snap.state == "paused" or (snap.state in ("finished",) and result is None):
+    if kept and kept[0] == job.id and (result is None or kept[1] >= snap.step):
+        result = kept[2]  # measured with the button at this step (newer than the run's own)
+    if snap.state == "paused" or (snap.state == "finished" and result is None):
         st.button(t("bn_measure_now"), on_click=measure_test_time, key="bn_measure",
                   icon=":material/science:")
     if result is None:
         st.info(t("bn_test_when"))
         return
-    frame = F.test_time_frame(snap) if result is snap.test_time else _tt_frame(result)
+    frame = F.test_time_frame(result)
     st.altair_chart(present(C.test_time_chart(frame, x_title=t("batch_size"), y_title=t("bn_axis_acc"),
                                       mode_title=t("bn_mode"),
                                       mode_labels={"eval": t("bn_mode_eval"), "train": t("bn_mode_train")})),
                     width="stretch", key="bn_chart_test")
     st.caption(t("bn_test_n", n=result["n"]))
-
-
-def _tt_frame(result):
-    import pandas as pd
-
-    rows = [(r["batch"], mode, r[mode]) for r in result["rows"] for mode in ("eval", "train")]
-    return pd.DataFrame(rows, columns=["batch", "mode", "accuracy"])
 
 
 def exports(snap, job):

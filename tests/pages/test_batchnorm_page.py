@@ -245,3 +245,16 @@ def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
     no_traceback(at)
     assert at.session_state["bn_panel"] == STRINGS["zh"]["bn_tab_grad"]
     assert len(at.get("vega_lite_chart")) == 1  # still the gradients chart
+
+
+def test_measure_test_time_while_paused(app, configure):
+    at = configure(app(PAGE), bn_epochs=50)
+    at.button(key="bn_step").click().run()
+    wait_until(at, lambda a: "step 1/" in progress(a) and STRINGS["en"]["bn_state_paused"] in progress(a))
+    open_tab(at, "en", "test")
+    assert not at.get("vega_lite_chart") and STRINGS["en"]["bn_test_when"] in texts(at)
+    at.button(key="bn_measure").click().run()
+    no_traceback(at)
+    frame = chart_data(at, 0)[0]
+    assert sorted(set(frame.batch)) == [1, 8, 256] and len(frame) == 6
+    at.button(key="bn_stop").click().run()
