@@ -3,7 +3,7 @@
 import streamlit as st
 
 from bnviz.ui import urlstate
-from bnviz.ui.classroom import presenter_toggle, share_box
+from bnviz.ui.classroom import presenter_toggle, share_box, start_run, svg_download
 from bnviz.ui.i18n import language_selector, t
 
 # A link with ?present=True opens for a projector: sidebar collapsed, large text.
@@ -18,8 +18,10 @@ pages = [
     st.Page("pages/batchnorm.py", title=t("nav_bn"), icon=":material/stacked_bar_chart:", url_path="batchnorm"),
 ]
 page = st.navigation(pages)
+start_run()
 page.run()
 if ignored := urlstate.ignored():
     st.toast(t("url_ignored", keys=", ".join(ignored)), icon=":material/link_off:")
 urlstate.sync()
 share_box(page.url_path)
+svg_download(page.url_path)

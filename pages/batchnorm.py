@@ -13,7 +13,7 @@ from bnviz import training as T
 from bnviz.ui import bn_charts as C
 from bnviz.ui import urlstate as url
 from bnviz.ui.common import guarded
-from bnviz.ui.classroom import present
+from bnviz.ui.classroom import present, start_run
 from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
@@ -280,7 +280,8 @@ def panel_hist(snap, layer):
         st.markdown(f"**{t(f'bn_kind_{kind}', layer=layer)}** · {t('bn_at_step', step=c.step)}")
         spec = C.spec_of(C.hist_chart, frame.iloc[:0], x_title=t(f"bn_axis_{kind}"),
                          y_title=t("bn_axis_share"), model_title=t("bn_model"), domain=rng[kind])
-        st.vega_lite_chart(frame[frame.kind == kind], present(spec), key=f"bn_chart_hist_{kind}")
+        st.vega_lite_chart(frame[frame.kind == kind], present(spec, frame[frame.kind == kind]),
+                           key=f"bn_chart_hist_{kind}")
     out = F.outside_frame(snap, layer)
     extra = out[(out[list(H.OUTSIDE)] > 0).any(axis=1)]
     for row in extra.itertuples():
@@ -408,6 +409,7 @@ if polling and not tick:
 
 @st.fragment(run_every=tick if polling and tick else None)
 def live():
+    start_run()  # every chart of this page is drawn here: the SVG download holds the latest tick's
     job = slot.job
     snap = job.snapshot() if job is not None else None
     if (snap is not None and snap.active) != polling:

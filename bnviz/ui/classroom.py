@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
+import json
+import zipfile
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
@@ -48,8 +51,21 @@ def presenter_toggle() -> bool:
     return on
 
 
-def present(chart):
-    """An Altair chart (or a Vega-Lite dict) with projector-sized text when presenting."""
+MAX_DRAWN = 40
+_DRAWN = "_charts_drawn"  # session key: (spec source, data) of the charts of the last full run
+
+
+def start_run() -> None:
+    """Called by app.py before a page runs: forget the previous run's charts (this session's)."""
+    st.session_state[_DRAWN] = []
+
+
+def present(chart, data=None):
+    """An Altair chart (or a Vega-Lite dict, its rows in ``data``) with projector-sized text when
+    presenting. Every chart passes through here, so it is also kept for the SVG download."""
+    drawn = st.session_state.setdefault(_DRAWN, [])
+    drawn.append((chart, data))
+    del drawn[:-MAX_DRAWN]  # fragment reruns add charts without a new run: keep the latest
     if not presenting():
         return chart
     if isinstance(chart, dict):
@@ -77,3 +93,27 @@ def share_box(url_path: str) -> None:
     with st.sidebar.popover(t("share"), icon=":material/link:", width="stretch"):
         st.caption(t("share_help"))
         st.code(share_link(url_path), language=None, wrap_lines=True)
+
+
+def _svg_zip(drawn: list) -> bytes:
+    """Every chart of the page rendered to SVG on the server (vl-convert), in one zip."""
+    import vl_convert
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (chart, data) in enumerate(drawn, 1):
+            spec = chart.to_dict() if hasattr(chart, "to_dict") else copy.deepcopy(chart)
+            if data is not None:
+                spec["data"] = {"values": json.loads(data.to_json(orient="records"))}
+            spec.pop("usermeta", None)
+            zf.writestr(f"chart_{i:02d}.svg", vl_convert.vegalite_to_svg(spec))
+    return buf.getvalue()
+
+
+def svg_download(url_path: str) -> None:
+    """Sidebar button: the charts of this page as SVG files (rendered only when clicked)."""
+    drawn = list(st.session_state.get(_DRAWN, []))
+    if drawn:
+        st.sidebar.download_button(t("save_svg", n=len(drawn)), lambda: _svg_zip(drawn),
+                                   file_name=f"bnviz_{url_path or 'home'}_charts.zip",
+                                   mime="application/zip", icon=":material/image:", width="stretch")

@@ -23,6 +23,7 @@ EN = {
     "present": "Presenter mode",
     "present_help": "Large text and chart labels for a projector. Share the link with this on and "
                     "it opens with the sidebar folded away.",
+    "save_svg": "This page's {n} charts as SVG (zip)",
     "share": "Share this view",
     "share_help": "This link opens this page with every setting as it is now. Copy it with the "
                   "button at its right.",
@@ -255,6 +256,7 @@ ZH = {
     "url_ignored": "链接中的部分设置无效，已忽略：{keys}。",
     "present": "演示模式",
     "present_help": "为投影仪放大文字和图表标签。打开此项后分享链接，打开时侧边栏会自动收起。",
+    "save_svg": "本页 {n} 张图表的 SVG（zip）",
     "share": "分享当前画面",
     "share_help": "这个链接会以现在的全部设置打开本页。用右侧的按钮复制。",
     "unexpected_error": "绘制这一部分时出错：{detail}。页面其余部分仍可使用，请换一组设置试试。",

@@ -59,3 +59,20 @@ def test_batchnorm_presets(app, preset, expect):
         assert at.session_state[key] == value, key
     if expect.get("bn_epochs", 10) != 10:  # the share link follows
         assert f"bn_epochs={expect['bn_epochs']}" in at.get("code")[-1].value
+
+
+def test_page_charts_download_as_svg(app):
+    import io
+    import zipfile
+
+    from bnviz.ui import classroom
+
+    at = app("pages/optimizers.py")
+    [button] = [b for b in at.get("download_button") if "SVG" in b.proto.label]
+    assert "3" in button.proto.label or "2" in button.proto.label
+    drawn = list(at.session_state[classroom._DRAWN])  # the charts of the last run, as the button renders them
+    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn))) as zf:
+        names = zf.namelist()
+        assert len(names) == len(drawn) >= 2
+        svg = zf.read(names[0]).decode()
+    assert svg.startswith("<svg") and "</svg>" in svg and "<path" in svg
