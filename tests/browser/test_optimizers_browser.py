@@ -46,7 +46,8 @@ def test_play_animates_the_step_scrubber(page, server):
             break
         page.wait_for_timeout(250)
     assert len(seen) >= 4, seen  # the scrubber moved on its own, tick after tick
-    page.get_by_role("button", name=EN["play"]).wait_for(timeout=30_000)  # back to Play at the end
+    # back to Play at the end (40 ticks of 0.25 s; a loaded CI machine needs longer)
+    page.get_by_role("button", name=EN["play"]).wait_for(timeout=90_000)
     assert int(slider.input_value()) == 60
     no_exception(page)
 
