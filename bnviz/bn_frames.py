@@ -24,6 +24,13 @@ def _thin(n: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
 
 
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Histogram counts as shares of their total (all zeros stay zeros)."""
+    counts = counts.astype(float)
+    total = counts.sum()
+    return counts / total if total else counts
+
+
 def loss_frame(snap: Snapshot, limit: int = 1000) -> pd.DataFrame:
     """Per-step loss of both models (evenly thinned to ``limit`` steps); NaN rows dropped."""
     idx = _thin(len(snap.loss), limit)
@@ -53,12 +60,10 @@ def hist_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:
     parts = []
     for k, label in enumerate(MODEL_LABELS):
         for ki, kind in enumerate(KINDS):
-            counts = c.hist[k, li, ki].astype(float)
-            total = counts.sum()
             edges = snap.edges[kind]
             parts.append(pd.DataFrame({"model": label, "kind": kind, "lo": edges[:-1],
                                        "hi": edges[1:],
-                                       "share": counts / total if total else counts}))
+                                       "share": _shares(c.hist[k, li, ki])}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -73,10 +78,8 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24) -
     for i in _thin(len(snap.captures), rows):
         c = snap.captures[i]
         for k, label in enumerate(MODEL_LABELS):
-            counts = c.hist[k, li, ki].astype(float)
-            total = counts.sum()
             parts.append(pd.DataFrame({"step": c.step, "model": label, "x": centres,
-                                       "share": counts / total if total else counts}))
+                                       "share": _shares(c.hist[k, li, ki])}))
     return pd.concat(parts, ignore_index=True)
 
 

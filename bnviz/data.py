@@ -26,6 +26,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .errors import KeyedError
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 CLASSES_EN = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -55,13 +57,8 @@ FILES = {
 }
 
 
-class DataError(RuntimeError):
+class DataError(KeyedError, RuntimeError):
     """A user-facing data problem: ``key`` names the message, ``params`` fill it."""
-
-    def __init__(self, key: str, **params):
-        super().__init__(f"{key}: {params}")
-        self.key = key
-        self.params = params
 
 
 class Dataset(NamedTuple):

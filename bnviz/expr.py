@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from bnviz.errors import KeyedError
 from bnviz.surfaces import Surface
 
 MAX_LENGTH = 200
@@ -28,13 +29,8 @@ VARIABLES = ("x", "y")
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
-class ExprError(ValueError):
+class ExprError(KeyedError, ValueError):
     """A user-facing problem with a typed expression: ``key`` names the message, ``params`` fill it."""
-
-    def __init__(self, key: str, **params):
-        super().__init__(f"{key}: {params}")
-        self.key = key
-        self.params = params
 
 
 def _number(node) -> float | None:

@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import KeyedError
+
 MAX_POINTS = 2_000_000
 MIN_POINTS = 2
 SYNTHETIC = ("sine", "walk", "step")
 
 
-class SeriesError(ValueError):
+class SeriesError(KeyedError, ValueError):
     """A user-facing problem with input data: ``key`` names the message, ``params`` fill it."""
-
-    def __init__(self, key: str, **params):
-        super().__init__(f"{key}: {params}")
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

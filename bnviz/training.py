@@ -27,7 +27,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from . import histograms
 from .data import Dataset
+from .errors import KeyedError
 
 MODELS = ("lenet", "lenet_bn")
 LAYERS = ("conv1", "conv2", "fc1", "fc2")
@@ -42,6 +43,7 @@ WEIGHTED = ("conv1", "conv2", "fc1", "fc2", "fc3")
 KINDS = ("pre", "act")
 STATES = ("idle", "running", "paused", "finished", "diverged", "failed")
 ACTIVE = ("running", "paused")
+ENDED = ("finished", "diverged", "failed")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 BN_FIELDS = ("gamma", "beta", "running_mean", "running_var", "batch_mean", "batch_var")
@@ -52,28 +54,17 @@ EVAL_CHUNK = 1024
 
 LATEX = {
     "loss": r"\ell = -\frac{1}{|\mathcal{B}|}\sum_{i\in\mathcal{B}} \log \mathrm{softmax}(z_i)_{y_i}",
-    "sgd": r"w \leftarrow w - \alpha \nabla_w \ell",
-    "momentum": r"v \leftarrow 0.9\,v + \nabla_w \ell,\quad w \leftarrow w - \alpha v",
-    "adam": r"w \leftarrow w - \alpha\,\hat m / (\sqrt{\hat v} + \epsilon)",
     "sigmoid": r"\sigma(z) = \frac{1}{1+e^{-z}}",
     "relu": r"\mathrm{ReLU}(z) = \max(0, z)",
 }
 
 
-class ConfigError(ValueError):
-    def __init__(self, key: str, **params):
-        super().__init__(f"{key}: {params}")
-        self.key = key
-        self.params = params
+class ConfigError(KeyedError, ValueError):
+    """A run setting that cannot be used (or a device that is not there)."""
 
 
-class JobRefused(RuntimeError):
+class JobRefused(KeyedError, RuntimeError):
     """The job manager refused a start; ``key``/``params`` say why."""
-
-    def __init__(self, key: str, **params):
-        super().__init__(f"{key}: {params}")
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

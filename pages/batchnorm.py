@@ -92,11 +92,11 @@ def _control(action: str) -> None:
         with slot.lock:
             job = slot.job
             if action == "start":
-                if job is not None and job.state in ("finished", "diverged", "failed"):
+                if job is not None and job.state in T.ENDED:
                     slot.release_job()
                 _job(slot).start()
             elif action == "step":
-                if job is None or job.state in ("finished", "diverged", "failed"):
+                if job is None or job.state in T.ENDED:
                     job = _job(slot, fresh=job is not None)
                 job.step()
             elif job is None:
@@ -200,7 +200,7 @@ def dataset_banner():
     st.warning(t("bn_data_synthetic", folders=", ".join(map(str, D.candidates()))))
 
 
-def controls(slot: Slot, snap):
+def controls(snap):
     state = snap.state if snap else "idle"
     cols = st.columns(5)
     if state == "running":
@@ -223,7 +223,6 @@ def controls(slot: Slot, snap):
         st.warning(t(note[0], **note[1]))
     if snap is not None and snap.state in T.ACTIVE and snap.config != config_from_state():
         st.info(t("bn_settings_pending"))
-
 
 
 def status(snap):
@@ -394,7 +393,7 @@ slot = session_slot()
 job = slot.job
 snap0 = job.snapshot() if job is not None else None
 with guarded():
-    controls(slot, snap0)
+    controls(snap0)
 url.init("bn_tick", 1.0, url.choice(TICKS))
 # The view is in the link too (language-independent ids; the tab widget itself holds a label).
 url.init("bn_view", PANELS[0], url.choice(PANELS))

@@ -40,13 +40,18 @@ def write_set(folder: Path, n_train=12, n_test=5, seed=0) -> dict:
     return {"arrays": arrays, "specs": specs}
 
 
-@pytest.fixture
-def nowhere(tmp_path, monkeypatch):
-    """No Debian copy, no cache, no $BNVIZ_DATA."""
+def hide_datasets(monkeypatch, tmp_path):
+    """No Debian copy, no cache, no $BNVIZ_DATA: the search sees only folders under ``tmp_path``
+    (``debian`` stands in for Debian's folder)."""
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("BNVIZ_DATA", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    return hide_datasets(monkeypatch, tmp_path)
 
 
 def test_parse_matches_written_arrays(tmp_path):

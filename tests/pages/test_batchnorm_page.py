@@ -10,7 +10,7 @@ from bnviz import data as D
 from bnviz import training as T
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
-from tests.core.test_data import write_set
+from tests.core.test_data import hide_datasets, write_set
 from tests.pages.conftest import chart_data, chart_specs, no_traceback, set_language, texts
 
 PAGE = "pages/batchnorm.py"
@@ -149,10 +149,7 @@ def test_divergence_is_shown_with_the_model_and_step(app, configure, lang):
 
 @pytest.fixture
 def data_dirs(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "DEBIAN_DIR", tmp_path / "debian")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("BNVIZ_DATA", raising=False)
-    return tmp_path
+    return hide_datasets(monkeypatch, tmp_path)
 
 
 def test_missing_dataset_falls_back_to_labelled_synthetic(app, configure, lang, data_dirs):

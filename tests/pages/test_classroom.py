@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from bnviz.ui import i18n
 from bnviz.ui.classroom import BIG_TEXT
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import APP, chart_specs, no_traceback, set_language
+from tests.pages.conftest import APP, chart_specs, no_traceback
 
 PAGES = {"pages/ewma.py": "ewma_title", "pages/optimizers.py": "opt_title", "pages/batchnorm.py": "bn_title",
          "pages/home.py": "app_title"}
