@@ -4,6 +4,7 @@ reproduction with the BN paper's Figure 1 drift (``python -m bench reproduce``).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -256,23 +257,26 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
              "value": f"{median(refresh):.0f} ms" if refresh else "n/a", "goal": "report"}]
 
 
-def load(sessions: int = 20, rounds: int = 2) -> list[dict]:
-    """The load test's classroom, with two measured rounds after the warm-up."""
+def load(sessions: int = 20, rounds: int | None = None) -> list[dict]:
+    """The load test's classroom: a warm-up round, then ``rounds`` measured ones (default 2, or
+    $BNVIZ_LOAD_ROUNDS: a soak)."""
     from tests.browser.load import classroom
 
+    rounds = rounds or int(os.environ.get("BNVIZ_LOAD_ROUNDS", 2))
     result = classroom(sessions=sessions, training=5, rounds=rounds)
+    base = result["baseline"]
     rows = []
     for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:
         rows.append({"round": name, "open all (s)": r["opened_s"], "started / refused": f"{r['started']} / {r['refused']}",
                      "page exceptions": r["exceptions"],
                      "live refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
-                     "peak threads / RSS MB": f"{r['peak_threads']} / {r['peak_rss_mb']}",
+                     "peak threads (AnyIO) / RSS MB": f"{r['peak_threads']} ({r['peak_pools'].get('anyio', [0])[0]}) / {r['peak_rss_mb']}",
                      "jobs gone (s)": r["jobs_gone_s"],
-                     "threads back (s)": f"{r['threads_after']} in {r['threads_back_s']}",
-                     "RSS after (MB)": r["rss_after_mb"]})
-    rows.append({"round": f"baseline after warm-up: {result['baseline']['threads']} threads, "
-                          f"{result['baseline']['rss_mb']:.0f} MB; server log exceptions: {result['log_errors']}",
-                 "open all (s)": "", "started / refused": "", "page exceptions": "",
-                 "live refresh median / p95 (ms)": "", "peak threads / RSS MB": "", "jobs gone (s)": "",
-                 "threads back (s)": "", "RSS after (MB)": ""})
+                     "left beyond baseline at (s)": f"{len(r['left_python']) + r['left_native']} at {r['threads_back_s']}",
+                     "threads: after close / next request": f"{r['threads_after']} / {r['threads_next_request']}",
+                     "RSS after (MB)": r["rss_after_mb"],
+                     "Python blocks after (k)": round(r["blocks_after"] / 1000),
+                     "sessions alive: after close / after a visit": f"{r['sessions_after']} / {r['sessions_after_visit']}"})
+    rows.append({"round": f"baseline after warm-up: {base['threads']} threads ({base['pools'].get('anyio', [0])[0]} idle AnyIO), "
+                          f"{base['rss_mb']:.0f} MB, {base['blocks'] / 1000:.0f}k blocks; server log exceptions: {result['log_errors']} (+ {result['websocket_races']} Streamlit websocket races)"})
     return rows

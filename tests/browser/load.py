@@ -7,8 +7,10 @@ import os
 import re
 import statistics
 import time
+import urllib.request
 
 from bnviz.ui.strings import STRINGS
+from tests.browser.census import take
 from tests.browser.harness import READY, Server, launch
 
 EN = STRINGS["en"]
@@ -17,15 +19,18 @@ TRAIN_QUERY = "bn_subset=6000&bn_epochs=30&bn_batch=64&bn_every=5"  # still runn
 OTHERS = ["", "ewma", "optimizers", "ewma?b1=0.98&src=synthetic", "optimizers?preset=adam",
           "batchnorm", "ewma?lang=zh", "optimizers?surf=saddle&lang=zh"]
 # Start and end of every script or fragment run, as seen by the page.
+# The whole document is observed, so a re-mounted app (after a reconnect) is still seen.
 OBSERVE_RUNS = """() => {
   window.__runs = [];
-  const app = document.querySelector("[data-testid='stApp']");
-  new MutationObserver(() => {
+  new MutationObserver((records) => {
     const now = performance.now();
-    if (app.getAttribute("data-test-script-state") === "running") window.__runs.push([now, null]);
-    else if (window.__runs.length && window.__runs[window.__runs.length - 1][1] === null)
-      window.__runs[window.__runs.length - 1][1] = now;
-  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+    for (const r of records) {
+      if (r.target.getAttribute("data-testid") !== "stApp") continue;
+      if (r.target.getAttribute("data-test-script-state") === "running") window.__runs.push([now, null]);
+      else if (window.__runs.length && window.__runs[window.__runs.length - 1][1] === null)
+        window.__runs[window.__runs.length - 1][1] = now;
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
 }"""
 
 
@@ -50,14 +55,72 @@ def proc_status(pid: int) -> dict:
     return {"threads": int(fields["Threads"]), "rss_mb": int(fields["VmRSS"].split()[0]) / 1024}
 
 
-def wait_threads(pid: int, target: int, timeout: float = 30.0) -> tuple[int, float]:
-    """Poll the server's thread count until it is ≤ target; (count, seconds waited)."""
+# Streamlit's own race: a tab's socket goes away while Streamlit is closing it, its receive loop
+# takes Starlette's "not connected" error for a text frame, closes the socket a second time and
+# logs both (starlette_websocket.py). Nothing of ours is on the stack, and the session is gone.
+WEBSOCKET_RACE = re.compile(r'in _websocket_endpoint\n\s+await websocket\.close\(\)\n(?:.*\n)*?'
+                            r'.*WebSocketDisconnected: Cannot call "send" once a close message has been sent\.')
+START = re.compile(r"(?m)^(?=Exception in ASGI application$|Traceback \(most recent call last\):$)")
+CHAINED = ("another exception occurred:", "of the following exception:", "Exception in ASGI application")
+
+
+def log_errors(log: str) -> dict:
+    """The exceptions in a server log, a chained traceback counted once: ``log_errors``, and
+    Streamlit's websocket-close race counted apart as ``websocket_races``."""
+    events: list[str] = []
+    for chunk in START.split(log)[1:]:
+        if events and events[-1].rstrip().endswith(CHAINED):
+            events[-1] += chunk
+        else:
+            events.append(chunk)
+    races = [e for e in events if WEBSOCKET_RACE.search(e) and "/bnviz/" not in e and "/pages/" not in e]
+    return {"log_errors": len(events) - len(races), "websocket_races": len(races)}
+
+
+def leftover(census: dict, base: dict) -> dict:
+    """What a census holds beyond the baseline's, apart from pool workers: Python threads by
+    name, and native threads."""
+    extra = list(census["python"])
+    for name in base["python"]:
+        if name in extra:
+            extra.remove(name)
+    return {"python": extra, "native": max(0, census["native"] - base["native"])}
+
+
+def wait_settled(server, base: dict, timeout: float) -> tuple[dict, float]:
+    """Poll the server's census until nothing but pool workers is left beyond the baseline;
+    (last census, seconds waited). Pools keep their idle threads, within their caps."""
     t0 = time.time()
-    count = proc_status(pid)["threads"]
-    while count > target and time.time() - t0 < timeout:
+    census = take(server.proc.pid, server.census_path)
+    while any(leftover(census, base).values()) and time.time() - t0 < timeout:
         time.sleep(0.5)
-        count = proc_status(pid)["threads"]
-    return count, time.time() - t0
+        census = take(server.proc.pid, server.census_path)
+    return census, time.time() - t0
+
+
+def next_request(server, since: float) -> dict:
+    """What the next visitor sees: once the server has served no file for AnyIO's 10 s (since the
+    last page load), fetch one of the page's static files and take the census. AnyIO stops idle
+    file-serving threads only when it hands out new work, so this is when they go."""
+    time.sleep(max(0.0, since + 11 - time.time()))
+    html = urllib.request.urlopen(server.url(""), timeout=10).read().decode()
+    asset = re.search(r'src="\.?/?(static/[^"]+\.js)"', html).group(1)
+    urllib.request.urlopen(server.url(asset), timeout=10).read()
+    time.sleep(0.5)
+    return take(server.proc.pid, server.census_path)
+
+
+def sessions_after_visit(browser, server, timeout: float = 5.0) -> int:
+    """Open and close one more page, as the next student would. Streamlit drops closed sessions
+    whose reconnect window has passed when it next stores one, so afterwards only that page's own
+    session should be alive; poll a few seconds for it."""
+    active_jobs(browser, server)
+    t0 = time.time()
+    alive = take(server.proc.pid, server.census_path)["sessions"]
+    while alive > 1 and time.time() - t0 < timeout:
+        time.sleep(0.5)
+        alive = take(server.proc.pid, server.census_path)["sessions"]
+    return alive
 
 
 def active_jobs(browser, server) -> int:
@@ -72,32 +135,37 @@ def active_jobs(browser, server) -> int:
 
 
 def classroom(sessions: int = 20, training: int = 5, rounds: int = 2, watch_s: float = 10.0,
-              browser=None) -> dict:
+              browser=None, session_ttl: int | None = None) -> dict:
     """A warm-up round, then ``rounds`` measured ones. Each opens ``sessions`` browser sessions
     spread over the pages, presses Start on ``training`` of them (the server's cap is ``CAP``),
     records the live page's refresh, closes everything, and waits for the server's trainings to
-    stop and its thread count to come back to the level after the warm-up (thread pools of
-    Tornado, BLAS and torch grow once with the load and are reused)."""
+    stop and its threads to come back to those after the warm-up. Worker pools (AnyIO's
+    file-serving threads, ``concurrent.futures`` executors such as Streamlit's file poller) are
+    counted apart: they grow with the load and keep idle threads for reuse, up to their caps.
+    ``session_ttl`` sets Streamlit's reconnect window for closed tabs (default 120 s)."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
         with sync_playwright() as p:
             b = launch(p)
             try:
-                return classroom(sessions, training, rounds, watch_s, browser=b)
+                return classroom(sessions, training, rounds, watch_s, browser=b, session_ttl=session_ttl)
             finally:
                 b.close()
-    server = Server(env={"BNVIZ_MAX_JOBS": str(CAP)})
+    env = {"BNVIZ_MAX_JOBS": str(CAP)}
+    if session_ttl is not None:  # how long the server keeps a closed tab's session for reconnecting
+        env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(session_ttl)
+    server = Server(env=env, census=True)
     pid = server.proc.pid
     out = {"sessions": sessions, "training": training, "cap": CAP, "rounds": []}
     try:
         out["warmup"] = _round(browser, server, pid, None, sessions, training, watch_s)
         time.sleep(3)
-        base = proc_status(pid)
+        base = {**proc_status(pid), **take(pid, server.census_path)}
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, sessions, training, watch_s))
-        out["log_errors"] = len(re.findall(r"Traceback|Exception", server.server_log()))
+        out.update(log_errors(server.server_log()))
     finally:
         server.stop()
     return out
@@ -129,16 +197,19 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
     started = [pg for pg in pages[:training]
                if running in pg.locator("[data-testid='stProgress']").first.inner_text()]
     refused = [pg for pg in pages[:training] if pg.get_by_text(refused_text).count()]
-    peak = proc_status(pid)
+    peak = {**proc_status(pid), "pools": take(pid, server.census_path)["pools"]}
     peak_training = training_threads(pid)
     # The live page keeps refreshing under load: record its fragment runs for a while.
-    refresh = []
+    refresh, progress = [], []
     if started:
         watch = started[0]
+        bar = watch.locator("[data-testid='stProgress']").first
+        progress.append(bar.inner_text())
         watch.evaluate(OBSERVE_RUNS)
         time.sleep(watch_s)
         runs = watch.evaluate("window.__runs")
         refresh = [end - start for start, end in runs if end is not None]
+        progress.append(bar.inner_text())
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in pages)
     for ctx in contexts:
         ctx.close()
@@ -147,25 +218,34 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
     while jobs and time.time() - t_closed < 30:
         time.sleep(1)
         jobs = active_jobs(browser, server)
+    last_visit = time.time()  # the last page load, and so the last file AnyIO served
     while training_threads(pid) and time.time() - t_closed < 30:
         time.sleep(0.2)
     jobs_gone_s = time.time() - t_closed
     if base is None:
-        threads, waited = proc_status(pid)["threads"], 0.0
+        census, waited, left = take(pid, server.census_path), 0.0, {"python": [], "native": 0}
     else:
-        threads, waited = wait_threads(pid, base["threads"], timeout=max(1.0, 30 - jobs_gone_s))
+        census, waited = wait_settled(server, base, timeout=max(1.0, 30 - jobs_gone_s))
         waited += jobs_gone_s
+        left = leftover(census, base)
     after = proc_status(pid)
+    nxt = next_request(server, last_visit) if base is not None else None
+    alive = sessions_after_visit(browser, server) if base is not None else None
     q = sorted(refresh)
     return {"opened_s": round(opened_s, 1), "started": len(started), "refused": len(refused),
-            "exceptions": exceptions, "ticks": len(q),
+            "exceptions": exceptions, "ticks": len(q), "progress_moved": len(set(progress)) > 1,
             "refresh_median_ms": round(statistics.median(q)) if q else None,
             "refresh_p95_ms": round(q[min(len(q) - 1, int(0.95 * len(q)))]) if q else None,
-            "peak_threads": peak["threads"], "peak_rss_mb": round(peak["rss_mb"]),
+            "peak_threads": peak["threads"], "peak_pools": peak["pools"], "peak_rss_mb": round(peak["rss_mb"]),
             "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
             "jobs_after": jobs, "jobs_gone_s": round(jobs_gone_s, 1),
-            "threads_after": threads, "threads_back_s": round(waited, 1),
-            "rss_after_mb": round(after["rss_mb"])}
+            "threads_after": census["total"], "threads_back_s": round(waited, 1),
+            "pools_after": census["pools"], "left_python": left["python"],
+            "left_native": left["native"],
+            "threads_next_request": nxt and nxt["total"], "pools_next_request": nxt and nxt["pools"],
+            "next_request_s": nxt and round(time.time() - t_closed, 1),
+            "rss_after_mb": round(after["rss_mb"]), "blocks_after": census["blocks"],
+            "sessions_after": census["sessions"], "sessions_after_visit": alive}
 
 
 def sessions_from_env(default: int = 20) -> int:

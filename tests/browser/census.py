@@ -1,0 +1,84 @@
+"""``python -m tests.browser.census FILE streamlit-args…``: run Streamlit with a thread census.
+
+Tests only. On SIGUSR1 the server's main thread writes to FILE, as JSON, every Python thread it
+has (name, OS id, and the worker pool it serves, if any), the memory blocks Python's allocator
+holds and the Streamlit sessions alive. OS threads missing from the list are native ones (torch's
+OpenMP team, BLAS). The load test uses it to tell what a class leaves behind from the worker pools
+of the web server and of Streamlit, which keep idle threads for reuse by design."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def pool_of(thread: threading.Thread) -> tuple[str, int] | None:
+    """(pool, its most threads) for a worker of AnyIO's thread pool (Starlette's file serving,
+    Streamlit's 28 tokens) or of a ``concurrent.futures`` executor; None for any other thread."""
+    if thread.name == "AnyIO worker thread":
+        from streamlit.web.server.starlette.starlette_server_config import ANYIO_STATIC_FILE_THREAD_TOKENS
+
+        return "anyio", ANYIO_STATIC_FILE_THREAD_TOKENS
+    target = getattr(thread, "_target", None)
+    if getattr(target, "__module__", "") == "concurrent.futures.thread" and target.__name__ == "_worker":
+        executor = thread._args[0]()  # the worker holds a weak reference to its executor
+        if executor is not None:
+            return f"executor-{id(executor)}", executor._max_workers
+    return None
+
+
+def sessions() -> int:
+    """Streamlit sessions alive in this process (open tabs, and closed ones kept for reconnecting)."""
+    gc.collect()
+    return sum(type(o).__name__ == "AppSession" for o in gc.get_objects())
+
+
+def _install(path: str) -> None:
+    def write(signum, frame):
+        rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "sessions": sessions()}, fh)
+        os.replace(tmp, path)
+
+    signal.signal(signal.SIGUSR1, write)
+
+
+def take(pid: int, path: str, timeout: float = 10.0) -> dict:
+    """Ask the server for its census. Returns ``pools`` (pool → [threads, most threads]),
+    ``python`` (the names of all other Python threads), ``native`` (the count of OS threads
+    Python does not know), ``total``, ``blocks`` and ``sessions``."""
+    before = os.stat(path).st_mtime_ns if os.path.exists(path) else None
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path) and os.stat(path).st_mtime_ns != before:
+            break
+        time.sleep(0.05)
+    else:
+        raise TimeoutError("the server wrote no thread census")
+    with open(path) as fh:
+        census = json.load(fh)
+    rows = census["threads"]
+    tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")}
+    pools: dict[str, list[int]] = {}
+    for r in rows:
+        if r["pool"]:
+            name, most = r["pool"]
+            pools.setdefault(name, [0, most])[0] += 1
+    return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
+            "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
+            "blocks": census["blocks"], "sessions": census["sessions"]}
+
+
+if __name__ == "__main__":
+    _install(sys.argv[1])
+    sys.argv = ["streamlit", *sys.argv[2:]]
+    from streamlit.web.cli import main
+
+    sys.exit(main())
