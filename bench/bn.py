@@ -190,10 +190,10 @@ OBSERVE_RUNS = """() => {
 
 def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
             env: dict | None = None, every: str = "1 s") -> list[dict]:
-    """Training in the server with its live page polling every second vs not polling at all.
+    """Training in the server with its live page polling every ``every`` vs not polling at all.
 
     One server, one job, one Chromium tab on ``tab``. The page's "live refresh" control alternates
-    between 1 s and off, ``rounds`` times each, so both figures come from the same job on the same
+    between ``every`` and off, ``rounds`` times each, so both figures come from the same job on the same
     machine minutes apart (this machine's speed drifts by ±20 % over minutes). Every phase starts
     and ends with a full rerun (the click), so the step counts read are fresh.
     """

@@ -116,12 +116,11 @@ def _control(action: str) -> None:
 
 
 # One click reproduces a figure of the notes. Keys are session-state keys of the form and view.
+D2L = {"bn_lr": 0.9, "bn_lr_bn": 1.0, "bn_batch": 256, "bn_epochs": 10, "bn_opt": "sgd",
+       "bn_act": "sigmoid", "bn_pos": "before", "bn_impl": "torch", "bn_subset": 0, "bn_every": 10}
 PRESETS = {
-    "d2l": {"bn_lr": 0.9, "bn_lr_bn": 1.0, "bn_batch": 256, "bn_epochs": 10, "bn_opt": "sgd",
-            "bn_act": "sigmoid", "bn_pos": "before", "bn_impl": "torch", "bn_subset": 0, "bn_every": 10},
-    "fig1": {"bn_lr": 0.9, "bn_lr_bn": 1.0, "bn_batch": 256, "bn_epochs": 10, "bn_opt": "sgd",
-             "bn_act": "sigmoid", "bn_pos": "before", "bn_impl": "torch", "bn_subset": 0, "bn_every": 5,
-             "panel": "time", "bn_layer": "fc2", "bn_time_kind": "pre"},
+    "d2l": D2L,
+    "fig1": {**D2L, "bn_every": 5, "panel": "time", "bn_layer": "fc2", "bn_time_kind": "pre"},
     "quick": {"bn_subset": 12_000, "bn_epochs": 3, "bn_batch": 128, "bn_every": 5, "panel": "hist"},
     "scratch": {"bn_impl": "scratch", "panel": "bn", "bn_layer": "conv1"},
     "big_lr": {"bn_lr": 5.0, "bn_lr_bn": 5.0, "bn_epochs": 5, "bn_subset": 12_000, "panel": "loss"},
@@ -247,13 +246,14 @@ def panel_loss(snap):
     st.caption(t("bn_explain_loss"))
     c1, c2 = st.columns(2)
     c1.altair_chart(present(C.loss_chart(F.loss_frame(snap), x_title=t("axis_step"), y_title=t("bn_axis_loss"),
-                                 model_title=t("bn_model"), total_steps=snap.total_steps)),
+                                         model_title=t("bn_model"), total_steps=snap.total_steps)),
                     width="stretch", key="bn_chart_loss")
     c2.altair_chart(present(C.accuracy_chart(F.epoch_frame(snap), x_title=t("bn_axis_epoch"),
-                                     y_title=t("bn_axis_acc"), model_title=t("bn_model"),
-                                     metric_title=t("bn_metric"),
-                                     metric_labels={"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")},
-                                     epochs_total=snap.config.epochs)),
+                                             y_title=t("bn_axis_acc"), model_title=t("bn_model"),
+                                             metric_title=t("bn_metric"),
+                                             metric_labels={"train_acc": t("bn_train_acc"),
+                                                            "test_acc": t("bn_test_acc")},
+                                             epochs_total=snap.config.epochs)),
                     width="stretch", key="bn_chart_acc")
     st.latex(T.LATEX["loss"])
 
@@ -279,8 +279,8 @@ def panel_hist(snap, layer):
         st.markdown(f"**{t(f'bn_kind_{kind}', layer=layer)}** · {t('bn_at_step', step=c.step)}")
         spec = C.spec_of(C.hist_chart, frame.iloc[:0], x_title=t(f"bn_axis_{kind}"),
                          y_title=t("bn_axis_share"), model_title=t("bn_model"), domain=rng[kind])
-        st.vega_lite_chart(frame[frame.kind == kind], present(spec, frame[frame.kind == kind]),
-                           key=f"bn_chart_hist_{kind}")
+        rows = frame[frame.kind == kind]
+        st.vega_lite_chart(rows, present(spec, rows), key=f"bn_chart_hist_{kind}")
     out = F.outside_frame(snap, layer)
     extra = out[(out[list(H.OUTSIDE)] > 0).any(axis=1)]
     for row in extra.itertuples():
@@ -298,8 +298,8 @@ def panel_time(snap, layer):
                     format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
     rng = H.ranges(snap.config.activation)[kind]
     st.altair_chart(present(C.percentile_chart(F.percentile_frame(snap, layer, kind), x_title=t("axis_step"),
-                                       y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
-                                       total_steps=snap.total_steps, domain=rng)),
+                                               y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
+                                               total_steps=snap.total_steps, domain=rng)),
                     width="stretch", key="bn_chart_pct")
     drift = F.drift(snap, layer, kind)
     c1, c2 = st.columns(2)
@@ -307,8 +307,8 @@ def panel_time(snap, layer):
     c2.metric(t("bn_drift", model="LeNet-BN"), f"{drift['LeNet-BN']:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")
     st.altair_chart(present(C.ridge_chart(F.ridge_frame(snap, layer, kind), x_title=t(f"bn_axis_{kind}"),
-                                  y_title=t("axis_step"), model_title=t("bn_model"), domain=rng,
-                                  total_steps=snap.total_steps)), key="bn_chart_ridge")
+                                          y_title=t("axis_step"), model_title=t("bn_model"), domain=rng,
+                                          total_steps=snap.total_steps)), key="bn_chart_ridge")
 
 
 def panel_bn(snap, layer):
@@ -320,12 +320,12 @@ def panel_bn(snap, layer):
         return
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
     st.altair_chart(present(C.gamma_beta_chart(F.gamma_beta_frame(snap, layer), x_title=t("bn_channel"),
-                                       y_title=t("bn_value"), param_title=t("bn_parameter"))),
+                                               y_title=t("bn_value"), param_title=t("bn_parameter"))),
                     width="stretch", key="bn_chart_gb")
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
     st.altair_chart(present(C.bn_stats_chart(F.bn_stats_frame(snap, layer), x_title=t("axis_step"),
-                                     channel_title=t("bn_channel"), source_title=t("bn_source"),
-                                     source_labels={"running": t("bn_running"), "batch": t("bn_batch")})),
+                                             channel_title=t("bn_channel"), source_title=t("bn_source"),
+                                             source_labels={"running": t("bn_running"), "batch": t("bn_batch")})),
                     key="bn_chart_stats")
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
     st.caption(t("bn_unbiased_torch" if snap.config.bn_impl == "torch" else "bn_unbiased_scratch"))
@@ -338,7 +338,7 @@ def panel_grad(snap):
         st.info(t("bn_no_capture"))
         return
     st.altair_chart(present(C.grad_chart(F.grad_frame(snap), x_title=t("axis_step"), y_title=t("bn_axis_grad"),
-                                 layer_title=t("bn_layer"), total_steps=snap.total_steps)),
+                                         layer_title=t("bn_layer"), total_steps=snap.total_steps)),
                     key="bn_chart_grad")
 
 
@@ -368,8 +368,8 @@ def panel_test(snap, job):
         return
     frame = F.test_time_frame(result)
     st.altair_chart(present(C.test_time_chart(frame, x_title=t("batch_size"), y_title=t("bn_axis_acc"),
-                                      mode_title=t("bn_mode"),
-                                      mode_labels={"eval": t("bn_mode_eval"), "train": t("bn_mode_train")})),
+                                              mode_title=t("bn_mode"),
+                                              mode_labels={"eval": t("bn_mode_eval"), "train": t("bn_mode_train")})),
                     width="stretch", key="bn_chart_test")
     st.caption(t("bn_test_n", n=result["n"]))
 

@@ -176,8 +176,8 @@ with guarded():
     lag, table, input_key = F.lag_frames(betas)
     lag["curve"] = lag["curve"].replace({input_key: t("lag_step")})
     st.altair_chart(present(charts.lag_chart(lag, x_title=t("axis_step"), y_title=t("axis_value"),
-                                     curve_title=t("legend_curve"), input_label=t("lag_step"),
-                                     curve_order=[F.beta_label(b) for b in betas])), width="stretch")
+                                             curve_title=t("legend_curve"), input_label=t("lag_step"),
+                                             curve_order=[F.beta_label(b) for b in betas])), width="stretch")
     st.dataframe(pd.DataFrame({
         t("lag_table_beta"): table["beta"],
         t("lag_table_63"): table["measured_63"], t("lag_table_95"): table["measured_95"],

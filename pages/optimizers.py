@@ -237,12 +237,13 @@ def live_view():
                      icon=":material/pause:" if playing else ":material/play_arrow:")
         paths = labelled(F.paths_frame(surface, runs, upto, offset))
         st.altair_chart(present(charts.contour_chart(cells, paths, minima, x_title=t("axis_x"), y_title=t("axis_y"),
-                                             loss_title=t("axis_loss"), opt_title=t("legend_opt"), opt_order=order,
-                                             domain=surface.domain)),
+                                                     loss_title=t("axis_loss"), opt_title=t("legend_opt"),
+                                                     opt_order=order, domain=surface.domain)),
                         key="contour", on_select=on_click, selection_mode="start", width="stretch")
         st.subheader(t("loss_header"))
         st.altair_chart(present(charts.step_chart(paths, "gap", y_title=t("axis_loss"), x_title=t("axis_step"),
-                                          opt_title=t("legend_opt"), opt_order=order, log=True)), width="stretch")
+                                                  opt_title=t("legend_opt"), opt_order=order, log=True)),
+                        width="stretch")
 
 
 live_view()
@@ -258,8 +259,8 @@ with guarded():
     if any(hp.get("schedule") for hp in hps.values()):
         st.subheader(t("lr_header"))
         st.altair_chart(present(charts.step_chart(labelled(F.lr_frame(runs)), "lr", y_title=t("axis_lr"),
-                                          x_title=t("axis_step"), opt_title=t("legend_opt"), opt_order=order,
-                                          log=False)), width="stretch")
+                                                  x_title=t("axis_step"), opt_title=t("legend_opt"), opt_order=order,
+                                                  log=False)), width="stretch")
     st.download_button(t("download_paths"), lambda: F.export_frame(surface, runs).to_csv(index=False),
                        file_name="bnviz_trajectories.csv", mime="text/csv", icon=":material/download:")
 

@@ -121,15 +121,20 @@ def into(at, lang, monkeypatch):
     return at
 
 
+def chosen(page, widget, key, value):
+    """A fresh session on ``page`` with the sidebar's ``widget`` ``key`` set to ``value``."""
+    at = fresh(page)
+    getattr(at.sidebar, widget)(key=key).set_value(value).run()
+    return at
+
+
 def run_case(kind, payload, lang, monkeypatch, tmp_path):
     if kind == "upload":
-        at = fresh(EWMA)
-        at.sidebar.radio(key="src").set_value("upload").run()
+        at = chosen(EWMA, "radio", "src", "upload")
         at.sidebar.file_uploader(key="upload").set_value(("input.csv", payload, "text/csv")).run()
         return into(at, lang, monkeypatch)
     if kind == "paste":
-        at = fresh(EWMA)
-        at.sidebar.radio(key="src").set_value("paste").run()
+        at = chosen(EWMA, "radio", "src", "paste")
         at.sidebar.text_area(key="paste").input(payload).run()
         return into(at, lang, monkeypatch)
     if kind == "url":
@@ -138,14 +143,11 @@ def run_case(kind, payload, lang, monkeypatch, tmp_path):
         monkeypatch.setattr(i18n, "default_language", lambda: lang)
         return fresh(page, {**query, "lang": lang} if "lang" not in query else query)
     if kind == "expr":
-        at = fresh(OPT)
-        at.sidebar.selectbox(key="surf").set_value("custom").run()
+        at = chosen(OPT, "selectbox", "surf", "custom")
         at.sidebar.text_input(key="expr").input(payload).run()
         return into(at, lang, monkeypatch)
     if kind == "opt_lr":
-        at = fresh(OPT)
-        at.sidebar.select_slider(key="lr").set_value(payload).run()
-        return into(at, lang, monkeypatch)
+        return into(chosen(OPT, "select_slider", "lr", payload), lang, monkeypatch)
     if kind == "train":
         at = fresh(BN)
         for key, value in {"bn_subset": 512, "bn_batch": 64, "bn_epochs": 20, "bn_lr": payload}.items():
