@@ -4,18 +4,22 @@ reproduction with the BN paper's Figure 1 drift (``python -m bench reproduce``).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
 from bench.common import print_table
 from bnviz import bn_frames as BF
 from bnviz import data
-from bnviz.training import Job, TrainConfig, device_name, pick_device
+from bnviz.training import Job, TrainConfig, device_info, pick_device
 
 D2L = {"LeNet": {"loss": 0.469, "train": 0.823}, "LeNet-BN": {"loss": 0.267, "train": 0.902}}
 DESIGN_HERE = {"LeNet": {"loss": 0.501, "train": 0.806, "test": 0.797},
                "LeNet-BN": {"loss": 0.267, "train": 0.902, "test": 0.852}}
+
+
+def device_name(device: str) -> str:
+    kind, info = device_info(device)
+    return info.get("name") or (f"CPU ({info['cores']} cores)" if kind == "cpu" else kind.upper())
 
 
 def _dataset():
@@ -54,20 +58,20 @@ def overhead(steps: int = 80, rounds: int = 3, device: str = "auto") -> list[dic
 
 def page_work(job: Job) -> float:
     """What one tick of the live page does: snapshot → frames → Altair specs → JSON. Seconds."""
-    from bnviz.ui import bn_charts as C
+    from bnviz.ui import bn_charts
 
     t0 = time.perf_counter()
     snap = job.snapshot()
     specs = [
-        C.loss_chart(BF.loss_frame(snap), x_title="s", y_title="l", model_title="m",
+        bn_charts.loss_chart(BF.loss_frame(snap), x_title="s", y_title="l", model_title="m",
                      total_steps=snap.total_steps),
-        C.hist_chart(BF.hist_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
+        bn_charts.hist_chart(BF.hist_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
                      domain=(-10, 10)),
-        C.ridge_chart(BF.ridge_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
+        bn_charts.ridge_chart(BF.ridge_frame(snap, "fc2"), x_title="x", y_title="y", model_title="m",
                       domain=(-10, 10), total_steps=snap.total_steps),
-        C.percentile_chart(BF.percentile_frame(snap, "fc2"), x_title="s", y_title="y",
+        bn_charts.percentile_chart(BF.percentile_frame(snap, "fc2"), x_title="s", y_title="y",
                            model_title="m", total_steps=snap.total_steps),
-        C.grad_chart(BF.grad_frame(snap), x_title="s", y_title="y", layer_title="l",
+        bn_charts.grad_chart(BF.grad_frame(snap), x_title="s", y_title="y", layer_title="l",
                      total_steps=snap.total_steps),
     ]
     json.dumps([s.to_dict() for s in specs])
@@ -82,13 +86,13 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
     time.sleep(2.0)  # warm-up
 
     def measure(busy: bool) -> tuple[float, float]:
-        s0, t0 = job._step, time.perf_counter()
+        s0, t0 = job.steps_done, time.perf_counter()
         ticks = []
         while time.perf_counter() - t0 < seconds:
             if busy:
                 ticks.append(page_work(job))
             time.sleep(max(0.0, 1.0 - (ticks[-1] if ticks else 0.0)) if busy else 1.0)
-        rate = (job._step - s0) * job.config.batch_size / (time.perf_counter() - t0)
+        rate = (job.steps_done - s0) * job.config.batch_size / (time.perf_counter() - t0)
         return rate, (sorted(ticks)[len(ticks) // 2] if ticks else 0.0)
 
     idle, busy, tick = [], [], []
@@ -258,12 +262,11 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
 
 
 def load(sessions: int = 20, rounds: int | None = None) -> list[dict]:
-    """The load test's classroom: a warm-up round, then ``rounds`` measured ones (default 2, or
-    $BNVIZ_LOAD_ROUNDS: a soak)."""
-    from tests.browser.load import classroom
+    """The soak: the load test's classroom, a warm-up round, then ``rounds`` measured ones
+    (default 3, or $BNVIZ_LOAD_ROUNDS), with the load test's checks over every round."""
+    from tests.browser.load import check, classroom, rounds_from_env
 
-    rounds = rounds or int(os.environ.get("BNVIZ_LOAD_ROUNDS", 2))
-    result = classroom(sessions=sessions, training=5, rounds=rounds)
+    result = classroom(sessions=sessions, training=5, rounds=rounds or rounds_from_env(3))
     base = result["baseline"]
     rows = []
     for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:
@@ -279,4 +282,6 @@ def load(sessions: int = 20, rounds: int | None = None) -> list[dict]:
                      "sessions alive: after close / after a visit": f"{r['sessions_after']} / {r['sessions_after_visit']}"})
     rows.append({"round": f"baseline after warm-up: {base['threads']} threads ({base['pools'].get('anyio', [0])[0]} idle AnyIO), "
                           f"{base['rss_mb']:.0f} MB, {base['blocks'] / 1000:.0f}k blocks; server log exceptions: {result['log_errors']} (+ {result['websocket_races']} Streamlit websocket races)"})
+    problems = check(result)
+    rows.append({"round": "checks of the load test, every round: " + ("all hold" if not problems else "; ".join(problems))})
     return rows

@@ -11,9 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from .training import BN_FIELDS, KINDS, LAYERS, MODELS, WEIGHTED, Snapshot
+from .history import BN_FIELDS, KINDS, Snapshot
+from .models import HIDDEN as LAYERS
+from .models import LABELS, MODELS, WEIGHTED
 
-LABELS = {"lenet": "LeNet", "lenet_bn": "LeNet-BN"}
 MODEL_LABELS = [LABELS[m] for m in MODELS]
 
 

@@ -19,7 +19,11 @@ from torch import nn
 
 from .bn import BatchNormScratch
 
-HIDDEN = ("conv1", "conv2", "fc1", "fc2")
+MODELS = ("lenet", "lenet_bn")  # the pair trained side by side: without and with BatchNorm
+LABELS = {"lenet": "LeNet", "lenet_bn": "LeNet-BN"}  # language-neutral names on every chart
+HIDDEN = ("conv1", "conv2", "fc1", "fc2")  # layers followed by an activation (and BN)
+WEIGHTED = (*HIDDEN, "fc3")  # layers with weights
+WIDTHS = {"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}  # channels of each hidden layer (BN's γ, β)
 ACTIVATIONS = ("sigmoid", "relu")
 BN_POSITIONS = ("before", "after")
 BN_IMPLS = ("torch", "scratch")
@@ -48,14 +52,15 @@ def lenet(batch_norm: bool = False, *, activation: str = "sigmoid", bn_position:
         activation_part = [(f"{name}_act", act())]
         parts.extend(norm + activation_part if bn_position == "before" else activation_part + norm)
 
-    hidden("conv1", nn.Conv2d(1, 6, kernel_size=5), 6, 4)
+    w = WIDTHS
+    hidden("conv1", nn.Conv2d(1, w["conv1"], kernel_size=5), w["conv1"], 4)
     parts.append(("pool1", nn.AvgPool2d(kernel_size=2, stride=2)))
-    hidden("conv2", nn.Conv2d(6, 16, kernel_size=5), 16, 4)
+    hidden("conv2", nn.Conv2d(w["conv1"], w["conv2"], kernel_size=5), w["conv2"], 4)
     parts.append(("pool2", nn.AvgPool2d(kernel_size=2, stride=2)))
     parts.append(("flatten", nn.Flatten()))
-    hidden("fc1", nn.Linear(16 * 4 * 4, 120), 120, 2)
-    hidden("fc2", nn.Linear(120, 84), 84, 2)
-    parts.append(("fc3", nn.Linear(84, 10)))
+    hidden("fc1", nn.Linear(w["conv2"] * 4 * 4, w["fc1"]), w["fc1"], 2)
+    hidden("fc2", nn.Linear(w["fc1"], w["fc2"]), w["fc2"], 2)
+    parts.append(("fc3", nn.Linear(w["fc2"], 10)))
     return nn.Sequential(OrderedDict(parts))
 
 

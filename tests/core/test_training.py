@@ -1,15 +1,17 @@
 """The background training job: lockstep training, snapshots, controls, failures, the job cap."""
 
 import io
+import os
+import itertools
 import threading
 import time
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as functional
 
-from bnviz import data, histograms, models, training
+from bnviz import data, histograms, lockstep, models, training
 from bnviz.training import Job, JobManager, JobRefused, TrainConfig
 
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
@@ -43,40 +45,158 @@ def run(cfg, ds, **kw):
     return job
 
 
-def test_real_data_job_matches_a_plain_training_loop(fashion):
-    """Per-step losses of both models equal an independent loop with the same seed and order."""
-    cfg = TrainConfig(**SMALL)
-    snap = run(cfg, fashion).snapshot()
-    assert snap.state == "finished" and snap.reason_key == "job_done"
-    assert snap.dataset_source == str(data.DEBIAN_DIR) and not snap.synthetic
+# --------------------------------------------------------------------------------------------
+# The job against an independent plain loop, one step at a time.
+#
+# Two float32 code paths that differ in the last bit (the job scales images with mul_(1/255),
+# the reference with div(255)) drift apart over many chaotic steps at lr 1.0 with BatchNorm, by
+# an amount that depends on the CPU and its thread count. So the job is not compared with a
+# second whole run: every step of the job is replayed by the reference from the job's own
+# weights before that step, and the job's loss and update must equal the reference's. Errors
+# then stay at float32 rounding (~1e-7) on any machine, while a wrong learning rate, a skipped
+# or repeated step, another batch order or the wrong model updated give errors of 1e-2 to 1
+# (the broken variants below prove it).
 
+LOSS_RTOL = 1e-5  # measured ≤ 1.5e-7 on a 2-core AMD EPYC, with 1 and with 2 threads
+UPDATE_RTOL = 1e-4  # measured ≤ 9e-7 there
+
+
+def step_by_step(job):
+    """Drive ``job`` one step at a time: the models' weights before every step and after the last."""
+    states = [job.weights()[1]]
+    for k in range(job.total_steps):
+        job.step()
+        deadline = time.time() + 60
+        while job.steps_done < k + 1 and job.alive and time.time() < deadline:
+            time.sleep(0.002)
+        step, weights = job.weights()
+        assert step == k + 1, f"step {k + 1} did not happen"
+        states.append(weights)
+    job.stop()
+    return states
+
+
+def flat(state) -> torch.Tensor:
+    return torch.cat([v.reshape(-1).double() for v in state.values()])
+
+
+def reference_step(state, batch_norm, lr, x, y):
+    """One plain-PyTorch SGD step from ``state``: (loss, state after)."""
+    net = models.lenet(batch_norm)
+    net.load_state_dict(state)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    loss = functional.cross_entropy(net(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item(), net.state_dict()
+
+
+def step_errors(cfg, ds, states, losses) -> np.ndarray:
+    """(steps, model, 2): relative error of the job's loss and of its update (the change of every
+    weight and running statistic) against the reference step from the same weights and batch."""
+    n, b = cfg.train_limit, cfg.batch_size
+    x = torch.from_numpy(ds.x_train[:n].copy()).float().div(255).unsqueeze(1)
+    y = torch.from_numpy(ds.y_train[:n])
     gen = torch.Generator().manual_seed(cfg.seed)
-    nets = []
-    for bn, lr in ((False, cfg.lr), (True, cfg.lr_bn)):
-        net = models.lenet(bn)
-        models.init_weights(net, cfg.seed)
-        nets.append((net, torch.optim.SGD(net.parameters(), lr=lr)))
-    x = torch.from_numpy(fashion.x_train[:512].copy()).float().div(255).unsqueeze(1)
-    y = torch.from_numpy(fashion.y_train[:512])
-    losses = []
+    errors, k = [], 0
     for _ in range(cfg.epochs):
-        order = torch.randperm(512, generator=gen)
-        for i in range(0, 512, 64):
-            idx = order[i:i + 64]
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, b):
+            idx = order[i:i + b]
             row = []
-            for net, opt in nets:
-                loss = F.cross_entropy(net(x[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                row.append(loss.item())
-            losses.append(row)
-    np.testing.assert_allclose(snap.loss, np.array(losses), rtol=1e-5)
-    # Test accuracy per epoch in eval mode, from the final weights.
-    nets[1][0].eval()
+            for m, (bn, lr) in enumerate(((False, cfg.lr), (True, cfg.lr_bn))):
+                loss, after = reference_step(states[k][m], bn, lr, x[idx], y[idx])
+                before = flat(states[k][m])
+                d_ref, d_job = flat(after) - before, flat(states[k + 1][m]) - before
+                row.append((abs(losses[k, m] - loss) / abs(loss),
+                            float((d_job - d_ref).norm() / d_ref.norm())))
+            errors.append(row)
+            k += 1
+    return np.array(errors)
+
+
+def checked_run(ds, **changes):
+    cfg = TrainConfig(**{**SMALL, "hist_every": 5, **changes})
+    job = Job(cfg, ds)
+    states = step_by_step(job)
+    return job, step_errors(cfg, ds, states, job.snapshot().loss)
+
+
+def test_real_data_job_equals_a_plain_training_loop_step_by_step(fashion):
+    """Every step of both models equals an independent SGD step from the job's own weights on the
+    batch of the seeded order; per-epoch test accuracy equals an independent evaluation."""
+    job, errors = checked_run(fashion)
+    snap = job.snapshot()
+    assert snap.dataset_source == str(data.DEBIAN_DIR) and not snap.synthetic
+    assert snap.step == snap.total_steps == 16 and np.isfinite(snap.loss).all()
+    assert errors.shape == (16, 2, 2)
+    assert errors[..., 0].max() < LOSS_RTOL, errors[..., 0].max()
+    assert errors[..., 1].max() < UPDATE_RTOL, errors[..., 1].max()
+
+
+def test_real_data_job_test_accuracy_is_an_eval_mode_pass(fashion):
+    """The per-epoch test accuracy is the eval-mode accuracy of the weights at the epoch's end."""
+    cfg = TrainConfig(**SMALL)
+    job = run(cfg, fashion)
+    snap = job.snapshot()
+    assert snap.state == "finished" and snap.reason_key == "job_done"
     xt = torch.from_numpy(fashion.x_test[:256].copy()).float().div(255).unsqueeze(1)
-    acc = (nets[1][0](xt).argmax(1) == torch.from_numpy(fashion.y_test[:256])).float().mean().item()
-    assert snap.epochs["test_acc"][-1, 1] == pytest.approx(acc, abs=1e-6)
+    yt = torch.from_numpy(fashion.y_test[:256])
+    for m, (bn, state) in enumerate(zip((False, True), job.weights()[1])):
+        net = models.lenet(bn)
+        net.load_state_dict(state)
+        net.eval()
+        with torch.no_grad():
+            acc = (net(xt).argmax(1) == yt).float().mean().item()
+        # Inputs scaled in another way may flip a near tie: at most one example of 256.
+        assert abs(snap.epochs["test_acc"][-1, m] - acc) <= 1 / 256 + 1e-9
+
+
+def _skip_or_repeat(monkeypatch, extra_steps: int, at_call: int = 11):
+    """Make the trainer's ``at_call``-th model update happen 1 + ``extra_steps`` times."""
+    original = lockstep.train_step
+    calls = itertools.count(1)
+
+    def broken(model, optimizer, xb, yb, **kw):
+        if next(calls) != at_call:
+            return original(model, optimizer, xb, yb, **kw)
+        step = optimizer.step
+        optimizer.step = lambda: [step() for _ in range(1 + extra_steps)]
+        try:
+            return original(model, optimizer, xb, yb, **kw)
+        finally:
+            del optimizer.step
+
+    monkeypatch.setattr(lockstep, "train_step", broken)
+
+
+BROKEN = {
+    "wrong lr": lambda mp: mp.setattr(lockstep, "make_optimizer", lambda cfg, params, lr:
+                                      torch.optim.SGD(params, lr=lr * 1.05)),
+    "skipped step": lambda mp: _skip_or_repeat(mp, extra_steps=-1),
+    "repeated step": lambda mp: _skip_or_repeat(mp, extra_steps=1),
+    "other batch order": lambda mp: mp.setattr(lockstep.Lockstep, "epoch_order", lambda self, n, dev=None:
+                                               torch.randperm(n, generator=torch.Generator().manual_seed(7))),
+    "wrong model updated": lambda mp: mp.setattr(lockstep.Lockstep, "__init__", _swapped_optimizers),
+}
+_init = lockstep.Lockstep.__init__
+
+
+def _swapped_optimizers(self, config):
+    """Each model's optimizer holds the other model's weights."""
+    _init(self, config)
+    self.optimizers.reverse()
+
+
+@pytest.mark.parametrize("bug", list(BROKEN))
+def test_the_step_check_catches_a_broken_trainer(fashion, monkeypatch, bug):
+    """Each bug the check must catch, planted in a copy of the trainer: the check fails by far."""
+    BROKEN[bug](monkeypatch)
+    job, errors = checked_run(fashion)
+    worst_loss, worst_update = errors[..., 0].max(), errors[..., 1].max()
+    print(f"{bug}: worst loss error {worst_loss:.2e}, worst update error {worst_update:.2e}")
+    assert worst_loss > 100 * LOSS_RTOL or worst_update > 100 * UPDATE_RTOL, (bug, worst_loss, worst_update)
 
 
 def test_snapshot_fields_shapes_and_immutability(synth):
@@ -164,23 +284,23 @@ def test_pause_step_resume_stop_and_reset(synth):
         time.sleep(0.01)
     time.sleep(0.2)
     s = job.snapshot()
-    assert s.state == "paused" and job.alive and job._step == 1
+    assert s.state == "paused" and job.alive and job.steps_done == 1
     assert s.loss.shape == (1, 2) and np.isfinite(s.loss).all()  # read out when it paused
     assert [c.step for c in s.captures] == [0]
     job.step(3)
-    while job._step < 4 and time.time() < deadline:
+    while job.steps_done < 4 and time.time() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)
-    assert job._step == 4 and job.state == "paused"
+    assert job.steps_done == 4 and job.state == "paused"
     job.resume()
-    while job._step < 20 and time.time() < deadline:
+    while job.steps_done < 20 and time.time() < deadline:
         time.sleep(0.01)
     assert job.state == "running"
     job.pause()
     time.sleep(0.3)
-    frozen = job._step
+    frozen = job.steps_done
     time.sleep(0.3)
-    assert job._step == frozen and job.state == "paused"
+    assert job.steps_done == frozen and job.state == "paused"
     job.start()  # start on a paused job resumes
     assert job.state == "running"
     job.stop()
@@ -206,7 +326,7 @@ def test_divergence_stops_with_the_step_and_never_crashes_histograms(synth):
     assert s.state == "diverged" and s.reason_key == "job_diverged"
     assert s.diverged_model == "lenet" and s.reason_params["model"] == "lenet"
     assert s.diverged_at == s.reason_params["step"] and s.diverged_at < s.total_steps
-    assert not job._loss[s.diverged_at, 0] <= training.DIVERGED_LOSS
+    assert not job.history.loss[s.diverged_at, 0] <= training.DIVERGED_LOSS
     assert (s.loss[:s.diverged_at] <= training.DIVERGED_LOSS).all()
     # Pre-activations pushed far outside the histogram range are counted, not dropped.
     assert any(c.outside[0, :, 0, :2].sum() > 0 for c in s.captures)
@@ -268,9 +388,9 @@ def test_job_cap_refuses_with_a_reason_and_frees_the_slot(synth):
 
 def test_default_cap_per_device(monkeypatch):
     monkeypatch.delenv("BNVIZ_MAX_JOBS", raising=False)
-    monkeypatch.setattr(training.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert training.default_cap("cpu") == 4
-    monkeypatch.setattr(training.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert training.default_cap("cpu") == 1
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert training.default_cap("cuda") == 8

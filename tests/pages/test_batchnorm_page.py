@@ -6,8 +6,8 @@ import time
 import pytest
 import streamlit as st
 
-from bnviz import data as D
-from bnviz import training as T
+from bnviz import data
+from bnviz import training
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
@@ -22,7 +22,7 @@ def clean_jobs():
     st.cache_resource.clear()  # a fresh dataset() per test (some tests swap the data folder)
     yield
     st.cache_resource.clear()  # releases every session's job (on_release)
-    T.MANAGER.release_all()
+    training.MANAGER.release_all()
     deadline = time.time() + 30
     while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
         time.sleep(0.05)
@@ -74,14 +74,14 @@ def test_default_view(app, lang):
     assert any(s["bn_data_real"].split("{")[0] in c.value for c in at.caption)  # real data in use
     assert at.button(key="bn_start").label == s["bn_start"]
     assert at.button(key="bn_stop").disabled and at.button(key="bn_reset").disabled
-    assert not T.MANAGER.active()  # opening the page starts nothing
+    assert not training.MANAGER.active()  # opening the page starts nothing
 
 
 def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
     at = configure(app(PAGE), lang)
     at.button(key="bn_start").click().run()
     no_traceback(at)
-    wait_until(at, lambda a: not T.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
     no_traceback(at)
     assert "16/16" in progress(at)
     expected = {"loss": 2, "hist": 2, "time": 2, "bn": 2, "grad": 1, "test": 1}
@@ -110,11 +110,11 @@ def test_controls_change_the_job(app, configure):
     wait_until(at, lambda a: "step 2/" in progress(a))
     at.button(key="bn_resume").click().run()
     wait_until(at, lambda a: s["bn_state_running"] in progress(a))
-    assert len(T.MANAGER.active()) == 1
+    assert len(training.MANAGER.active()) == 1
     at.button(key="bn_pause").click().run()
     assert s["bn_state_paused"] in progress(at)
     at.button(key="bn_stop").click().run()
-    wait_until(at, lambda a: not T.MANAGER.active())
+    wait_until(at, lambda a: not training.MANAGER.active())
     assert s["bn_stopped"].split("{")[0] in texts(at)
     at.button(key="bn_reset").click().run()
     no_traceback(at)
@@ -122,19 +122,19 @@ def test_controls_change_the_job(app, configure):
 
 
 def test_a_refused_start_says_why(app, configure, lang):
-    blocker = T.Job(T.TrainConfig(train_limit=512, test_limit=256, epochs=100, batch_size=64),
-                    D.synthetic(600, 256), manager=T.MANAGER)
-    old_cap = T.MANAGER._cap
-    T.MANAGER.cap = 1
+    blocker = training.Job(training.TrainConfig(train_limit=512, test_limit=256, epochs=100, batch_size=64),
+                    data.synthetic(600, 256), manager=training.MANAGER)
+    old_cap = training.MANAGER._cap
+    training.MANAGER.cap = 1
     try:
         blocker.start()
         at = configure(app(PAGE), lang)
         at.button(key="bn_start").click().run()
         no_traceback(at)
         assert STRINGS[lang]["err_job_cap"].format(active=1, cap=1) in [w.value for w in at.warning]
-        assert T.MANAGER.active() == [blocker]
+        assert training.MANAGER.active() == [blocker]
     finally:
-        T.MANAGER.cap = old_cap
+        training.MANAGER.cap = old_cap
         blocker.release()
 
 
@@ -144,7 +144,7 @@ def test_divergence_is_shown_with_the_model_and_step(app, configure, lang):
     wait_until(at, lambda a: STRINGS[lang]["bn_state_diverged"] in progress(a))
     no_traceback(at)
     err = " ".join(e.value for e in at.error)
-    assert "LeNet" in err and str(T.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
+    assert "LeNet" in err and str(training.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_missing_dataset_falls_back_to_labelled_synthetic(app, configure, lang, 
     assert STRINGS[lang]["bn_data_synthetic"].split("{")[0] in warning
     assert "dataset-fashion-mnist" in warning and not at.error
     at.button(key="bn_start").click().run()
-    wait_until(at, lambda a: not T.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
     no_traceback(at)
 
 
@@ -200,13 +200,13 @@ def test_the_job_survives_reruns_and_page_switches(app, configure):
     at = configure(app(PAGE), bn_epochs=50)
     at.button(key="bn_start").click().run()
     wait_until(at, lambda a: "step 0/" not in progress(a))
-    [job] = T.MANAGER.active()
+    [job] = training.MANAGER.active()
     at.switch_page("pages/ewma.py").run()
     no_traceback(at)
-    assert T.MANAGER.active() == [job]  # still training while the student reads page 1
+    assert training.MANAGER.active() == [job]  # still training while the student reads page 1
     at.switch_page(PAGE).run()
     wait_until(at, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
-    assert T.MANAGER.active() == [job] and job._step > 0
+    assert training.MANAGER.active() == [job] and job.steps_done > 0
     at.button(key="bn_stop").click().run()
 
 
@@ -221,7 +221,7 @@ def test_the_view_is_in_the_link(configure):
     at.switch_page(PAGE).run()
     configure(at)
     at.button(key="bn_start").click().run()
-    wait_until(at, lambda a: not T.MANAGER.active() and "16/16" in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     no_traceback(at)
     assert at.session_state["bn_panel"] == STRINGS["en"]["bn_tab_time"]
     assert at.session_state["bn_layer"] == "fc1" and at.session_state["bn_time_kind"] == "act"
@@ -234,7 +234,7 @@ def test_the_view_is_in_the_link(configure):
 def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
     at = configure(app(PAGE))
     at.button(key="bn_start").click().run()
-    wait_until(at, lambda a: not T.MANAGER.active() and "16/16" in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     open_tab(at, "en", "grad")
     set_language(at, "zh")
     monkeypatch.setattr(i18n, "default_language", lambda: "zh")
@@ -265,7 +265,7 @@ def test_histogram_charts_render_to_svg_with_their_data(app, configure):
 
     at = configure(app(PAGE))
     at.button(key="bn_start").click().run()
-    wait_until(at, lambda a: not T.MANAGER.active() and "16/16" in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     open_tab(at, "en", "hist")
     at.run()
     drawn = [(c, d) for c, d in at.session_state[classroom._DRAWN] if d is not None]  # the two histogram specs

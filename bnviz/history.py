@@ -1,0 +1,284 @@
+"""What a training run records, and the immutable snapshots a page reads while it trains.
+
+A histogram step's capture leaves the device as one flat vector per model (:func:`pack`), copied
+to the host without waiting (:class:`Outbox`), and is unpacked into a :class:`Capture` on the
+host (:func:`unpack`). :class:`History` keeps everything recorded behind one lock — per-step
+losses, per-epoch metrics, a bounded and evenly thinned list of captures, the run's state — and
+hands out a :class:`Snapshot`, cached per version, so a page never waits for the trainer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from . import histograms
+from .models import HIDDEN, MODELS, WEIGHTED, WIDTHS
+
+KINDS = ("pre", "act")
+STATES = ("idle", "running", "paused", "finished", "diverged", "failed")
+ACTIVE = ("running", "paused")
+ENDED = ("finished", "diverged", "failed")
+BN_FIELDS = ("gamma", "beta", "running_mean", "running_var", "batch_mean", "batch_var")
+DIVERGED_LOSS = 100.0  # cross-entropy above this (ln 10 ≈ 2.3 is chance) or non-finite: diverged
+
+
+def frozen(a) -> np.ndarray:
+    """A read-only float32 array (the snapshot's arrays can be shared between viewers)."""
+    a = np.array(a, dtype=np.float32) if not isinstance(a, np.ndarray) else a
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Everything recorded at one histogram step. Arrays are float32 and read-only.
+
+    - ``hist``: (model, layer, kind, bins) counts; kind 0 = pre-activation, 1 = activation.
+    - ``outside``: (model, layer, kind, 4) counts under / over the range, NaN, ±inf.
+    - ``pct``: (model, layer, kind, 3) 15th, 50th, 85th percentiles (NaN if none finite).
+    - ``grad_norm``: (model, 5) ‖∇W‖₂ of conv1, conv2, fc1, fc2, fc3 at this step.
+    - ``bn``: BN model only, layer → {γ, β, running mean/var, batch mean/var} per channel.
+    """
+
+    step: int
+    epoch: float
+    hist: np.ndarray
+    outside: np.ndarray
+    pct: np.ndarray
+    grad_norm: np.ndarray
+    bn: Mapping[str, Mapping[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent, immutable view of a job. Fields:
+
+    state, reason_key, reason_params — see :data:`STATES`; reason for finished/diverged/failed.
+    version — increases whenever anything below changes (cheap change detection for pages).
+    config, device, dataset_source, synthetic, n_train, n_test.
+    step, total_steps, steps_per_epoch, epoch (completed), images_per_s, eta_s, elapsed_s.
+    loss — (steps, 2) per-step training loss of (LeNet, LeNet-BN); NaN where non-finite.
+    epochs — per completed epoch: ``epoch``, ``train_loss``/``train_acc``/``test_acc`` as (E, 2).
+    captures — tuple of :class:`Capture`, at most ``config.max_captures`` (evenly thinned).
+    edges — {"pre": bin edges, "act": bin edges}.
+    test_time — None, or {"n", "rows": ({"batch", "eval", "train"}, ...)} for the BN model.
+    diverged_at, diverged_model — step and model name when the state is ``diverged``.
+    """
+
+    state: str
+    reason_key: str
+    reason_params: Mapping
+    version: int
+    config: object
+    device: str
+    dataset_source: str
+    synthetic: bool
+    n_train: int
+    n_test: int
+    step: int
+    total_steps: int
+    steps_per_epoch: int
+    epoch: int
+    images_per_s: float
+    eta_s: float | None
+    elapsed_s: float
+    loss: np.ndarray
+    epochs: Mapping[str, np.ndarray]
+    captures: tuple
+    edges: Mapping[str, np.ndarray]
+    test_time: Mapping | None
+    diverged_at: int | None
+    diverged_model: str | None
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays of this snapshot (history size)."""
+        total = self.loss.nbytes + sum(a.nbytes for a in self.epochs.values())
+        for c in self.captures:
+            total += c.hist.nbytes + c.outside.nbytes + c.pct.nbytes + c.grad_norm.nbytes
+            total += sum(a.nbytes for d in c.bn.values() for a in d.values())
+        return total
+
+
+# --------------------------------------------------------------------------------------------
+# One capture: a flat device vector per model, unpacked on the host
+
+
+def pack(cap: dict, model, bins: int, ranges: dict) -> "torch.Tensor":  # noqa: F821
+    """One model's capture as a flat device vector: per hidden layer and kind a histogram vector
+    (:func:`bnviz.histograms.capture`), the weights' gradient norms, then for a BN model each
+    layer's γ, β, running mean/var and batch mean/var. Call between backward and the update."""
+    import torch
+
+    from .models import bn_layers, weighted_layers
+
+    parts = [histograms.capture(cap[(layer, kind)], *ranges[kind], bins)
+             for layer in HIDDEN for kind in KINDS]
+    parts.append(torch.stack([m.weight.grad.norm() for m in weighted_layers(model).values()]).float())
+    for layer, bn in bn_layers(model).items():
+        mean, var = cap[(layer, "batch")]
+        parts += [bn.weight.detach(), bn.bias.detach(), bn.running_mean, bn.running_var, mean, var]
+    return torch.cat([p.reshape(-1).float() for p in parts])
+
+
+def unpack(step: int, epoch: float, vec: np.ndarray, bins: int) -> Capture:
+    """The :class:`Capture` of both models' packed vectors, concatenated (plain model first)."""
+    w = histograms.width(bins)
+    hist_len = len(HIDDEN) * len(KINDS) * w
+    plain_len = hist_len + len(WEIGHTED)
+    out = {"hist": [], "outside": [], "pct": [], "grad": []}
+    bn = {}
+    for k, chunk in enumerate((vec[:plain_len], vec[plain_len:])):
+        counts, outside, pct = histograms.split(chunk[:hist_len].reshape(len(HIDDEN), len(KINDS), w), bins)
+        out["hist"].append(counts)
+        out["outside"].append(outside)
+        out["pct"].append(pct)
+        out["grad"].append(chunk[hist_len:plain_len])
+        pos = plain_len
+        if k == 1 and len(chunk) > pos:
+            for layer in HIDDEN:
+                c = WIDTHS[layer]
+                bn[layer] = MappingProxyType({f: frozen(chunk[pos + j * c:pos + (j + 1) * c].copy())
+                                              for j, f in enumerate(BN_FIELDS)})
+                pos += len(BN_FIELDS) * c
+    return Capture(step=step, epoch=epoch, hist=frozen(np.stack(out["hist"])),
+                   outside=frozen(np.stack(out["outside"])), pct=frozen(np.stack(out["pct"])),
+                   grad_norm=frozen(np.stack(out["grad"])), bn=MappingProxyType(bn))
+
+
+class Outbox:
+    """Device → host copies that never block the training loop.
+
+    On CUDA each item is copied into pinned memory with ``non_blocking`` and an event; items are
+    handed out only once their event has completed. Elsewhere copies are immediate.
+    """
+
+    def __init__(self, device):
+        import torch
+
+        self.cuda = device.type == "cuda"
+        self.items: deque = deque()
+        self._torch = torch
+
+    def put(self, tag, tensor) -> None:
+        tensor = tensor.detach()
+        if self.cuda:
+            host = self._torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+            host.copy_(tensor, non_blocking=True)
+            event = self._torch.cuda.Event()
+            event.record()
+            self.items.append((tag, host, event))
+        else:
+            self.items.append((tag, tensor.to("cpu", copy=True), None))
+
+    def ready(self, wait: bool = False):
+        while self.items:
+            tag, host, event = self.items[0]
+            if event is not None:
+                if wait:
+                    event.synchronize()
+                elif not event.query():
+                    return
+            self.items.popleft()
+            yield tag, host.numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# The recorded history
+
+
+class History:
+    """Everything a run has recorded, behind one lock: state, losses, epochs, captures.
+
+    The trainer thread writes (:meth:`drain`, :meth:`add_epoch`, :meth:`set_state`); pages read
+    through :meth:`snapshot`. ``version`` increases with every change.
+    """
+
+    def __init__(self, config, total_steps: int):
+        self.config = config
+        self.lock = threading.Lock()
+        self.version = 0
+        self.state, self.reason = "idle", ("", {})
+        self.loss = np.full((total_steps, 2), np.nan, dtype=np.float32)
+        self.epochs: list[tuple] = []
+        self.captures: list[Capture] = []
+        self.stride = 1  # capture every hist_every·stride steps (doubles when history thins)
+        self.test_time = None
+        self.diverged: tuple[int | None, str | None] = (None, None)
+        self.edges = MappingProxyType({kind: frozen(histograms.edges(*rng, config.bins))
+                                       for kind, rng in histograms.ranges(config.activation).items()})
+        self._snap: Snapshot | None = None
+
+    def capturing(self, step: int) -> bool:
+        return step % (self.config.hist_every * self.stride) == 0
+
+    def set_state(self, state: str, key: str = "", **params) -> None:
+        with self.lock:
+            self.state, self.reason = state, (key, params)
+            self.version += 1
+
+    def drain(self, outbox: Outbox, wait: bool = False) -> tuple[int, str] | None:
+        """Move finished copies into the history; (step, model) of a first divergence, else None."""
+        diverged = None
+        with self.lock:
+            for tag, arr in outbox.ready(wait):
+                if tag[0] == "loss":
+                    lo, hi = tag[1], tag[2]
+                    self.loss[lo:hi] = arr[:hi - lo]
+                    with np.errstate(invalid="ignore"):
+                        bad = ~(arr[:hi - lo] <= DIVERGED_LOSS)  # NaN compares False
+                    if bad.any() and diverged is None:
+                        row, col = np.argwhere(bad)[0]
+                        diverged = (lo + int(row), MODELS[int(col)])
+                else:
+                    self.captures.append(unpack(tag[1], tag[2], arr, self.config.bins))
+                    if len(self.captures) >= self.config.max_captures:
+                        self.captures = self.captures[::2]  # keep an even cover of the run
+                        self.stride *= 2
+            self.version += 1
+        return diverged
+
+    def add_epoch(self, epoch: int, train_loss, train_acc, test_acc) -> None:
+        with self.lock:
+            self.epochs.append((epoch, train_loss, train_acc, test_acc))
+            self.version += 1
+
+    def set_test_time(self, result: dict) -> None:
+        with self.lock:
+            self.test_time = MappingProxyType(result)
+
+    def snapshot(self, step: int, **run) -> Snapshot:
+        """An immutable copy at ``step``; ``run`` holds the fields the job knows (device, rate…).
+        Cached: the same object while neither the version nor the step has changed."""
+        with self.lock:
+            snap = self._snap
+            if snap is not None and snap.version == self.version and snap.step == step:
+                return snap
+            loss = self.loss[:step].copy()
+            loss[~np.isfinite(loss)] = np.nan
+            rows = self.epochs
+            epochs = MappingProxyType({
+                "epoch": frozen(np.array([r[0] for r in rows], dtype=np.float32)),
+                **{name: frozen(np.array([r[i] for r in rows], np.float32).reshape(-1, 2))
+                   for i, name in enumerate(("train_loss", "train_acc", "test_acc"), 1)},
+            })
+            self._snap = Snapshot(
+                state=self.state, reason_key=self.reason[0],
+                reason_params=MappingProxyType(dict(self.reason[1])), version=self.version,
+                config=self.config, step=step, loss=frozen(loss), epochs=epochs,
+                captures=tuple(self.captures), edges=self.edges, test_time=self.test_time,
+                diverged_at=self.diverged[0], diverged_model=self.diverged[1], **run)
+            return self._snap
