@@ -250,3 +250,58 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
 
 def sessions_from_env(default: int = 20) -> int:
     return int(os.environ.get("BNVIZ_LOAD_SESSIONS", default))
+
+
+def rounds_from_env(default: int) -> int:
+    return int(os.environ.get("BNVIZ_LOAD_ROUNDS", default))
+
+
+def check(result: dict) -> list[str]:
+    """Everything a class must leave as it found it, as a list of problems (empty: all held)."""
+    problems = []
+
+    def need(ok, what, r):
+        if not ok:
+            problems.append(f"{what}: {r}")
+
+    # No exception in the server log but Streamlit's own websocket-close race (see log_errors).
+    need(result["log_errors"] == 0, "the server logged an exception", result["log_errors"])
+    training = result["training"]
+    for r in [result["warmup"], *result["rounds"]]:
+        need(r["exceptions"] == 0, "an exception on a page", r)
+        # The cap held: exactly CAP trainings ran, every other Start was refused with its reason.
+        need(r["started"] == min(CAP, training) and r["refused"] == training - r["started"], "the cap", r)
+        # The live page kept refreshing under load, and its progress bar moved.
+        need(r["ticks"] >= 3 and r["progress_moved"], "the live page stopped refreshing", r)
+        need(r["jobs_after"] == 0 and r["jobs_gone_s"] <= 30, "trainings left after the close", r)
+        # Each job's OS threads carry its name (its OpenMP team inherits it): all gone after close.
+        need(r["training_threads_peak"] >= r["started"] and r["training_threads_after"] == 0,
+             "training threads left behind", r)
+    base = result["baseline"]
+    for r in result["rounds"]:
+        # Within 30 s of the close nothing is left beyond the warm-up baseline (Python threads by
+        # name, native ones by count) but idle pool workers, each pool within its cap: AnyIO's
+        # file-serving threads (Streamlit's 28 tokens) and concurrent.futures executors.
+        need(r["left_python"] == [] and r["left_native"] == 0 and r["threads_back_s"] <= 30,
+             "threads left behind", r)
+        need(all(n <= most for n, most in r["pools_after"].values()), "a pool over its cap", r)
+        # AnyIO stops threads idle for 10 s when it next hands out work: after the next visitor's
+        # request (11 s after the last page load) the process has no more threads than at the
+        # baseline, within 30 s of the close.
+        need(r["next_request_s"] <= 30 and r["threads_next_request"] <= base["threads"],
+             "threads left behind after the next request", r)
+        # Every closed tab's session is freed once its reconnect window has passed: after one more
+        # visit only that visit's session is alive. Nothing of ours keeps a session.
+        need(r["sessions_after_visit"] <= 1, "sessions kept after their tabs closed", r)
+        # No Python objects pile up: the allocator's blocks stay within 1 % of the baseline's,
+        # and the process within 20 % of its settled footprint after the warm-up.
+        need(r["blocks_after"] <= 1.01 * base["blocks"], "Python objects left behind (memory)", r)
+        need(r["rss_after_mb"] <= 1.20 * base["rss_mb"], "memory above the baseline", r)
+    for first, last in zip(result["rounds"], result["rounds"][1:]):
+        # Over several rounds (the soak): a new pool per round would be a leak, and each round
+        # ends where the one before did (5 % for the allocator's noise).
+        need(len(last["pools_after"]) <= len(first["pools_after"]), "a new pool per round (threads left behind)",
+             (first, last))
+        need(last["rss_after_mb"] <= 1.05 * first["rss_after_mb"], "memory grows round after round",
+             (first, last))
+    return problems
