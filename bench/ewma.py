@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import best_of, print_table, redraw_row, slider_to_redraw
-from bnviz import ewma as E
+from bnviz import ewma
 
 N = 1_000_000
 
@@ -15,17 +15,17 @@ def core(n: int = N) -> list[dict]:
     x = np.random.default_rng(0).normal(size=n)
     s = pd.Series(x)
     cases = [
-        ("v0=0, bias-corrected", lambda: E.ewma(x, 0.98, bias_correction=True),
+        ("v0=0, bias-corrected", lambda: ewma.ewma(x, 0.98, bias_correction=True),
          "ewm(adjust=True)", lambda: s.ewm(alpha=0.02, adjust=True).mean()),
-        ("S1=Y1", lambda: E.ewma(x, 0.98, start="first"),
+        ("S1=Y1", lambda: ewma.ewma(x, 0.98, start="first"),
          "ewm(adjust=False)", lambda: s.ewm(alpha=0.02, adjust=False).mean()),
-        ("v0=0, uncorrected", lambda: E.ewma(x, 0.98),
+        ("v0=0, uncorrected", lambda: ewma.ewma(x, 0.98),
          "ewm(adjust=False)", lambda: s.ewm(alpha=0.02, adjust=False).mean()),
     ]
     x_nan = x.copy()
     x_nan[::100] = np.nan
     s_nan = pd.Series(x_nan)
-    cases.append(("corrected, 1% NaN", lambda: E.ewma(x_nan, 0.98, bias_correction=True),
+    cases.append(("corrected, 1% NaN", lambda: ewma.ewma(x_nan, 0.98, bias_correction=True),
                   "ewm(adjust=True, ignore_na=True)", lambda: s_nan.ewm(alpha=0.02, ignore_na=True).mean()))
     rows = []
     for ours_name, ours, ref_name, ref in cases:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bench.common import best_of, print_table, redraw_row, slider_to_redraw
-from bnviz import optimizers as O
+from bnviz import optimizers
 from bnviz.opt_frames import grid_frame
 from bnviz.surfaces import SURFACES, grid
 
 # 8 runs: all seven optimizers, plus Adam without bias correction.
-RUNS = [(name, {}) for name in O.OPTIMIZERS] + [("adam", {"bias_correction": False})]
+RUNS = [(name, {}) for name in optimizers.OPTIMIZERS] + [("adam", {"bias_correction": False})]
 
 
 def core(steps: int = 1000) -> list[dict]:
@@ -17,14 +17,14 @@ def core(steps: int = 1000) -> list[dict]:
 
     def server():
         for name, extra in RUNS:
-            O.run(name, s, s.start, steps, **{**hp, **extra})
+            optimizers.run(name, s, s.start, steps, **{**hp, **extra})
         grid(s, 200)
 
     t_server = best_of(server, repeat=5)
     t_grid = best_of(lambda: grid(s, 200), repeat=5)
     t_frame = best_of(lambda: grid_frame(s, 70), repeat=5)
-    t_ours = best_of(lambda: [O.run(n, s, s.start, steps, lr=0.001) for n in O.OPTIMIZERS], repeat=3)
-    t_torch = best_of(lambda: [O.torch_trajectory(n, s, s.start, steps, lr=0.001) for n in O.OPTIMIZERS], repeat=3)
+    t_ours = best_of(lambda: [optimizers.run(n, s, s.start, steps, lr=0.001) for n in optimizers.OPTIMIZERS], repeat=3)
+    t_torch = best_of(lambda: [optimizers.torch_trajectory(n, s, s.start, steps, lr=0.001) for n in optimizers.OPTIMIZERS], repeat=3)
     return [
         {"measure": f"8 optimizer runs × {steps} steps + 200×200 grid (server)", "ms": f"{t_server * 1e3:.0f}",
          "reference": "goal < 100 ms", "ratio": f"{t_server / 0.1:.2f} of goal"},

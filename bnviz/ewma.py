@@ -95,6 +95,24 @@ def effective_window(beta: float) -> float:
     return 1.0 / (1.0 - _check_beta(beta))
 
 
+def window_decay(beta: float) -> float:
+    r"""What is left of a value's weight one effective window later: beta^(1/(1-beta)) ≈ 1/e
+    (``LATEX["window"]``); 0.9 gives 0.9^10 ≈ 0.35."""
+    return _check_beta(beta) ** effective_window(beta)
+
+
+def first_step(values, beta: float) -> dict | None:
+    r"""The first finite value theta_1 and the averages after it: v_1 = (1-beta) theta_1 from
+    v_0 = 0, and the corrected v_1 / (1 - beta) = theta_1 (``LATEX["zero"]``, ``LATEX["corrected"]``).
+    None when the series has no finite value."""
+    x = np.asarray(values, dtype=np.float64)
+    finite = x[np.isfinite(x)][:1]
+    if not finite.size:
+        return None
+    return {"theta": float(finite[0]), "v": float(ewma(finite, beta)[0]),
+            "v_corrected": float(ewma(finite, beta, bias_correction=True)[0])}
+
+
 def steps_to_fraction(beta: float, fraction: float) -> int:
     r"""Steps after a step change until v (started at the old level) covers ``fraction`` of the jump.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bnviz import ewma as E
+from bnviz import ewma
 from bnviz.series import Series, downsample_indices, step_signal
 
 
@@ -19,7 +19,7 @@ def beta_label(beta: float) -> str:
 
 def smooth_all(series: Series, betas, variants) -> dict[tuple[float, str], np.ndarray]:
     """Every requested (β, variant) average of the whole series."""
-    return {(b, v): E.variant(series.values, b, v) for b in betas for v in variants}
+    return {(b, v): ewma.variant(series.values, b, v) for b in betas for v in variants}
 
 
 def x_values(series: Series) -> np.ndarray:
@@ -61,12 +61,12 @@ def export_frame(series: Series, smoothed: dict) -> pd.DataFrame:
 
 def weights_frames(betas, *, horizon: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(weights, marks): (1−β)βᵏ for k up to ~3 windows, and the point k = 1/(1−β)."""
-    horizon = horizon or int(min(1000, 3 * max(E.effective_window(b) for b in betas))) + 1
+    horizon = horizon or int(min(1000, 3 * max(ewma.effective_window(b) for b in betas))) + 1
     rows, marks = [], []
     for b in betas:
-        w = E.weights(b, horizon)
+        w = ewma.weights(b, horizon)
         rows.append(pd.DataFrame({"k": np.arange(horizon), "weight": w, "curve": beta_label(b)}))
-        k = E.effective_window(b)
+        k = ewma.effective_window(b)
         marks.append({"k": k, "weight": (1 - b) * b ** k, "curve": beta_label(b)})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(marks)
 
@@ -77,17 +77,17 @@ def lag_frames(betas, *, n: int | None = None, at: int = 20) -> tuple[pd.DataFra
     The table holds, per β, the steps the average needs after the jump to cover 63 % and 95 %
     of it (measured on the curve) next to the closed form ``ewma.steps_to_fraction``.
     """
-    n = n or at + int(min(5000, 4 * max(E.effective_window(b) for b in betas))) + 5
+    n = n or at + int(min(5000, 4 * max(ewma.effective_window(b) for b in betas))) + 5
     step = step_signal(n, at)
     x = np.arange(1, n + 1)
     parts = [pd.DataFrame({"x": x, "value": step, "curve": "input"})]
     table = []
     for b in betas:
-        v = E.ewma(step, b, start="first")
+        v = ewma.ewma(step, b, start="first")
         parts.append(pd.DataFrame({"x": x, "value": v, "curve": beta_label(b)}))
         after = v[at:]
         measured = [int(np.argmax(after >= f - 1e-12)) + 1 if after[-1] >= f - 1e-12 else None
                     for f in (0.63, 0.95)]
         table.append({"beta": b, "measured_63": measured[0], "measured_95": measured[1],
-                      "formula_63": E.steps_to_fraction(b, 0.63), "formula_95": E.steps_to_fraction(b, 0.95)})
+                      "formula_63": ewma.steps_to_fraction(b, 0.63), "formula_95": ewma.steps_to_fraction(b, 0.95)})
     return pd.concat(parts, ignore_index=True), pd.DataFrame(table), "input"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bnviz import optimizers as O
+from bnviz import optimizers
 from bnviz.surfaces import Surface, grid
 
 # Learning rates on a roughly logarithmic grid (the page's α slider).
@@ -42,7 +42,7 @@ def grid_frame(surface: Surface, n: int = 70) -> tuple[pd.DataFrame, float]:
     return df[np.isfinite(df["z"])], fmin - floor
 
 
-def paths_frame(surface: Surface, runs: dict[str, O.Run], upto: int | None = None,
+def paths_frame(surface: Surface, runs: dict[str, optimizers.Run], upto: int | None = None,
                 offset: float = 0.0) -> pd.DataFrame:
     """Every optimizer's positions and loss up to step ``upto`` (finite rows only).
 
@@ -52,7 +52,7 @@ def paths_frame(surface: Surface, runs: dict[str, O.Run], upto: int | None = Non
     parts = []
     for name, r in runs.items():
         path = r.path if upto is None else r.path[: upto + 1]
-        loss = O.losses(surface, path)
+        loss = optimizers.losses(surface, path)
         parts.append(pd.DataFrame({"optimizer": name, "step": np.arange(len(path)), "x": path[:, 0],
                                    "y": path[:, 1], "loss": loss, "gap": np.maximum(loss - offset, 1e-300)}))
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
@@ -60,25 +60,25 @@ def paths_frame(surface: Surface, runs: dict[str, O.Run], upto: int | None = Non
     return df[np.isfinite(df[["x", "y", "loss"]]).all(axis=1)]
 
 
-def summary_frame(surface: Surface, runs: dict[str, O.Run]) -> pd.DataFrame:
+def summary_frame(surface: Surface, runs: dict[str, optimizers.Run]) -> pd.DataFrame:
     rows = []
     for name, r in runs.items():
-        s = O.summary(surface, r)
+        s = optimizers.summary(surface, r)
         rows.append({"optimizer": name, "final_loss": s["final_loss"], "steps_to_min": s["steps_to_min"],
                      "diverged_at": s["diverged_at"]})
     return pd.DataFrame(rows)
 
 
-def lr_frame(runs: dict[str, O.Run]) -> pd.DataFrame:
+def lr_frame(runs: dict[str, optimizers.Run]) -> pd.DataFrame:
     return pd.concat([pd.DataFrame({"optimizer": n, "step": np.arange(1, len(r.lr) + 1), "lr": r.lr})
                       for n, r in runs.items()], ignore_index=True)
 
 
-def export_frame(surface: Surface, runs: dict[str, O.Run]) -> pd.DataFrame:
+def export_frame(surface: Surface, runs: dict[str, optimizers.Run]) -> pd.DataFrame:
     """One row per (optimizer, step): position, loss, learning rate; NaN after a divergence."""
     parts = []
     for name, r in runs.items():
         parts.append(pd.DataFrame({"optimizer": name, "step": np.arange(len(r.path)), "x": r.path[:, 0],
-                                   "y": r.path[:, 1], "loss": O.losses(surface, r.path),
+                                   "y": r.path[:, 1], "loss": optimizers.losses(surface, r.path),
                                    "lr": np.append(r.lr, np.nan)}))
     return pd.concat(parts, ignore_index=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from bnviz import optimizers as O
+from bnviz import optimizers
 from bnviz.surfaces import SURFACES
 
 # α relative to the surface's GD learning rate: adaptive methods take steps of about α itself.
@@ -19,15 +19,15 @@ def lr_for(opt, surface):
 
 
 def compare(opt, surface, steps=100, **hp):
-    ours = O.trajectory(opt, surface, surface.start, steps, **hp)
-    ref = O.torch_trajectory(opt, surface, surface.start, steps, **hp)
+    ours = optimizers.trajectory(opt, surface, surface.start, steps, **hp)
+    ref = optimizers.torch_trajectory(opt, surface, surface.start, steps, **hp)
     assert ours.shape == ref.shape == (steps + 1, 2)
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     return np.nanmax(np.abs(ours - ref)), np.isfinite(ours).all()
 
 
 @pytest.mark.parametrize("surface", sorted(SURFACES))
-@pytest.mark.parametrize("opt", O.OPTIMIZERS)
+@pytest.mark.parametrize("opt", optimizers.OPTIMIZERS)
 def test_course_form_equals_torch_optim(opt, surface):
     s = SURFACES[surface]
     dev, finished = compare(opt, s, lr=lr_for(opt, s))
@@ -35,7 +35,7 @@ def test_course_form_equals_torch_optim(opt, surface):
     assert finished, "these learning rates are meant to be stable: the comparison would be too short"
 
 
-@pytest.mark.parametrize("kind", O.SCHEDULES)
+@pytest.mark.parametrize("kind", optimizers.SCHEDULES)
 @pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
 def test_schedules_equal_torch_lambdalr(opt, kind):
     s = SURFACES["valley"]
@@ -44,27 +44,27 @@ def test_schedules_equal_torch_lambdalr(opt, kind):
     assert dev <= 1e-10
 
 
-@pytest.mark.parametrize("opt", O.OPTIMIZERS)
+@pytest.mark.parametrize("opt", optimizers.OPTIMIZERS)
 def test_minibatch_noise_is_seeded_and_shared(opt):
     s = SURFACES["saddle"]
     hp = dict(lr=lr_for(opt, s), noise=0.5, batch_size=4, seed=3)
     dev, _ = compare(opt, s, **hp)
     assert dev <= 1e-10
-    a = O.trajectory(opt, s, s.start, 50, **hp)
-    assert np.array_equal(a, O.trajectory(opt, s, s.start, 50, **hp))
-    assert not np.array_equal(a, O.trajectory(opt, s, s.start, 50, **{**hp, "seed": 4}))
+    a = optimizers.trajectory(opt, s, s.start, 50, **hp)
+    assert np.array_equal(a, optimizers.trajectory(opt, s, s.start, 50, **hp))
+    assert not np.array_equal(a, optimizers.trajectory(opt, s, s.start, 50, **{**hp, "seed": 4}))
 
 
 def test_noise_shrinks_with_batch_size():
-    small = O.noise_sequence(20000, {"noise": 1.0, "batch_size": 1})
-    big = O.noise_sequence(20000, {"noise": 1.0, "batch_size": 64})
+    small = optimizers.noise_sequence(20000, {"noise": 1.0, "batch_size": 1})
+    big = optimizers.noise_sequence(20000, {"noise": 1.0, "batch_size": 64})
     assert small.std() == pytest.approx(1.0, rel=0.03) and big.std() == pytest.approx(1 / 8, rel=0.03)
 
 
 def test_momentum_is_sgd_with_scaled_lr():
-    assert O.torch_spec("momentum", lr=0.2, beta=0.9) == ("SGD", {"lr": pytest.approx(0.02), "momentum": 0.9,
+    assert optimizers.torch_spec("momentum", lr=0.2, beta=0.9) == ("SGD", {"lr": pytest.approx(0.02), "momentum": 0.9,
                                                                   "nesterov": False})
-    assert O.torch_call("momentum", lr=0.2, beta=0.9) == "torch.optim.SGD([theta], lr=0.02, momentum=0.9)"
+    assert optimizers.torch_call("momentum", lr=0.2, beta=0.9) == "torch.optim.SGD([theta], lr=0.02, momentum=0.9)"
     # dampening=β is NOT the course form: PyTorch's first step copies g into the buffer
     s = SURFACES["valley"]
     theta = torch.tensor(s.start, dtype=torch.float64, requires_grad=True)
@@ -74,21 +74,21 @@ def test_momentum_is_sgd_with_scaled_lr():
         theta.grad = torch.tensor(s.grad(*theta.detach().numpy()), dtype=torch.float64)
         opt.step()
         path.append(theta.detach().numpy().copy())
-    assert np.abs(np.array(path) - O.trajectory("momentum", s, s.start, 5, lr=0.4, beta=0.9)).max() > 1e-3
+    assert np.abs(np.array(path) - optimizers.trajectory("momentum", s, s.start, 5, lr=0.4, beta=0.9)).max() > 1e-3
 
 
 def test_first_steps_of_rmsprop_and_adam():
     s = SURFACES["valley"]
     g = np.array(s.grad(*s.start))
-    rms = O.trajectory("rmsprop", s, s.start, 1, lr=0.01, beta=0.99, eps=0.0)
+    rms = optimizers.trajectory("rmsprop", s, s.start, 1, lr=0.01, beta=0.99, eps=0.0)
     np.testing.assert_allclose(rms[1] - rms[0], -0.01 * np.sign(g) / math.sqrt(0.01), rtol=1e-12)  # 10× lr
-    adam = O.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0)
+    adam = optimizers.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0)
     np.testing.assert_allclose(adam[1] - adam[0], -0.1 * np.sign(g), rtol=1e-12)
-    raw = O.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0, bias_correction=False)
+    raw = optimizers.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0, bias_correction=False)
     # without correction m = 0.1 g and v = 0.001 g²: the first step is 0.1/√0.001 ≈ 3.16 α
     np.testing.assert_allclose(raw[1] - raw[0], -0.1 * 0.1 / math.sqrt(0.001) * np.sign(g), rtol=1e-12)
     with pytest.raises(ValueError):
-        O.torch_spec("adam", bias_correction=False)
+        optimizers.torch_spec("adam", bias_correction=False)
 
 
 def test_adam_weight_decay_is_l2_and_adamw_decouples():
@@ -96,36 +96,36 @@ def test_adam_weight_decay_is_l2_and_adamw_decouples():
     for opt in ("adam", "adamw"):
         dev, _ = compare(opt, s, lr=0.05, weight_decay=0.1)
         assert dev <= 1e-10
-    a = O.trajectory("adam", s, s.start, 30, lr=0.05, weight_decay=0.1)
-    w = O.trajectory("adamw", s, s.start, 30, lr=0.05, weight_decay=0.1)
+    a = optimizers.trajectory("adam", s, s.start, 30, lr=0.05, weight_decay=0.1)
+    w = optimizers.trajectory("adamw", s, s.start, 30, lr=0.05, weight_decay=0.1)
     assert np.abs(a - w).max() > 1e-4
 
 
 def test_schedule_formulas_from_the_notes():
-    assert O.lr_factor({"kind": "inverse", "k": 1.0}, 1) == pytest.approx(0.5)  # α0/(1+1·1)
-    assert O.lr_factor({"kind": "exp"}, 2) == pytest.approx(0.95 ** 2)
-    assert O.lr_factor({"kind": "sqrt", "k": 2.0}, 3) == pytest.approx(1.0)  # 2/√4
-    assert O.lr_factor({"kind": "staircase", "gamma": 0.5, "every": 10}, 25) == pytest.approx(0.25)
-    assert O.lr_factor({"kind": "inverse", "k": 1.0, "steps_per_epoch": 10}, 9) == 1.0
-    assert O.lr_factor(None, 5) == 1.0
-    r = O.run("gd", SURFACES["valley"], (1, 1), 4, lr=0.2, schedule={"kind": "inverse", "k": 1.0})
+    assert optimizers.lr_factor({"kind": "inverse", "k": 1.0}, 1) == pytest.approx(0.5)  # α0/(1+1·1)
+    assert optimizers.lr_factor({"kind": "exp"}, 2) == pytest.approx(0.95 ** 2)
+    assert optimizers.lr_factor({"kind": "sqrt", "k": 2.0}, 3) == pytest.approx(1.0)  # 2/√4
+    assert optimizers.lr_factor({"kind": "staircase", "gamma": 0.5, "every": 10}, 25) == pytest.approx(0.25)
+    assert optimizers.lr_factor({"kind": "inverse", "k": 1.0, "steps_per_epoch": 10}, 9) == 1.0
+    assert optimizers.lr_factor(None, 5) == 1.0
+    r = optimizers.run("gd", SURFACES["valley"], (1, 1), 4, lr=0.2, schedule={"kind": "inverse", "k": 1.0})
     np.testing.assert_allclose(r.lr, [0.2, 0.1, 0.2 / 3, 0.05])
 
 
 def test_divergence_marks_the_step_and_keeps_the_shape():
     s = SURFACES["valley"]
-    r = O.run("gd", s, s.start, 200, lr=10.0)
+    r = optimizers.run("gd", s, s.start, 200, lr=10.0)
     assert r.path.shape == (201, 2)
     assert r.diverged_at is not None and r.diverged_at < 50
     assert np.isfinite(r.path[: r.diverged_at]).all() and np.isnan(r.path[r.diverged_at:]).all()
-    summ = O.summary(s, r)
+    summ = optimizers.summary(s, r)
     assert summ["diverged_at"] == r.diverged_at and math.isfinite(summ["final_loss"])
 
 
 def test_summary_counts_steps_to_the_minimum():
     s = SURFACES["valley"]
-    r = O.run("momentum", s, s.start, 400, lr=0.4, beta=0.9)
-    summ = O.summary(s, r)
+    r = optimizers.run("momentum", s, s.start, 400, lr=0.4, beta=0.9)
+    summ = optimizers.summary(s, r)
     k = summ["steps_to_min"]
     assert k is not None and np.hypot(*r.path[k]) < 1e-3 and np.hypot(*r.path[k - 1]) >= 1e-3
     assert summ["nearest_min"] == (0.0, 0.0)
@@ -133,22 +133,22 @@ def test_summary_counts_steps_to_the_minimum():
 
 def test_unknown_names_are_errors():
     with pytest.raises(ValueError):
-        O.trajectory("sgdx", SURFACES["valley"], (0, 0), 3)
+        optimizers.trajectory("sgdx", SURFACES["valley"], (0, 0), 3)
     with pytest.raises(ValueError):
-        O.trajectory("gd", SURFACES["valley"], (0, 0), 3, beta=0.9)
+        optimizers.trajectory("gd", SURFACES["valley"], (0, 0), 3, beta=0.9)
 
 
 @pytest.mark.parametrize("start", [(np.nan, 1.0), (np.inf, 0.0), (1e9, 0.0)])
 def test_a_start_that_is_not_usable_diverges_at_step_zero(start):
     s = SURFACES["valley"]
-    r = O.run("adam", s, start, 20)
+    r = optimizers.run("adam", s, start, 20)
     assert r.diverged_at == 0 and np.isnan(r.path).all() and r.path.shape == (21, 2)
-    summ = O.summary(s, r)
+    summ = optimizers.summary(s, r)
     assert summ["diverged_at"] == 0 and math.isnan(summ["final_loss"]) and summ["final_point"] is None
 
 
 def test_max_deviation_ignores_rows_after_a_divergence():
     a = np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, np.nan]])
     b = np.array([[0.0, 0.0], [1.0, 1.5], [np.nan, np.nan]])
-    assert O.max_deviation(a, b) == 0.5
-    assert math.isnan(O.max_deviation(a[2:], b[2:]))
+    assert optimizers.max_deviation(a, b) == 0.5
+    assert math.isnan(optimizers.max_deviation(a[2:], b[2:]))

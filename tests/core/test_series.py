@@ -4,28 +4,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma_frames as F
-from bnviz import series as S
+from bnviz import ewma_frames
+from bnviz import series
 
 
 def test_seattle_temperatures_are_real_and_offline():
-    s = S.temperatures("temp_max")
+    s = series.temperatures("temp_max")
     assert len(s.values) == 1461 and np.isfinite(s.values).all()
     assert -10 < s.values.min() < 5 and 30 < s.values.max() < 40  # °C
     assert str(s.index[0])[:10] == "2012-01-01" and str(s.index[-1])[:10] == "2015-12-31"
-    lo = S.temperatures("temp_min")
+    lo = series.temperatures("temp_min")
     assert (lo.values <= s.values).all()
 
 
-@pytest.mark.parametrize("kind", S.SYNTHETIC)
+@pytest.mark.parametrize("kind", series.SYNTHETIC)
 def test_synthetic_is_seeded(kind):
-    a, b, c = S.synthetic(kind, seed=3), S.synthetic(kind, seed=3), S.synthetic(kind, seed=4)
+    a, b, c = series.synthetic(kind, seed=3), series.synthetic(kind, seed=3), series.synthetic(kind, seed=4)
     np.testing.assert_array_equal(a.values, b.values)
     assert not np.array_equal(a.values, c.values)
 
 
 def test_paste_numbers():
-    s = S.parse_pasted("1, 2;3\n4\t5 nan inf -1e3")
+    s = series.parse_pasted("1, 2;3\n4\t5 nan inf -1e3")
     assert s.values[:5].tolist() == [1, 2, 3, 4, 5] and s.values[-1] == -1000
     assert s.notes == {"non_finite": 2}
 
@@ -35,26 +35,26 @@ def test_paste_numbers():
     ("nan nan 1", "too_short"), ("<script>alert(1)</script>", "bad_token"),
 ])
 def test_paste_errors(text, key):
-    with pytest.raises(S.SeriesError) as err:
-        S.parse_pasted(text)
+    with pytest.raises(series.SeriesError) as err:
+        series.parse_pasted(text)
     assert err.value.key == key
 
 
 def test_csv_with_header_and_text_column():
-    frame, dropped = S.read_table(b"step,name,loss\n1,a,0.9\n2,b,0.7\n3,c,\n4,d,0.5\n")
+    frame, dropped = series.read_table(b"step,name,loss\n1,a,0.9\n2,b,0.7\n3,c,\n4,d,0.5\n")
     assert list(frame.columns) == ["step", "loss"] and dropped == ["name"]
-    s = S.from_table(frame, "loss")
+    s = series.from_table(frame, "loss")
     assert s.notes == {"non_finite": 1}
 
 
 @pytest.mark.parametrize("data", [b"1\n2\n3\n", b"1;2\n3;4\n5;6\n", b"1\t2\n3\t4\n", "\ufeff1,2\n3,4\n".encode()])
 def test_csv_without_header(data):
-    frame, _ = S.read_table(data)
+    frame, _ = series.read_table(data)
     assert frame.iloc[:, 0].tolist()[:2] in ([1.0, 2.0], [1.0, 3.0])
 
 
 def test_csv_chinese_header_in_gb18030():
-    frame, _ = S.read_table("步数,损失\n1,0.5\n2,0.4\n".encode("gb18030"))
+    frame, _ = series.read_table("步数,损失\n1,0.5\n2,0.4\n".encode("gb18030"))
     assert list(frame.columns) == ["步数", "损失"]
 
 
@@ -64,15 +64,15 @@ def test_csv_chinese_header_in_gb18030():
     (b"\xff\xfe\xfa\xfb,\xff\n" * 3, "encoding"), (b"x\n1\n", "too_short"),
 ])
 def test_csv_errors(data, key):
-    with pytest.raises(S.SeriesError) as err:
-        frame, _ = S.read_table(data)
-        S.from_table(frame, frame.columns[0])
+    with pytest.raises(series.SeriesError) as err:
+        frame, _ = series.read_table(data)
+        series.from_table(frame, frame.columns[0])
     assert err.value.key == key
 
 
 def test_huge_numbers_become_non_finite_not_errors():
-    frame, _ = S.read_table(b"v\n1e400\n1\n2\n-1e400\n")
-    s = S.from_table(frame, "v")
+    frame, _ = series.read_table(b"v\n1e400\n1\n2\n-1e400\n")
+    s = series.from_table(frame, "v")
     assert s.notes["non_finite"] == 2
 
 
@@ -80,25 +80,25 @@ def test_million_rows_parse_and_downsample():
     rng = np.random.default_rng(0)
     x = rng.normal(size=1_000_000)
     x[123_456] = 50.0  # a spike the drawing must keep
-    frame, _ = S.read_table(pd.DataFrame({"loss": x}).to_csv(index=False).encode())
-    s = S.from_table(frame, "loss")
+    frame, _ = series.read_table(pd.DataFrame({"loss": x}).to_csv(index=False).encode())
+    s = series.from_table(frame, "loss")
     assert len(s.values) == 1_000_000
-    idx = S.downsample_indices(s.values, 4000)
+    idx = series.downsample_indices(s.values, 4000)
     assert len(idx) <= 4002 and 123_456 in idx and idx[0] == 0 and idx[-1] == 999_999
-    raw, curves, drawn = F.chart_frames(s, F.smooth_all(s, [0.9], ["corrected"]))
+    raw, curves, drawn = ewma_frames.chart_frames(s, ewma_frames.smooth_all(s, [0.9], ["corrected"]))
     assert drawn == len(idx) and len(raw) == drawn and len(curves) == drawn
 
 
 def test_too_long():
-    with pytest.raises(S.SeriesError) as err:
-        S.parse_pasted("1 " * (S.MAX_POINTS + 1))
+    with pytest.raises(series.SeriesError) as err:
+        series.parse_pasted("1 " * (series.MAX_POINTS + 1))
     assert err.value.key == "too_long"
 
 
 def test_export_frame_has_every_average():
-    s = S.synthetic("sine", n=30)
-    smoothed = F.smooth_all(s, [0.5, 0.9], ["zero", "first"])
-    df = F.export_frame(s, smoothed)
+    s = series.synthetic("sine", n=30)
+    smoothed = ewma_frames.smooth_all(s, [0.5, 0.9], ["zero", "first"])
+    df = ewma_frames.export_frame(s, smoothed)
     assert len(df) == 30 and {"ewma_beta0.9_zero", "ewma_beta0.5_first"} <= set(df.columns)
     # the CSV round-trips
     back = pd.read_csv(pd.io.common.StringIO(df.to_csv(index=False)))
@@ -106,19 +106,19 @@ def test_export_frame_has_every_average():
 
 
 def test_chart_frames_drop_non_finite():
-    s = S.parse_pasted("1 2 nan 4 inf 6")
-    raw, curves, _ = F.chart_frames(s, F.smooth_all(s, [0.9], ["corrected"]))
+    s = series.parse_pasted("1 2 nan 4 inf 6")
+    raw, curves, _ = ewma_frames.chart_frames(s, ewma_frames.smooth_all(s, [0.9], ["corrected"]))
     assert np.isfinite(raw["value"]).all() and len(raw) == 4
     assert curves["value"].isna().sum() == 2  # gaps, never inf in a chart
 
 
 def test_optimizer_paths_frame_drops_non_finite_rows():
     from bnviz import opt_frames as OF
-    from bnviz import optimizers as O
+    from bnviz import optimizers
     from bnviz.surfaces import SURFACES
 
     s = SURFACES["valley"]
-    runs = {"gd": O.run("gd", s, s.start, 50, lr=10.0), "adam": O.run("adam", s, s.start, 50)}
+    runs = {"gd": optimizers.run("gd", s, s.start, 50, lr=10.0), "adam": optimizers.run("adam", s, s.start, 50)}
     df = OF.paths_frame(s, runs, offset=-1e-3)
     assert np.isfinite(df[["x", "y", "loss", "gap"]].to_numpy()).all() and (df["gap"] > 0).all()
     assert len(df[df["optimizer"] == "gd"]) == runs["gd"].diverged_at  # rows up to the divergence only

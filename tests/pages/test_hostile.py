@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bnviz import training as T
+from bnviz import training
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
@@ -96,7 +96,7 @@ def clean(monkeypatch):
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()
-    T.MANAGER.release_all()
+    training.MANAGER.release_all()
     deadline = time.time() + 30
     while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
         time.sleep(0.05)
@@ -156,7 +156,7 @@ def run_case(kind, payload, lang, monkeypatch, tmp_path):
         into(at, lang, monkeypatch)
         at.button(key="bn_start").click().run()
         deadline = time.time() + 60
-        while time.time() < deadline and (T.MANAGER.active() or not at.error):
+        while time.time() < deadline and (training.MANAGER.active() or not at.error):
             time.sleep(0.2)
             at.run()
         return at
@@ -189,7 +189,7 @@ def test_hostile_input(case, kind, payload, where, key, lang, monkeypatch, tmp_p
     at.switch_page(HOME).run()
     no_traceback(at)
     assert at.title[0].value == STRINGS[lang]["app_title"]
-    assert not T.MANAGER.active()
+    assert not training.MANAGER.active()
 
 
 def test_at_least_forty_cases_over_every_kind():

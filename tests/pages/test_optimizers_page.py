@@ -2,7 +2,7 @@
 
 import pytest
 
-from bnviz import opt_frames as F
+from bnviz import opt_frames
 from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
 
@@ -21,13 +21,13 @@ def test_default_view(app, lang):
     assert at.slider(key="step").value == 150
 
 
-@pytest.mark.parametrize("preset", sorted(F.PRESETS))
+@pytest.mark.parametrize("preset", sorted(opt_frames.PRESETS))
 def test_each_preset_runs_cleanly(app, preset):
     at = app(PAGE)
     at.sidebar.selectbox(key="preset").set_value(preset).run()
     at.sidebar.button[0].click().run()
     no_traceback(at)
-    p = F.PRESETS[preset]
+    p = opt_frames.PRESETS[preset]
     assert at.sidebar.selectbox(key="surf").value == p["surface"]
     assert at.sidebar.multiselect(key="opts").value == p["optimizers"]
     assert not at.warning, [w.value for w in at.warning]  # no preset diverges
