@@ -1,7 +1,13 @@
-"""Tidy tables behind the EWMA page's charts and CSV export (pandas, no Streamlit).
+"""The tables behind the EWMA page's charts and CSV export (pandas, no Streamlit).
 
-Curves are labelled by β (``beta_label``) and variant key (``ewma.VARIANTS``); the UI layer
-translates the variant keys before drawing.
+The page's β sliders move over a grid of β values (``BETAS``). The server computes every curve
+for every β of the grid once per series, with :func:`bnviz.ewma.ewma`; the browser then only
+picks columns or rows by the slider's position. So the tables are indexed by a β position ``i``:
+
+- :func:`curve_table`: wide — one row per drawn point, one column ``b{i}_{variant}`` per β and
+  variant (a slider move picks another column, the quickest shape to select from);
+- :func:`weight_table` and :func:`lag_table`: long — rows ``(i, k, ...)`` on each β's own grid,
+  because each β needs its own horizon.
 """
 
 from __future__ import annotations
@@ -12,82 +18,98 @@ import pandas as pd
 from bnviz import ewma
 from bnviz.series import Series, downsample_indices, step_signal
 
+# β on the scale of 1−β: roughly log-spaced, containing Ng's 0.5, 0.9 and 0.98.
+ONE_MINUS_BETA = (0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02, 0.015, 0.01,
+                  0.007, 0.005, 0.003, 0.002, 0.001)
+BETAS = tuple(round(1 - d, 6) for d in ONE_MINUS_BETA)
+LAG_AT = 20  # the step of the lag demonstration happens at t = 20
+
 
 def beta_label(beta: float) -> str:
     return f"β={beta:g}"
 
 
-def smooth_all(series: Series, betas, variants) -> dict[tuple[float, str], np.ndarray]:
-    """Every requested (β, variant) average of the whole series."""
-    return {(b, v): ewma.variant(series.values, b, v) for b in betas for v in variants}
+def column(i: int, variant: str) -> str:
+    """The curve table's column of β position ``i`` and ``variant``."""
+    return f"b{i}_{variant}"
 
 
 def x_values(series: Series) -> np.ndarray:
     return series.index if series.index is not None else np.arange(1, len(series.values) + 1)
 
 
-def chart_frames(series: Series, smoothed: dict, *, first: int | None = None,
-                 max_points: int = 4000) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(raw, curves, drawn) for the chart: the first ``first`` values (all if None), downsampled.
-
-    Non-finite values are dropped from the drawing (they become gaps in the lines).
-    """
+def curve_table(series: Series, betas=BETAS, variants=ewma.VARIANTS, *, first: int | None = None,
+                max_points: int = 4000) -> tuple[pd.DataFrame, int]:
+    """(table, drawn): ``t`` (1-based position), ``x``, the raw ``value`` and every average
+    ``b{i}_{variant}`` of the first ``first`` values (all if None), downsampled for drawing.
+    The averages are computed on every value; non-finite ones are drawn as gaps (NaN)."""
     n = len(series.values) if first is None else min(first, len(series.values))
     idx = downsample_indices(series.values[:n], max_points)
-    x = x_values(series)[idx]
-    raw = pd.DataFrame({"x": x, "value": series.values[idx]})
-    raw = raw[np.isfinite(raw["value"].to_numpy())]
-    parts = []
-    for (beta, var), v in sorted(smoothed.items(), key=lambda kv: kv[0][0]):  # smoothest drawn last, on top
-        vals = v[idx]
-        vals = np.where(np.isfinite(vals), vals, np.nan)
-        parts.append(pd.DataFrame({"x": x, "curve": beta_label(beta), "variant": var,
-                                   "series": f"{beta_label(beta)} {var}", "value": vals}))
-    curves = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["x", "curve", "variant", "series", "value"])
-    return raw, curves, len(idx)
+    cols = {"t": idx + 1, "x": x_values(series)[idx], "value": series.values[idx]}
+    for i, beta in enumerate(betas):
+        for variant in variants:
+            v = ewma.variant(series.values, beta, variant)[idx]
+            cols[column(i, variant)] = np.where(np.isfinite(v), v, np.nan).astype(np.float32)
+    table = pd.DataFrame(cols)
+    table["value"] = table["value"].where(np.isfinite(table["value"]))
+    return table, len(idx)
 
 
-def export_frame(series: Series, smoothed: dict) -> pd.DataFrame:
-    """Every value and every average, one column each, for the CSV download."""
+def horizon(beta: float) -> int:
+    """How far the weight and lag charts look for ``beta``: three effective windows (≤ 1000)."""
+    return int(min(1000, 3 * ewma.effective_window(beta))) + 1
+
+
+def _sample(n: int, points: int) -> np.ndarray:
+    """At most ``points`` evenly spread positions of range(n), always the first and the last."""
+    return np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int))
+
+
+def weight_table(betas=BETAS, points: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(weights, marks): the weight (1−β)βᵏ of the value k steps back, per β position ``i``, for
+    k up to :func:`horizon` (at most ``points`` k each); and the point k = 1/(1−β) with the
+    weight left there, β^(1/(1−β)) ≈ 1/e (``decay``)."""
+    rows, marks = [], []
+    for i, b in enumerate(betas):
+        h = horizon(b)
+        k = _sample(h, points)
+        rows.append(pd.DataFrame({"i": i, "k": k, "weight": ewma.weights(b, h)[k]}))
+        w = ewma.effective_window(b)
+        marks.append({"i": i, "k": w, "weight": (1 - b) * ewma.window_decay(b), "decay": ewma.window_decay(b)})
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(marks)
+
+
+def lag_table(betas=BETAS, points: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(curves, table): a clean step at t = ``LAG_AT`` and, per β position ``i``, its average
+    (S₁ = Y₁) on at most ``points`` t; and per β the steps the average needs after the jump to
+    cover 63 % and 95 % of it, measured on the curve, beside the closed form
+    :func:`bnviz.ewma.steps_to_fraction`. Rows of ``curves`` with ``i = -1`` are the step itself."""
+    parts, table = [], []
+    for i, b in enumerate(betas):
+        n = LAG_AT + int(min(5000, 4 * ewma.effective_window(b))) + 5
+        step = step_signal(n, LAG_AT)
+        v = ewma.ewma(step, b, start="first")
+        t = _sample(n, points)
+        parts.append(pd.DataFrame({"i": i, "t": t + 1, "value": v[t]}))
+        after = v[LAG_AT:]
+        measured = [int(np.argmax(after >= f - 1e-12)) + 1 if after[-1] >= f - 1e-12 else None
+                    for f in (0.63, 0.95)]
+        table.append({"i": i, "beta": b, "measured_63": measured[0], "measured_95": measured[1],
+                      "formula_63": ewma.steps_to_fraction(b, 0.63),
+                      "formula_95": ewma.steps_to_fraction(b, 0.95)})
+    longest = LAG_AT + int(min(5000, 4 * max(ewma.effective_window(b) for b in betas))) + 5
+    corners = np.array([0, LAG_AT - 1, LAG_AT, longest - 1])  # the step drawn exactly
+    parts.append(pd.DataFrame({"i": -1, "t": corners + 1, "value": step_signal(longest, LAG_AT)[corners]}))
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(table)
+
+
+def export_frame(series: Series, betas, variants) -> pd.DataFrame:
+    """Every value and the chosen averages, one column each, for the CSV download."""
     cols = {"t": np.arange(1, len(series.values) + 1)}
     if series.index is not None:
         cols["date"] = series.index
     cols[series.name] = series.values
-    for (beta, var), v in smoothed.items():
-        cols[f"ewma_beta{beta:g}_{var}"] = v
+    for beta in betas:
+        for var in variants:
+            cols[f"ewma_beta{beta:g}_{var}"] = ewma.variant(series.values, beta, var)
     return pd.DataFrame(cols)
-
-
-def weights_frames(betas, *, horizon: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(weights, marks): (1−β)βᵏ for k up to ~3 windows, and the point k = 1/(1−β)."""
-    horizon = horizon or int(min(1000, 3 * max(ewma.effective_window(b) for b in betas))) + 1
-    rows, marks = [], []
-    for b in betas:
-        w = ewma.weights(b, horizon)
-        rows.append(pd.DataFrame({"k": np.arange(horizon), "weight": w, "curve": beta_label(b)}))
-        k = ewma.effective_window(b)
-        marks.append({"k": k, "weight": (1 - b) * b ** k, "curve": beta_label(b)})
-    return pd.concat(rows, ignore_index=True), pd.DataFrame(marks)
-
-
-def lag_frames(betas, *, n: int | None = None, at: int = 20) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(curves, table, input_key): a clean step and its EWMAs (start='first'), plus measured lag.
-
-    The table holds, per β, the steps the average needs after the jump to cover 63 % and 95 %
-    of it (measured on the curve) next to the closed form ``ewma.steps_to_fraction``.
-    """
-    n = n or at + int(min(5000, 4 * max(ewma.effective_window(b) for b in betas))) + 5
-    step = step_signal(n, at)
-    x = np.arange(1, n + 1)
-    parts = [pd.DataFrame({"x": x, "value": step, "curve": "input"})]
-    table = []
-    for b in betas:
-        v = ewma.ewma(step, b, start="first")
-        parts.append(pd.DataFrame({"x": x, "value": v, "curve": beta_label(b)}))
-        after = v[at:]
-        measured = [int(np.argmax(after >= f - 1e-12)) + 1 if after[-1] >= f - 1e-12 else None
-                    for f in (0.63, 0.95)]
-        table.append({"beta": b, "measured_63": measured[0], "measured_95": measured[1],
-                      "formula_63": ewma.steps_to_fraction(b, 0.63), "formula_95": ewma.steps_to_fraction(b, 0.95)})
-    return pd.concat(parts, ignore_index=True), pd.DataFrame(table), "input"

@@ -138,9 +138,7 @@ def surface(text: str, *, half_width: float = 3.0, start=None) -> Surface:
         gy = (torch.zeros_like(yt) if gy is None else gy).detach().numpy()
         return (gx, gy) if gx.ndim else (float(gx), float(gy))
 
-    h = float(half_width)
-    if not (0 < h <= 1e3):
-        raise ExprError("expr_domain")
+    h = square(half_width).domain[0][1]
     try:
         with np.errstate(all="ignore"):
             probe = np.linspace(-h, h, 21)
@@ -149,5 +147,16 @@ def surface(text: str, *, half_width: float = 3.0, start=None) -> Surface:
         raise ExprError("expr_eval") from None
     if not np.isfinite(values).any():
         raise ExprError("expr_nonfinite")
-    st = tuple(start) if start is not None else (-0.8 * h, 0.7 * h)
+    st = tuple(start) if start is not None else square(h).start
     return Surface("custom", text, f, grad, ((-h, h), (-h, h)), [], st)
+
+
+def square(half_width: float) -> Surface:
+    """The plotted square [−w, w]² of a typed surface and its default start, before any formula
+    (the page keeps its start boxes while a formula is being corrected). f is 0 there."""
+    h = float(half_width)
+    if not (0 < h <= 1e3):
+        raise ExprError("expr_domain")
+    zero = lambda x, y: 0.0 * np.asarray(x)  # noqa: E731 - a placeholder, never optimised
+    return Surface("custom", "", zero, lambda x, y: (zero(x, y), zero(x, y)), ((-h, h), (-h, h)), [],
+                   (-0.8 * h, 0.7 * h))

@@ -8,8 +8,11 @@ import pandas as pd
 from bnviz import optimizers
 from bnviz.surfaces import Surface, grid
 
-# Learning rates on a roughly logarithmic grid (the page's α slider).
-LRS = [1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.5, 0.9, 1.0, 2.0, 5.0, 10.0]
+# The grids of the page's sliders: learning rates on a roughly logarithmic grid, and the β of
+# momentum, Nesterov, RMSProp (β) and Adam, AdamW (β₁). The page precomputes every value of them.
+LRS = (1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.5, 0.9, 1.0, 2.0, 5.0, 10.0)
+BETAS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999)
+BETA_OF = {"momentum": "beta", "nesterov": "beta", "rmsprop": "beta", "adam": "beta1", "adamw": "beta1"}
 
 # One click reproduces a figure of the notes. "lr" is the shared α; "lrs" gives each optimizer its own.
 PRESETS = {
@@ -26,38 +29,89 @@ PRESETS = {
 }
 
 
-def grid_frame(surface: Surface, n: int = 70) -> tuple[pd.DataFrame, float]:
-    """(cells, offset): heatmap cells with centre (cx, cy), edges (x0, x1, y0, y1), loss f and
-    z = log10(f − offset); offset = lowest loss on the grid minus a small floor."""
+def lowest_value(surface: Surface, n: int = 70) -> float:
+    """f*: the loss at the surface's known minima, or (a typed formula) the lowest on the grid."""
+    if surface.minima:
+        return float(min(surface.f(x, y) for x, y in surface.minima))
+    _, _, z = grid(surface, n)
+    finite = z[np.isfinite(z)]
+    return float(finite.min()) if finite.size else 0.0
+
+
+def gap_floor(surface: Surface, fstar: float, n: int = 70) -> float:
+    """A positive floor for f − f* on a log axis: 10⁻⁹ of the grid's median gap."""
+    _, _, z = grid(surface, n)
+    finite = z[np.isfinite(z)]
+    spread = float(np.median(finite) - fstar) if finite.size else 1.0
+    return 1e-9 * spread if spread > 0 else 1e-12
+
+
+def grid_frame(surface: Surface, fstar: float, n: int = 70) -> pd.DataFrame:
+    """Heatmap cells with centre (cx, cy), edges (x0, x1, y0, y1), loss f and z = log10(f − f*),
+    f − f* floored by :func:`gap_floor` (cells where f is not finite are left out)."""
     xs, ys, Z = grid(surface, n)
     dx, dy = xs[1] - xs[0], ys[1] - ys[0]
     X, Y = np.meshgrid(xs, ys)
-    finite = np.isfinite(Z)
-    fmin = Z[finite].min() if finite.any() else 0.0
-    spread = np.median(Z[finite]) - fmin if finite.any() else 1.0
-    floor = 1e-3 * spread if spread > 0 else 1e-3
-    z = np.log10(np.where(finite, Z - fmin, np.nan) + floor)
+    floor = gap_floor(surface, fstar, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.log10(np.maximum(Z - fstar, floor))
     df = pd.DataFrame({"cx": X.ravel(), "cy": Y.ravel(), "x0": (X - dx / 2).ravel(), "x1": (X + dx / 2).ravel(),
                        "y0": (Y - dy / 2).ravel(), "y1": (Y + dy / 2).ravel(), "f": Z.ravel(), "z": z.ravel()})
-    return df[np.isfinite(df["z"])], fmin - floor
+    return df[np.isfinite(df["f"]) & np.isfinite(df["z"])]
 
 
-def paths_frame(surface: Surface, runs: dict[str, optimizers.Run], upto: int | None = None,
-                offset: float = 0.0) -> pd.DataFrame:
-    """Every optimizer's positions and loss up to step ``upto`` (finite rows only).
+def beta_field(name: str) -> str | None:
+    """The hyper-parameter the page's β slider moves for ``name`` (β, β₁), or None."""
+    return BETA_OF.get(name)
 
-    ``gap`` = loss − ``offset``: with offset = (lowest loss on the grid − a small floor) it stays
-    positive, so it can be drawn on a log axis even where the loss itself is negative.
+
+def _position(grid_values, value) -> int:
+    return min(range(len(grid_values)), key=lambda i: abs(grid_values[i] - value))
+
+
+def trajectory_table(surface: Surface, start, steps: int, settings: dict[str, dict], fstar: float,
+                     max_points: int = 500) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, optimizers.Run]]:
+    """Every path the page's sliders can pick, computed once.
+
+    For each optimizer and its settings ``hp`` (α and β on the grids): the run at every α of
+    ``LRS`` (β as set) and at every β of ``BETAS`` (α as set), in one batch each. Returns
+    (paths, rates, runs): ``paths`` rows (optimizer, li, bi, step, x, y, loss, gap, last) — li, bi
+    the α and β positions (bi = −1 without a β slider), ``last`` the path's last finite step, at
+    most ``max_points`` steps per path (evenly thinned, the last finite one kept); ``rates`` rows
+    (optimizer, li, step, lr) of the learning rate at every α; ``runs`` the run as set.
     """
-    parts = []
-    for name, r in runs.items():
-        path = r.path if upto is None else r.path[: upto + 1]
-        loss = optimizers.losses(surface, path)
-        parts.append(pd.DataFrame({"optimizer": name, "step": np.arange(len(path)), "x": path[:, 0],
-                                   "y": path[:, 1], "loss": loss, "gap": np.maximum(loss - offset, 1e-300)}))
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["optimizer", "step", "x", "y", "loss", "gap"])
-    return df[np.isfinite(df[["x", "y", "loss"]]).all(axis=1)]
+    stride = max(1, -(-int(steps) // max_points))
+    floor = gap_floor(surface, fstar)
+    parts, rates, runs = [], [], {}
+    for name, hp in settings.items():
+        field = beta_field(name)
+        li0 = _position(LRS, hp["lr"])
+        bi0 = _position(BETAS, hp[field]) if field else -1
+        by_lr = optimizers.run_batch(name, surface, start, steps, **{**hp, "lr": LRS})
+        picks = [(li, bi0, by_lr.run(li)) for li in range(len(LRS))]
+        if field:
+            by_beta = optimizers.run_batch(name, surface, start, steps, **{**hp, "lr": LRS[li0], field: BETAS})
+            picks += [(li0, bi, by_beta.run(bi)) for bi in range(len(BETAS)) if bi != bi0]
+        runs[name] = by_lr.run(li0)
+        for li, bi, r in picks:
+            finite = np.flatnonzero(np.isfinite(r.path).all(axis=1))
+            if not finite.size:
+                continue
+            last = int(finite[-1])
+            keep = finite[(finite % stride == 0) | (finite == last)]
+            loss = optimizers.losses(surface, r.path[keep])
+            parts.append(pd.DataFrame({
+                "optimizer": name, "li": np.int16(li), "bi": np.int16(bi), "step": keep.astype(np.int32),
+                "x": r.path[keep, 0].astype(np.float32), "y": r.path[keep, 1].astype(np.float32),
+                "loss": loss.astype(np.float32), "gap": np.maximum(loss - fstar, floor).astype(np.float32),
+                "last": np.int32(last)}))
+        for li in range(len(LRS)):
+            rates.append(pd.DataFrame({"optimizer": name, "li": np.int16(li), "step": np.arange(1, steps + 1),
+                                       "lr": by_lr.lr[li].astype(np.float32)}))
+    columns = ["optimizer", "li", "bi", "step", "x", "y", "loss", "gap", "last"]
+    paths = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    rate = pd.concat(rates, ignore_index=True) if rates else pd.DataFrame(columns=["optimizer", "li", "step", "lr"])
+    return paths, rate, runs
 
 
 def summary_frame(surface: Surface, runs: dict[str, optimizers.Run]) -> pd.DataFrame:
@@ -67,11 +121,6 @@ def summary_frame(surface: Surface, runs: dict[str, optimizers.Run]) -> pd.DataF
         rows.append({"optimizer": name, "final_loss": s["final_loss"], "steps_to_min": s["steps_to_min"],
                      "diverged_at": s["diverged_at"]})
     return pd.DataFrame(rows)
-
-
-def lr_frame(runs: dict[str, optimizers.Run]) -> pd.DataFrame:
-    return pd.concat([pd.DataFrame({"optimizer": n, "step": np.arange(1, len(r.lr) + 1), "lr": r.lr})
-                      for n, r in runs.items()], ignore_index=True)
 
 
 def export_frame(surface: Surface, runs: dict[str, optimizers.Run]) -> pd.DataFrame:

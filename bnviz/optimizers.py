@@ -127,12 +127,13 @@ def noise_sequence(steps: int, hp: dict) -> np.ndarray:
     return np.random.default_rng(hp.get("seed", 0)).normal(0.0, sigma / math.sqrt(b), size=(steps, 2))
 
 
-def _escaped(theta: np.ndarray, surface: Surface) -> bool:
-    """Non-finite, or further from the domain's centre than 10 spans: counted as diverged."""
-    if not np.all(np.isfinite(theta)):
-        return True
+def _escaped(theta: np.ndarray, surface: Surface) -> np.ndarray:
+    """Per row of ``theta`` (…, 2): non-finite, or further from the domain's centre than 10 spans
+    (counted as diverged). NaN fails the ``<=`` test, so it counts too."""
     (x0, x1), (y0, y1) = surface.domain
-    return abs(theta[0] - (x0 + x1) / 2) > 10 * (x1 - x0) or abs(theta[1] - (y0 + y1) / 2) > 10 * (y1 - y0)
+    near = (np.abs(theta[..., 0] - (x0 + x1) / 2) <= 10 * (x1 - x0)) & \
+           (np.abs(theta[..., 1] - (y0 + y1) / 2) <= 10 * (y1 - y0))
+    return ~near
 
 
 @dataclass(frozen=True)
@@ -142,34 +143,66 @@ class Run:
     diverged_at: int | None  # first step whose result was non-finite / far away
 
 
+@dataclass(frozen=True)
+class Batch:
+    """K runs of one optimizer from one start that differ only in ``BATCHED`` hyper-parameters."""
+
+    paths: np.ndarray  # (K, steps+1, 2); NaN from each row's diverged step on
+    lr: np.ndarray  # (K, steps) learning rate of each row at each step
+    diverged_at: tuple  # per row: first step whose result was non-finite / far away, or None
+
+    def run(self, k: int) -> Run:
+        return Run(self.paths[k], self.lr[k], self.diverged_at[k])
+
+
+BATCHED = ("lr", "beta", "beta1")  # the hyper-parameters a batch may vary from row to row
+
+
 def _gradient(surface: Surface, theta: np.ndarray) -> np.ndarray:
+    """The exact gradient at every row of ``theta`` (K, 2)."""
+    g = np.empty_like(theta)
+    g[:, 0], g[:, 1] = surface.grad(theta[:, 0], theta[:, 1])
+    return g
+
+
+def run_batch(name: str, surface: Surface, start, steps: int, **hp) -> Batch:
+    """Course-form runs, one per row: any of ``BATCHED`` may be a sequence of K values (the
+    others are shared). Every row follows :func:`update` exactly as a run of its own would."""
+    hp = hyper(name, **hp)
+    steps = int(steps)
+    rows = {k: np.asarray(v, dtype=np.float64).reshape(-1, 1) for k, v in hp.items()
+            if k in BATCHED and np.ndim(v) > 0}
+    n = max((len(v) for v in rows.values()), default=1)
+    row_hp = {**hp, **rows}  # (K, 1) columns broadcast against the (K, 2) positions
+    factors = np.array([lr_factor(hp.get("schedule"), i) for i in range(steps)])
+    lrs = np.broadcast_to(np.asarray(hp["lr"], dtype=np.float64).reshape(-1, 1), (n, 1)) * factors
+    paths = np.full((n, steps + 1, 2), np.nan)
+    theta = np.tile(np.asarray(start, dtype=np.float64), (n, 1))
+    if _escaped(theta[0], surface):  # a start that is not finite, or absurdly far away
+        return Batch(paths, lrs, (0,) * n)
+    paths[:, 0] = theta
+    noise = noise_sequence(steps, hp)
+    state: dict = {}
+    diverged = np.full(n, -1)
+    alive = np.ones(n, dtype=bool)
     with np.errstate(all="ignore"):
-        gx, gy = surface.grad(theta[0], theta[1])
-    return np.array([gx, gy], dtype=np.float64)
+        for i in range(steps):
+            g = _gradient(surface, theta) + noise[i]
+            theta = update(name, theta, g, state, lrs[:, i:i + 1], row_hp, i + 1)
+            lost = alive & _escaped(theta, surface)
+            if lost.any():
+                diverged[lost] = i + 1
+                alive &= ~lost
+                theta[~alive] = np.nan
+                if not alive.any():
+                    break
+            paths[:, i + 1] = theta
+    return Batch(paths, lrs, tuple(None if d < 0 else int(d) for d in diverged))
 
 
 def run(name: str, surface: Surface, start, steps: int, **hp) -> Run:
     """Course-form run: every step's position, learning rate, and where it diverged."""
-    hp = hyper(name, **hp)
-    steps = int(steps)
-    path = np.full((steps + 1, 2), np.nan)
-    theta = np.asarray(start, dtype=np.float64).copy()
-    lrs = np.array([hp["lr"] * lr_factor(hp.get("schedule"), i) for i in range(steps)])
-    if _escaped(theta, surface):  # a start that is not finite, or absurdly far away
-        return Run(path, lrs, 0)
-    path[0] = theta
-    noise = noise_sequence(steps, hp)
-    state: dict = {}
-    diverged = None
-    with np.errstate(all="ignore"):
-        for i in range(steps):
-            g = _gradient(surface, theta) + noise[i]
-            theta = update(name, theta, g, state, lrs[i], hp, i + 1)
-            if _escaped(theta, surface):
-                diverged = i + 1
-                break
-            path[i + 1] = theta
-    return Run(path, lrs, diverged)
+    return run_batch(name, surface, start, steps, **hp).run(0)
 
 
 def trajectory(name: str, surface: Surface, start, steps: int, **hp) -> np.ndarray:
@@ -223,7 +256,7 @@ def torch_trajectory(name: str, surface: Surface, start, steps: int, **hp) -> np
     path = np.full((int(steps) + 1, 2), np.nan)
     path[0] = theta.detach().numpy()
     for i in range(int(steps)):
-        g = _gradient(surface, theta.detach().numpy()) + noise[i]
+        g = _gradient(surface, theta.detach().numpy().reshape(1, 2))[0] + noise[i]
         theta.grad = torch.from_numpy(g)
         opt.step()
         sched.step()

@@ -1,24 +1,31 @@
-"""EWMA smoothing: widgets and layout only; the maths is in bnviz.ewma / bnviz.ewma_frames."""
+"""EWMA smoothing: widgets and layout only; the maths is in bnviz.ewma / bnviz.ewma_frames.
+
+The β sliders, the number of curves, the variants and the zoom act in the browser: the server
+computes every curve for every β of the grid once per series, the charts pick (bnviz.ui.live).
+"""
 
 import pandas as pd
 import streamlit as st
 
 from bnviz import ewma, ewma_frames, series
-from bnviz.ui import charts
-from bnviz.ui import urlstate
-from bnviz.ui.common import formula, guarded
+from bnviz.ui import ewma_charts, live, urlstate
 from bnviz.ui.classroom import present
+from bnviz.ui.common import formula, guarded
 from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
 ensure_entrypoint()
 
-# β on the scale of 1−β: roughly log-spaced, containing Ng's 0.5, 0.9 and 0.98.
-ONE_MINUS_BETA = [0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02, 0.015, 0.01,
-                  0.007, 0.005, 0.003, 0.002, 0.001]
-BETAS = [round(1 - d, 6) for d in ONE_MINUS_BETA]
+BETAS = ewma_frames.BETAS
 DEFAULT_BETAS = (0.9, 0.98, 0.5)
 SOURCES = ("temperatures", "synthetic", "upload", "paste")
+ZOOM_MAX = 365
+CONTROLS = (
+    live.Control("ewma-nc", "choice", key="ncurves"),
+    *(live.Control(ewma_charts.IDS[f"b{i}"], "range", key=f"b{i}", options=BETAS) for i in (1, 2, 3)),
+    *(live.Control(ewma_charts.IDS[p], "toggle", key=p) for p in ewma_charts.VARIANT_PARAMS.values()),
+)
+ZOOM = (live.Control(ewma_charts.IDS["zoom"], "range", key="zoom", wide=True),)
 
 
 @st.cache_data(show_spinner=False)
@@ -31,15 +38,21 @@ def _table(data: bytes):
     return series.read_table(data)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _curves(chosen: series.Series, first: int | None = None):
+    return ewma_frames.curve_table(chosen, first=first)
+
+
+@st.cache_data(show_spinner=False)
+def _weights_and_lag():
+    return ewma_frames.weight_table(), ewma_frames.lag_table()
+
+
 def _ng_preset():
     st.session_state.update(ncurves=3, b1=0.5, b2=0.9, b3=0.98)
 
 
-def _beta_fmt(b):
-    return f"{b:g}"
-
-
-def sidebar_controls():
+def data_sidebar():
     sb = st.sidebar
     sb.header(t("data_header"))
     urlstate.init("src", "temperatures", urlstate.choice(SOURCES))
@@ -59,18 +72,7 @@ def sidebar_controls():
         params["file"] = sb.file_uploader(t("upload_label"), type=["csv", "txt", "tsv", "dat"], key="upload")
     else:
         params["text"] = sb.text_area(t("paste_label"), key="paste", height=120)
-
-    sb.header(t("smoothing_header"))
-    sb.button(t("preset_ng"), on_click=_ng_preset, width="stretch")
-    urlstate.init("ncurves", 2, urlstate.choice((1, 2, 3)))
-    n = sb.segmented_control(t("n_curves"), (1, 2, 3), required=True, key="ncurves")
-    betas = []
-    for i in range(n):
-        urlstate.init(f"b{i + 1}", DEFAULT_BETAS[i], urlstate.choice(BETAS))
-        betas.append(sb.select_slider(t("beta_n", i=i + 1), BETAS, format_func=_beta_fmt, key=f"b{i + 1}"))
-    urlstate.init("var", list(ewma.VARIANTS), urlstate.choices(ewma.VARIANTS))
-    variants = sb.multiselect(t("variants"), ewma.VARIANTS, format_func=lambda v: t(f"var_{v}"), key="var")
-    return params, list(dict.fromkeys(betas)), variants
+    return params
 
 
 def load_series(params):
@@ -100,51 +102,81 @@ def load_series(params):
     return _temperatures("temp_max"), t("what_temperatures")
 
 
-def main_chart(chosen, smoothed, variants, betas, first=None):
-    raw, curves, drawn = ewma_frames.chart_frames(chosen, smoothed, first=first)
-    curves["variant"] = curves["variant"].map(lambda v: t(f"var_{v}"))
+def init_controls():
+    urlstate.init("ncurves", 2, urlstate.choice((1, 2, 3)))
+    for i, beta in enumerate(DEFAULT_BETAS, 1):
+        urlstate.init(f"b{i}", beta, urlstate.choice(BETAS))
+    for p in ewma_charts.VARIANT_PARAMS.values():
+        urlstate.init(p, 1, urlstate.choice((1, 0)))
+
+
+def beta_texts():
+    """What the panel shows for each β of the grid: the value and its effective window."""
+    return [t("live_beta", beta=b, window=round(ewma.effective_window(b), 1)) for b in BETAS]
+
+
+def controls_panel():
+    texts = {"ewma-nc": {"label": t("n_curves"), "options": [[n, str(n)] for n in (1, 2, 3)]}}
+    swatches = ewma_charts.beta_swatches(len(BETAS))
+    for i in (1, 2, 3):
+        texts[ewma_charts.IDS[f"b{i}"]] = {"label": f"β{'₁₂₃'[i - 1]}", "texts": beta_texts(), "max": len(BETAS) - 1,
+                                           "shown_when": ["ewma-nc", i], "swatches": swatches}
+    for variant, p in ewma_charts.VARIANT_PARAMS.items():
+        texts[ewma_charts.IDS[p]] = {"label": t(f"var_{variant}")}
+    live.panel("ewma", CONTROLS, texts, key="ewma_live")
+    st.caption(t("live_hint"))
+
+
+def chosen_betas():
+    return list(dict.fromkeys(st.session_state[f"b{i}"] for i in range(1, st.session_state["ncurves"] + 1)))
+
+
+def chosen_variants():
+    return [v for v, p in ewma_charts.VARIANT_PARAMS.items() if st.session_state[p]]
+
+
+def smoothing_chart(table, chosen, zoom=False):
     temporal = chosen.index is not None
-    chart = charts.smoothing_chart(
-        raw, curves, temporal=temporal, x_title=t("axis_date") if temporal else t("axis_step"),
-        y_title=t("axis_value"), curve_title=t("legend_curve"), variant_title=t("legend_variant"),
-        raw_label=t("raw"), variant_order=[t(f"var_{v}") for v in variants],
-        curve_order=[ewma_frames.beta_label(b) for b in betas])
-    st.altair_chart(present(chart), width="stretch")
-    return drawn
+    chart = ewma_charts.smoothing_chart(
+        table, labels=[ewma_frames.beta_label(b) for b in BETAS],
+        variants={v: t(f"var_{v}") for v in ewma.VARIANTS}, temporal=temporal,
+        x_title=t("axis_date") if temporal else t("axis_step"), y_title=t("axis_value"),
+        curve_title=t("legend_curve"), variant_title=t("legend_variant"), raw_label=t("raw"), zoom=zoom)
+    st.altair_chart(present(chart), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
 
 
 st.title(t("ewma_title"))
 st.markdown(t("ewma_intro"))
-params, betas, variants = sidebar_controls()
+params = data_sidebar()
+st.sidebar.button(t("preset_ng"), on_click=_ng_preset, width="stretch")
 chosen, what = load_series(params)
 n_values = len(chosen.values)
 st.caption(t("source_caption", name=chosen.name, n=n_values, what=what))
 if chosen.notes.get("non_finite"):
     st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
 
-cols = st.columns(len(betas))
-for col, b in zip(cols, betas):
-    col.metric(t("metric_window", beta=b), t("metric_window_value", window=round(ewma.effective_window(b), 1)),
-               help=t("metric_window_help"), border=True)
-
-smoothed = ewma_frames.smooth_all(chosen, betas, variants)
+init_controls()
 with guarded():
-    zoom_max = max(3, min(365, n_values))
-    # Lazy tabs: only the open one is computed and sent, which halves the redraw time.
+    controls_panel()
+    # Lazy tabs: only the open one is computed and sent.
     tab_all, tab_zoom = st.tabs([t("chart_all"), t("chart_zoom")], key="view", on_change="rerun")
     if tab_all.open:
         with tab_all:
-            drawn = main_chart(chosen, smoothed, variants, betas)
+            table, drawn = _curves(chosen)
+            smoothing_chart(table, chosen)
             if drawn < n_values:
                 st.info(t("note_downsampled", n=n_values, m=drawn))
     if tab_zoom.open:
         with tab_zoom:
+            zoom_max = max(3, min(ZOOM_MAX, n_values))
             urlstate.init("zoom", min(60, zoom_max), urlstate.int_range(2, zoom_max))
             st.session_state["zoom"] = min(st.session_state["zoom"], zoom_max)  # the series may have shrunk
-            first = st.slider(t("zoom_days"), 2, zoom_max, key="zoom")
-            main_chart(chosen, smoothed, variants, betas, first=first)
+            live.panel("ewma_zoom", ZOOM, {"ewma-zoom": {"label": t("zoom_days"), "min": 2, "max": zoom_max,
+                                                         "template": t("zoom_value")}}, key="ewma_zoom_live")
+            smoothing_chart(_curves(chosen, first=zoom_max)[0], chosen, zoom=True)
             st.caption(t("zoom_explain"))
-    st.download_button(t("download"), lambda: ewma_frames.export_frame(chosen, smoothed).to_csv(index=False),
+    betas, variants = chosen_betas(), chosen_variants()
+    st.download_button(t("download"), lambda: ewma_frames.export_frame(chosen, betas, variants).to_csv(index=False),
                        file_name="bnviz_ewma.csv", mime="text/csv", icon=":material/download:")
 
 st.subheader(t("formulas_header"))
@@ -156,29 +188,31 @@ with right:
     formula(ewma.LATEX["corrected"], "f_corrected")
     formula(ewma.LATEX["weights"], "f_weights")
 
+labels = [ewma_frames.beta_label(b) for b in BETAS]
+(weights, marks), (lag, lag_rows) = _weights_and_lag()
 with guarded():
     st.subheader(t("weights_header"))
     st.latex(ewma.LATEX["window"])
     st.caption(t("weights_explain"))
-    w, marks = ewma_frames.weights_frames(betas)
-    st.altair_chart(present(charts.weights_chart(
-        w, marks, x_title=t("axis_k"), y_title=t("axis_weight"), curve_title=t("legend_curve"),
-        mark_label=t("one_over_e"), curve_order=[ewma_frames.beta_label(b) for b in betas])), width="stretch")
-    st.caption(" · ".join(t("e_check", beta=b, val=ewma.window_decay(b)) for b in betas))
+    st.altair_chart(present(ewma_charts.weights_chart(
+        weights, marks, labels=labels, horizons=[ewma_frames.horizon(b) for b in BETAS], x_title=t("axis_k"),
+        y_title=t("axis_weight"), curve_title=t("legend_curve"), mark_label=t("one_over_e"),
+        decay_label=t("decay_left"))), width="stretch", key="ewma_chart_weights")
 
 with guarded():
     st.subheader(t("lag_header"))
     st.caption(t("lag_explain"))
     st.latex(ewma.LATEX["lag"])
-    lag, table, input_key = ewma_frames.lag_frames(betas)
-    lag["curve"] = lag["curve"].replace({input_key: t("lag_step")})
-    st.altair_chart(present(charts.lag_chart(lag, x_title=t("axis_step"), y_title=t("axis_value"),
-                                             curve_title=t("legend_curve"), input_label=t("lag_step"),
-                                             curve_order=[ewma_frames.beta_label(b) for b in betas])), width="stretch")
+    ends = lag[lag.i >= 0].groupby("i").t.max().tolist()
+    st.altair_chart(present(ewma_charts.lag_chart(
+        lag, lag_rows, labels=labels, ends=ends, at=ewma_frames.LAG_AT, x_title=t("axis_step"),
+        y_title=t("axis_value"), curve_title=t("legend_curve"), input_label=t("lag_step"),
+        crossing_label=t("lag_table_63"))), width="stretch", key="ewma_chart_lag")
+    rows = lag_rows[lag_rows.beta.isin(betas)]
     st.dataframe(pd.DataFrame({
-        t("lag_table_beta"): table["beta"],
-        t("lag_table_63"): table["measured_63"], t("lag_table_95"): table["measured_95"],
-        t("lag_table_formula"): [f"{a} / {b}" for a, b in zip(table["formula_63"], table["formula_95"])],
+        t("lag_table_beta"): rows["beta"],
+        t("lag_table_63"): rows["measured_63"], t("lag_table_95"): rows["measured_95"],
+        t("lag_table_formula"): [f"{a} / {b}" for a, b in zip(rows["formula_63"], rows["formula_95"])],
     }), hide_index=True)
 
 with guarded():

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from bnviz.ui import urlstate
+from bnviz.ui import live, urlstate
 from bnviz.ui.i18n import t
 
 PRESENT_KEY = "present"
@@ -95,17 +95,38 @@ def share_box(url_path: str) -> None:
         st.code(share_link(url_path), language=None, wrap_lines=True)
 
 
-def _svg_zip(drawn: list) -> bytes:
-    """Every chart of the page rendered to SVG on the server (vl-convert), in one zip."""
+def _fix_bound(spec, bound: dict) -> None:
+    """Parameters bound to a live control take its committed value (no browser, no control)."""
+    if isinstance(spec, dict):
+        for param in spec.get("params", []):
+            element = (param.get("bind") or {}).get("element", "") if isinstance(param.get("bind"), dict) else ""
+            if element.startswith("#") and element[1:] in bound:
+                param.pop("bind")
+                if "select" in param:
+                    param["value"] = [{field: bound[element[1:]] for field in param["select"].get("fields", [])}]
+                else:
+                    param["value"] = bound[element[1:]]
+        for value in spec.values():
+            _fix_bound(value, bound)
+    elif isinstance(spec, list):
+        for value in spec:
+            _fix_bound(value, bound)
+
+
+def _svg_zip(drawn: list, bound: dict | None = None) -> bytes:
+    """Every chart of the page rendered to SVG on the server (vl-convert), in one zip; charts
+    that follow live controls show the values last committed (``bound``: control id → value)."""
+    import altair as alt
     import vl_convert
 
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf, alt.data_transformers.disable_max_rows():
         for i, (chart, data) in enumerate(drawn, 1):
             spec = chart.to_dict() if hasattr(chart, "to_dict") else copy.deepcopy(chart)
             if data is not None:
                 spec["data"] = {"values": json.loads(data.to_json(orient="records"))}
             spec.pop("usermeta", None)
+            _fix_bound(spec, bound or {})
             zf.writestr(f"chart_{i:02d}.svg", vl_convert.vegalite_to_svg(spec))
     return buf.getvalue()
 
@@ -113,7 +134,8 @@ def _svg_zip(drawn: list) -> bytes:
 def svg_download(url_path: str) -> None:
     """Sidebar button: the charts of this page as SVG files (rendered only when clicked)."""
     drawn = list(st.session_state.get(_DRAWN, []))
+    bound = live.bound_values()
     if drawn:
-        st.sidebar.download_button(t("save_svg", n=len(drawn)), lambda: _svg_zip(drawn),
+        st.sidebar.download_button(t("save_svg", n=len(drawn)), lambda: _svg_zip(drawn, bound),
                                    file_name=f"bnviz_{url_path or 'home'}_charts.zip",
                                    mime="application/zip", icon=":material/image:", width="stretch")

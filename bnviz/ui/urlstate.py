@@ -15,6 +15,7 @@ import streamlit as st
 
 _DEFAULTS = "_url_defaults"
 _IGNORED = "_url_ignored"
+_KEPT = "_url_kept"  # the last value of each key at the end of a complete run
 
 
 def choice(options) -> Callable[[str], Any]:
@@ -75,9 +76,17 @@ def serialize(value) -> str:
 
 
 def init(key: str, default, parse: Callable[[str], Any], start=None) -> None:
-    """Seed widget ``key``: the URL's value if valid, else ``start`` (if given), else ``default``."""
+    """Seed widget ``key``: the URL's value if valid, else ``start`` (if given), else ``default``.
+
+    Streamlit forgets a widget's value when a run does not draw it (a page stopped by a bad
+    formula, another page visited): such a key gets back the value it had at the end of the last
+    complete run, so nothing the user chose is lost."""
     st.session_state.setdefault(_DEFAULTS, {})[key] = default
     if key in st.session_state:
+        return
+    kept = st.session_state.get(_KEPT, {})
+    if key in kept:
+        st.session_state[key] = kept[key]
         return
     value = default if start is None else start
     raw = st.query_params.get(key)
@@ -95,7 +104,12 @@ def ignored() -> list[str]:
 
 
 def sync() -> None:
-    """Write every initialised widget that differs from its default into the URL; drop the rest."""
+    """Write every initialised widget that differs from its default into the URL; drop the rest.
+    Called at the end of every complete run; it also keeps each value for :func:`init`."""
+    kept = st.session_state.setdefault(_KEPT, {})
+    for key in st.session_state.get(_DEFAULTS, {}):
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
     for key, default in st.session_state.get(_DEFAULTS, {}).items():
         value = st.session_state.get(key, default)
         if value == default or value is None or key not in st.session_state:

@@ -92,3 +92,43 @@ def open_page(page, server, path: str, title: str):
     page.locator("h1", has_text=title).first.wait_for(timeout=30_000)
     wait_ready(page)
     return page
+
+
+# Counts script (and fragment) runs as the page sees them: each time the app goes "running".
+WATCH_RUNS = """() => {
+  window.__scriptRuns = 0;
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute("data-test-script-state") === "running") window.__scriptRuns++;
+  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+def watch_runs(page) -> None:
+    page.evaluate(WATCH_RUNS)
+
+
+def runs_seen(page) -> int:
+    return page.evaluate("window.__scriptRuns")
+
+
+def chart_pixels(page, index: int = 0) -> str:
+    """The pixels of chart ``index`` (its canvas), to tell whether it was redrawn."""
+    return page.evaluate(f"document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas\")[{index}].toDataURL()")
+
+
+def drag(page, selector: str, to: float, steps: int = 12, pause_ms: int = 40) -> None:
+    """Press on a range input's thumb area and drag it to fraction ``to`` of its width, without
+    releasing (call ``page.mouse.up()`` to release)."""
+    el = page.locator(selector)
+    el.scroll_into_view_if_needed()
+    box = el.bounding_box()
+    value, lo, hi = (float(el.evaluate(f"e => e.{a}")) for a in ("value", "min", "max"))
+    start = (value - lo) / max(1e-9, hi - lo)
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 8 + start * (box["width"] - 16), y)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        frac = start + (to - start) * i / steps
+        page.mouse.move(box["x"] + 8 + frac * (box["width"] - 16), y)
+        page.wait_for_timeout(pause_ms)

@@ -1,4 +1,5 @@
-"""The EWMA page in real Chromium: charts drawn, slider redraws, language, URL state, uploads."""
+"""The EWMA page in real Chromium: charts drawn, sliders that redraw while they move, language,
+URL state, uploads."""
 
 import re
 from pathlib import Path
@@ -7,11 +8,10 @@ from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from tests.browser.conftest import no_exception
-from tests.browser.harness import ROOT, open_page, wait_ready
+from tests.browser.harness import ROOT, chart_pixels, drag, open_page, runs_seen, wait_ready, watch_runs
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 CHART_MARKS = "[data-testid='stVegaLiteChart'] canvas"  # charts ask vega-embed for canvas
-PIXELS = f"document.querySelector(\"{CHART_MARKS}\").toDataURL()"
 
 
 def test_page_draws_its_charts(page, server):
@@ -26,25 +26,67 @@ def test_page_draws_its_charts(page, server):
     assert blank == [False, False, False]
     no_exception(page)
     assert "0.02 × 40 = 0.8" in page.inner_text("body")
+    assert page.locator("[data-row='ewma-b1'] output").inner_text() == "0.9 · ≈ 10 values"
     shots = ROOT / "docs" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "ewma.png"))
     assert (shots / "ewma.png").stat().st_size > 20_000
 
 
-def test_beta_slider_redraws_the_chart(page, server):
+def test_dragging_beta_redraws_every_chart_with_no_server_run(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.locator(CHART_MARKS).nth(2).wait_for()
+    page.wait_for_timeout(800)
+    before = [chart_pixels(page, i) for i in range(3)]
+    watch_runs(page)
+    drag(page, "#ewma-b1", to=1.0)  # β₁ from 0.9 towards 0.999, the mouse still pressed
+    page.wait_for_timeout(300)
+    assert runs_seen(page) == 0  # nothing went to the server during the drag
+    assert page.locator("[data-row='ewma-b1'] output").inner_text() == "0.999 · ≈ 1000 values"
+    during = [chart_pixels(page, i) for i in range(3)]
+    assert all(a != b for a, b in zip(before, during))  # the smoothing, weight and lag charts moved
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"[?&]b1=0\.999"), timeout=20_000)  # committed on release
+    wait_ready(page)
+    assert runs_seen(page) == 1
+    page.reload()  # the link keeps it
+    open_page(page, server, "ewma?b1=0.999", EN["ewma_title"])
+    expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.999 · ≈ 1000 values")
+    no_exception(page)
+
+
+def test_keys_step_beta_and_the_link_follows_once_they_stop(page, server):
     open_page(page, server, "ewma", EN["ewma_title"])
     page.locator(CHART_MARKS).first.wait_for()
     page.wait_for_timeout(500)
-    before = page.evaluate(PIXELS)
-    assert page.get_by_text("≈ 10 values").count() >= 1
-    thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
+    before = chart_pixels(page)
+    watch_runs(page)
+    thumb = page.locator("#ewma-b1")
     thumb.focus()
     thumb.press("ArrowRight")  # β 0.9 -> 0.93
-    page.get_by_text("≈ 14.3 values").first.wait_for(timeout=20_000)
+    thumb.press("ArrowRight")  # -> 0.95
+    expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.95 · ≈ 20 values")
+    page.wait_for_function(f"document.querySelector(\"{CHART_MARKS}\").toDataURL() !== {before!r}", timeout=10_000)
+    expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
-    page.wait_for_function(f"{PIXELS} !== {before!r}", timeout=20_000)  # the chart was redrawn
-    expect(page).to_have_url(re.compile(r"[?&]b1=0\.93"))  # the choice is in the link
+    assert runs_seen(page) == 1  # two key presses, one commit
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "ewma-b1"  # focus stays
+    no_exception(page)
+
+
+def test_curves_and_variants_are_chosen_in_the_browser(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.locator(CHART_MARKS).first.wait_for()
+    page.wait_for_timeout(500)
+    expect(page.locator("[data-row='ewma-b3']")).to_be_hidden()
+    before = chart_pixels(page)
+    watch_runs(page)
+    page.locator("[data-row='ewma-nc'] button", has_text="3").click()
+    expect(page.locator("[data-row='ewma-b3']")).to_be_visible()
+    page.locator("[data-row='ewma-vz'] input[type=checkbox]").uncheck()
+    expect(page).to_have_url(re.compile(r"ncurves=3.*vz=0|vz=0.*ncurves=3"), timeout=20_000)
+    wait_ready(page)
+    assert chart_pixels(page) != before
     no_exception(page)
 
 
@@ -53,6 +95,7 @@ def test_language_switch_follows_url_and_reload(page, server):
     page.get_by_text("简体中文").click()
     page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=20_000)
     expect(page).to_have_url(re.compile(r"[?&]lang=zh"))
+    expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.9 · 约 10 个值")
     page.reload()
     page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=30_000)
     wait_ready(page)
@@ -72,10 +115,10 @@ def test_chinese_browser_locale_defaults_to_chinese(browser, server):
 def test_link_reproduces_state_and_ignores_garbage(page, server):
     open_page(page, server, "ewma?b1=0.98&ncurves=1&src=synthetic", EN["ewma_title"])
     page.get_by_text(EN["what_synthetic"].format(seed=0)).first.wait_for()
-    expect(page.locator("[data-testid='stMetric']")).to_have_count(1)
-    expect(page.get_by_text("≈ 50 values")).to_have_count(1)
+    expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.98 · ≈ 50 values")
+    expect(page.locator("[data-row='ewma-b2']")).to_be_hidden()
     open_page(page, server, "ewma?b1=%3Cscript%3Ealert(1)%3C/script%3E&ncurves=99&zoom=-4&src=nope", EN["ewma_title"])
-    expect(page.locator("[data-testid='stMetric']")).to_have_count(2)
+    expect(page.locator("[data-row='ewma-b2']")).to_be_visible()
     expect(page.get_by_text("Some settings in the link were not valid", exact=False)).to_have_count(1)
     no_exception(page)
 

@@ -1,4 +1,5 @@
-"""The optimizer page in real Chromium: surface drawn, click moves the start, Play animates, presets."""
+"""The optimizer page in real Chromium: surface drawn, click moves the start, the step, α and β
+answer in the browser, Play animates and ends, hovering the loss chart moves the step, presets."""
 
 import re
 
@@ -7,14 +8,20 @@ from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from tests.browser.conftest import no_exception
-from tests.browser.harness import ROOT, open_page, wait_ready
+from tests.browser.harness import ROOT, chart_pixels, drag, open_page, runs_seen, wait_ready, watch_runs
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart']"
+STEP = "#opt-step"
 
 
 def start_x(page) -> str:
     return page.get_by_label(EN["start_x"]).input_value()
+
+
+def ready_charts(page, n: int = 2):
+    page.wait_for_function(f"document.querySelectorAll(\"{CHART} canvas\").length >= {n}", timeout=30_000)
+    page.wait_for_timeout(800)
 
 
 def test_surface_is_drawn_and_a_click_moves_the_start(page, server):
@@ -34,21 +41,76 @@ def test_surface_is_drawn_and_a_click_moves_the_start(page, server):
     no_exception(page)
 
 
-def test_play_animates_the_step_scrubber(page, server):
-    open_page(page, server, "optimizers?steps=60", EN["opt_title"])
-    page.locator(CHART).first.wait_for()
-    page.get_by_role("button", name=EN["play"]).click()
-    slider = page.locator("[data-testid='stMain'] input[type='range']").first
+def test_play_runs_in_the_browser_through_every_step_and_ends(page, server):
+    open_page(page, server, "optimizers?steps=60&step=0", EN["opt_title"])
+    ready_charts(page)
+    watch_runs(page)
+    before = chart_pixels(page)
+    page.locator("[data-row='opt-play'] button").click()
     seen = set()
-    for _ in range(60):
-        seen.add(int(slider.input_value()))
-        if len(seen) >= 4:
+    for _ in range(200):
+        seen.add(int(page.locator(STEP).input_value()))
+        if 60 in seen:
             break
-        page.wait_for_timeout(250)
-    assert len(seen) >= 4, seen  # the scrubber moved on its own, tick after tick
-    # back to Play at the end (40 ticks of 0.25 s; a loaded CI machine needs longer)
-    page.get_by_role("button", name=EN["play"]).wait_for(timeout=90_000)
-    assert int(slider.input_value()) == 60
+        page.wait_for_timeout(20)
+    assert len(seen) >= 10 and max(seen) == 60, seen  # it moved on its own, frame after frame
+    expect(page.locator("[data-row='opt-play'] button")).to_have_text(EN["play"], timeout=20_000)  # ended
+    assert chart_pixels(page) != before
+    expect(page).to_have_url(re.compile(r"steps=60"))
+    wait_ready(page)
+    assert runs_seen(page) <= 1  # the end is committed once; no run during the animation
+    no_exception(page)
+
+
+def test_dragging_alpha_redraws_the_paths_with_no_server_run(page, server):
+    open_page(page, server, "optimizers", EN["opt_title"])
+    ready_charts(page)
+    before = chart_pixels(page)
+    watch_runs(page)
+    drag(page, "#opt-lr", to=0.0)  # α down to 1e-4, still pressed
+    page.wait_for_timeout(300)
+    assert runs_seen(page) == 0
+    expect(page.locator("[data-row='opt-lr'] output")).to_have_text("0.0001")
+    assert chart_pixels(page) != before
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"[?&]lr=0\.0001"), timeout=20_000)
+    no_exception(page)
+
+
+def test_pointing_at_the_loss_chart_moves_the_step_everywhere(page, server):
+    open_page(page, server, "optimizers", EN["opt_title"])
+    ready_charts(page)
+    loss = page.locator(CHART).nth(1)
+    loss.scroll_into_view_if_needed()
+    box = loss.locator("canvas").first.bounding_box()
+    before = chart_pixels(page)
+    # Inside the plot (the chart's height holds the axis and the legend below it too).
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.2)
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.wait_for_function(f"+document.querySelector('{STEP}').value < 100", timeout=10_000)
+    assert chart_pixels(page) != before  # the contour follows
+    step = page.locator(STEP).input_value()
+    expect(page.locator("[data-row='opt-step'] output")).to_have_text(f"step {step} of 150")
+    no_exception(page)
+
+
+def test_a_link_opens_at_its_step_and_a_bad_formula_keeps_the_settings(page, server):
+    open_page(page, server, "optimizers?step=40&lr=0.2", EN["opt_title"])
+    expect(page.locator("[data-row='opt-step'] output")).to_have_text("step 40 of 150")
+    expect(page.locator("[data-row='opt-lr'] output")).to_have_text("0.2")
+    open_page(page, server, "optimizers?surf=custom&sx=1.5&step=40", EN["opt_title"])
+    ready_charts(page)
+    box = page.get_by_label(EN["custom_expr"], exact=True).and_(page.get_by_test_id("stTextInputField"))
+    box.fill("x +")
+    box.press("Enter")
+    page.get_by_text(EN["err_expr_syntax"]).wait_for(timeout=20_000)
+    wait_ready(page)
+    box.fill("(x-1)**2 + 2*(y+0.5)**2")
+    box.press("Enter")
+    ready_charts(page)
+    wait_ready(page)
+    assert start_x(page) == "1.5"
+    expect(page.locator("[data-row='opt-step'] output")).to_have_text("step 40 of 150")
     no_exception(page)
 
 
@@ -67,4 +129,5 @@ def test_preset_from_the_notes_and_link(page, server):
     expect(page).to_have_url(re.compile(r"surf=rosenbrock"), timeout=20_000)
     wait_ready(page)
     expect(page.locator(CHART)).to_have_count(2)
+    expect(page.locator("[data-row='opt-step'] output")).to_have_text("step 500 of 500")
     no_exception(page)

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma
-from bnviz import ewma_frames
+from bnviz import ewma, ewma_frames
 from bnviz.series import step_signal, temperatures
 
 BETAS = [0.0, 0.5, 0.9, 0.98, 0.999]
@@ -109,10 +108,46 @@ def test_steps_to_fraction_by_brute_force(beta, fraction):
 
 
 def test_lag_table_measures_the_formula():
-    _, table, _ = ewma_frames.lag_frames([0.5, 0.9, 0.98])
+    _, table = ewma_frames.lag_table(ewma_frames.BETAS)
     assert list(table["measured_63"]) == list(table["formula_63"])
     assert list(table["measured_95"]) == list(table["formula_95"])
     assert step_signal(10, 3).tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+
+
+# --- the grids the page precomputes: every β of the slider, picked in the browser ------------------
+
+def test_the_curve_table_holds_every_beta_and_variant_as_computed_alone():
+    """Column b{i}_{variant} of the wide table is the average with β = BETAS[i], computed alone,
+    and it agrees with pandas (corrected = ewm(adjust=True), S₁ = Y₁ = ewm(adjust=False))."""
+    s = temperatures("temp_max")
+    table, drawn = ewma_frames.curve_table(s)
+    assert drawn == len(table) == len(s.values) == 1461
+    values = pd.Series(s.values)
+    for i, beta in enumerate(ewma_frames.BETAS):
+        for variant in ewma.VARIANTS:
+            np.testing.assert_array_equal(table[ewma_frames.column(i, variant)],
+                                          ewma.variant(s.values, beta, variant).astype(np.float32))
+        np.testing.assert_allclose(table[ewma_frames.column(i, "corrected")],
+                                   values.ewm(alpha=1 - beta, adjust=True).mean(), rtol=1e-6)
+        np.testing.assert_allclose(table[ewma_frames.column(i, "first")],
+                                   values.ewm(alpha=1 - beta, adjust=False).mean(), rtol=1e-6)
+
+
+def test_the_weight_and_lag_tables_hold_every_beta():
+    weights, marks = ewma_frames.weight_table()
+    lag, rows = ewma_frames.lag_table()
+    for i, beta in enumerate(ewma_frames.BETAS):
+        w = weights[weights.i == i]
+        np.testing.assert_allclose(w.weight, (1 - beta) * beta ** w.k.to_numpy(), rtol=1e-12)
+        assert w.k.max() == ewma_frames.horizon(beta) - 1
+        mark = marks[marks.i == i].iloc[0]
+        assert mark.k == pytest.approx(1 / (1 - beta)) and mark.decay == pytest.approx(beta ** (1 / (1 - beta)))
+        curve = lag[lag.i == i]
+        direct = ewma.ewma(step_signal(curve.t.max(), ewma_frames.LAG_AT), beta, start="first")
+        np.testing.assert_allclose(curve.value, direct[curve.t.to_numpy() - 1], rtol=1e-12)
+    assert abs(marks.set_index("i").decay[ewma_frames.BETAS.index(0.9)] - 0.9 ** 10) < 1e-12
+    step = lag[lag.i == -1]
+    assert step.value.tolist() == [0, 0, 1, 1] and step.t.tolist()[1:3] == [ewma_frames.LAG_AT, ewma_frames.LAG_AT + 1]
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])

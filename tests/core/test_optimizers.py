@@ -152,3 +152,49 @@ def test_max_deviation_ignores_rows_after_a_divergence():
     b = np.array([[0.0, 0.0], [1.0, 1.5], [np.nan, np.nan]])
     assert optimizers.max_deviation(a, b) == 0.5
     assert math.isnan(optimizers.max_deviation(a[2:], b[2:]))
+
+
+# --- a batch of runs, as the optimizer page precomputes every value of a slider's grid -----------
+
+BATCH_CASES = [("gd", "lr"), ("momentum", "lr"), ("momentum", "beta"), ("nesterov", "beta"),
+               ("rmsprop", "beta"), ("adam", "beta1"), ("adamw", "lr"), ("adagrad", "lr")]
+
+
+@pytest.mark.parametrize("surface", ["valley", "rosenbrock", "saddle"])
+@pytest.mark.parametrize("opt, field", BATCH_CASES)
+def test_a_batch_row_equals_the_run_of_its_own_value(opt, field, surface):
+    """Every row of a batch equals the run with that one value, to the last bit: the rows never
+    mix, and a row that diverges stops alone (the grid's large learning rates diverge)."""
+    from bnviz import opt_frames
+
+    s = SURFACES[surface]
+    values = opt_frames.LRS if field == "lr" else opt_frames.BETAS
+    hp = {"lr": lr_for(opt, s)} if field != "lr" else {}
+    batch = optimizers.run_batch(opt, s, s.start, 120, **hp, **{field: values})
+    assert batch.paths.shape == (len(values), 121, 2)
+    for k, value in enumerate(values):
+        alone = optimizers.run(opt, s, s.start, 120, **hp, **{field: value})
+        np.testing.assert_array_equal(batch.paths[k], alone.path)
+        np.testing.assert_array_equal(batch.lr[k], alone.lr)
+        assert batch.diverged_at[k] == alone.diverged_at
+    if opt == "gd":  # plain GD diverges at the grid's large learning rates on every one of these
+        assert any(d is not None for d in batch.diverged_at) and any(d is None for d in batch.diverged_at)
+
+
+def test_a_batch_with_noise_and_a_schedule_equals_torch_row_by_row():
+    """The batch against the outside reference too: each row's torch.optim run (LambdaLR, same noise)."""
+    s = SURFACES["valley"]
+    hp = {"noise": 0.5, "batch_size": 4, "seed": 3, "schedule": {"kind": "inverse", "k": 0.05}}
+    lrs = [0.01, 0.1, 0.4]
+    batch = optimizers.run_batch("momentum", s, s.start, 80, lr=lrs, **hp)
+    for k, lr in enumerate(lrs):
+        ref = optimizers.torch_trajectory("momentum", s, s.start, 80, lr=lr, **hp)
+        assert np.nanmax(np.abs(batch.paths[k] - ref)) <= 1e-10
+
+
+def test_a_broken_batch_would_be_caught():
+    """The row check above fails when rows share a value by mistake (e.g. every row gets the first)."""
+    s = SURFACES["valley"]
+    batch = optimizers.run_batch("momentum", s, s.start, 50, lr=[0.1, 0.1, 0.1])
+    alone = optimizers.run("momentum", s, s.start, 50, lr=0.4)
+    assert np.abs(batch.paths[2] - alone.path).max() > 1e-2

@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma_frames
-from bnviz import series
+from bnviz import ewma, ewma_frames, optimizers, series
 
 
 def test_seattle_temperatures_are_real_and_offline():
@@ -85,8 +84,9 @@ def test_million_rows_parse_and_downsample():
     assert len(s.values) == 1_000_000
     idx = series.downsample_indices(s.values, 4000)
     assert len(idx) <= 4002 and 123_456 in idx and idx[0] == 0 and idx[-1] == 999_999
-    raw, curves, drawn = ewma_frames.chart_frames(s, ewma_frames.smooth_all(s, [0.9], ["corrected"]))
-    assert drawn == len(idx) and len(raw) == drawn and len(curves) == drawn
+    table, drawn = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
+    assert drawn == len(idx) == len(table) and table.t.tolist() == (idx + 1).tolist()
+    np.testing.assert_allclose(table["b0_corrected"], ewma.ewma(x, 0.9, bias_correction=True)[idx], rtol=1e-6)
 
 
 def test_too_long():
@@ -97,28 +97,45 @@ def test_too_long():
 
 def test_export_frame_has_every_average():
     s = series.synthetic("sine", n=30)
-    smoothed = ewma_frames.smooth_all(s, [0.5, 0.9], ["zero", "first"])
-    df = ewma_frames.export_frame(s, smoothed)
+    df = ewma_frames.export_frame(s, [0.5, 0.9], ["zero", "first"])
     assert len(df) == 30 and {"ewma_beta0.9_zero", "ewma_beta0.5_first"} <= set(df.columns)
     # the CSV round-trips
     back = pd.read_csv(pd.io.common.StringIO(df.to_csv(index=False)))
-    np.testing.assert_allclose(back["ewma_beta0.9_zero"], smoothed[(0.9, "zero")])
+    np.testing.assert_allclose(back["ewma_beta0.9_zero"], ewma.ewma(s.values, 0.9))
 
 
-def test_chart_frames_drop_non_finite():
+def test_the_curve_table_draws_non_finite_values_as_gaps():
     s = series.parse_pasted("1 2 nan 4 inf 6")
-    raw, curves, _ = ewma_frames.chart_frames(s, ewma_frames.smooth_all(s, [0.9], ["corrected"]))
-    assert np.isfinite(raw["value"]).all() and len(raw) == 4
-    assert curves["value"].isna().sum() == 2  # gaps, never inf in a chart
+    table, _ = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
+    assert table["value"].isna().sum() == 2 and np.isfinite(table["value"].dropna()).all()
+    assert table["b0_corrected"].isna().sum() == 2  # gaps, never inf in a chart
 
 
-def test_optimizer_paths_frame_drops_non_finite_rows():
-    from bnviz import opt_frames as OF
-    from bnviz import optimizers
+def test_optimizer_paths_table_keeps_finite_rows_and_a_positive_gap():
+    from bnviz import opt_frames
     from bnviz.surfaces import SURFACES
 
     s = SURFACES["valley"]
-    runs = {"gd": optimizers.run("gd", s, s.start, 50, lr=10.0), "adam": optimizers.run("adam", s, s.start, 50)}
-    df = OF.paths_frame(s, runs, offset=-1e-3)
-    assert np.isfinite(df[["x", "y", "loss", "gap"]].to_numpy()).all() and (df["gap"] > 0).all()
-    assert len(df[df["optimizer"] == "gd"]) == runs["gd"].diverged_at  # rows up to the divergence only
+    settings = {"gd": {"lr": 0.4}, "adam": {"lr": 0.1, "beta1": 0.9}}
+    fstar = opt_frames.lowest_value(s)
+    paths, rates, runs = opt_frames.trajectory_table(s, s.start, 50, settings, fstar)
+    assert np.isfinite(paths[["x", "y", "loss", "gap"]].to_numpy()).all() and (paths["gap"] > 0).all()
+    gd10 = paths[(paths.optimizer == "gd") & (paths.li == opt_frames.LRS.index(10.0))]
+    diverged = optimizers.run("gd", s, s.start, 50, lr=10.0).diverged_at
+    assert diverged is not None and len(gd10) == diverged  # rows up to the divergence only
+    assert (gd10["last"] == diverged - 1).all()
+    assert runs["gd"].path.shape == (51, 2) and set(rates.optimizer) == {"gd", "adam"}
+
+
+def test_the_paths_table_holds_every_slider_value_as_computed_alone():
+    """Each (α position, β position) path of the table equals the run with those values."""
+    from bnviz import opt_frames
+    from bnviz.surfaces import SURFACES
+
+    s = SURFACES["rosenbrock"]
+    settings = {"momentum": {"lr": 0.001, "beta": 0.9}}
+    paths, _, _ = opt_frames.trajectory_table(s, s.start, 80, settings, opt_frames.lowest_value(s))
+    for (li, bi), rows in paths.groupby(["li", "bi"]):
+        alone = optimizers.run("momentum", s, s.start, 80, lr=opt_frames.LRS[li], beta=opt_frames.BETAS[bi])
+        np.testing.assert_allclose(rows[["x", "y"]].to_numpy(), alone.path[rows.step.to_numpy()].astype(np.float32))
+    assert paths.groupby(["li", "bi"]).ngroups == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1

@@ -69,3 +69,36 @@ def chart_data(at, index=0):
     if chart.proto.HasField("data") and chart.proto.data.data:  # st.vega_lite_chart(frame, spec)
         frames.insert(0, pa.ipc.open_stream(chart.proto.data.data).read_pandas())
     return frames
+
+
+def live_panels(at) -> dict:
+    """The live panels of the page: control id → what the browser gets (label, texts, …) and
+    ``value``, the position the panel starts at."""
+    out = {}
+    for element in at.get("bidi_component"):
+        data = json.loads(element.proto.json)
+        for control in data["controls"]:
+            out[control["id"]] = {**control, "value": data["values"].get(control["id"])}
+    return out
+
+
+def live_text(at, control_id) -> str:
+    """The text the panel shows beside a control at its current position."""
+    c = live_panels(at)[control_id]
+    return c["texts"][c["value"]] if "texts" in c else c["template"].replace("{value}", str(c["value"]))
+
+
+def bound_elements(spec) -> set[str]:
+    """The ids of the live controls a chart's parameters follow."""
+    found = set()
+    if isinstance(spec, dict):
+        for param in spec.get("params", []):
+            bind = param.get("bind")
+            if isinstance(bind, dict) and str(bind.get("element", "")).startswith("#"):
+                found.add(bind["element"][1:])
+        for value in spec.values():
+            found |= bound_elements(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found |= bound_elements(value)
+    return found

@@ -39,7 +39,8 @@ def test_presenter_mode_enlarges_chart_text_and_is_in_the_link(page):
 
 def test_share_link_holds_the_current_settings(app):
     at = app("pages/optimizers.py")
-    at.sidebar.select_slider(key="lr").set_value(0.5).run()
+    at.session_state["lr"] = 0.5  # committed by the live panel
+    at.run()
     code = [c.value for c in at.get("code") if "/optimizers" in c.value]
     assert code and code[-1].endswith("/optimizers?lr=0.5"), code
 
@@ -65,14 +66,32 @@ def test_page_charts_download_as_svg(app):
     import io
     import zipfile
 
-    from bnviz.ui import classroom
+    from bnviz.ui import classroom, live
 
     at = app("pages/optimizers.py")
     [button] = [b for b in at.get("download_button") if "SVG" in b.proto.label]
     assert "3" in button.proto.label or "2" in button.proto.label
     drawn = list(at.session_state[classroom._DRAWN])  # the charts of the last run, as the button renders them
-    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn))) as zf:
+    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn, at.session_state[live.BOUND]))) as zf:
         names = zf.namelist()
         assert len(names) == len(drawn) >= 2
         svg = zf.read(names[0]).decode()
     assert svg.startswith("<svg") and "</svg>" in svg and "<path" in svg
+
+
+def test_svg_export_draws_the_committed_slider_values(app):
+    """Charts that follow live controls are drawn with the values last committed (the export has
+    no browser and no sliders)."""
+    import io
+    import zipfile
+
+    from bnviz.ui import classroom, live
+
+    at = app("pages/ewma.py")
+    at.session_state["b1"] = 0.999
+    at.session_state["ncurves"] = 1
+    at.run()
+    drawn = list(at.session_state[classroom._DRAWN])
+    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn, at.session_state[live.BOUND]))) as zf:
+        main = zf.read(zf.namelist()[0]).decode()
+    assert "β=0.999" in main and "β=0.98" not in main

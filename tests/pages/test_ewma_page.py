@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
+from tests.pages.conftest import (bound_elements, chart_data, chart_specs, live_panels, live_text, no_traceback,
+                                  set_language, texts)
 
 PAGE = "pages/ewma.py"
 
@@ -19,22 +20,42 @@ def test_default_view(app, lang):
     assert not at.error
     page = texts(at)
     assert "**0.8**" in page and "**40**" in page  # Ng: v1 = 0.02*40 = 0.8, corrected 40
-    assert [m.value for m in at.metric] == [STRINGS[lang]["metric_window_value"].format(window=w) for w in (10, 50)]
+    # The live panel starts at β = 0.9 and 0.98, two curves, every variant shown.
+    window = STRINGS[lang]["live_beta"]
+    assert live_text(at, "ewma-b1") == window.format(beta=0.9, window=10.0)
+    assert live_text(at, "ewma-b2") == window.format(beta=0.98, window=50.0)
+    panel = live_panels(at)
+    assert panel["ewma-nc"]["value"] == 2 and [panel[i]["value"] for i in ("ewma-vz", "ewma-vc", "ewma-vf")] == [1] * 3
     assert any(r"\hat v_t = \frac{v_t}{1-\beta^{t}}" in l.value for l in at.latex), [l.value for l in at.latex]
+
+
+def test_every_chart_follows_the_live_controls(app):
+    """The charts' parameters are bound to the panel's inputs: the browser picks, the server
+    sends every β of the grid once (17 β × 3 variants as columns of the main chart)."""
+    at = app(PAGE)
+    specs = chart_specs(at)
+    assert bound_elements(specs[0]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc", "ewma-vz", "ewma-vc", "ewma-vf"}
+    assert bound_elements(specs[1]) == bound_elements(specs[2]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc"}
+    table = chart_data(at, 0)[0]
+    assert {f"b{i}_{v}" for i in range(17) for v in ("zero", "corrected", "first")} <= set(table.columns)
+    assert len(table) == 1461
 
 
 def test_ng_preset_gives_three_betas(app):
     at = app(PAGE)
     at.sidebar.button[0].click().run()
     no_traceback(at)
-    assert [s.value for s in at.sidebar.select_slider] == [0.5, 0.9, 0.98]
-    assert [m.value for m in at.metric] == ["≈ 2 values", "≈ 10 values", "≈ 50 values"]
+    assert [at.session_state[k] for k in ("ncurves", "b1", "b2", "b3")] == [3, 0.5, 0.9, 0.98]
+    assert [live_text(at, f"ewma-b{i}").split(" · ")[1] for i in (1, 2, 3)] == \
+        ["≈ 2 values", "≈ 10 values", "≈ 50 values"]
 
 
-def test_beta_slider_changes_the_window(app):
+def test_a_committed_beta_changes_the_window_and_the_link(app):
     at = app(PAGE)
-    at.sidebar.select_slider(key="b1").set_value(0.999).run()
-    assert at.metric[0].value == "≈ 1000 values"
+    at.session_state["b1"] = 0.999  # what the panel's commit does
+    at.run()
+    assert live_text(at, "ewma-b1").endswith("≈ 1000 values")
+    assert at.query_params["b1"] == "0.999"
     spec = chart_specs(at)[1]  # weights chart: area, line, rule and the 1/e point
     assert len(spec["layer"]) == 4
 
@@ -144,8 +165,11 @@ def test_zoom_tab_shows_the_start(app):
     at.session_state["view"] = STRINGS["en"]["chart_zoom"]
     at.run()
     no_traceback(at)
-    assert at.slider(key="zoom").value == 60
+    assert live_panels(at)["ewma-zoom"]["value"] == 60
     assert STRINGS["en"]["zoom_explain"] in texts(at)
-    at.slider(key="zoom").set_value(10).run()
+    at.session_state["zoom"] = 10
+    at.run()
     no_traceback(at)
+    assert live_panels(at)["ewma-zoom"]["value"] == 10 and at.query_params["zoom"] == "10"
     assert len(at.get("vega_lite_chart")) == 3
+    assert "ewma-zoom" in bound_elements(chart_specs(at)[0])

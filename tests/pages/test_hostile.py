@@ -146,8 +146,10 @@ def run_case(kind, payload, lang, monkeypatch, tmp_path):
         at = chosen(OPT, "selectbox", "surf", "custom")
         at.sidebar.text_input(key="expr").input(payload).run()
         return into(at, lang, monkeypatch)
-    if kind == "opt_lr":
-        return into(chosen(OPT, "select_slider", "lr", payload), lang, monkeypatch)
+    if kind == "opt_lr":  # the α committed by the live panel
+        at = fresh(OPT)
+        at.session_state["lr"] = payload
+        return into(at.run(), lang, monkeypatch)
     if kind == "train":
         at = fresh(BN)
         for key, value in {"bn_subset": 512, "bn_batch": 64, "bn_epochs": 20, "bn_lr": payload}.items():

@@ -4,7 +4,8 @@ import pytest
 
 from bnviz import opt_frames
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import chart_specs, no_traceback, set_language, texts
+from tests.pages.conftest import (bound_elements, chart_data, chart_specs, live_panels, live_text, no_traceback,
+                                  set_language, texts)
 
 PAGE = "pages/optimizers.py"
 
@@ -18,7 +19,54 @@ def test_default_view(app, lang):
     spec = chart_specs(at)[0]
     assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]] \
         == ["rect", "point", "line", "point"]
-    assert at.slider(key="step").value == 150
+    panel = live_panels(at)
+    assert panel["opt-step"]["value"] == 150 and panel["opt-step"]["max"] == 150
+    assert live_text(at, "opt-lr") == "0.4" and live_text(at, "opt-b-momentum") == "0.9"
+    assert set(panel) == {"opt-lr", "opt-b-momentum", "opt-step", "opt-play"}
+
+
+def test_the_charts_pick_from_every_path_of_the_slider_grids(app):
+    """Every α of the grid for each optimizer, and every β for momentum, are sent once; the
+    charts follow the α, β and step controls."""
+    at = app(PAGE)
+    specs = chart_specs(at)
+    assert bound_elements(specs[0]) == bound_elements(specs[1]) == {"opt-lr", "opt-b-momentum", "opt-step"}
+    paths = chart_data(at, 0)[-1]
+    per = paths.groupby("optimizer")[["li", "bi"]].apply(lambda g: len(set(zip(g.li, g.bi))))
+    assert per["gd"] == len(opt_frames.LRS) and per["momentum"] == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1
+    assert paths.step.max() == 150
+
+
+def test_equal_units_on_both_axes(app):
+    at = app(PAGE)
+    spec = chart_specs(at)[0]
+    x = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]["expr"]
+    y = spec["layer"][0]["encoding"]["y"]["scale"]["domain"]["expr"]
+    assert "max(20.0 / width, 8.0 / height)" in x and "max(20.0 / width, 8.0 / height)" in y
+
+
+def test_no_optimizer_keeps_the_surface_and_asks_for_one(app, lang):
+    at = app(PAGE)
+    at.sidebar.multiselect(key="opts").set_value([]).run()
+    if lang != "en":
+        set_language(at, lang)
+    no_traceback(at)
+    assert not at.error and len(at.get("vega_lite_chart")) == 1
+    assert STRINGS[lang]["opt_none"] in texts(at)
+
+
+def test_a_bad_formula_keeps_the_start_and_the_step(app):
+    at = app(PAGE)
+    at.sidebar.selectbox(key="surf").set_value("custom").run()
+    at.number_input(key="sx").set_value(1.5).run()
+    at.session_state["step"] = 40
+    at.run()
+    at.sidebar.text_input(key="expr").input("x +").run()
+    assert at.error
+    at.sidebar.text_input(key="expr").input("x**2 + y**2").run()
+    no_traceback(at)
+    assert at.number_input(key="sx").value == 1.5 and at.session_state["step"] == 40
+    assert live_panels(at)["opt-step"]["value"] == 40
 
 
 @pytest.mark.parametrize("preset", sorted(opt_frames.PRESETS))
@@ -37,7 +85,8 @@ def test_each_preset_runs_cleanly(app, preset):
 
 def test_divergence_is_reported_and_charts_stay_finite(app):
     at = app(PAGE)
-    at.sidebar.select_slider(key="lr").set_value(10.0).run()
+    at.session_state["lr"] = 10.0
+    at.run()
     no_traceback(at)
     assert any("diverged at step" in w.value for w in at.warning)
     assert len(at.get("vega_lite_chart")) == 2
@@ -83,16 +132,17 @@ def test_each_optimizer_own_lr_and_noise(app):
     at.sidebar.toggle(key="same").set_value(False).run()
     at.sidebar.select_slider(key="noise").set_value(1.0).run()
     no_traceback(at)
-    assert at.sidebar.select_slider(key="lr_rmsprop").value == 0.01
+    assert live_text(at, "opt-lr-rmsprop") == "0.01" and "opt-lr" not in live_panels(at)
     assert "Mini-batch" in texts(at) or any("xi" in l.value for l in at.sidebar.latex)
 
 
 def test_start_point_and_scrubber(app):
     at = app(PAGE)
     at.number_input(key="sx").set_value(5.0).run()
-    at.slider(key="step").set_value(10).run()
+    at.session_state["step"] = 10
+    at.run()
     no_traceback(at)
-    assert at.slider(key="step").value == 10
+    assert live_panels(at)["opt-step"]["value"] == 10 and at.query_params["step"] == "10"
     assert at.number_input(key="sx").value == 5.0
 
 

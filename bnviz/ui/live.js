@@ -1,0 +1,170 @@
+// bnviz live controls: the inputs that the charts bind to, a Play timer, and commits to Python.
+//
+// Every chart parameter is bound to one of this panel's <input> elements by its id (Vega-Lite
+// `bind: {element: "#id"}`): Vega listens to the element's "input" events and redraws in the
+// browser, with no server run. Python hears of a value only when a change is committed: a drag
+// released, a key press followed by QUIET_MS of quiet, a click, or the end of Play. The words and
+// numbers shown beside the inputs were computed by the server for every position: nothing here
+// computes a formula, it only picks.
+
+const QUIET_MS = 350;
+
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  const panel = parentElement.querySelector(".bnviz-live");
+  // This function runs again whenever the server sends new data; the elements (and the charts'
+  // bindings to them) stay. State that must survive lives on the panel.
+  const state = panel.bnviz || (panel.bnviz = { timer: null, playing: null, server: {} });
+  const controls = data.controls;
+  const byId = (id) => panel.querySelector("#" + id);
+  const row = (id) => panel.querySelector(`[data-row="${id}"]`);
+
+  function announce(el) {
+    el.dispatchEvent(new Event("input"));
+  }
+
+  function commit() {
+    clearTimeout(state.timer);
+    state.timer = null;
+    const values = {};
+    for (const c of controls) {
+      if (c.kind !== "play") values[c.id] = Number(byId(c.id).value);
+    }
+    setStateValue("commit", values);
+  }
+
+  function commitSoon() {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(commit, QUIET_MS);
+  }
+
+  function showText(c) {
+    const el = byId(c.id);
+    const out = row(c.id).querySelector(".bl-text");
+    if (!out) return;
+    const i = Number(el.value);
+    out.textContent = c.texts ? c.texts[i] ?? "" : (c.template || "{value}")
+      .replace("{value}", String(i)).replace("{max}", String(c.max));
+    if (c.swatches) out.style.setProperty("--bl-swatch", c.swatches[i] || "transparent");
+  }
+
+  function showRows() {
+    for (const c of controls) {
+      if (!c.shown_when) continue;
+      const [id, least] = c.shown_when;
+      row(c.id).hidden = Number(byId(id).value) < least;
+    }
+  }
+
+  function setValue(c, value) {
+    const el = byId(c.id);
+    if (String(el.value) === String(value)) return;
+    el.value = String(value);
+    announce(el);
+  }
+
+  function stopPlay(send) {
+    if (!state.playing) return;
+    cancelAnimationFrame(state.playing.frame);
+    state.playing = null;
+    paintPlay();
+    if (send) commit();
+  }
+
+  function paintPlay() {
+    for (const c of controls) {
+      if (c.kind !== "play") continue;
+      const button = row(c.id).querySelector("button");
+      const on = state.playing !== null;
+      button.textContent = on ? c.pause : c.play;
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+  }
+
+  function startPlay(c) {
+    const target = byId(c.target);
+    const last = Number(target.max);
+    if (Number(target.value) >= last) setValue({ id: c.target }, 0);
+    const from = Number(target.value);
+    const msPerStep = (c.seconds * 1000) / Math.max(1, last);
+    const t0 = performance.now();
+    const tick = (now) => {
+      const v = Math.min(last, from + Math.floor((now - t0) / msPerStep));
+      if (v !== Number(target.value)) {
+        target.value = String(v);
+        announce(target);
+      }
+      if (v >= last) return stopPlay(true);
+      state.playing.frame = requestAnimationFrame(tick);
+    };
+    state.playing = { frame: requestAnimationFrame(tick) };
+    paintPlay();
+  }
+
+  for (const c of controls) {
+    const r = row(c.id);
+    const label = r.querySelector(".bl-label");
+    if (label) label.textContent = c.label || "";
+    if (c.kind === "range") {
+      const el = byId(c.id);
+      el.min = String(c.min ?? 0);
+      el.max = String(c.max);
+      el.setAttribute("aria-label", c.label || c.id);
+      el.oninput = () => showText(c);
+      el.onchange = commitSoon;
+      el.onpointerdown = () => stopPlay(false);
+    } else if (c.kind === "choice") {
+      const el = byId(c.id);
+      const box = r.querySelector(".bl-choices");
+      box.replaceChildren(...c.options.map(([value, text]) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = text;
+        b.dataset.value = value;
+        b.onclick = () => {
+          setValue(c, value);
+          paintChoice(c);
+          showRows();
+          commit();
+        };
+        return b;
+      }));
+      el.oninput = () => { paintChoice(c); showRows(); };
+    } else if (c.kind === "toggle") {
+      const el = byId(c.id);
+      const box = r.querySelector("input[type=checkbox]");
+      box.onchange = () => {
+        setValue(c, box.checked ? 1 : 0);
+        commit();
+      };
+      el.oninput = () => { box.checked = el.value === "1"; };
+    } else if (c.kind === "play") {
+      const button = r.querySelector("button");
+      button.onclick = () => (state.playing ? stopPlay(true) : startPlay(c));
+    }
+  }
+
+  function paintChoice(c) {
+    const value = byId(c.id).value;
+    for (const b of row(c.id).querySelectorAll("button")) {
+      b.setAttribute("aria-pressed", b.dataset.value === value ? "true" : "false");
+    }
+  }
+
+  // Values the server sends (first load, a link, a preset) win; a value the server sent before
+  // does not undo what the user has done since.
+  for (const c of controls) {
+    if (c.kind === "play" || !(c.id in data.values)) continue;
+    const value = data.values[c.id];
+    if (state.server[c.id] !== value) {
+      state.server[c.id] = value;
+      setValue(c, value);
+    }
+    if (c.kind === "toggle") row(c.id).querySelector("input[type=checkbox]").checked = byId(c.id).value === "1";
+    if (c.kind === "choice") paintChoice(c);
+    if (c.kind === "range") showText(c);
+  }
+  showRows();
+  paintPlay();
+  return () => stopPlay(false);
+}
