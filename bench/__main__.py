@@ -2,13 +2,13 @@
 
 import sys
 
-from bench import bn, ewma, optimizers
+from bench import bn, ewma, instant, optimizers
 from bench.common import print_table
 
 BENCHES = {
     "ewma": ewma.run,
     "ewma-core": lambda: print_table("EWMA: ours vs pandas (best of 7)", ewma.core()),
-    "ewma-browser": lambda: print_table("EWMA page in Chromium", ewma.browser()),
+    "instant": instant.run,
     "optimizers": optimizers.run,
     "bn": bn.run,
     "bn-overhead": lambda: print_table("BN engine: histogram overhead (best of 3)", bn.overhead()),
@@ -22,7 +22,7 @@ BENCHES = {
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["ewma", "optimizers", "bn"]
+    names = argv or ["ewma", "optimizers", "instant", "bn"]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)

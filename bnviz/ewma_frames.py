@@ -5,7 +5,8 @@ for every β of the grid once per series, with :func:`bnviz.ewma.ewma`; the brow
 picks columns or rows by the slider's position. So the tables are indexed by a β position ``i``:
 
 - :func:`curve_table`: wide — one row per drawn point, one column ``b{i}_{variant}`` per β and
-  variant (a slider move picks another column, the quickest shape to select from);
+  variant (a slider move picks another column, the quickest shape to select from); the raw
+  values are apart (:func:`raw_table`), drawn once;
 - :func:`weight_table` and :func:`lag_table`: long — rows ``(i, k, ...)`` on each β's own grid,
   because each β needs its own horizon.
 """
@@ -35,24 +36,54 @@ def column(i: int, variant: str) -> str:
 
 
 def x_values(series: Series) -> np.ndarray:
-    return series.index if series.index is not None else np.arange(1, len(series.values) + 1)
+    """Where each value is drawn: its position 1…n, or for a dated series its time in epoch
+    milliseconds (a number axis with date labels draws far faster in the browser than a time
+    axis; :func:`date_ticks` gives its ticks)."""
+    if series.index is None:
+        return np.arange(1, len(series.values) + 1)
+    return series.index.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
+
+
+def dates(series: Series, idx: np.ndarray) -> np.ndarray:
+    """The dates at positions ``idx`` as ISO text (for tooltips), or the positions."""
+    if series.index is None:
+        return idx + 1
+    return np.datetime_as_string(series.index[idx], unit="D")
+
+
+def date_ticks(series: Series) -> list[float]:
+    """The first of every month within a dated series, in epoch milliseconds (empty without dates)."""
+    if series.index is None or not len(series.index):
+        return []
+    months = np.arange(series.index.min().astype("datetime64[M]"), series.index.max().astype("datetime64[M]") + 1)
+    return months.astype("datetime64[ms]").astype(np.int64).astype(float).tolist()
+
+
+def raw_table(series: Series, *, first: int | None = None, max_points: int = 4000) -> tuple[pd.DataFrame, int]:
+    """(table, drawn): ``t`` (1-based position), ``x``, ``date`` and the raw ``value`` of the first
+    ``first`` values (all if None), downsampled for drawing, non-finite values as gaps (NaN)."""
+    n = len(series.values) if first is None else min(first, len(series.values))
+    idx = downsample_indices(series.values[:n], max_points)
+    table = pd.DataFrame({"t": idx + 1, "x": x_values(series)[idx], "date": dates(series, idx),
+                          "value": series.values[idx]})
+    table["value"] = table["value"].where(np.isfinite(table["value"]))
+    return table, len(idx)
 
 
 def curve_table(series: Series, betas=BETAS, variants=ewma.VARIANTS, *, first: int | None = None,
-                max_points: int = 4000) -> tuple[pd.DataFrame, int]:
-    """(table, drawn): ``t`` (1-based position), ``x``, the raw ``value`` and every average
-    ``b{i}_{variant}`` of the first ``first`` values (all if None), downsampled for drawing.
-    The averages are computed on every value; non-finite ones are drawn as gaps (NaN)."""
+                max_points: int = 450) -> pd.DataFrame:
+    """Every average ``b{i}_{variant}`` of the first ``first`` values (all if None) beside ``t``
+    and ``x``, on at most ``max_points`` evenly spread positions (a smooth curve needs no more
+    points than the chart has pixels; the browser redraws these while a slider moves). The
+    averages are computed on every value; non-finite ones are drawn as gaps (NaN)."""
     n = len(series.values) if first is None else min(first, len(series.values))
-    idx = downsample_indices(series.values[:n], max_points)
-    cols = {"t": idx + 1, "x": x_values(series)[idx], "value": series.values[idx]}
+    idx = _sample(n, max_points)
+    cols = {"t": idx + 1, "x": x_values(series)[idx], "date": dates(series, idx)}
     for i, beta in enumerate(betas):
         for variant in variants:
             v = ewma.variant(series.values, beta, variant)[idx]
             cols[column(i, variant)] = np.where(np.isfinite(v), v, np.nan).astype(np.float32)
-    table = pd.DataFrame(cols)
-    table["value"] = table["value"].where(np.isfinite(table["value"]))
-    return table, len(idx)
+    return pd.DataFrame(cols)
 
 
 def horizon(beta: float) -> int:
@@ -65,7 +96,7 @@ def _sample(n: int, points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int))
 
 
-def weight_table(betas=BETAS, points: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+def weight_table(betas=BETAS, points: int = 120) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(weights, marks): the weight (1−β)βᵏ of the value k steps back, per β position ``i``, for
     k up to :func:`horizon` (at most ``points`` k each); and the point k = 1/(1−β) with the
     weight left there, β^(1/(1−β)) ≈ 1/e (``decay``)."""
@@ -73,15 +104,16 @@ def weight_table(betas=BETAS, points: int = 300) -> tuple[pd.DataFrame, pd.DataF
     for i, b in enumerate(betas):
         h = horizon(b)
         k = _sample(h, points)
-        rows.append(pd.DataFrame({"i": i, "k": k, "weight": ewma.weights(b, h)[k]}))
+        rows.append(pd.DataFrame({"i": i, "beta": beta_label(b), "k": k, "weight": ewma.weights(b, h)[k]}))
         w = ewma.effective_window(b)
-        marks.append({"i": i, "k": w, "weight": (1 - b) * ewma.window_decay(b), "decay": ewma.window_decay(b)})
+        marks.append({"i": i, "beta": beta_label(b), "k": w, "weight": (1 - b) * ewma.window_decay(b),
+                      "decay": ewma.window_decay(b)})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(marks)
 
 
-def lag_table(betas=BETAS, points: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:
+def lag_table(betas=BETAS, points: int = 150) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(curves, table): a clean step at t = ``LAG_AT`` and, per β position ``i``, its average
-    (S₁ = Y₁) on at most ``points`` t; and per β the steps the average needs after the jump to
+    (S₁ = Y₁) on at most ``points`` t, labelled ``beta``; and per β the steps the average needs after the jump to
     cover 63 % and 95 % of it, measured on the curve, beside the closed form
     :func:`bnviz.ewma.steps_to_fraction`. Rows of ``curves`` with ``i = -1`` are the step itself."""
     parts, table = [], []
@@ -90,16 +122,16 @@ def lag_table(betas=BETAS, points: int = 400) -> tuple[pd.DataFrame, pd.DataFram
         step = step_signal(n, LAG_AT)
         v = ewma.ewma(step, b, start="first")
         t = _sample(n, points)
-        parts.append(pd.DataFrame({"i": i, "t": t + 1, "value": v[t]}))
+        parts.append(pd.DataFrame({"i": i, "beta": beta_label(b), "t": t + 1, "value": v[t]}))
         after = v[LAG_AT:]
         measured = [int(np.argmax(after >= f - 1e-12)) + 1 if after[-1] >= f - 1e-12 else None
                     for f in (0.63, 0.95)]
-        table.append({"i": i, "beta": b, "measured_63": measured[0], "measured_95": measured[1],
+        table.append({"i": i, "beta": beta_label(b), "value_of_beta": b, "measured_63": measured[0], "measured_95": measured[1],
                       "formula_63": ewma.steps_to_fraction(b, 0.63),
                       "formula_95": ewma.steps_to_fraction(b, 0.95)})
     longest = LAG_AT + int(min(5000, 4 * max(ewma.effective_window(b) for b in betas))) + 5
     corners = np.array([0, LAG_AT - 1, LAG_AT, longest - 1])  # the step drawn exactly
-    parts.append(pd.DataFrame({"i": -1, "t": corners + 1, "value": step_signal(longest, LAG_AT)[corners]}))
+    parts.append(pd.DataFrame({"i": -1, "beta": "", "t": corners + 1, "value": step_signal(longest, LAG_AT)[corners]}))
     return pd.concat(parts, ignore_index=True), pd.DataFrame(table)
 
 

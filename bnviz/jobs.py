@@ -59,6 +59,7 @@ class Job:
         self.manager = manager
         self._model_lock = threading.Lock()  # held by the thread while it touches the models
         self._ctl = threading.Condition()  # pause / single step / stop requests
+        self._parked = threading.Event()  # set while the thread waits at the gate (paused, no step granted)
         self._thread: threading.Thread | None = None
         self._released = False
         self._device_data = None
@@ -172,6 +173,20 @@ class Job:
             return not self._thread.is_alive()
         return True
 
+    def wait_parked(self, timeout: float = 60.0) -> bool:
+        """Wait until the thread is paused at the gate with every granted step done, or has ended
+        (True), or ``timeout`` runs out (False). Tells "paused" apart from "asked to pause"."""
+        with self._ctl:
+            if self._grant:
+                self._parked.clear()
+        deadline = time.monotonic() + timeout
+        while not self._parked.wait(0.02):
+            if not self.alive:
+                return True
+            if time.monotonic() > deadline:
+                return False
+        return True
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -186,11 +201,14 @@ class Job:
                 if self._stop_req:
                     return False
                 if not self._paused:
+                    self._parked.clear()
                     return True
                 if self._grant > 0:
                     self._grant -= 1
+                    self._parked.clear()
                     return True
                 if on_wait is None:
+                    self._parked.set()
                     self._ctl.wait(0.5)
                     continue
             if on_wait():  # True: the run has ended (diverged) while being read out

@@ -46,13 +46,18 @@ def gap_floor(surface: Surface, fstar: float, n: int = 70) -> float:
     return 1e-9 * spread if spread > 0 else 1e-12
 
 
-def grid_frame(surface: Surface, fstar: float, n: int = 70) -> pd.DataFrame:
-    """Heatmap cells with centre (cx, cy), edges (x0, x1, y0, y1), loss f and z = log10(f − f*),
-    f − f* floored by :func:`gap_floor` (cells where f is not finite are left out)."""
-    xs, ys, Z = grid(surface, n)
-    dx, dy = xs[1] - xs[0], ys[1] - ys[0]
-    X, Y = np.meshgrid(xs, ys)
-    floor = gap_floor(surface, fstar, n)
+def grid_frame(surface: Surface, fstar: float, n: int = 60) -> pd.DataFrame:
+    """Square heatmap cells over the domain, ``n`` along its longer side: centre (cx, cy), edges
+    (x0, x1, y0, y1), loss f and z = log10(f − f*), f − f* floored by :func:`gap_floor` (cells
+    where f is not finite are left out)."""
+    (xa, xb), (ya, yb) = surface.domain
+    size = max(xb - xa, yb - ya) / n
+    nx, ny = max(2, round((xb - xa) / size)), max(2, round((yb - ya) / size))
+    dx, dy = (xb - xa) / nx, (yb - ya) / ny
+    X, Y = np.meshgrid(xa + dx * (np.arange(nx) + 0.5), ya + dy * (np.arange(ny) + 0.5))
+    with np.errstate(all="ignore"):
+        Z = np.asarray(surface.f(X, Y), dtype=np.float64) * np.ones_like(X)
+    floor = gap_floor(surface, fstar)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.log10(np.maximum(Z - fstar, floor))
     df = pd.DataFrame({"cx": X.ravel(), "cy": Y.ravel(), "x0": (X - dx / 2).ravel(), "x1": (X + dx / 2).ravel(),

@@ -10,9 +10,11 @@ import json
 import altair as alt
 import pandas as pd
 
+from bnviz.models import LABELS, MODELS
+
 from .charts import CANVAS, PALETTE
 
-MODEL_ORDER = ["LeNet", "LeNet-BN"]
+MODEL_ORDER = [LABELS[m] for m in MODELS]
 MODEL_COLOR = alt.Scale(domain=MODEL_ORDER, range=[PALETTE[1], PALETTE[0]])
 RIDGE_GAIN = 6.0  # height of a ridge whose bin holds the whole sample, in rows
 

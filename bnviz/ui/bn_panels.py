@@ -14,7 +14,7 @@ from bnviz.ui import bn_charts
 from bnviz.ui.bn_session import (FORM, PRESETS, VIEW, apply_preset, control, device_label,
                                  device_setting, measure_test_time)
 from bnviz.ui.classroom import present
-from bnviz.ui.i18n import t
+from bnviz.ui.i18n import listing, t
 
 
 def sidebar() -> None:
@@ -177,7 +177,7 @@ def panel_grad(snap) -> None:
 
 
 def panel_test(snap, job) -> None:
-    st.caption(t("bn_explain_test"))
+    st.caption(t("bn_explain_test", batches=listing(snap.config.test_time_batches)))
     st.latex(bn.LATEX["eval"])
     result = snap.test_time
     kept = st.session_state.get("bn_tt")

@@ -4,6 +4,10 @@ Every chart carries the same parameters, each bound to one control of the page's
 ``b1``–``b3`` (the β positions of the three curves), ``nc`` (how many curves), ``vz``/``vc``/``vf``
 (which variants are shown, 1 or 0) and, for the zoom, ``zoom`` (how many values). Expressions
 only pick: a column by position, a row by ``i``, a label from a list the server made.
+
+Streamlit evaluates Vega expressions with an interpreter, slowly, so per-row work is kept to one
+lookup: what depends only on the controls (a column's name, a curve's label and colour, which
+positions are on screen) is a parameter computed once per change (``s1``–``s3``, ``y…``).
 """
 
 from __future__ import annotations
@@ -36,14 +40,20 @@ def _js(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def slot_params() -> list:
+    """``s1``–``s3``: the β position of each curve on screen, −1 for a hidden one."""
+    return [alt.param(name=f"s{slot}", expr=f"{shown(slot)} ? toNumber({p}) : -1")
+            for slot, p in enumerate(SLOTS, 1)]
+
+
 def shown(slot: int) -> str:
     """Expression: curve ``slot`` (1-based) is on screen."""
     return "true" if slot == 1 else f"toNumber(nc) >= {slot}"
 
 
 def picked(field: str = "datum.i") -> str:
-    """Expression: the β position in ``field`` is one of the curves on screen."""
-    return " || ".join(f"({shown(s)} && {field} == toNumber({p}))" for s, p in enumerate(SLOTS, 1))
+    """Expression: the β position in ``field`` is one of the curves on screen (see slot_params)."""
+    return " || ".join(f"{field} == s{slot}" for slot in (1, 2, 3))
 
 
 def beta_swatches(n: int) -> tuple[str, ...]:
@@ -62,48 +72,50 @@ def shown_variants(variants: dict[str, str]) -> str:
 
 
 def beta_colour(labels: list[str], title: str):
-    """Colour by β (the same β keeps its colour in every slot and chart); the legend lists the
-    β of the curves on screen."""
+    """Colour by the field ``beta``, the same β keeping its colour in every slot and chart; the
+    legend lists the β of the curves on screen."""
     visible = ", ".join(f"{_js(labels)}[toNumber({p})]" for p in SLOTS)
-    return alt.Color("beta:N", title=title,
-                     scale=alt.Scale(domain=labels, range=list(beta_swatches(len(labels)))),
+    return alt.Color("beta:N", title=title, scale=alt.Scale(domain=labels, range=list(beta_swatches(len(labels)))),
                      legend=alt.Legend(values=alt.ExprRef(f"slice([{visible}], 0, toNumber(nc))"),
                                        orient="bottom", direction="horizontal"))
 
 
-def smoothing_chart(table: pd.DataFrame, *, labels: list[str], variants: dict[str, str], temporal: bool,
-                    x_title: str, y_title: str, curve_title: str, variant_title: str, raw_label: str,
-                    zoom: bool = False, height: int = 380) -> alt.LayerChart:
+def smoothing_chart(raw: pd.DataFrame, curves: pd.DataFrame, *, labels: list[str], variants: dict[str, str],
+                    ticks: list[float], x_title: str, y_title: str, curve_title: str, variant_title: str,
+                    raw_label: str, zoom: bool = False, height: int = 380) -> alt.LayerChart:
     """Raw points and, per curve on screen and variant shown, the average its β position picks
-    from the wide table (columns ``b{i}_{variant}``). ``variants``: variant key → label."""
-    x = alt.X("x:T" if temporal else "x:Q", title=x_title)
-    few = len(table) <= 200
-    points = alt.Chart().mark_circle(size=45 if few else 12, opacity=0.7 if few else 0.45, color="#777").encode(
+    from the wide table (columns ``b{i}_{variant}``). ``variants``: variant key → label.
+    ``ticks``: for a dated series, the axis ticks (epoch ms of each month's first day), labelled
+    as dates; x is then a number axis (a time axis costs twice as much to redraw)."""
+    axis = alt.Axis(values=ticks, labelExpr="timeFormat(datum.value, '%b %Y')", labelOverlap="greedy") \
+        if ticks else alt.Axis()
+    x = alt.X("x:Q", title=x_title, axis=axis, scale=alt.Scale(zero=False, nice=not ticks))
+    when = alt.Tooltip("date:N", title=x_title)
+    few = len(raw) <= 200
+    points = alt.Chart(raw).mark_circle(size=45 if few else 12, opacity=0.7 if few else 0.45, color="#777").encode(
         x, alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("x:T" if temporal else "x:Q", title=x_title),
-                 alt.Tooltip("value:Q", title=raw_label, format=".4g")])
-    colour = beta_colour(labels, curve_title)
-    dash = alt.StrokeDash("variant:N", title=variant_title,
-                          scale=alt.Scale(domain=list(variants.values()), range=DASHES[:len(variants)]),
-                          legend=alt.Legend(orient="bottom", direction="horizontal",
-                                            values=alt.ExprRef(shown_variants(variants))))
-    lines = []
+        tooltip=[when, alt.Tooltip("value:Q", title=raw_label, format=".4g")])
+    dash_scale = alt.Scale(domain=list(variants.values()), range=DASHES[:len(variants)])
+    dash_legend = alt.Legend(orient="bottom", direction="horizontal", values=alt.ExprRef(shown_variants(variants)))
+    lines, signals = [], []
     for slot, p in enumerate(SLOTS, 1):
+        signals.append(alt.param(name=f"label{slot}", expr=f"{_js(labels)}[toNumber({p})]"))
         for variant, text in variants.items():
-            lines.append(alt.Chart().mark_line(strokeWidth=2.2).transform_filter(
+            column = f"y{slot}{variant}"  # the column this curve reads now: one signal, not one per row
+            signals.append(alt.param(name=column, expr=f"'b' + toNumber({p}) + '_{variant}'"))
+            lines.append(alt.Chart(curves).mark_line(strokeWidth=2.2).transform_filter(
                 f"{shown(slot)} && toNumber({VARIANT_PARAMS[variant]}) == 1").transform_calculate(
-                y=f"datum['b' + toNumber({p}) + '_{variant}']", beta=f"{_js(labels)}[toNumber({p})]",
-                variant=_js(text)).encode(
-                x, alt.Y("y:Q"), colour, dash,
-                tooltip=[alt.Tooltip("x:T" if temporal else "x:Q", title=x_title),
-                         alt.Tooltip("beta:N", title=curve_title), alt.Tooltip("variant:N", title=variant_title),
+                y=f"datum[{column}]", beta=f"label{slot}", variant=_js(text)).encode(
+                x, alt.Y("y:Q"), beta_colour(labels, curve_title),
+                alt.StrokeDash("variant:N", title=variant_title, scale=dash_scale, legend=dash_legend),
+                tooltip=[when, alt.Tooltip("beta:N", title=curve_title), alt.Tooltip("variant:N", title=variant_title),
                          alt.Tooltip("y:Q", title=y_title, format=".4g")]))
-    chart = alt.layer(points, *lines, data=table)
+    chart = alt.layer(points, *lines)
     if zoom:
         chart = chart.transform_filter("datum.t <= toNumber(zoom)")
     pan = alt.selection_interval(name="pan_zoom" if zoom else "pan", bind="scales", encodings=["x"])
     names = [*SLOTS, "nc", *VARIANT_PARAMS.values(), *(["zoom"] if zoom else [])]
-    return chart.add_params(*params(*names), pan).properties(height=height, usermeta=CANVAS)
+    return chart.add_params(*params(*names), *signals, pan).properties(height=height, usermeta=CANVAS)
 
 
 def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, labels: list[str], horizons: list[int],
@@ -114,18 +126,18 @@ def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, labels: list[st
     colour = beta_colour(labels, curve_title)
     reach = ", ".join(f"{shown(s)} ? {_js(horizons)}[toNumber({p})] : 0" for s, p in enumerate(SLOTS, 1))
     x = alt.X("k:Q", title=x_title, scale=alt.Scale(domain=alt.ExprRef(f"[0, max({reach})]"), nice=False))
-    label = alt.Chart(weights).transform_filter(picked()).transform_calculate(beta=f"{_js(labels)}[datum.i]")
+    label = alt.Chart(weights).transform_filter(picked())
     area = label.mark_area(opacity=0.22, interpolate="step-after", clip=True).encode(
         x, alt.Y("weight:Q", title=y_title, stack=None), colour)
     line = label.mark_line(interpolate="step-after", clip=True).encode(
         x, alt.Y("weight:Q"), colour,
         tooltip=[alt.Tooltip("beta:N", title=curve_title), "k:Q", alt.Tooltip("weight:Q", format=".4f")])
-    at = alt.Chart(marks).transform_filter(picked()).transform_calculate(beta=f"{_js(labels)}[datum.i]")
+    at = alt.Chart(marks).transform_filter(picked())
     tips = [alt.Tooltip("beta:N", title=curve_title), alt.Tooltip("k:Q", title=mark_label, format=".1f"),
             alt.Tooltip("decay:Q", title=decay_label, format=".3f")]
     rules = at.mark_rule(strokeDash=[4, 3]).encode(x, colour)
     dots = at.mark_point(size=90, filled=True, shape="diamond").encode(x, alt.Y("weight:Q"), colour, tooltip=tips)
-    return alt.layer(area, line, rules, dots).add_params(*params(*SLOTS, "nc")).properties(
+    return alt.layer(area, line, rules, dots).add_params(*params(*SLOTS, "nc"), *slot_params()).properties(
         height=height, usermeta=CANVAS)
 
 
@@ -138,15 +150,14 @@ def lag_chart(curves: pd.DataFrame, table: pd.DataFrame, *, labels: list[str], e
     x = alt.X("t:Q", title=x_title, scale=alt.Scale(domain=alt.ExprRef(f"[1, max({reach})]"), nice=False))
     step = alt.Chart(curves).transform_filter("datum.i == -1").mark_line(color="#888", clip=True).encode(
         x, alt.Y("value:Q", title=y_title), tooltip=[alt.Tooltip("t:Q"), alt.Tooltip("value:Q", title=input_label)])
-    lines = alt.Chart(curves).transform_filter(picked()).transform_calculate(
-        beta=f"{_js(labels)}[datum.i]").mark_line(clip=True).encode(
+    lines = alt.Chart(curves).transform_filter(picked()).mark_line(clip=True).encode(
         x, alt.Y("value:Q"), colour,
         tooltip=[alt.Tooltip("beta:N", title=curve_title), "t:Q", alt.Tooltip("value:Q", format=".3f")])
     cross = alt.Chart(table).transform_filter(picked()).transform_filter("isValid(datum.measured_63)") \
-        .transform_calculate(beta=f"{_js(labels)}[datum.i]", t=f"{at} + datum.measured_63", value="0.63") \
+        .transform_calculate(t=f"{at} + datum.measured_63", value="0.63") \
         .mark_point(size=70, filled=True).encode(
             x, alt.Y("value:Q"), colour,
             tooltip=[alt.Tooltip("beta:N", title=curve_title),
                      alt.Tooltip("measured_63:Q", title=crossing_label)])
-    return alt.layer(step, lines, cross).add_params(*params(*SLOTS, "nc")).properties(
+    return alt.layer(step, lines, cross).add_params(*params(*SLOTS, "nc"), *slot_params()).properties(
         height=height, usermeta=CANVAS)

@@ -32,6 +32,14 @@ def t(key: str, **params) -> str:
     return text.format(**params) if params else text
 
 
+def listing(items) -> str:
+    """Items as a list in the current language: "1, 8 and 256" / "1、8 和 256"."""
+    items = [str(i) for i in items]
+    if len(items) < 2:
+        return "".join(items)
+    return t("list_sep").join(items[:-1]) + t("list_last") + items[-1]
+
+
 def language_selector() -> None:
     """The sidebar switch; its value is kept in the URL (``?lang=zh``) and across pages."""
     # A copy outside the widget's own state keeps the choice when Streamlit drops widget state.

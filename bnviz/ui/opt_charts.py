@@ -1,5 +1,8 @@
 """Altair charts of the optimizer page that follow the live controls in the browser.
 
+The tables carry a ``label`` column (the optimizer's name in the reader's language): Streamlit
+evaluates Vega expressions with an interpreter, so nothing per row is computed in the browser.
+
 Parameters, each bound to a control of the page's live panel: ``lr`` (the shared α position) or
 ``lr_<name>`` (each optimizer's), ``b_<name>`` (the β or β₁ position of an optimizer that has
 one) and ``step``. The paths table holds every path the sliders can reach; a chart only picks
@@ -8,8 +11,6 @@ contours at right angles as they do on paper.
 """
 
 from __future__ import annotations
-
-import json
 
 import altair as alt
 import pandas as pd
@@ -44,17 +45,25 @@ def param_names(names: list[str], same: bool) -> dict[str, str]:
 
 
 def picked(names: list[str], same: bool) -> str:
-    """Expression: this row belongs to the path each optimizer's sliders select now."""
-    parts = []
-    for name in names:
-        lr = "lr" if same else f"lr_{name}"
-        beta = f"toNumber(b_{name})" if beta_field(name) else "-1"
-        parts.append(f"(datum.optimizer == '{name}' && datum.li == toNumber({lr}) && datum.bi == {beta})")
-    return " || ".join(parts) or "false"
+    """Expression: this row belongs to the path each optimizer's sliders select now (the
+    positions are signals, see :func:`_params`, so a row costs three comparisons)."""
+    return " || ".join(f"(datum.optimizer == '{n}' && datum.li == li_{n} && datum.bi == bi_{n})"
+                       for n in names) or "false"
 
 
 def _params(names, same, *only):
-    return [live.param(p, element) for p, element in param_names(names, same).items() if not only or p in only]
+    """The bound parameters (all, or ``only`` these), then the positions they give as numbers:
+    ``at`` (the step), ``li_<name>``, ``bi_<name>`` (−1 without a β slider)."""
+    bound = [live.param(p, element) for p, element in param_names(names, same).items() if not only or p in only]
+    have = {p.name for p in bound}
+    numbers = [alt.param(name="at", expr="toNumber(step)")] if "step" in have else []
+    for n in names:
+        lr = "lr" if same else f"lr_{n}"
+        if lr in have:
+            numbers.append(alt.param(name=f"li_{n}", expr=f"toNumber({lr})"))
+        if not only:
+            numbers.append(alt.param(name=f"bi_{n}", expr=f"toNumber(b_{n})" if beta_field(n) else "-1"))
+    return bound + numbers
 
 
 def _equal_units(domain) -> tuple[alt.ExprRef, alt.ExprRef]:
@@ -91,8 +100,7 @@ def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame
     mins = alt.Chart(minima).mark_point(shape="cross", size=220, color="white", filled=True, stroke="black",
                                         strokeWidth=0.8).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
     order = [labels[n] for n in names]
-    mine = alt.Chart(paths).transform_filter(picked(names, same)).transform_filter(
-        "datum.step <= toNumber(step)").transform_calculate(label=_labels(labels))
+    mine = alt.Chart(paths).transform_filter(picked(names, same)).transform_filter("datum.step <= at")
     lines = mine.mark_line(strokeWidth=2.5, clip=True, point=alt.OverlayMarkDef(size=14, clip=True)).encode(
         x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=_colour(order, opt_title), order="step:Q",
         detail="optimizer:N",
@@ -105,17 +113,12 @@ def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame
         height=height, usermeta=CANVAS)
 
 
-def _labels(labels: dict[str, str]) -> str:
-    """Expression: the translated name of the row's optimizer."""
-    return f"{json.dumps(labels, ensure_ascii=False)}[datum.optimizer]"
-
-
 def loss_chart(paths: pd.DataFrame, *, names: list[str], same: bool, labels: dict[str, str], x_title: str,
                y_title: str, opt_title: str, height: int = 300) -> alt.LayerChart:
     """f − f* per step (log) of the paths the sliders pick, with the step marked. Pointing at a
     step moves the step everywhere (the selection is bound to the step control)."""
     order = [labels[n] for n in names]
-    mine = alt.Chart(paths).transform_filter(picked(names, same)).transform_calculate(label=_labels(labels))
+    mine = alt.Chart(paths).transform_filter(picked(names, same))
     hover = alt.selection_point(name="hover", fields=["step"], on="pointerover", nearest=True, clear=False,
                                 bind=alt.BindDirect(element=f"#{STEP_ID}"))
     x, y = alt.X("step:Q", title=x_title), alt.Y("gap:Q", title=y_title, scale=alt.Scale(type="log"))
@@ -123,9 +126,9 @@ def loss_chart(paths: pd.DataFrame, *, names: list[str], same: bool, labels: dic
     pointer = mine.mark_point(opacity=0, size=60).encode(
         x, y, tooltip=[alt.Tooltip("label:N", title=opt_title), "step:Q", alt.Tooltip("gap:Q", format=".3e"),
                        alt.Tooltip("loss:Q", format=".4g")]).add_params(hover)
-    now = alt.Chart(pd.DataFrame({"one": [1]})).transform_calculate(s="toNumber(step)").mark_rule(
+    now = alt.Chart(pd.DataFrame({"one": [1]})).transform_calculate(s="at").mark_rule(
         strokeDash=[4, 3], color="#555").encode(x="s:Q")
-    dots = mine.transform_filter("datum.step <= toNumber(step)").transform_joinaggregate(
+    dots = mine.transform_filter("datum.step <= at").transform_joinaggregate(
         now="max(step)", groupby=["optimizer"]).transform_filter("datum.step == datum.now").mark_point(
         size=70, filled=True).encode(x="step:Q", y="gap:Q", color=_colour(order, opt_title))
     return alt.layer(lines, pointer, now, dots).add_params(*_params(names, same)).properties(height=height, usermeta=CANVAS)
@@ -135,9 +138,8 @@ def lr_chart(rates: pd.DataFrame, *, names: list[str], same: bool, labels: dict[
              y_title: str, opt_title: str, height: int = 220) -> alt.LayerChart:
     """The learning rate of each step under the decay schedule, for the α each slider picks."""
     order = [labels[n] for n in names]
-    pick = " || ".join(f"(datum.optimizer == '{n}' && datum.li == toNumber({'lr' if same else 'lr_' + n}))"
-                       for n in names) or "false"
-    line = alt.Chart(rates).transform_filter(pick).transform_calculate(label=_labels(labels)).mark_line().encode(
+    pick = " || ".join(f"(datum.optimizer == '{n}' && datum.li == li_{n})" for n in names) or "false"
+    line = alt.Chart(rates).transform_filter(pick).mark_line().encode(
         x=alt.X("step:Q", title=x_title), y=alt.Y("lr:Q", title=y_title), color=_colour(order, opt_title),
         tooltip=[alt.Tooltip("label:N", title=opt_title), "step:Q", alt.Tooltip("lr:Q", format=".4g")])
     return alt.layer(line).add_params(*_params(names, same, "lr", *[f"lr_{n}" for n in names])).properties(

@@ -30,7 +30,7 @@ def translated(prefix: str) -> Callable[[Any], str]:
 @dataclass(frozen=True)
 class Setting:
     """A control kept in the link. ``widget``: select_slider, selectbox, radio, segmented,
-    multiselect, number (an integer box within ``options`` = (lo, hi)), toggle or checkbox."""
+    multiselect, number or slider (an integer within ``options`` = (lo, hi)), toggle or checkbox."""
 
     key: str
     default: Any
@@ -40,9 +40,10 @@ class Setting:
     fmt: Callable[[Any], str] | None = None
     help: str | None = None  # strings key
     extra: dict = field(default_factory=dict)  # more keyword arguments for the widget
+    help_params: dict = field(default_factory=dict)  # placeholders of the help text
 
     def parser(self) -> Callable[[str], Any]:
-        if self.widget == "number":
+        if self.widget in ("number", "slider"):
             return urlstate.int_range(*self.options)
         if self.widget in ("toggle", "checkbox"):
             return urlstate.choice((True, False))
@@ -60,12 +61,14 @@ class Setting:
         label = t(self.label)
         kw = {"key": self.key, **self.extra, **kwargs}
         if self.help:
-            kw["help"] = t(self.help)
+            kw["help"] = t(self.help, **self.help_params)
         opts = list(self.options if options is None else options)
-        if self.fmt is not None and self.widget not in ("number", "toggle", "checkbox"):
+        if self.fmt is not None and self.widget not in ("number", "slider", "toggle", "checkbox"):
             kw["format_func"] = self.fmt
         if self.widget == "number":
             return where.number_input(label, *self.options, **kw)
+        if self.widget == "slider":
+            return where.slider(label, *self.options, **kw)
         if self.widget == "toggle":
             return where.toggle(label, **kw)
         if self.widget == "checkbox":

@@ -42,11 +42,12 @@ def no_exception(page):
     assert "Traceback" not in page.inner_text("body")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Browser tests share one server and one Chromium: under pytest-xdist they stay on one worker
     (``--dist loadgroup``). The load test runs last, so the machine it leaves busy disturbs no
     other test (scripts/test.sh runs it alone, after the rest)."""
     for item in items:
-        if "/browser/" in item.nodeid.replace("\\", "/") or item.nodeid.startswith("tests/browser"):
+        if item.nodeid.replace("\\", "/").startswith("tests/browser/"):
             item.add_marker(pytest.mark.xdist_group("browser"))
     items.sort(key=lambda item: "test_load.py" in item.nodeid)

@@ -120,8 +120,8 @@ def test_the_curve_table_holds_every_beta_and_variant_as_computed_alone():
     """Column b{i}_{variant} of the wide table is the average with β = BETAS[i], computed alone,
     and it agrees with pandas (corrected = ewm(adjust=True), S₁ = Y₁ = ewm(adjust=False))."""
     s = temperatures("temp_max")
-    table, drawn = ewma_frames.curve_table(s)
-    assert drawn == len(table) == len(s.values) == 1461
+    table = ewma_frames.curve_table(s, max_points=len(s.values))
+    assert len(table) == len(s.values) == 1461
     values = pd.Series(s.values)
     for i, beta in enumerate(ewma_frames.BETAS):
         for variant in ewma.VARIANTS:
@@ -131,6 +131,9 @@ def test_the_curve_table_holds_every_beta_and_variant_as_computed_alone():
                                    values.ewm(alpha=1 - beta, adjust=True).mean(), rtol=1e-6)
         np.testing.assert_allclose(table[ewma_frames.column(i, "first")],
                                    values.ewm(alpha=1 - beta, adjust=False).mean(), rtol=1e-6)
+    drawn = ewma_frames.curve_table(s)  # what the chart gets: the same values at 450 positions
+    assert len(drawn) == 450 and drawn.t.is_monotonic_increasing and drawn.t.iloc[-1] == 1461
+    np.testing.assert_array_equal(drawn["b5_first"], table["b5_first"].to_numpy()[drawn.t - 1])
 
 
 def test_the_weight_and_lag_tables_hold_every_beta():

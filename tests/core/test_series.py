@@ -84,9 +84,12 @@ def test_million_rows_parse_and_downsample():
     assert len(s.values) == 1_000_000
     idx = series.downsample_indices(s.values, 4000)
     assert len(idx) <= 4002 and 123_456 in idx and idx[0] == 0 and idx[-1] == 999_999
-    table, drawn = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
-    assert drawn == len(idx) == len(table) and table.t.tolist() == (idx + 1).tolist()
-    np.testing.assert_allclose(table["b0_corrected"], ewma.ewma(x, 0.9, bias_correction=True)[idx], rtol=1e-6)
+    raw, drawn = ewma_frames.raw_table(s)
+    assert drawn == len(idx) == len(raw) and raw.t.tolist() == (idx + 1).tolist()
+    curves = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
+    assert len(curves) == 450 and curves.t.iloc[0] == 1 and curves.t.iloc[-1] == 1_000_000
+    np.testing.assert_allclose(curves["b0_corrected"], ewma.ewma(x, 0.9, bias_correction=True)[curves.t - 1],
+                               rtol=1e-6)
 
 
 def test_too_long():
@@ -106,9 +109,10 @@ def test_export_frame_has_every_average():
 
 def test_the_curve_table_draws_non_finite_values_as_gaps():
     s = series.parse_pasted("1 2 nan 4 inf 6")
-    table, _ = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
-    assert table["value"].isna().sum() == 2 and np.isfinite(table["value"].dropna()).all()
-    assert table["b0_corrected"].isna().sum() == 2  # gaps, never inf in a chart
+    raw, _ = ewma_frames.raw_table(s)
+    curves = ewma_frames.curve_table(s, betas=(0.9,), variants=("corrected",))
+    assert raw["value"].isna().sum() == 2 and np.isfinite(raw["value"].dropna()).all()
+    assert curves["b0_corrected"].isna().sum() == 2  # gaps, never inf in a chart
 
 
 def test_optimizer_paths_table_keeps_finite_rows_and_a_positive_gap():

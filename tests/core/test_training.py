@@ -66,9 +66,7 @@ def step_by_step(job):
     states = [job.weights()[1]]
     for k in range(job.total_steps):
         job.step()
-        deadline = time.time() + 60
-        while job.steps_done < k + 1 and job.alive and time.time() < deadline:
-            time.sleep(0.002)
+        assert job.wait_parked(60), f"step {k + 1} did not happen"
         step, weights = job.weights()
         assert step == k + 1, f"step {k + 1} did not happen"
         states.append(weights)
@@ -279,25 +277,21 @@ def test_pause_step_resume_stop_and_reset(synth):
     job = Job(cfg, synth)
     assert job.state == "idle" and not job.alive
     job.step()  # starts paused and does exactly one step
-    deadline = time.time() + 30
-    while job.snapshot().step < 1 and time.time() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
+    assert job.wait_parked(60)  # waiting at the gate, however slow the machine
     s = job.snapshot()
     assert s.state == "paused" and job.alive and job.steps_done == 1
     assert s.loss.shape == (1, 2) and np.isfinite(s.loss).all()  # read out when it paused
     assert [c.step for c in s.captures] == [0]
     job.step(3)
-    while job.steps_done < 4 and time.time() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
+    assert job.wait_parked(60)
     assert job.steps_done == 4 and job.state == "paused"
     job.resume()
+    deadline = time.time() + 60
     while job.steps_done < 20 and time.time() < deadline:
         time.sleep(0.01)
     assert job.state == "running"
     job.pause()
-    time.sleep(0.3)
+    assert job.wait_parked(60)
     frozen = job.steps_done
     time.sleep(0.3)
     assert job.steps_done == frozen and job.state == "paused"

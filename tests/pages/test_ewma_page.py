@@ -36,9 +36,9 @@ def test_every_chart_follows_the_live_controls(app):
     specs = chart_specs(at)
     assert bound_elements(specs[0]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc", "ewma-vz", "ewma-vc", "ewma-vf"}
     assert bound_elements(specs[1]) == bound_elements(specs[2]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc"}
-    table = chart_data(at, 0)[0]
-    assert {f"b{i}_{v}" for i in range(17) for v in ("zero", "corrected", "first")} <= set(table.columns)
-    assert len(table) == 1461
+    raw, curves = chart_data(at, 0)[:2]
+    assert {f"b{i}_{v}" for i in range(17) for v in ("zero", "corrected", "first")} <= set(curves.columns)
+    assert len(raw) == 1461 and len(curves) == 450
 
 
 def test_ng_preset_gives_three_betas(app):

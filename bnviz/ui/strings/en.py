@@ -263,7 +263,7 @@ STRINGS = {
     "bn_epochs": "epochs",
     "bn_optimizer": "optimizer",
     "bn_opt_sgd": "SGD (as d2l)",
-    "bn_opt_momentum": "SGD with momentum 0.9",
+    "bn_opt_momentum": "SGD with momentum {momentum:g}",
     "bn_opt_adam": "Adam",
     "bn_activation": "activation",
     "bn_act_sigmoid": "sigmoid (as the notes)",
@@ -278,8 +278,10 @@ STRINGS = {
     "bn_impl_scratch": "ours, from scratch",
     "bn_momentum": "BN momentum",
     "bn_momentum_help": "PyTorch's convention: running = (1 − momentum)·running + momentum·batch, "
-                        "so momentum 0.1 is β = 0.9 on the EWMA page.",
+                        "so momentum {momentum:g} is β = {beta:g} on the EWMA page.",
     "bn_epsilon": "ε",
+    "list_sep": ", ",
+    "list_last": " and ",
     "bn_device_cpu": "CPU ({cores} cores)",
     "bn_device_mps": "Apple GPU (MPS)",
     "bn_device": "device",
@@ -384,7 +386,7 @@ STRINGS = {
     "bn_explain_test": "At test time there may be a single image, so there is no batch to take a mean and "
                        "variance from. BatchNorm then uses the running averages collected in training (eval "
                        "mode). Here the BN model classifies the test set both ways: with its running statistics, "
-                       "and with the statistics of each test batch (train mode) at batch sizes 1, 8 and 256. At "
+                       "and with the statistics of each test batch (train mode) at batch sizes {batches}. At "
                        "batch size 1 every fully connected value equals its own mean, so the layer outputs β alone.",
     "bn_measure_now": "Measure with the current weights",
     "bn_test_when": "Measured when the run finishes (or press the button while paused).",

@@ -235,7 +235,7 @@ STRINGS = {
     "bn_epochs": "训练轮数",
     "bn_optimizer": "优化器",
     "bn_opt_sgd": "SGD（与 d2l 相同）",
-    "bn_opt_momentum": "带动量 0.9 的 SGD",
+    "bn_opt_momentum": "带动量 {momentum:g} 的 SGD",
     "bn_opt_adam": "Adam",
     "bn_activation": "激活函数",
     "bn_act_sigmoid": "sigmoid（与笔记相同）",
@@ -249,8 +249,10 @@ STRINGS = {
     "bn_impl_scratch": "我们从零实现的版本",
     "bn_momentum": "BN 动量",
     "bn_momentum_help": "PyTorch 的约定：running = (1 − momentum)·running + momentum·batch，"
-                        "所以 momentum 0.1 相当于 EWMA 页面上的 β = 0.9。",
+                        "所以 momentum {momentum:g} 相当于 EWMA 页面上的 β = {beta:g}。",
     "bn_epsilon": "ε",
+    "list_sep": "、",
+    "list_last": " 和 ",
     "bn_device_cpu": "CPU（{cores} 核）",
     "bn_device_mps": "Apple GPU（MPS）",
     "bn_device": "设备",
@@ -342,7 +344,7 @@ STRINGS = {
     "bn_axis_grad": "‖∇W‖₂",
     "bn_explain_test": "测试时可能只有一张图像，没有批次可以求均值和方差。这时 BatchNorm 使用训练中积累的滑动平均（评估模式）。"
                        "这里让带 BN 的模型用两种方式给测试集分类：用滑动统计量，以及用每个测试批次自己的统计量（训练模式），"
-                       "批量大小分别为 1、8 和 256。批量大小为 1 时，全连接层的每个值都等于它自己的均值，于是该层只输出 β。",
+                       "批量大小分别为 {batches}。批量大小为 1 时，全连接层的每个值都等于它自己的均值，于是该层只输出 β。",
     "bn_measure_now": "用当前权重测量",
     "bn_test_when": "训练结束时测量（暂停时也可以按按钮测量）。",
     "bn_mode": "统计量",

@@ -1,0 +1,85 @@
+"""The bare reference for ``python -m bench instant``: the same chart, the same data and the same
+parameter as a page of the app, but the parameter bound to Vega's own range input and nothing
+else on the page. Its redraw time is the floor the app's live controls are compared with.
+
+    streamlit run bench/reference_app.py -- ewma|opt
+"""
+
+import copy
+import sys
+from pathlib import Path
+
+import altair as alt
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bnviz import ewma, ewma_frames, opt_frames, series  # noqa: E402
+from bnviz.surfaces import SURFACES  # noqa: E402
+from bnviz.ui import ewma_charts, opt_charts  # noqa: E402
+
+# The parameter the bench moves, its native range, and the values the other parameters keep.
+CASES = {"ewma": ("b1", len(ewma_frames.BETAS) - 1, {"b2": 9, "b3": 0, "nc": 2, "vz": 1, "vc": 1, "vf": 1}),
+         "opt": ("step", 150, {"lr": opt_frames.LRS.index(0.4), "b_momentum": opt_frames.BETAS.index(0.9)})}
+
+
+def native(spec: dict, moving: str, top: int, fixed: dict) -> dict:
+    """The spec with ``moving`` bound to Vega's own slider and every other live parameter fixed."""
+    spec = copy.deepcopy(spec)
+
+    def visit(node):
+        if isinstance(node, dict):
+            for param in node.get("params", []):
+                if isinstance(param.get("bind"), dict) and "element" in param["bind"]:
+                    if param["name"] == moving:
+                        param["bind"] = {"input": "range", "min": 0, "max": top, "step": 1}
+                        param["value"] = top // 2
+                    elif "select" not in param and param["name"] in fixed:
+                        param.pop("bind")
+                        param["value"] = fixed[param["name"]]
+                    else:
+                        param.pop("bind")
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(spec)
+    return spec
+
+
+def ewma_chart():
+    s = series.temperatures("temp_max")
+    raw, _ = ewma_frames.raw_table(s)
+    return ewma_charts.smoothing_chart(
+        raw, ewma_frames.curve_table(s), labels=[ewma_frames.beta_label(b) for b in ewma_frames.BETAS],
+        variants={v: v for v in ewma.VARIANTS}, ticks=ewma_frames.date_ticks(s), x_title="date", y_title="value",
+        curve_title="β", variant_title="variant", raw_label="raw")
+
+
+def opt_chart():
+    s = SURFACES["valley"]
+    settings = {"gd": {"lr": 0.4}, "momentum": {"lr": 0.4, "beta": 0.9}}
+    fstar = opt_frames.lowest_value(s)
+    paths, _, _ = opt_frames.trajectory_table(s, s.start, 150, settings, fstar)
+    paths = paths.assign(label=paths.optimizer)
+    return opt_charts.contour_chart(opt_frames.grid_frame(s, fstar), paths, pd_minima(s), names=list(settings),
+                                    same=True, labels={"gd": "gd", "momentum": "momentum"}, domain=s.domain,
+                                    x_title="x", y_title="y", loss_title="log f", opt_title="optimizer")
+
+
+def pd_minima(surface):
+    import pandas as pd
+
+    return pd.DataFrame(surface.minima, columns=["x", "y"])
+
+
+if __name__ == "__main__":  # streamlit run runs it as __main__; the bench imports native()
+    case = sys.argv[1] if len(sys.argv) > 1 else "ewma"
+    moving, top, fixed = CASES[case]
+    chart = ewma_chart() if case == "ewma" else opt_chart()
+    with alt.data_transformers.disable_max_rows():
+        spec = chart.to_dict()
+    st.title("reference")
+    st.vega_lite_chart(native(spec, moving, top, fixed), width="stretch")
