@@ -9,7 +9,6 @@ import copy
 import sys
 from pathlib import Path
 
-import altair as alt
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -17,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bnviz import ewma, ewma_frames, opt_frames, series  # noqa: E402
 from bnviz.surfaces import SURFACES  # noqa: E402
 from bnviz.ui import ewma_charts, opt_charts  # noqa: E402
+from bnviz.ui.charts import vega_spec  # noqa: E402
 
 # The parameter the bench moves, its native range, and the values the other parameters keep.
 CASES = {"ewma": ("b1", len(ewma_frames.BETAS) - 1, {"b2": 9, "b3": 0, "nc": 2, "vz": 1, "vc": 1, "vf": 1}),
@@ -64,9 +64,10 @@ def opt_chart():
     fstar = opt_frames.lowest_value(s)
     paths, _, _ = opt_frames.trajectory_table(s, s.start, 150, settings, fstar)
     paths = paths.assign(label=paths.optimizer)
-    return opt_charts.contour_chart(opt_frames.grid_frame(s, fstar), paths, pd_minima(s), names=list(settings),
-                                    same=True, labels={"gd": "gd", "momentum": "momentum"}, domain=s.domain,
-                                    x_title="x", y_title="y", loss_title="log f", opt_title="optimizer")
+    data = {"cells": opt_frames.grid_frame(s, fstar), "paths": paths, "minima": pd_minima(s)}
+    return vega_spec(opt_charts.contour_chart, data, names=list(settings), same=True,
+                     labels={"gd": "gd", "momentum": "momentum"}, domain=s.domain, x_title="x", y_title="y",
+                     loss_title="log f", opt_title="optimizer")
 
 
 def pd_minima(surface):
@@ -78,8 +79,6 @@ def pd_minima(surface):
 if __name__ == "__main__":  # streamlit run runs it as __main__; the bench imports native()
     case = sys.argv[1] if len(sys.argv) > 1 else "ewma"
     moving, top, fixed = CASES[case]
-    chart = ewma_chart() if case == "ewma" else opt_chart()
-    with alt.data_transformers.disable_max_rows():
-        spec = chart.to_dict()
+    spec = ewma_chart() if case == "ewma" else opt_chart()
     st.title("reference")
     st.vega_lite_chart(native(spec, moving, top, fixed), width="stretch")

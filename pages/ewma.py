@@ -9,6 +9,7 @@ import streamlit as st
 
 from bnviz import ewma, ewma_frames
 from bnviz.ui import ewma_charts, live, urlstate
+from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
 from bnviz.ui.common import formula, guarded
 from bnviz.ui.ewma_controls import (BETAS, ZOOM, ZOOM_MAX, chosen_betas, chosen_variants, controls_panel,
@@ -67,20 +68,21 @@ with guarded():
     st.subheader(t("weights_header"))
     st.latex(ewma.LATEX["window"])
     st.caption(t("weights_explain"))
-    st.altair_chart(present(ewma_charts.weights_chart(
-        weights, marks, labels=labels, horizons=[ewma_frames.horizon(b) for b in BETAS], x_title=t("axis_k"),
-        y_title=t("axis_weight"), curve_title=t("legend_curve"), mark_label=t("one_over_e"),
-        decay_label=t("decay_left"))), width="stretch", key="ewma_chart_weights")
+    st.vega_lite_chart(present(vega_spec(
+        ewma_charts.weights_chart, {"weights": weights, "marks": marks}, labels=labels,
+        horizons=[ewma_frames.horizon(b) for b in BETAS], x_title=t("axis_k"), y_title=t("axis_weight"),
+        curve_title=t("legend_curve"), mark_label=t("one_over_e"), decay_label=t("decay_left"))),
+        width="stretch", key="ewma_chart_weights")
 
 with guarded():
     st.subheader(t("lag_header"))
     st.caption(t("lag_explain"))
     st.latex(ewma.LATEX["lag"])
-    ends = lag[lag.i >= 0].groupby("i").t.max().tolist()
-    st.altair_chart(present(ewma_charts.lag_chart(
-        lag, lag_rows, labels=labels, ends=ends, at=ewma_frames.LAG_AT, x_title=t("axis_step"),
-        y_title=t("axis_value"), curve_title=t("legend_curve"), input_label=t("lag_step"),
-        crossing_label=t("lag_table_63"))), width="stretch", key="ewma_chart_lag")
+    st.vega_lite_chart(present(vega_spec(
+        ewma_charts.lag_chart, {"lag": lag, "lag_rows": lag_rows}, labels=labels,
+        ends=[int(e) for e in lag[lag.i >= 0].groupby("i").t.max()], at=ewma_frames.LAG_AT,
+        x_title=t("axis_step"), y_title=t("axis_value"), curve_title=t("legend_curve"),
+        input_label=t("lag_step"), crossing_label=t("lag_table_63"))), width="stretch", key="ewma_chart_lag")
     rows = lag_rows[lag_rows.value_of_beta.isin(betas)]
     st.dataframe(pd.DataFrame({
         t("lag_table_beta"): rows["value_of_beta"],

@@ -9,6 +9,7 @@ import streamlit as st
 
 from bnviz import expr, opt_frames, optimizers
 from bnviz.ui import opt_charts, urlstate
+from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
 from bnviz.ui.common import guarded
 from bnviz.ui.i18n import t
@@ -47,16 +48,18 @@ for name, r in runs.items():
 with guarded():
     controls_panel(names, same, steps)
     minima = pd.DataFrame(surface.minima or [], columns=["x", "y"])
-    st.altair_chart(present(opt_charts.contour_chart(
-        cells, paths, minima, names=names, same=same, labels=labels, domain=surface.domain, x_title=t("axis_x"),
-        y_title=t("axis_y"), loss_title=t("axis_log_gap"), opt_title=t("legend_opt"))),
+    st.vega_lite_chart(present(vega_spec(
+        opt_charts.contour_chart, {"cells": cells, "paths": paths, "minima": minima}, names=names, same=same,
+        labels=labels, domain=surface.domain, x_title=t("axis_x"), y_title=t("axis_y"),
+        loss_title=t("axis_log_gap"), opt_title=t("legend_opt"))),
         key="contour", on_select=on_click, selection_mode="start", width="stretch")
     if names:
         st.subheader(t("loss_header"))
         st.caption(t("loss_gap_explain", fstar=f"{opt_frames.lowest_value(surface):.6g}"))
-        st.altair_chart(present(opt_charts.loss_chart(
-            paths, names=names, same=same, labels=labels, x_title=t("axis_step"), y_title=t("axis_gap"),
-            opt_title=t("legend_opt"))), width="stretch", key="opt_chart_loss")
+        st.vega_lite_chart(present(vega_spec(
+            opt_charts.loss_chart, {"paths": paths}, names=names, same=same, labels=labels,
+            x_title=t("axis_step"), y_title=t("axis_gap"), opt_title=t("legend_opt"))),
+            width="stretch", key="opt_chart_loss")
 
 
 def step_or_never(v):
@@ -74,9 +77,10 @@ if names:
         }), hide_index=True)
         if any(hp.get("schedule") for hp in hps.values()):
             st.subheader(t("lr_header"))
-            st.altair_chart(present(opt_charts.lr_chart(
-                rates, names=names, same=same, labels=labels, x_title=t("axis_step"), y_title=t("axis_lr"),
-                opt_title=t("legend_opt"))), width="stretch", key="opt_chart_lr")
+            st.vega_lite_chart(present(vega_spec(
+                opt_charts.lr_chart, {"rates": rates}, names=names, same=same, labels=labels,
+                x_title=t("axis_step"), y_title=t("axis_lr"), opt_title=t("legend_opt"))),
+                width="stretch", key="opt_chart_lr")
         st.download_button(t("download_paths"), lambda: opt_frames.export_frame(surface, runs).to_csv(index=False),
                            file_name="bnviz_trajectories.csv", mime="text/csv", icon=":material/download:")
 

@@ -69,10 +69,10 @@ def present(chart, data=None):
     if not presenting():
         return chart
     if isinstance(chart, dict):
-        spec = copy.deepcopy(chart)
+        config = {**chart.get("config", {})}
         for part, values in BIG_TEXT.items():
-            spec.setdefault("config", {}).setdefault(part, {}).update(values)
-        return spec
+            config[part] = {**config.get(part, {}), **values}
+        return {**chart, "config": config}  # the datasets are shared, not copied
     return (chart.configure_axis(**BIG_TEXT["axis"]).configure_legend(**BIG_TEXT["legend"])
             .configure_header(**BIG_TEXT["header"]).configure_title(**BIG_TEXT["title"]))
 
@@ -125,6 +125,9 @@ def _svg_zip(drawn: list, bound: dict | None = None) -> bytes:
             spec = chart.to_dict() if hasattr(chart, "to_dict") else copy.deepcopy(chart)
             if data is not None:
                 spec["data"] = {"values": json.loads(data.to_json(orient="records"))}
+            for name, frame in spec.get("datasets", {}).items():
+                if hasattr(frame, "to_json"):
+                    spec["datasets"][name] = json.loads(frame.to_json(orient="records"))
             spec.pop("usermeta", None)
             _fix_bound(spec, bound or {})
             zf.writestr(f"chart_{i:02d}.svg", vl_convert.vegalite_to_svg(spec))

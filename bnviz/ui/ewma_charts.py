@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 import altair as alt
-import pandas as pd
 
 from bnviz.ui import live
 from bnviz.ui.charts import CANVAS, DASHES
@@ -80,19 +79,19 @@ def beta_colour(labels: list[str], title: str):
                                        orient="bottom", direction="horizontal"))
 
 
-def smoothing_chart(raw: pd.DataFrame, curves: pd.DataFrame, *, labels: list[str], variants: dict[str, str],
-                    ticks: list[float], x_title: str, y_title: str, curve_title: str, variant_title: str,
-                    raw_label: str, zoom: bool = False, height: int = 380) -> alt.LayerChart:
-    """Raw points and, per curve on screen and variant shown, the average its β position picks
-    from the wide table (columns ``b{i}_{variant}``). ``variants``: variant key → label.
+def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[float], few: bool,
+                    x_title: str, y_title: str, curve_title: str, variant_title: str, raw_label: str,
+                    zoom: bool = False, height: int = 380) -> alt.LayerChart:
+    """Raw points (dataset "raw") and, per curve on screen and variant shown, the average its β
+    position picks from the wide table "curves" (columns ``b{i}_{variant}``). ``variants``:
+    variant key → label; ``few``: a short series, drawn with larger points.
     ``ticks``: for a dated series, the axis ticks (epoch ms of each month's first day), labelled
     as dates; x is then a number axis (a time axis costs twice as much to redraw)."""
     axis = alt.Axis(values=ticks, labelExpr="timeFormat(datum.value, '%b %Y')", labelOverlap="greedy") \
         if ticks else alt.Axis()
     x = alt.X("x:Q", title=x_title, axis=axis, scale=alt.Scale(zero=False, nice=not ticks))
     when = alt.Tooltip("date:N", title=x_title)
-    few = len(raw) <= 200
-    points = alt.Chart(raw).mark_circle(size=45 if few else 12, opacity=0.7 if few else 0.45, color="#777").encode(
+    points = alt.Chart(alt.NamedData("raw")).mark_circle(size=45 if few else 12, opacity=0.7 if few else 0.45, color="#777").encode(
         x, alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         tooltip=[when, alt.Tooltip("value:Q", title=raw_label, format=".4g")])
     dash_scale = alt.Scale(domain=list(variants.values()), range=DASHES[:len(variants)])
@@ -103,14 +102,14 @@ def smoothing_chart(raw: pd.DataFrame, curves: pd.DataFrame, *, labels: list[str
         for variant, text in variants.items():
             column = f"y{slot}{variant}"  # the column this curve reads now: one signal, not one per row
             signals.append(alt.param(name=column, expr=f"'b' + toNumber({p}) + '_{variant}'"))
-            lines.append(alt.Chart(curves).mark_line(strokeWidth=2.2).transform_filter(
+            lines.append(alt.Chart().mark_line(strokeWidth=2.2).transform_filter(
                 f"{shown(slot)} && toNumber({VARIANT_PARAMS[variant]}) == 1").transform_calculate(
                 y=f"datum[{column}]", beta=f"label{slot}", variant=_js(text)).encode(
                 x, alt.Y("y:Q"), beta_colour(labels, curve_title),
                 alt.StrokeDash("variant:N", title=variant_title, scale=dash_scale, legend=dash_legend),
                 tooltip=[when, alt.Tooltip("beta:N", title=curve_title), alt.Tooltip("variant:N", title=variant_title),
                          alt.Tooltip("y:Q", title=y_title, format=".4g")]))
-    chart = alt.layer(points, *lines)
+    chart = alt.layer(points, alt.layer(*lines, data=alt.NamedData("curves")))
     if zoom:
         chart = chart.transform_filter("datum.t <= toNumber(zoom)")
     pan = alt.selection_interval(name="pan_zoom" if zoom else "pan", bind="scales", encodings=["x"])
@@ -118,21 +117,21 @@ def smoothing_chart(raw: pd.DataFrame, curves: pd.DataFrame, *, labels: list[str
     return chart.add_params(*params(*names), *signals, pan).properties(height=height, usermeta=CANVAS)
 
 
-def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, labels: list[str], horizons: list[int],
+def weights_chart(*, labels: list[str], horizons: list[int],
                   x_title: str, y_title: str, curve_title: str, mark_label: str,
                   decay_label: str, height: int = 260) -> alt.LayerChart:
-    """The weight (1−β)βᵏ of the value k steps back for each curve on screen, with the point
-    k = 1/(1−β) where about 1/e of the newest weight is left."""
+    """The weight (1−β)βᵏ of the value k steps back for each curve on screen (dataset "weights"),
+    with the point k = 1/(1−β) where about 1/e of the newest weight is left ("marks")."""
     colour = beta_colour(labels, curve_title)
     reach = ", ".join(f"{shown(s)} ? {_js(horizons)}[toNumber({p})] : 0" for s, p in enumerate(SLOTS, 1))
     x = alt.X("k:Q", title=x_title, scale=alt.Scale(domain=alt.ExprRef(f"[0, max({reach})]"), nice=False))
-    label = alt.Chart(weights).transform_filter(picked())
+    label = alt.Chart(alt.NamedData("weights")).transform_filter(picked())
     area = label.mark_area(opacity=0.22, interpolate="step-after", clip=True).encode(
         x, alt.Y("weight:Q", title=y_title, stack=None), colour)
     line = label.mark_line(interpolate="step-after", clip=True).encode(
         x, alt.Y("weight:Q"), colour,
         tooltip=[alt.Tooltip("beta:N", title=curve_title), "k:Q", alt.Tooltip("weight:Q", format=".4f")])
-    at = alt.Chart(marks).transform_filter(picked())
+    at = alt.Chart(alt.NamedData("marks")).transform_filter(picked())
     tips = [alt.Tooltip("beta:N", title=curve_title), alt.Tooltip("k:Q", title=mark_label, format=".1f"),
             alt.Tooltip("decay:Q", title=decay_label, format=".3f")]
     rules = at.mark_rule(strokeDash=[4, 3]).encode(x, colour)
@@ -141,19 +140,20 @@ def weights_chart(weights: pd.DataFrame, marks: pd.DataFrame, *, labels: list[st
         height=height, usermeta=CANVAS)
 
 
-def lag_chart(curves: pd.DataFrame, table: pd.DataFrame, *, labels: list[str], ends: list[int], at: int,
+def lag_chart(*, labels: list[str], ends: list[int], at: int,
               x_title: str, y_title: str, curve_title: str, input_label: str, crossing_label: str,
               height: int = 260) -> alt.LayerChart:
-    """A clean step (grey) and each curve's average of it; a dot where each covers 63 %."""
+    """A clean step (grey) and each curve's average of it (dataset "lag"); a dot where each
+    covers 63 % ("lag_rows")."""
     colour = beta_colour(labels, curve_title)
     reach = ", ".join(f"{shown(s)} ? {_js(ends)}[toNumber({p})] : 0" for s, p in enumerate(SLOTS, 1))
     x = alt.X("t:Q", title=x_title, scale=alt.Scale(domain=alt.ExprRef(f"[1, max({reach})]"), nice=False))
-    step = alt.Chart(curves).transform_filter("datum.i == -1").mark_line(color="#888", clip=True).encode(
+    step = alt.Chart(alt.NamedData("lag")).transform_filter("datum.i == -1").mark_line(color="#888", clip=True).encode(
         x, alt.Y("value:Q", title=y_title), tooltip=[alt.Tooltip("t:Q"), alt.Tooltip("value:Q", title=input_label)])
-    lines = alt.Chart(curves).transform_filter(picked()).mark_line(clip=True).encode(
+    lines = alt.Chart(alt.NamedData("lag")).transform_filter(picked()).mark_line(clip=True).encode(
         x, alt.Y("value:Q"), colour,
         tooltip=[alt.Tooltip("beta:N", title=curve_title), "t:Q", alt.Tooltip("value:Q", format=".3f")])
-    cross = alt.Chart(table).transform_filter(picked()).transform_filter("isValid(datum.measured_63)") \
+    cross = alt.Chart(alt.NamedData("lag_rows")).transform_filter(picked()).transform_filter("isValid(datum.measured_63)") \
         .transform_calculate(t=f"{at} + datum.measured_63", value="0.63") \
         .mark_point(size=70, filled=True).encode(
             x, alt.Y("value:Q"), colour,

@@ -7,6 +7,7 @@ import streamlit as st
 
 from bnviz import ewma, ewma_frames, series
 from bnviz.ui import ewma_charts, live, urlstate
+from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
 from bnviz.ui.i18n import t
 
@@ -133,10 +134,11 @@ def smoothing_chart(chosen, first=None, zoom=False):
     """The series and its averages; returns how many of its values are drawn."""
     (raw, drawn), curves = _tables(chosen, first)
     temporal = chosen.index is not None
-    chart = ewma_charts.smoothing_chart(
-        raw, curves, labels=[ewma_frames.beta_label(b) for b in BETAS],
-        variants={v: t(f"var_{v}") for v in ewma.VARIANTS}, ticks=ewma_frames.date_ticks(chosen),
+    spec = vega_spec(
+        ewma_charts.smoothing_chart, {"raw": raw, "curves": curves},
+        labels=[ewma_frames.beta_label(b) for b in BETAS], variants={v: t(f"var_{v}") for v in ewma.VARIANTS},
+        ticks=ewma_frames.date_ticks(chosen), few=drawn <= 200,
         x_title=t("axis_date") if temporal else t("axis_step"), y_title=t("axis_value"),
         curve_title=t("legend_curve"), variant_title=t("legend_variant"), raw_label=t("raw"), zoom=zoom)
-    st.altair_chart(present(chart), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
+    st.vega_lite_chart(present(spec), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
     return drawn

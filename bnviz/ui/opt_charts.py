@@ -13,7 +13,6 @@ contours at right angles as they do on paper.
 from __future__ import annotations
 
 import altair as alt
-import pandas as pd
 
 from bnviz.opt_frames import beta_field
 from bnviz.ui import live
@@ -80,16 +79,16 @@ def _colour(order: list[str], title: str):
                      legend=alt.Legend(orient="bottom"))
 
 
-def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame, *, names: list[str],
+def contour_chart(*, names: list[str],
                   same: bool, labels: dict[str, str], domain, x_title: str, y_title: str, loss_title: str,
                   opt_title: str, height: int = 460) -> alt.LayerChart:
-    """Filled-contour heatmap of log₁₀(f − f*) (click: selection "start"), the minima, every path
-    up to the step and each optimizer's current point."""
+    """Filled-contour heatmap of log₁₀(f − f*) (dataset "cells"; click: selection "start"), the
+    minima ("minima"), every path up to the step and each optimizer's current point ("paths")."""
     xd, yd = _equal_units(domain)
     xs, ys = alt.Scale(domain=xd, nice=False, zero=False), alt.Scale(domain=yd, nice=False, zero=False)
     pick = alt.selection_point(name="start", on="click", fields=["cx", "cy"], clear=False)
     bands = alt.Scale(type="quantize", scheme={"name": "viridis", "count": 14})  # filled contour bands
-    heat = alt.Chart(cells).mark_rect().encode(
+    heat = alt.Chart(alt.NamedData("cells")).mark_rect().encode(
         x=alt.X("x0:Q", title=x_title, scale=xs), x2="x1:Q",
         y=alt.Y("y0:Q", title=y_title, scale=ys), y2="y1:Q",
         color=alt.Color("z:Q", title=loss_title, scale=bands, legend=alt.Legend(format=".1f")),
@@ -97,10 +96,10 @@ def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame
         tooltip=[alt.Tooltip("cx:Q", title=x_title, format=".3g"), alt.Tooltip("cy:Q", title=y_title, format=".3g"),
                  alt.Tooltip("f:Q", title="f", format=".4g")],
     ).add_params(pick)
-    mins = alt.Chart(minima).mark_point(shape="cross", size=220, color="white", filled=True, stroke="black",
+    mins = alt.Chart(alt.NamedData("minima")).mark_point(shape="cross", size=220, color="white", filled=True, stroke="black",
                                         strokeWidth=0.8).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
     order = [labels[n] for n in names]
-    mine = alt.Chart(paths).transform_filter(picked(names, same)).transform_filter("datum.step <= at")
+    mine = alt.Chart(alt.NamedData("paths")).transform_filter(picked(names, same)).transform_filter("datum.step <= at")
     lines = mine.mark_line(strokeWidth=2.5, clip=True, point=alt.OverlayMarkDef(size=14, clip=True)).encode(
         x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=_colour(order, opt_title), order="step:Q",
         detail="optimizer:N",
@@ -113,12 +112,12 @@ def contour_chart(cells: pd.DataFrame, paths: pd.DataFrame, minima: pd.DataFrame
         height=height, usermeta=CANVAS)
 
 
-def loss_chart(paths: pd.DataFrame, *, names: list[str], same: bool, labels: dict[str, str], x_title: str,
+def loss_chart(*, names: list[str], same: bool, labels: dict[str, str], x_title: str,
                y_title: str, opt_title: str, height: int = 300) -> alt.LayerChart:
-    """f − f* per step (log) of the paths the sliders pick, with the step marked. Pointing at a
+    """f − f* per step (log) of the paths the sliders pick (dataset "paths"), with the step marked. Pointing at a
     step moves the step everywhere (the selection is bound to the step control)."""
     order = [labels[n] for n in names]
-    mine = alt.Chart(paths).transform_filter(picked(names, same))
+    mine = alt.Chart(alt.NamedData("paths")).transform_filter(picked(names, same))
     hover = alt.selection_point(name="hover", fields=["step"], on="pointerover", nearest=True, clear=False,
                                 bind=alt.BindDirect(element=f"#{STEP_ID}"))
     x, y = alt.X("step:Q", title=x_title), alt.Y("gap:Q", title=y_title, scale=alt.Scale(type="log"))
@@ -126,7 +125,7 @@ def loss_chart(paths: pd.DataFrame, *, names: list[str], same: bool, labels: dic
     pointer = mine.mark_point(opacity=0, size=60).encode(
         x, y, tooltip=[alt.Tooltip("label:N", title=opt_title), "step:Q", alt.Tooltip("gap:Q", format=".3e"),
                        alt.Tooltip("loss:Q", format=".4g")]).add_params(hover)
-    now = alt.Chart(pd.DataFrame({"one": [1]})).transform_calculate(s="at").mark_rule(
+    now = alt.Chart(alt.Data(values=[{"one": 1}])).transform_calculate(s="at").mark_rule(
         strokeDash=[4, 3], color="#555").encode(x="s:Q")
     dots = mine.transform_filter("datum.step <= at").transform_joinaggregate(
         now="max(step)", groupby=["optimizer"]).transform_filter("datum.step == datum.now").mark_point(
@@ -134,12 +133,13 @@ def loss_chart(paths: pd.DataFrame, *, names: list[str], same: bool, labels: dic
     return alt.layer(lines, pointer, now, dots).add_params(*_params(names, same)).properties(height=height, usermeta=CANVAS)
 
 
-def lr_chart(rates: pd.DataFrame, *, names: list[str], same: bool, labels: dict[str, str], x_title: str,
+def lr_chart(*, names: list[str], same: bool, labels: dict[str, str], x_title: str,
              y_title: str, opt_title: str, height: int = 220) -> alt.LayerChart:
-    """The learning rate of each step under the decay schedule, for the α each slider picks."""
+    """The learning rate of each step under the decay schedule, for the α each slider picks
+    (dataset "rates")."""
     order = [labels[n] for n in names]
     pick = " || ".join(f"(datum.optimizer == '{n}' && datum.li == li_{n})" for n in names) or "false"
-    line = alt.Chart(rates).transform_filter(pick).mark_line().encode(
+    line = alt.Chart(alt.NamedData("rates")).transform_filter(pick).mark_line().encode(
         x=alt.X("step:Q", title=x_title), y=alt.Y("lr:Q", title=y_title), color=_colour(order, opt_title),
         tooltip=[alt.Tooltip("label:N", title=opt_title), "step:Q", alt.Tooltip("lr:Q", format=".4g")])
     return alt.layer(line).add_params(*_params(names, same, "lr", *[f"lr_{n}" for n in names])).properties(

@@ -71,6 +71,14 @@ def chart_data(at, index=0):
     return frames
 
 
+def chart_datasets(at, index=0) -> dict:
+    """The named datasets Streamlit sent with chart ``index``: name → frame."""
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[index]
+    return {ds.name: pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets}
+
+
 def live_panels(at) -> dict:
     """The live panels of the page: control id → what the browser gets (label, texts, …) and
     ``value``, the position the panel starts at."""

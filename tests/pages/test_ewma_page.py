@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import (bound_elements, chart_data, chart_specs, live_panels, live_text, no_traceback,
+from tests.pages.conftest import (bound_elements, chart_datasets, chart_specs, live_panels, live_text, no_traceback,
                                   set_language, texts)
 
 PAGE = "pages/ewma.py"
@@ -36,7 +36,8 @@ def test_every_chart_follows_the_live_controls(app):
     specs = chart_specs(at)
     assert bound_elements(specs[0]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc", "ewma-vz", "ewma-vc", "ewma-vf"}
     assert bound_elements(specs[1]) == bound_elements(specs[2]) == {"ewma-b1", "ewma-b2", "ewma-b3", "ewma-nc"}
-    raw, curves = chart_data(at, 0)[:2]
+    data = chart_datasets(at, 0)
+    raw, curves = data["raw"], data["curves"]
     assert {f"b{i}_{v}" for i in range(17) for v in ("zero", "corrected", "first")} <= set(curves.columns)
     assert len(raw) == 1461 and len(curves) == 450
 

@@ -4,7 +4,7 @@ import pytest
 
 from bnviz import opt_frames
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import (bound_elements, chart_data, chart_specs, live_panels, live_text, no_traceback,
+from tests.pages.conftest import (bound_elements, chart_datasets, chart_specs, live_panels, live_text, no_traceback,
                                   set_language, texts)
 
 PAGE = "pages/optimizers.py"
@@ -31,7 +31,7 @@ def test_the_charts_pick_from_every_path_of_the_slider_grids(app):
     at = app(PAGE)
     specs = chart_specs(at)
     assert bound_elements(specs[0]) == bound_elements(specs[1]) == {"opt-lr", "opt-b-momentum", "opt-step"}
-    paths = chart_data(at, 0)[-1]
+    paths = chart_datasets(at, 0)["paths"]
     per = paths.groupby("optimizer")[["li", "bi"]].apply(lambda g: len(set(zip(g.li, g.bi))))
     assert per["gd"] == len(opt_frames.LRS) and per["momentum"] == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1
     assert paths.step.max() == 150
