@@ -1,6 +1,13 @@
 """bnviz entrypoint: page config, the shared sidebar (language), navigation."""
 
-import streamlit as st
+import os
+
+# One process serves the pages and trains. OpenMP threads that wait by spinning take the cores the
+# pages need while a training runs (docs/DEPLOY.md); waiting threads sleep instead. Set before
+# torch first loads (pages import it lazily); a value in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
 
 from bnviz.ui import urlstate
 from bnviz.ui.classroom import presenter_toggle, share_box, start_run, svg_download

@@ -62,6 +62,22 @@ def normalise(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, gamma: tor
     return gamma.reshape(shape) * x_hat + beta.reshape(shape)
 
 
+def running_update(running: torch.Tensor, batch: torch.Tensor, momentum: float) -> torch.Tensor:
+    """The running statistic after one batch, in place: (1 − momentum)·running + momentum·batch
+    (``LATEX["running"]``; PyTorch's momentum 0.1 is the EWMA's β = 0.9)."""
+    return running.lerp_(batch, momentum)
+
+
+def unbiased(var: torch.Tensor, m: int) -> torch.Tensor:
+    """The unbiased variance m/(m − 1)·σ²_B of a batch of ``m`` values per channel (``LATEX["unbiased"]``)."""
+    return var * (m / max(1, m - 1))
+
+
+def values_per_channel(x: torch.Tensor) -> int:
+    """How many values each channel of a BN layer's input holds: N, or N·H·W."""
+    return x.numel() // x.shape[1]
+
+
 class BatchNormScratch(nn.Module):
     """The course's from-scratch BatchNorm layer, for 2-D (N, C) or 4-D (N, C, H, W) inputs.
 
@@ -88,9 +104,9 @@ class BatchNormScratch(nn.Module):
                              self.eps)
         mean, var = batch_stats(x)
         mean, var = mean[0], var[0]
-        with torch.no_grad():  # LATEX["running"]
-            self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var, self.momentum)
+        with torch.no_grad():
+            running_update(self.running_mean, mean, self.momentum)
+            running_update(self.running_var, var, self.momentum)
         return normalise(x, mean, var, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

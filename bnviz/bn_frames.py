@@ -68,10 +68,24 @@ def hist_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24) -> pd.DataFrame:
-    """Histograms over time (TensorBoard's offset view): step, model, x (bin centre), share."""
+def layers_frame(snap: Snapshot, kind: str, capture: int = -1) -> pd.DataFrame:
+    """One capture's histograms of every hidden layer of ``kind``: model, layer, lo, hi, share."""
     if not snap.captures:
-        return pd.DataFrame(columns=["step", "model", "x", "share"])
+        return pd.DataFrame(columns=["model", "layer", "lo", "hi", "share"])
+    c = snap.captures[capture]
+    ki = KINDS.index(kind)
+    edges = snap.edges[kind]
+    return pd.DataFrame([(label, layer, lo, hi, share)
+                         for k, label in enumerate(MODEL_LABELS) for li, layer in enumerate(LAYERS)
+                         for lo, hi, share in zip(edges[:-1], edges[1:], _shares(c.hist[k, li, ki]))],
+                        columns=["model", "layer", "lo", "hi", "share"])
+
+
+def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, gain: float = 6.0) -> pd.DataFrame:
+    """Histograms over time (TensorBoard's offset view): step, model, x (bin centre), share, and
+    where each ridge sits: ``base`` (later captures lower) and ``top`` = base + gain·share."""
+    if not snap.captures:
+        return pd.DataFrame(columns=["step", "model", "x", "share", "base", "top"])
     li, ki = LAYERS.index(layer), KINDS.index(kind)
     edges = snap.edges[kind]
     centres = (edges[:-1] + edges[1:]) / 2
@@ -81,7 +95,11 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24) -
         for k, label in enumerate(MODEL_LABELS):
             parts.append(pd.DataFrame({"step": c.step, "model": label, "x": centres,
                                        "share": _shares(c.hist[k, li, ki])}))
-    return pd.concat(parts, ignore_index=True)
+    frame = pd.concat(parts, ignore_index=True)
+    rank = {s: i for i, s in enumerate(sorted(frame.step.unique()))}
+    frame["base"] = -frame.step.map(rank).astype(float)
+    frame["top"] = frame.base + gain * frame.share
+    return frame
 
 
 def percentile_frame(snap: Snapshot, layer: str, kind: str = "pre") -> pd.DataFrame:
@@ -90,6 +108,18 @@ def percentile_frame(snap: Snapshot, layer: str, kind: str = "pre") -> pd.DataFr
     rows = [(c.step, label, *map(float, c.pct[k, li, ki]))
             for c in snap.captures for k, label in enumerate(MODEL_LABELS)]
     return pd.DataFrame(rows, columns=["step", "model", "p15", "p50", "p85"])
+
+
+def start_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each model's median at its first capture (model, p50), from a :func:`percentile_frame`."""
+    return frame.sort_values("step").groupby("model", as_index=False).first()[["model", "p50"]]
+
+
+def extent(frame: pd.DataFrame, low: str = "p15", high: str = "p85") -> tuple[float, float] | None:
+    """The smallest and largest finite value of two columns (None when there is none)."""
+    values = frame[[low, high]].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else None
 
 
 def drift(snap: Snapshot, layer: str = "fc2", kind: str = "pre") -> dict[str, float]:
@@ -122,7 +152,7 @@ def gamma_beta_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFr
     rec = snap.captures[capture].bn[layer]
     n = len(rec["gamma"])
     return pd.DataFrame({"channel": np.tile(np.arange(n), 2),
-                         "parameter": np.repeat(["gamma", "beta"], n),
+                         "parameter": np.repeat(["γ", "β"], n),
                          "value": np.concatenate([rec["gamma"], rec["beta"]]).astype(float)})
 
 
@@ -136,9 +166,9 @@ def bn_stats_frame(snap: Snapshot, layer: str, channels=(0, 1, 2, 3)) -> pd.Data
         for ch in channels:
             if ch >= len(rec["gamma"]):
                 continue
-            for stat in ("mean", "var"):
+            for stat, symbol in (("mean", "μ"), ("var", "σ²")):
                 for source in ("running", "batch"):
-                    rows.append((c.step, ch, stat, source, float(rec[f"{source}_{stat}"][ch])))
+                    rows.append((c.step, ch, symbol, source, float(rec[f"{source}_{stat}"][ch])))
     return pd.DataFrame(rows, columns=["step", "channel", "statistic", "source", "value"])
 
 
@@ -150,9 +180,45 @@ def grad_frame(snap: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "model", "layer", "norm"])
 
 
+def marks_frame(snap: Snapshot) -> pd.DataFrame:
+    """What the loss chart marks: step, model, what ("lr": a learning-rate change, "diverged"),
+    text (the new rate)."""
+    rows = [(step, LABELS[model], "lr", f"{lr:g}") for step, model, lr in snap.lr_changes]
+    rows += [(step, LABELS[model], "diverged", "") for model, step in snap.diverged.items()]
+    return pd.DataFrame(rows, columns=["step", "model", "what", "text"])
+
+
+def probe_frame(snap: Snapshot) -> pd.DataFrame:
+    """The loss landscape along each gradient step (:mod:`bnviz.probe`): step, model, variation,
+    predictiveness — non-finite values (a diverged model) left out."""
+    from .probe import KS
+
+    rows = []
+    for step, arr in snap.probes:
+        for k, label in enumerate(MODEL_LABELS):
+            losses = arr[k, :len(KS)]
+            rows.append((step, label, float(losses.max() - losses.min()), float(arr[k, len(KS)])))
+    frame = pd.DataFrame(rows, columns=["step", "model", "variation", "predictiveness"])
+    return frame[np.isfinite(frame[["variation", "predictiveness"]]).all(axis=1)]
+
+
+def probe_summary(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The median of each measure per model over the run (what the page compares)."""
+    return {label: {m: float(frame.loc[frame.model == label, m].median()) for m in ("variation", "predictiveness")}
+            for label in MODEL_LABELS if (frame.model == label).any()}
+
+
+def lr_per_step(snap: Snapshot) -> np.ndarray:
+    """(steps, 2): the learning rate each model trained with at each step (changes included)."""
+    rates = np.tile([snap.config.lr, snap.config.lr_bn], (len(snap.loss), 1)).astype(float)
+    for step, model, lr in sorted(snap.lr_changes):
+        rates[step:, MODELS.index(model)] = lr
+    return rates
+
+
 def test_time_frame(test_time) -> pd.DataFrame:
     """batch, mode (eval / train), accuracy of the BN model on the test set, from a
-    ``Snapshot.test_time`` (or ``Job.test_time_now()``) result."""
+    ``Snapshot.test_time`` (or ``Readouts.test_time_now()``) result."""
     if not test_time:
         return pd.DataFrame(columns=["batch", "mode", "accuracy"])
     rows = [(r["batch"], mode, r[mode]) for r in test_time["rows"] for mode in ("eval", "train")]
@@ -162,8 +228,9 @@ def test_time_frame(test_time) -> pd.DataFrame:
 def history_csv(snap: Snapshot) -> str:
     """Per-step losses joined with per-epoch metrics (at each epoch's last step), as CSV."""
     steps = np.arange(1, len(snap.loss) + 1)
-    frame = pd.DataFrame({"step": steps, "loss_lenet": snap.loss[:, 0],
-                          "loss_lenet_bn": snap.loss[:, 1]})
+    rates = lr_per_step(snap)
+    frame = pd.DataFrame({"step": steps, "loss_lenet": snap.loss[:, 0], "loss_lenet_bn": snap.loss[:, 1],
+                          "lr_lenet": rates[:, 0], "lr_lenet_bn": rates[:, 1]})
     for metric in ("train_loss", "train_acc", "test_acc"):
         for k, model in enumerate(MODELS):
             col = np.full(len(steps), np.nan)
@@ -198,5 +265,10 @@ def history_json(snap: Snapshot) -> str:
                      for c in snap.captures],
         "test_time": None if snap.test_time is None else
         {"n": snap.test_time["n"], "rows": list(snap.test_time["rows"])},
+        "lr_changes": [{"step": step, "model": model, "lr": lr} for step, model, lr in snap.lr_changes],
+        "diverged": dict(snap.diverged),
+        "probes": [{"step": step, "losses_along_step": [clean(row[:-2]) for row in arr],
+                    "gradient_change": clean(arr[:, -2]), "gradient_norm": clean(arr[:, -1])}
+                   for step, arr in snap.probes],
     }
     return json.dumps(doc, separators=(",", ":"))

@@ -20,7 +20,8 @@ LATEX = {
 }
 
 
-def forward(model, x, *, capture: dict | None = None, bn_group: int | None = None):
+def forward(model, x, *, capture: dict | None = None, bn_group: int | None = None, until: str | None = None,
+            stats: dict | None = None):
     """Run ``model`` (a :func:`bnviz.models.lenet`) child by child.
 
     ``capture``: a dict filled with, per hidden layer, the first ``capture['samples']`` examples'
@@ -28,11 +29,19 @@ def forward(model, x, *, capture: dict | None = None, bn_group: int | None = Non
     mean/variance (``(layer, 'batch') → (mean, var)``).
     ``bn_group``: BN layers use batch statistics of consecutive groups of that many examples
     (train-mode BN at that batch size, nothing updated) instead of their own mode.
+    ``stats``: BN layers normalise with these statistics instead (layer → (mean, var)).
+    ``until``: stop at the BN layer of hidden layer ``until`` and return its input.
     """
     from .bn import batch_stats, normalise
 
     n = capture.get("samples") if capture is not None else None
     for name, module in model.named_children():
+        if name == f"{until}_bn":
+            return x
+        if name.endswith("_bn") and stats is not None and name[:-3] in stats:
+            mean, var = stats[name[:-3]]
+            x = normalise(x, mean, var, module.weight, module.bias, module.eps)
+            continue
         if name.endswith("_bn"):
             if bn_group is not None:
                 mean, var = batch_stats(x, bn_group)

@@ -68,7 +68,12 @@ class Snapshot:
     captures — tuple of :class:`Capture`, at most ``config.max_captures`` (evenly thinned).
     edges — {"pre": bin edges, "act": bin edges}.
     test_time — None, or {"n", "rows": ({"batch", "eval", "train"}, ...)} for the BN model.
-    diverged_at, diverged_model — step and model name when the state is ``diverged``.
+    diverged — model name → the step it diverged at (that model stopped; the other trains on).
+    diverged_at, diverged_model — the first of them (None, None when none diverged).
+    lrs — each model's learning rate now; lr_changes — ((step, model name, lr), ...), each change
+    taking effect at that step.
+    probes — ((step, (2, len(probe.KS) + 2) array), ...): the loss landscape along the gradient
+    step (:mod:`bnviz.probe`) of (LeNet, LeNet-BN) at capture steps.
     """
 
     state: str
@@ -93,8 +98,18 @@ class Snapshot:
     captures: tuple
     edges: Mapping[str, np.ndarray]
     test_time: Mapping | None
-    diverged_at: int | None
-    diverged_model: str | None
+    diverged: Mapping[str, int]
+    lrs: tuple
+    lr_changes: tuple
+    probes: tuple
+
+    @property
+    def diverged_at(self) -> int | None:
+        return min(self.diverged.values()) if self.diverged else None
+
+    @property
+    def diverged_model(self) -> str | None:
+        return min(self.diverged, key=self.diverged.get) if self.diverged else None
 
     @property
     def progress(self) -> float:
@@ -217,7 +232,9 @@ class History:
         self.captures: list[Capture] = []
         self.stride = 1  # capture every hist_every·stride steps (doubles when history thins)
         self.test_time = None
-        self.diverged: tuple[int | None, str | None] = (None, None)
+        self.diverged: dict[str, int] = {}
+        self.lr_changes: list[tuple] = []
+        self.probes: list[tuple] = []
         self.edges = MappingProxyType({kind: frozen(histograms.edges(*rng, config.bins))
                                        for kind, rng in histograms.ranges(config.activation).items()})
         self._snap: Snapshot | None = None
@@ -230,9 +247,10 @@ class History:
             self.state, self.reason = state, (key, params)
             self.version += 1
 
-    def drain(self, outbox: Outbox, wait: bool = False) -> tuple[int, str] | None:
-        """Move finished copies into the history; (step, model) of a first divergence, else None."""
-        diverged = None
+    def drain(self, outbox: Outbox, wait: bool = False) -> dict[str, int]:
+        """Move finished copies into the history; the models that diverged in them (name → the
+        first step whose loss was non-finite or above ``DIVERGED_LOSS``), new ones only."""
+        found: dict[str, int] = {}
         with self.lock:
             for tag, arr in outbox.ready(wait):
                 if tag[0] == "loss":
@@ -240,16 +258,27 @@ class History:
                     self.loss[lo:hi] = arr[:hi - lo]
                     with np.errstate(invalid="ignore"):
                         bad = ~(arr[:hi - lo] <= DIVERGED_LOSS)  # NaN compares False
-                    if bad.any() and diverged is None:
-                        row, col = np.argwhere(bad)[0]
-                        diverged = (lo + int(row), MODELS[int(col)])
+                    for row, col in np.argwhere(bad):
+                        name = MODELS[int(col)]
+                        if name not in self.diverged and name not in found:
+                            found[name] = lo + int(row)
+                elif tag[0] == "probe":
+                    self.probes.append((tag[1], frozen(arr.reshape(2, -1).copy())))
+                    if len(self.probes) >= self.config.max_captures:
+                        self.probes = self.probes[::2]
                 else:
                     self.captures.append(unpack(tag[1], tag[2], arr, self.config.bins))
                     if len(self.captures) >= self.config.max_captures:
                         self.captures = self.captures[::2]  # keep an even cover of the run
                         self.stride *= 2
+            self.diverged.update(found)
             self.version += 1
-        return diverged
+        return found
+
+    def add_lr_change(self, step: int, model: str, lr: float) -> None:
+        with self.lock:
+            self.lr_changes.append((step, model, lr))
+            self.version += 1
 
     def add_epoch(self, epoch: int, train_loss, train_acc, test_acc) -> None:
         with self.lock:
@@ -259,6 +288,10 @@ class History:
     def set_test_time(self, result: dict) -> None:
         with self.lock:
             self.test_time = MappingProxyType(result)
+
+    def last_capture_step(self) -> int | None:
+        with self.lock:
+            return self.captures[-1].step if self.captures else None
 
     def snapshot(self, step: int, **run) -> Snapshot:
         """An immutable copy at ``step``; ``run`` holds the fields the job knows (device, rate…).
@@ -280,5 +313,6 @@ class History:
                 reason_params=MappingProxyType(dict(self.reason[1])), version=self.version,
                 config=self.config, step=step, loss=frozen(loss), epochs=epochs,
                 captures=tuple(self.captures), edges=self.edges, test_time=self.test_time,
-                diverged_at=self.diverged[0], diverged_model=self.diverged[1], **run)
+                diverged=MappingProxyType(dict(self.diverged)), lr_changes=tuple(self.lr_changes),
+                probes=tuple(self.probes), **run)
             return self._snap

@@ -16,8 +16,6 @@ A process-wide :class:`bnviz.job_manager.JobManager` caps how many jobs run (or 
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import itertools
 import logging
 import math
@@ -33,7 +31,7 @@ from .history import ACTIVE, History, Outbox, Snapshot
 from .job_manager import JobManager, JobRefused
 from .lockstep import Lockstep
 from .models import MODELS
-from .run_config import ConfigError, TrainConfig, pick_device
+from .run_config import ConfigError, TrainConfig, pick_device, valid_lr
 
 DRAIN_EVERY = 5  # steps between host-side reads of finished copies
 log = logging.getLogger("bnviz")
@@ -57,7 +55,7 @@ class Job:
             data = load_fashion_mnist(fallback_synthetic=True)
         self.data = data
         self.manager = manager
-        self._model_lock = threading.Lock()  # held by the thread while it touches the models
+        self.model_lock = threading.Lock()  # held by the thread while it touches the models
         self._ctl = threading.Condition()  # pause / single step / stop requests
         self._parked = threading.Event()  # set while the thread waits at the gate (paused, no step granted)
         self._thread: threading.Thread | None = None
@@ -80,6 +78,9 @@ class Job:
         self._step = 0
         self._epoch = 0
         self._active_s = 0.0
+        self._last_batch = None  # the batch of the last step (for a capture of where the run waits)
+        self._next_batch = None  # indices of the batch the next step will train on
+        self._captured_at = None
 
     @property
     def models(self) -> list:
@@ -151,7 +152,7 @@ class Job:
     def reset(self) -> None:
         """Stop, then start over from the initial weights with an empty history (state idle)."""
         self.stop()
-        with self._model_lock:
+        with self.model_lock:
             self._thread = None
             self._reset_state()
         if self.manager is not None:
@@ -161,7 +162,7 @@ class Job:
         """Stop and drop everything heavy; the job cannot be started again."""
         self._released = True
         self.stop()
-        with self._model_lock:
+        with self.model_lock:
             self._device_data = None
         if self.manager is not None:
             self.manager.forget(self)
@@ -262,66 +263,96 @@ class Job:
                 last_flush = self._step
 
         def flush() -> bool:
-            """Hand out every loss and capture so far (waits for the device); True if diverged."""
+            """Hand out every loss and capture so far, with a capture of the state the run waits
+            in (waits for the device); True if every model has diverged."""
             send_losses()
+            self._capture_now(outbox)
             return self._drain(outbox, wait=True)
 
         for epoch in range(self._epoch, cfg.epochs):
             order = trainer.epoch_order(self.n_train, dev)
             epoch_sums.zero_()
             for i in range(self.steps_per_epoch):
+                self._next_batch = order[i * b:(i + 1) * b]
                 if not self._gate(on_wait=flush):
-                    if flush() or history.diverged[0] is not None:
+                    if flush() or not any(trainer.active):
                         return None
                     return self._finish("finished", "job_stopped", step=self._step)
                 t0 = time.perf_counter()
-                idx = order[i * b:(i + 1) * b]
+                idx = self._next_batch
                 xb, yb = as_input(x_train[idx]), y_train[idx]
                 step = self._step
                 capturing = history.capturing(step)
-                with self._model_lock:  # weights and step count change together
-                    losses, correct, packs = trainer.step(xb, yb, capture=capturing)
+                probing = capturing and cfg.probe_every > 0 and \
+                    (step // (cfg.hist_every * history.stride)) % cfg.probe_every == 0
+                with self.model_lock:  # weights and step count change together
+                    losses, correct, packs, probes = trainer.step(xb, yb, capture=capturing, landscape=probing)
                     self._step = step + 1
+                    self._last_batch = (xb, yb)
                 for k in range(2):
                     loss_buf[step - last_flush, k] = losses[k]
                     epoch_sums[k, 0] += losses[k] * len(yb)
                     epoch_sums[k, 1] += correct[k]
                 if capturing:
                     outbox.put(("capture", step, epoch + i / self.steps_per_epoch), torch.cat(packs))
+                    self._captured_at = step
+                if probing:
+                    outbox.put(("probe", step), torch.cat(probes))
                 if self._step - last_flush == DRAIN_EVERY or i == self.steps_per_epoch - 1:
                     send_losses()
                 self._active_s += time.perf_counter() - t0
                 if self._step % DRAIN_EVERY == 0 and self._drain(outbox):
                     return
+            self._next_batch = None
             # End of epoch: the only places the loop waits for the device.
             if self._drain(outbox, wait=True):
                 return
             sums = epoch_sums.cpu().numpy()
-            with self._model_lock:
+            with self.model_lock:
                 for model in trainer.models:
                     model.eval()
-                test_acc = [accuracy(m, x_test, y_test) for m in trainer.models]
+                test_acc = [accuracy(m, x_test, y_test) if on else float("nan")
+                            for m, on in zip(trainer.models, trainer.active)]
                 for model in trainer.models:
                     model.train()
             history.add_epoch(epoch + 1, sums[:, 0] / self.n_train, sums[:, 1] / self.n_train,
                               np.array(test_acc))
             self._epoch = epoch + 1
+        self._capture_now(outbox)
+        if self._drain(outbox, wait=True):
+            return
         self._finish("finished", "job_done", epochs=cfg.epochs)
 
+    def _capture_now(self, outbox: Outbox) -> None:
+        """A capture of the models as they are now (the last batch, nothing changed), unless the
+        latest capture already shows this step: a paused, stopped or finished run's panels show
+        where it is."""
+        import torch
+
+        if self._last_batch is None or self._captured_at == self._step:
+            return
+        with self.model_lock:
+            packs = self.trainer.capture(*self._last_batch)
+        outbox.put(("capture", self._step, self._step / self.steps_per_epoch), torch.cat(packs))
+        self._captured_at = self._step
+
     def _drain(self, outbox: Outbox, wait: bool = False) -> bool:
-        """Move finished copies into the history. True when training diverged (state set)."""
-        diverged = self.history.drain(outbox, wait)
-        if diverged is None:
-            return False
-        self.history.diverged = diverged
-        self._finish("diverged", "job_diverged", step=diverged[0], model=diverged[1])
-        return True
+        """Move finished copies into the history; a model that diverged stops (the other trains
+        on). True when every model has diverged (the run ends, state set)."""
+        found = self.history.drain(outbox, wait)
+        for name in found:
+            self.trainer.active[MODELS.index(name)] = False
+        if found and not any(self.trainer.active):
+            first = min(found, key=found.get)
+            self._finish("diverged", "job_diverged", step=found[first], model=first)
+            return True
+        return False
 
     def _finish(self, state: str, key: str, **params) -> None:
         if state == "finished" and self._device_data is not None and self._step > 0:
             _, _, x_test, y_test = self._device_data
             try:
-                with self._model_lock:
+                with self.model_lock:
                     result = test_time_accuracy(self.models[1], x_test, y_test,
                                                 self.config.test_time_batches)
                 self.history.set_test_time(result)
@@ -337,36 +368,49 @@ class Job:
         remaining = (self.total_steps - step) * self.config.batch_size
         eta = remaining / rate if rate > 0 and self.state in ACTIVE else None
         return self.history.snapshot(
-            step, device=self.device, dataset_source=self.data.source, synthetic=self.data.synthetic,
+            step, lrs=tuple(self.trainer.lrs), device=self.device, dataset_source=self.data.source,
+            synthetic=self.data.synthetic,
             n_train=self.n_train, n_test=self.n_test, total_steps=self.total_steps,
             steps_per_epoch=self.steps_per_epoch, epoch=self._epoch, images_per_s=rate, eta_s=eta,
             elapsed_s=self._active_s)
 
-    def test_time_now(self) -> dict:
-        """The eval-vs-train-mode demonstration on the current BN model (any state)."""
+    def set_lr(self, model: str, lr: float) -> None:
+        """Change ``model``'s learning rate ("lenet" or "lenet_bn"); it takes effect at the next
+        step and is recorded in the history."""
+        if model not in MODELS or not valid_lr(lr):
+            raise ConfigError("config_bad", field="lr", value=lr)
+        with self.model_lock:
+            self.trainer.set_lr(MODELS.index(model), float(lr))
+            step = self._step
+        self.history.add_lr_change(step, model, float(lr))
+
+    def data_on(self, dev, train: bool):
+        """The run's training or test images and labels on ``dev`` (the thread's copy if loaded)."""
         import torch
 
-        with self._model_lock:
-            dev = next(self.models[1].parameters()).device
-            x = torch.from_numpy(self.data.x_test[:self.n_test]).to(dev)
-            y = torch.from_numpy(self.data.y_test[:self.n_test]).to(dev)
-            return test_time_accuracy(self.models[1], x, y, self.config.test_time_batches)
+        if self._device_data is not None:
+            x, y = self._device_data[:2] if train else self._device_data[2:]
+            if x.device == dev:
+                return x, y
+        d, n = self.data, (self.n_train if train else self.n_test)
+        return (torch.from_numpy((d.x_train if train else d.x_test)[:n]).to(dev),
+                torch.from_numpy((d.y_train if train else d.y_test)[:n]).to(dev))
 
-    def weights(self) -> tuple[int, list[dict]]:
-        """(step, both models' ``state_dict``s as CPU copies), read consistently between steps."""
-        with self._model_lock:
-            return self._step, [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
-                                for m in self.models]
+    @property
+    def next_batch(self):
+        """Indices of the batch the next step trains on (None between epochs or before the start)."""
+        return self._next_batch
 
-    def export_weights(self) -> bytes:
-        """Both models' ``state_dict``s (CPU tensors) and the config, as ``torch.save`` bytes."""
-        import torch
+    @property
+    def last_batch(self):
+        """(images, labels) of the last step's batch, or None before the first step."""
+        return self._last_batch
 
-        step, states = self.weights()
-        payload = {"config": dataclasses.asdict(self.config), "step": step, **dict(zip(MODELS, states))}
-        buf = io.BytesIO()
-        torch.save(payload, buf)
-        return buf.getvalue()
+    def readouts(self):
+        """What a page reads from this run's models (:mod:`bnviz.readouts`)."""
+        from .readouts import Readouts
+
+        return Readouts(self)
 
 
 def _name_os_thread(name: str) -> None:

@@ -42,6 +42,7 @@ class TrainConfig:
     device: str = "auto"
     hist_every: int = 10  # steps between histogram captures
     hist_samples: int = 64  # examples of the batch that are histogrammed (0: the whole batch)
+    probe_every: int = 2  # captures between two looks at the loss landscape (bnviz.probe; 0: never)
     bins: int = 50
     train_limit: int = 0  # use only the first n training / test images (0: all)
     test_limit: int = 0
@@ -64,6 +65,7 @@ class TrainConfig:
             ("device", self.device in DEVICES),
             ("hist_every", 1 <= self.hist_every <= 1_000_000),
             ("hist_samples", 0 <= self.hist_samples),
+            ("probe_every", 0 <= self.probe_every <= 1000),
             ("bins", 4 <= self.bins <= 200),
             ("train_limit", self.train_limit >= 0),
             ("test_limit", self.test_limit >= 0),

@@ -1,16 +1,20 @@
-"""BatchNorm live: layout only. Training is bnviz.jobs; the session's job and settings are
-bnviz.ui.bn_session; each section is drawn by bnviz.ui.bn_panels."""
+"""BatchNorm live: layout only. Training is bnviz.jobs; the session's run, its settings and the
+watch links are bnviz.ui.bn_session; each section is drawn by bnviz.ui.bn_panels.
+
+The owner's page (no ``watch`` in the link) has every control; a watcher's page
+(``?watch=CODE``) shows the same run, live, with its own tab, layer, language and presenter
+mode, and no control that could change the run."""
 
 import inspect
+import time
 
 import streamlit as st
 
 from bnviz import bn
-from bnviz.ui import bn_panels, bn_session
-from bnviz.ui import urlstate
+from bnviz.ui import bn_panels, bn_session, urlstate
 from bnviz.ui.bn_session import PANELS, VIEW
 from bnviz.ui.classroom import start_run
-from bnviz.ui.common import guarded
+from bnviz.ui.common import guarded, leave_warning
 from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
@@ -18,14 +22,25 @@ ensure_entrypoint()
 
 st.title(t("bn_title"))
 st.caption(t("bn_intro"))
-bn_panels.sidebar()
-bn_panels.dataset_banner(*bn_session.dataset())
+watched = bn_session.watching()
+owner = watched is None
 slot = bn_session.session_slot()
-snap0 = slot.job.snapshot() if slot.job is not None else None
-with guarded():
-    bn_panels.controls(snap0, pending=snap0 is not None and snap0.active
-                       and snap0.config != bn_session.config_from_state())
+run = watched or slot.run
+snap0 = run.job.snapshot() if run is not None else None
+if owner:
+    bn_panels.sidebar()
+    bn_panels.dataset_banner(*bn_session.dataset())
+    with guarded():
+        bn_panels.controls(snap0, pending=snap0 is not None and snap0.active
+                           and snap0.config != bn_session.config_from_state())
+        bn_panels.live_rates(snap0)
+        if run is not None:
+            bn_panels.watch_box(run, "batchnorm")
+    leave_warning(snap0 is not None and snap0.active, t("bn_leave_warning"))
+else:
+    bn_panels.watcher_header(watched)
 tick = VIEW["tick"].show()
+st.caption(t("bn_tick_cost"))
 # The view is in the link too (language-independent ids; the tab widget itself holds a label).
 for name in ("panel", "layer", "kind"):
     VIEW[name].init()
@@ -36,16 +51,20 @@ if polling and not tick:
 
 @st.fragment(run_every=tick if polling and tick else None)
 def live():
+    began = time.perf_counter()
     start_run()  # every chart of this page is drawn here: the SVG download holds the latest tick's
-    job = slot.job
-    snap = job.snapshot() if job is not None else None
+    current = watched or slot.run
+    snap = current.job.snapshot() if current is not None else None
+    if watched is not None:
+        watched.seen(st.session_state["_viewer"])
     if (snap is not None and snap.active) != polling:
         st.rerun(scope="app")  # started or ended since the page ran: switch the timer
     with guarded():
         bn_panels.status(snap)
         if snap is None or snap.step == 0 and not snap.captures:
-            st.info(t("bn_press_start"))
+            st.info(t("bn_press_start" if owner else "watch_not_started"))
             return
+        view = bn_panels.View(current, snap, owner)
         labels = [t(f"bn_tab_{p}") for p in PANELS]
         if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
             st.session_state["bn_panel"] = labels[PANELS.index(st.session_state["bn_view"])]
@@ -54,9 +73,10 @@ def live():
             if tab.open:
                 st.session_state["bn_view"] = name
                 with tab:
-                    bn_panels.panel(name, snap, job)
-        bn_panels.exports(job)
+                    bn_panels.panel(name, view)
+        bn_panels.exports(view)
         urlstate.sync()  # a tab or layer chosen inside the fragment goes into the link at once
+    current.tick_costs.append(time.perf_counter() - began)
 
 
 live()

@@ -1,21 +1,57 @@
-"""The BatchNorm page's sections: status, controls, the six panels and the exports.
+"""The BatchNorm page's sections: status, controls, the watch link, the panels and the exports.
 
-Each function draws one part from a :class:`bnviz.history.Snapshot`; frames come from
-:mod:`bnviz.bn_frames`, charts from :mod:`bnviz.ui.bn_charts`, words from the strings table.
+Every panel draws from a :class:`View` — the run, its snapshot, and whether this page owns it.
+Chart data is computed once per run, snapshot version and view (:meth:`bnviz.runs.Run.shared`),
+already in the Arrow form Streamlit sends, and every chart's spec is built once per language
+(:func:`bnviz.ui.charts.vega_spec`): a refresh that finds nothing new costs next to nothing, and
+thirty watchers share one computation.
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+
+import pandas as pd
 import streamlit as st
 
-from bnviz import bn, bn_frames, histograms, training
-from bnviz.models import LABELS
+from bnviz import bn, bn_frames, histograms, population, probe, training
+from bnviz.models import HIDDEN, LABELS, MODELS, WIDTHS
 from bnviz.ui import bn_charts
-from bnviz.ui.bn_session import (FORM, PRESETS, VIEW, apply_preset, control, device_label,
-                                 device_setting, measure_test_time)
-from bnviz.ui.classroom import present
+from bnviz.ui.bn_session import (FORM, LRS, PRESETS, VIEW, apply_preset, change_lr, control, device_label,
+                                 device_setting)
+from bnviz.ui.charts import vega_spec
+from bnviz.ui.classroom import present, share_link
 from bnviz.ui.i18n import listing, t
 
+
+@dataclass
+class View:
+    run: object  # bnviz.runs.Run
+    snap: training.Snapshot
+    owner: bool
+
+    @property
+    def job(self) -> training.Job:
+        return self.run.job
+
+    def data(self, key, make):
+        """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot."""
+        from streamlit import dataframe_util
+
+        return self.run.shared(key, self.snap.version,
+                               lambda: dataframe_util.convert_anything_to_arrow_bytes(make()))
+
+    def value(self, key, make):
+        """``make()``, shared by every viewer of this snapshot."""
+        return self.run.shared(key, self.snap.version, make)
+
+
+def chart(builder, data: dict, key: str, **options) -> None:
+    st.vega_lite_chart(present(vega_spec(builder, data, **options)), width="stretch", key=key)
+
+
+# ---- the sidebar, the controls and the status -------------------------------------------------
 
 def sidebar() -> None:
     """Presets and the run's settings (a form: nothing changes until Apply)."""
@@ -74,24 +110,69 @@ def controls(snap, pending: bool) -> None:
         st.info(t("bn_settings_pending"))
 
 
+def live_rates(snap) -> None:
+    """Each model's learning rate, changeable while the run is on (it takes effect at the next step)."""
+    if snap is None or snap.state not in training.ACTIVE:
+        return
+    cols = st.columns(2)
+    for col, model, lr in zip(cols, MODELS, snap.lrs):
+        key = f"lr_now_{model}"
+        if st.session_state.get(f"_{key}_job") != snap.version and st.session_state.get(key) != lr:
+            st.session_state[key] = min(LRS, key=lambda v: abs(v - lr))
+        col.select_slider(t("bn_lr_now", model=LABELS[model]), LRS, key=key, on_change=change_lr, args=(model,),
+                          format_func=lambda v: f"{v:g}", help=t("bn_lr_now_help"))
+
+
 def status(snap) -> None:
     """Progress bar with state, epoch, step, speed, ETA and device; divergence or failure below."""
     if snap is None:
         st.progress(0.0, text=t("bn_status_none"))
         return
     eta = "—" if snap.eta_s is None else f"{snap.eta_s:,.0f} s"
-    text = t("bn_progress", state=t(f"bn_state_{snap.state}"), epoch=snap.epoch,
+    state = "stopped" if snap.reason_key == "job_stopped" else snap.state
+    text = t("bn_progress", state=t(f"bn_state_{state}"), epoch=snap.epoch,
              epochs=snap.config.epochs, step=snap.step, total=snap.total_steps,
              rate=f"{snap.images_per_s:,.0f}", eta=eta, device=device_label(snap.device))
     st.progress(min(1.0, snap.progress), text=text)
-    if snap.state == "diverged":
-        st.error(t("bn_diverged", model=LABELS[snap.diverged_model], step=snap.diverged_at,
-                   limit=f"{training.DIVERGED_LOSS:g}"))
-    elif snap.state == "failed":
+    for model, step in sorted(snap.diverged.items(), key=lambda kv: kv[1]):
+        st.error(t("bn_diverged_one", model=LABELS[model], step=step, limit=f"{training.DIVERGED_LOSS:g}",
+                   other=LABELS[MODELS[1 - MODELS.index(model)]]))
+    if snap.state == "failed":
         st.error(t("bn_failed", error=snap.reason_params.get("error", "")))
-    elif snap.state == "finished" and snap.reason_key == "job_stopped":
+    elif snap.reason_key == "job_stopped":
         st.info(t("bn_stopped", step=snap.step))
 
+
+def watch_box(run, url_path: str) -> None:
+    """The owner's watch link, its QR code (large, for a projector) and how many watch."""
+    import segno
+
+    link = share_link(url_path, {"watch": run.code})
+    with st.expander(t("watch_header", n=run.watchers()), icon=":material/groups:"):
+        c1, c2 = st.columns([1, 2])
+        buf = io.BytesIO()
+        segno.make(link, error="m").save(buf, kind="png", scale=10, border=2)
+        c1.image(buf.getvalue(), caption=t("watch_scan"), width="stretch")
+        c2.caption(t("watch_help"))
+        c2.code(link, language=None, wrap_lines=True)
+        c2.caption(t("watch_grace", minutes=round(run_grace() / 60)))
+
+
+def run_grace() -> float:
+    from bnviz.runs import REGISTRY
+
+    return REGISTRY.grace_s
+
+
+def watcher_header(run) -> None:
+    st.info(t("watch_watching"), icon=":material/visibility:")
+    if not run.owner_present and run.ends_at is not None:
+        import time
+
+        st.warning(t("watch_owner_left", minutes=max(1, round((run.ends_at - time.monotonic()) / 60))))
+
+
+# ---- the panels -------------------------------------------------------------------------------
 
 def layer_picker() -> str:
     # The picker lives in several tabs; a copy outside widget state keeps the choice between them.
@@ -102,119 +183,274 @@ def layer_picker() -> str:
     return layer
 
 
-def panel_loss(snap) -> None:
+def panel_loss(v: View) -> None:
     st.caption(t("bn_explain_loss"))
+    snap = v.snap
     c1, c2 = st.columns(2)
-    c1.altair_chart(present(bn_charts.loss_chart(
-        bn_frames.loss_frame(snap), x_title=t("axis_step"), y_title=t("bn_axis_loss"),
-        model_title=t("bn_model"), total_steps=snap.total_steps)), width="stretch", key="bn_chart_loss")
-    c2.altair_chart(present(bn_charts.accuracy_chart(
-        bn_frames.epoch_frame(snap), x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"),
-        model_title=t("bn_model"), metric_title=t("bn_metric"),
-        metric_labels={"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")},
-        epochs_total=snap.config.epochs)), width="stretch", key="bn_chart_acc")
+    with c1:
+        chart(bn_charts.loss_chart, {"loss": v.data("loss", lambda: bn_frames.loss_frame(snap)),
+                                     "marks": v.data("marks", lambda: bn_frames.marks_frame(snap))},
+              "bn_chart_loss", x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
+              lr_title=t("bn_lr_changed"), total_steps=snap.total_steps)
+    metrics = {"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")}
+
+    def epochs():
+        frame = bn_frames.epoch_frame(snap)
+        frame = frame[frame.metric.isin(list(metrics))].copy()
+        frame["metric"] = frame.metric.map(metrics)
+        return frame
+
+    with c2:
+        chart(bn_charts.accuracy_chart, {"data": v.data(("acc", t("bn_train_acc")), epochs)}, "bn_chart_acc",
+              x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"), model_title=t("bn_model"),
+              metric_title=t("bn_metric"), metric_order=list(metrics.values()), epochs_total=snap.config.epochs)
     st.latex(training.LATEX["loss"])
 
 
-def panel_hist(snap, layer: str) -> None:
+def panel_hist(v: View) -> None:
     st.caption(t("bn_explain_hist"))
+    snap = v.snap
     c = snap.captures[-1]
     rng = histograms.ranges(snap.config.activation)
-    frame = bn_frames.hist_frame(snap, layer)
-    for kind in training.KINDS:
-        st.markdown(f"**{t(f'bn_kind_{kind}', layer=layer)}** · {t('bn_at_step', step=c.step)}")
-        spec = bn_charts.spec_of(bn_charts.hist_chart, frame.iloc[:0], x_title=t(f"bn_axis_{kind}"),
-                                 y_title=t("bn_axis_share"), model_title=t("bn_model"), domain=rng[kind])
-        rows = frame[frame.kind == kind]
-        st.vega_lite_chart(rows, present(spec, rows), key=f"bn_chart_hist_{kind}")
-    out = bn_frames.outside_frame(snap, layer)
-    for row in out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples():
-        st.caption(t("bn_outside", model=row.model, kind=t(f"bn_kind_{row.kind}", layer=layer),
-                     under=row.under, over=row.over, nan=row.nan, inf=row.inf))
+    grid = VIEW["grid"].show()
+    layer = None if grid else layer_picker()
+    for kind in training.KINDS:  # one under the other: each grid keeps its full width
+        with st.container():
+            what = t(f"bn_kind_{kind}", layer=t("bn_every_layer") if grid else layer)
+            st.markdown(f"**{what}** · {t('bn_at_step', step=c.step)}")
+            if grid:
+                chart(bn_charts.hist_grid, {"data": v.data(("grid", kind), lambda k=kind: bn_frames.layers_frame(snap, k))},
+                      f"bn_chart_grid_{kind}", x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"),
+                      domain=rng[kind])
+            else:
+                def one(k=kind):
+                    frame = bn_frames.hist_frame(snap, layer)
+                    return frame[frame.kind == k]
+
+                chart(bn_charts.hist_chart, {"data": v.data(("hist", layer, kind), one)}, f"bn_chart_hist_{kind}",
+                      x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
+    for layer_name in ([layer] if layer else HIDDEN):
+        out = bn_frames.outside_frame(snap, layer_name)
+        for row in out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples():
+            st.caption(t("bn_outside", model=row.model, kind=t(f"bn_kind_{row.kind}", layer=layer_name),
+                         under=row.under, over=row.over, nan=row.nan, inf=row.inf))
     st.latex(training.LATEX[snap.config.activation])
 
 
-def panel_time(snap, layer: str) -> None:
+def _grown(key, found) -> tuple[float, float]:
+    """A range that only grows (kept per run and view in this session), padded by 5 %."""
+    kept = st.session_state.setdefault("_bn_ranges", {}).get(key)
+    lo, hi = found if kept is None else (min(kept[0], found[0]), max(kept[1], found[1]))
+    st.session_state["_bn_ranges"][key] = (lo, hi)
+    pad = 0.05 * (hi - lo) or 0.5
+    return lo - pad, hi + pad
+
+
+def panel_time(v: View) -> None:
     st.caption(t("bn_explain_time"))
+    snap = v.snap
+    layer = layer_picker()
     kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
-    rng = histograms.ranges(snap.config.activation)[kind]
-    st.altair_chart(present(bn_charts.percentile_chart(
-        bn_frames.percentile_frame(snap, layer, kind), x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"),
-        model_title=t("bn_model"), total_steps=snap.total_steps, domain=rng)),
-        width="stretch", key="bn_chart_pct")
+    frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind))
+    found = bn_frames.extent(frame) or histograms.ranges(snap.config.activation)[kind]
+    domain = _grown((v.job.id, layer, kind), found)
+    chart(bn_charts.percentile_chart,
+          {"data": v.data(("pct_arrow", layer, kind), lambda: frame),
+           "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame))},
+          "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
+          start_title=t("bn_start_median"), total_steps=snap.total_steps, domain=list(domain))
     drift = bn_frames.drift(snap, layer, kind)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")
-    st.altair_chart(present(bn_charts.ridge_chart(
-        bn_frames.ridge_frame(snap, layer, kind), x_title=t(f"bn_axis_{kind}"), y_title=t("axis_step"),
-        model_title=t("bn_model"), domain=rng, total_steps=snap.total_steps)), key="bn_chart_ridge")
+    chart(bn_charts.ridge_chart, {"data": v.data(("ridge", layer, kind), lambda: bn_frames.ridge_frame(snap, layer, kind))},
+          "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"), y_title=t("axis_step"), model_title=t("bn_model"),
+          domain=histograms.ranges(snap.config.activation)[kind])
 
 
-def panel_bn(snap, layer: str) -> None:
+def panel_bn(v: View) -> None:
     st.caption(t("bn_explain_internals"))
+    snap = v.snap
+    layer = layer_picker()
     for key in ("mean", "var", "normalise", "scale", "running"):
         st.latex(bn.LATEX[key])
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
-    st.altair_chart(present(bn_charts.gamma_beta_chart(
-        bn_frames.gamma_beta_frame(snap, layer), x_title=t("bn_channel"), y_title=t("bn_value"),
-        param_title=t("bn_parameter"))), width="stretch", key="bn_chart_gb")
+    chart(bn_charts.gamma_beta_chart, {"data": v.data(("gb", layer), lambda: bn_frames.gamma_beta_frame(snap, layer))},
+          "bn_chart_gb", x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"))
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
-    st.altair_chart(present(bn_charts.bn_stats_chart(
-        bn_frames.bn_stats_frame(snap, layer), x_title=t("axis_step"), channel_title=t("bn_channel"),
-        source_title=t("bn_source"), source_labels={"running": t("bn_running"), "batch": t("bn_batch")})),
-        key="bn_chart_stats")
+    sources = {"running": t("bn_running"), "batch": t("bn_batch")}
+
+    def stats():
+        frame = bn_frames.bn_stats_frame(snap, layer)
+        frame["source"] = frame.source.map(sources)
+        return frame
+
+    chart(bn_charts.bn_stats_chart, {"data": v.data(("stats", layer, t("bn_running")), stats)}, "bn_chart_stats",
+          x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
+          source_order=list(sources.values()))
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
     st.caption(t(f"bn_unbiased_{snap.config.bn_impl}"))
     st.latex(bn.LATEX["unbiased"])
 
 
-def panel_grad(snap) -> None:
+def panel_grad(v: View) -> None:
     st.caption(t("bn_explain_grad"))
-    st.altair_chart(present(bn_charts.grad_chart(
-        bn_frames.grad_frame(snap), x_title=t("axis_step"), y_title=t("bn_axis_grad"),
-        layer_title=t("bn_layer"), total_steps=snap.total_steps)), key="bn_chart_grad")
+    snap = v.snap
+    chart(bn_charts.grad_chart, {"data": v.data("grad", lambda: bn_frames.grad_frame(snap))}, "bn_chart_grad",
+          x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"), total_steps=snap.total_steps)
 
 
-def panel_test(snap, job) -> None:
-    st.caption(t("bn_explain_test", batches=listing(snap.config.test_time_batches)))
+MEASURES = {"test_time": lambda job, progress: job.readouts().test_time_now(),
+            "population": lambda job, progress: job.readouts().population(progress)}
+
+
+def _ask(name: str) -> None:
+    """Button callback: measure ``name`` on this run (done by the page, with a progress bar)."""
+    st.session_state["bn_measure_next"] = name
+
+
+def _measure_if_asked(v: View) -> None:
+    """A reading the owner asked for, kept on the run for every viewer."""
+    name = st.session_state.pop("bn_measure_next", None)
+    job = v.job
+    if name not in MEASURES or not v.owner or job.state == "running":
+        return
+    bar = st.progress(0.0, text=t("bn_measuring"))
+    try:
+        value = MEASURES[name](job, lambda done, total: bar.progress(min(1.0, done / max(1, total)),
+                                                                     text=t("bn_measuring")))
+        v.run.results[name] = (job.id, job.steps_done, value)
+    except training.ConfigError as err:
+        st.warning(t(f"err_{err.key}", **err.params))
+    bar.empty()
+
+
+def panel_test(v: View) -> None:
+    st.caption(t("bn_explain_test", batches=listing(v.snap.config.test_time_batches)))
     st.latex(bn.LATEX["eval"])
-    result = snap.test_time
-    kept = st.session_state.get("bn_tt")
-    if kept and kept[0] == job.id and (result is None or kept[1] >= snap.step):
-        result = kept[2]  # measured with the button at this step (newer than the run's own)
-    if snap.state == "paused" or (snap.state == "finished" and result is None):
-        st.button(t("bn_measure_now"), on_click=measure_test_time, key="bn_measure",
+    snap, run = v.snap, v.run
+    _measure_if_asked(v)
+    kept = run.result("test_time")
+    result = kept[2] if kept and (snap.test_time is None or kept[1] >= snap.step) else snap.test_time
+    pop = run.result("population")
+    if v.owner and snap.state != "running":
+        c1, c2 = st.columns(2)
+        c1.button(t("bn_measure_now"), on_click=_ask, args=("test_time",), key="bn_measure",
                   icon=":material/science:")
-    if result is None:
+        c2.button(t("bn_population_now"), on_click=_ask, args=("population",), key="bn_population",
+                  icon=":material/functions:", help=t("bn_population_help"))
+    elif v.owner:
+        st.caption(t("bn_test_pause"))
+    if result is None and pop is None:
         st.info(t("bn_test_when"))
         return
-    modes = {"eval": t("bn_mode_eval"), "train": t("bn_mode_train")}
-    st.altair_chart(present(bn_charts.test_time_chart(
-        bn_frames.test_time_frame(result), x_title=t("batch_size"), y_title=t("bn_axis_acc"),
-        mode_title=t("bn_mode"), mode_labels=modes)), width="stretch", key="bn_chart_test")
-    st.caption(t("bn_test_n", n=result["n"]))
+    modes = {"eval": t("bn_mode_kept"), "train": t("bn_mode_batch")}
+    rows = []
+    if result is not None:
+        rows += [(t("bn_what_running"), modes["eval"], result["rows"][0]["eval"])]
+        rows += [(t("bn_what_batch", b=r["batch"]), modes["train"], r["train"]) for r in result["rows"]]
+    if pop is not None:
+        acc = pop[2]["accuracy"]
+        rows += [(t("bn_what_population"), modes["eval"], acc["population"]),
+                 (t("bn_what_population_unbiased"), modes["eval"], acc["population_unbiased"])]
+    frame = pd.DataFrame(rows, columns=["what", "mode", "accuracy"])
+    chart(bn_charts.accuracy_bars, {"data": frame}, "bn_chart_test", x_title="", y_title=t("bn_axis_acc"),
+          mode_title=t("bn_mode"), mode_order=list(modes.values()))
+    if result is not None:
+        st.caption(t("bn_test_n", n=result["n"]))
+    if pop is not None:
+        population_table(pop[1], pop[2])
 
 
+def population_table(step: int, pop: dict) -> None:
+    st.markdown(f"**{t('bn_population_header', step=step, n=pop['n_train'])}**")
+    st.latex(population.LATEX["population"] + r",\qquad " + population.LATEX["unbiased"])
+    momenta = [pop["momentum"], *pop["alt_momenta"]]
+    rows = []
+    for layer, entry in pop["layers"].items():
+        row = {t("bn_layer"): layer}
+        for m in momenta:
+            gap = entry["gap"]["running" if m == pop["momentum"] else m]
+            row[t("bn_gap_mean", m=m)] = round(gap["mean"], 4)
+            row[t("bn_gap_var", m=m)] = round(gap["var"], 4)
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(t("bn_gap_explain", m=pop["momentum"]))
+    st.caption(t("bn_why_ewma"))
+
+
+def panel_hand(v: View) -> None:
+    """One batch worked through one BN layer and channel: the numbers beside the formulas."""
+    st.caption(t("bn_explain_hand"))
+    layer = layer_picker()
+    VIEW["channel"].init()
+    st.session_state["bn_channel"] = min(int(st.session_state["bn_channel"]), WIDTHS[layer] - 1)
+    channel = st.number_input(t("bn_channel"), 0, WIDTHS[layer] - 1, key="bn_channel")
+    worked = v.value(("hand", layer, channel), lambda: v.job.readouts().by_hand(layer, int(channel)))
+    st.caption(t("bn_hand_batch", step=worked["step"], m=worked["m"]))
+
+    def row(values):
+        return ", ".join(f"{x:.4f}" for x in values) + ", …"
+
+    st.latex(bn.LATEX["mean"] + rf" = {worked['mean']:.5f}")
+    st.latex(bn.LATEX["var"] + rf" = {worked['var']:.5f}")
+    st.markdown(f"x = {row(worked['x'])}")
+    st.latex(bn.LATEX["normalise"])
+    st.markdown(f"x̂ = {row(worked['x_hat'])}")
+    st.latex(bn.LATEX["scale"] + rf",\quad \gamma = {worked['gamma']:.4f},\ \beta = {worked['beta']:.4f}")
+    st.markdown(f"y = {row(worked['y'])}")
+    st.latex(bn.LATEX["running"])
+    factor = "m/(m−1)·σ²_B" if worked["unbiased"] else "σ²_B"
+    st.markdown(t("bn_hand_running", m=worked["momentum"], mean0=f"{worked['running_mean']:.5f}",
+                  mean1=f"{worked['new_running_mean']:.5f}", var0=f"{worked['running_var']:.5f}",
+                  var1=f"{worked['new_running_var']:.5f}", batch_var=f"{worked['batch_var_to_running']:.5f}",
+                  factor=factor))
+    if v.owner and v.snap.state != "running":
+        st.button(t("bn_step"), on_click=control, args=("step",), key="bn_hand_step", icon=":material/skip_next:",
+                  help=t("bn_hand_step_help"))
+
+
+def panel_smooth(v: View) -> None:
+    """Santurkar et al. (2018): how much the loss and its gradient change along each step."""
+    st.caption(t("bn_explain_smooth"))
+    snap = v.snap
+    st.latex(probe.LATEX["variation"])
+    st.latex(probe.LATEX["predictiveness"])
+    frame = v.value("probe", lambda: bn_frames.probe_frame(snap))
+    if frame.empty:
+        st.info(t("bn_no_probe"))
+        return
+    data = {"data": v.data("probe_arrow", lambda: frame)}
+    c1, c2 = st.columns(2)
+    for col, field in zip((c1, c2), ("variation", "predictiveness")):
+        with col:
+            st.markdown(f"**{t(f'bn_probe_{field}')}**")
+            chart(bn_charts.probe_chart, data, f"bn_chart_probe_{field}", field=field, x_title=t("axis_step"),
+                  y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"), total_steps=snap.total_steps)
+    medians = bn_frames.probe_summary(frame)
+    if len(medians) == 2:
+        plain, normed = (medians[LABELS[m]] for m in MODELS)
+        smoother = all(normed[k] < plain[k] for k in ("variation", "predictiveness"))
+        st.markdown(t("bn_probe_verdict_yes" if smoother else "bn_probe_verdict_no",
+                      v0=f"{plain['variation']:.3g}", v1=f"{normed['variation']:.3g}",
+                      p0=f"{plain['predictiveness']:.3g}", p1=f"{normed['predictiveness']:.3g}"))
+
+
+PANELS = {"loss": panel_loss, "hist": panel_hist, "time": panel_time, "bn": panel_bn, "grad": panel_grad,
+          "test": panel_test, "hand": panel_hand, "smooth": panel_smooth}
 NEEDS_CAPTURE = ("hist", "time", "bn", "grad")
 
 
-def panel(name: str, snap, job) -> None:
-    """One tab's content (with its layer picker where it has one)."""
-    layer = layer_picker() if name in ("hist", "time", "bn") else None
-    if name in NEEDS_CAPTURE and not snap.captures:
+def panel(name: str, v: View) -> None:
+    """One tab's content."""
+    if name in NEEDS_CAPTURE and not v.snap.captures:
         st.info(t("bn_no_capture"))
-    elif name == "loss":
-        panel_loss(snap)
-    elif name == "grad":
-        panel_grad(snap)
-    elif name == "test":
-        panel_test(snap, job)
-    else:
-        {"hist": panel_hist, "time": panel_time, "bn": panel_bn}[name](snap, layer)
+        return
+    PANELS[name](v)
 
 
-def exports(job) -> None:
+def exports(v: View) -> None:
+    job = v.job
     c1, c2, c3 = st.columns(3)
     c1.download_button(t("bn_dl_csv"), lambda: bn_frames.history_csv(job.snapshot()),
                        file_name="bnviz_history.csv", mime="text/csv", icon=":material/download:",
@@ -222,5 +458,6 @@ def exports(job) -> None:
     c2.download_button(t("bn_dl_json"), lambda: bn_frames.history_json(job.snapshot()),
                        file_name="bnviz_history.json", mime="application/json",
                        icon=":material/download:", key="bn_dl_json")
-    c3.download_button(t("bn_dl_weights"), job.export_weights, file_name="bnviz_lenet_weights.pt",
+    c3.download_button(t("bn_dl_weights"), job.readouts().export_weights, file_name="bnviz_lenet_weights.pt",
                        mime="application/octet-stream", icon=":material/download:", key="bn_dl_w")
+

@@ -7,12 +7,14 @@ Each browser session owns at most one :class:`bnviz.jobs.Job`, kept in a session
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 import streamlit as st
 
-from bnviz import data, training
+from bnviz import data, runs, training
 from bnviz.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN
+from bnviz.ui import urlstate
 from bnviz.ui.i18n import t
 from bnviz.ui.settings import Setting, number, preset_state, translated
 
@@ -25,7 +27,7 @@ HIST_EVERY = (1, 2, 5, 10, 20, 50, 100)
 SUBSETS = (0, 30_000, 12_000, 6_000, 2_000, 512)  # 0: all training images
 SUBSET_TEST = 2048  # test images used with a training subset
 TICKS = (0.5, 1.0, 2.0, 5.0, 0.0)  # live refresh interval in seconds; 0: only on demand
-PANELS = ("loss", "hist", "time", "bn", "grad", "test")
+PANELS = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 # TrainConfig field → its control. The device's options are the devices found (see device_setting).
 FORM = {
@@ -53,6 +55,8 @@ VIEW = {
     "panel": Setting("bn_view", PANELS[0], "", options=PANELS),  # in the link only: the tabs show it
     "layer": Setting("bn_layer", "fc2", "bn_layer", "segmented", HIDDEN),
     "kind": Setting("bn_time_kind", "pre", "bn_kind", "radio", training.KINDS),
+    "grid": Setting("bn_grid", True, "bn_all_layers", "toggle", help="bn_all_layers_help"),
+    "channel": Setting("bn_channel", 0, "bn_channel", "number", (0, 119)),
     "tick": Setting("bn_tick", 1.0, "bn_tick", "segmented", TICKS,
                     lambda v: t("bn_tick_off") if v == 0 else f"{v:g} s", help="bn_tick_help"),
 }
@@ -115,25 +119,52 @@ def dataset():
 
 
 class Slot:
-    """This browser session's training job (at most one)."""
+    """This browser session's own run (at most one): its job and watch code. The run outlives
+    the job — a Reset or a new Start keeps the code — and, after the tab closes, lives on for
+    the registry's grace period so the class can keep watching."""
 
     def __init__(self):
-        self.job: training.Job | None = None
+        self.run: runs.Run | None = None
         self.lock = threading.Lock()
 
-    def release_job(self):
-        if self.job is not None:
-            self.job.release()
-        self.job = None
+    @property
+    def job(self) -> training.Job | None:
+        return self.run.job if self.run is not None else None
+
+    def replace(self, job: training.Job) -> None:
+        if self.run is None:
+            self.run = runs.REGISTRY.create(job)
+            return
+        old, self.run.job = self.run.job, job
+        if old is not job:
+            old.release()
 
     def release(self):
         with self.lock:
-            self.release_job()
+            if self.run is not None:
+                runs.REGISTRY.owner_left(self.run)
 
 
 @st.cache_resource(scope="session", on_release=Slot.release, show_spinner=False)
 def session_slot() -> Slot:
     return Slot()
+
+
+def watching() -> runs.Run | None:
+    """The run this page watches (``?watch=CODE``), None for the owner's own page; a code that is
+    wrong or expired shows a message and stops the page."""
+    urlstate.init("watch", "", urlstate.text(64))
+    code = st.session_state.get("watch") or ""
+    if not code:
+        return None
+    run = runs.REGISTRY.find(code)
+    if run is None:
+        st.error(t("watch_unknown"))
+        st.page_link("pages/batchnorm.py", label=t("watch_own"), icon=":material/play_circle:")
+        st.stop()
+    viewer = st.session_state.setdefault("_viewer", secrets.token_hex(8))
+    run.seen(viewer)
+    return run
 
 
 def note(key: str, **params) -> None:
@@ -146,27 +177,32 @@ def _job(slot: Slot, fresh: bool = False) -> training.Job:
     cfg = config_from_state()
     job = slot.job
     if job is None or fresh or (job.state == "idle" and job.config != cfg):
-        if job is not None:
-            job.release()
         ds, _ = dataset()
-        job = slot.job = training.Job(cfg, ds, manager=training.MANAGER, owner="session")
+        job = training.Job(cfg, ds, manager=training.MANAGER, owner="session")
+        slot.replace(job)
     return job
 
 
 def control(action: str) -> None:
-    """Button callback: start, step, pause, resume, stop or reset this session's job."""
+    """Button callback: start, step, pause, resume, stop or reset this session's own job (a
+    watcher's page has none of these buttons; its session has no job to act on)."""
+    if st.session_state.get("watch"):
+        return
     slot = session_slot()
     try:
         with slot.lock:
             job = slot.job
             if action == "start":
-                if job is not None and job.state in training.ENDED:
-                    slot.release_job()
-                _job(slot).start()
+                if job is None or job.state in training.ENDED:
+                    job = _job(slot, fresh=job is not None)
+                else:
+                    job = _job(slot)
+                job.start()
             elif action == "step":
                 if job is None or job.state in training.ENDED:
                     job = _job(slot, fresh=job is not None)
                 job.step()
+                job.wait_parked(2.0)  # so the page that follows shows the step done
             elif job is None:
                 return
             elif action == "pause":
@@ -181,12 +217,12 @@ def control(action: str) -> None:
         note(f"err_{err.key}", **err.params)
 
 
-def measure_test_time() -> None:
-    """Button callback: the eval-vs-train-mode accuracies of the paused or finished BN model."""
+def change_lr(model: str) -> None:
+    """Callback of a model's live learning-rate control: the running job takes it at the next step."""
     job = session_slot().job
-    if job is None or job.state == "running":
+    if job is None or st.session_state.get("watch") or job.state not in training.ACTIVE:
         return
     try:
-        st.session_state["bn_tt"] = (job.id, job.snapshot().step, job.test_time_now())
+        job.set_lr(model, st.session_state[f"lr_now_{model}"])
     except training.ConfigError as err:
         note(f"err_{err.key}", **err.params)

@@ -77,15 +77,15 @@ def present(chart, data=None):
             .configure_header(**BIG_TEXT["header"]).configure_title(**BIG_TEXT["title"]))
 
 
-def share_link(url_path: str) -> str:
+def share_link(url_path: str, query: dict | None = None) -> str:
     """The address of this exact view: this server, this page, every setting that differs from
-    its default (the same parameters ``urlstate.sync`` writes)."""
+    its default (the same parameters ``urlstate.sync`` writes) — or only ``query``'s."""
     try:
         parts = urlsplit(st.context.url or "")
         origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
     except Exception:  # no browser context (tests)
         origin = ""
-    query = urlencode({k: st.query_params[k] for k in st.query_params})
+    query = urlencode(query if query is not None else {k: st.query_params[k] for k in st.query_params})
     return f"{origin}/{url_path}" + (f"?{query}" if query else "")
 
 
@@ -126,6 +126,10 @@ def _svg_zip(drawn: list, bound: dict | None = None) -> bytes:
             if data is not None:
                 spec["data"] = {"values": json.loads(data.to_json(orient="records"))}
             for name, frame in spec.get("datasets", {}).items():
+                if isinstance(frame, bytes):  # Arrow, as sent to the browser
+                    import pyarrow as pa
+
+                    frame = pa.ipc.open_stream(frame).read_pandas()
                 if hasattr(frame, "to_json"):
                     spec["datasets"][name] = json.loads(frame.to_json(orient="records"))
             spec.pop("usermeta", None)

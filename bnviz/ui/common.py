@@ -26,3 +26,19 @@ def formula(latex: str, text_key: str) -> None:
     """A formula from the core with one sentence of explanation in the current language."""
     st.latex(latex)
     st.caption(t(text_key))
+
+
+_LEAVE_JS = """
+export default function (component) {
+  const { data } = component;
+  window.onbeforeunload = data.active ? (event) => { event.preventDefault(); event.returnValue = data.text; return data.text; } : null;
+  return () => { window.onbeforeunload = null; };
+}
+"""
+
+
+def leave_warning(active: bool, text: str) -> None:
+    """While ``active``, the browser asks before the tab is reloaded or closed (``text`` is shown
+    where the browser allows a message of the page's own)."""
+    component = st.components.v2.component("bnviz_leave_warning", js=_LEAVE_JS, isolate_styles=False)
+    component(data={"active": bool(active), "text": text}, key="bnviz_leave_warning", height=0)

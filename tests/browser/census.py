@@ -38,12 +38,23 @@ def sessions() -> int:
     return sum(type(o).__name__ == "AppSession" for o in gc.get_objects())
 
 
+def runs() -> list[dict]:
+    """The watchable runs of this server: watchers, steps trained so far, and the server time of
+    each page refresh (seconds, the latest 2000)."""
+    from bnviz.runs import REGISTRY
+
+    return [{"code": run.code, "watchers": run.watchers(), "steps": run.job.steps_done, "state": run.job.state,
+             "lr": run.job.config.lr, "epochs": run.job.config.epochs, "ticks": list(run.tick_costs)}
+            for run in REGISTRY.runs()]
+
+
 def _install(path: str) -> None:
     def write(signum, frame):
         rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
-            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "sessions": sessions()}, fh)
+            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "sessions": sessions(),
+                       "runs": runs(), "time": time.monotonic()}, fh)
         os.replace(tmp, path)
 
     signal.signal(signal.SIGUSR1, write)
@@ -73,7 +84,8 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
             pools.setdefault(name, [0, most])[0] += 1
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
-            "blocks": census["blocks"], "sessions": census["sessions"]}
+            "blocks": census["blocks"], "sessions": census["sessions"], "runs": census["runs"],
+            "time": census["time"]}
 
 
 if __name__ == "__main__":

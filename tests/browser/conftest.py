@@ -10,9 +10,13 @@ import pytest
 from tests.browser.harness import CHROMIUM, Server, launch
 
 
+# A closed owner's run stays watchable for the grace period (10 minutes by default): 3 s here.
+GRACE_S = 3
+
+
 @pytest.fixture(scope="session")
 def server():
-    srv = Server()
+    srv = Server(env={"BNVIZ_WATCH_GRACE": str(GRACE_S)})
     yield srv
     srv.stop()
 

@@ -15,7 +15,7 @@ from tests.browser.harness import READY, Server, launch
 
 EN = STRINGS["en"]
 CAP = 2
-TRAIN_QUERY = "bn_subset=6000&bn_epochs=30&bn_batch=64&bn_every=5"  # still running at the end
+TRAIN_QUERY = "bn_subset=6000&bn_epochs=30&bn_batch=64&bn_every=5"  # still running at the end (batch 64)
 OTHERS = ["", "ewma", "optimizers", "ewma?b1=0.98&src=synthetic", "optimizers?preset=adam",
           "batchnorm", "ewma?lang=zh", "optimizers?surf=saddle&lang=zh"]
 # Start and end of every script or fragment run, as seen by the page.
@@ -134,86 +134,179 @@ def active_jobs(browser, server) -> int:
     return int(re.search(r"server: (\d+)", caption).group(1))
 
 
-def classroom(sessions: int = 20, training: int = 5, rounds: int = 2, watch_s: float = 10.0,
+WATCH_TICK = 5.0  # seconds between a watcher's refreshes (the slowest live setting: 30 tabs share 2 cores here)
+OPEN_BATCH = 6  # tabs opened together; the next batch once these are ready, as a class arrives
+PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
+
+
+def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: int = 1, watch_s: float = 15.0,
               browser=None, session_ttl: int | None = None) -> dict:
-    """A warm-up round, then ``rounds`` measured ones. Each opens ``sessions`` browser sessions
-    spread over the pages, presses Start on ``training`` of them (the server's cap is ``CAP``),
-    records the live page's refresh, closes everything, and waits for the server's trainings to
-    stop and its threads to come back to those after the warm-up. Worker pools (AnyIO's
-    file-serving threads, ``concurrent.futures`` executors such as Streamlit's file poller) are
-    counted apart: they grow with the load and keep idle threads for reuse, up to their caps.
-    ``session_ttl`` sets Streamlit's reconnect window for closed tabs (default 120 s)."""
+    """A warm-up round, then ``rounds`` measured ones, on one server. Each round: a teacher
+    presses Start and ``watchers`` students open the teacher's watch link, spread over the
+    panels, every third in Chinese; ``starters − 1`` more press Start of their own against the
+    server's cap of ``CAP``; ``others`` open the other pages. It records every watcher's refresh
+    and progress, tries to change the run from a watcher's page, then closes everything and
+    waits for the trainings to stop (after the runs' grace period) and the server's threads to
+    come back to those after the warm-up. Worker pools (AnyIO's file-serving threads,
+    ``concurrent.futures`` executors such as Streamlit's file poller) are counted apart: they
+    grow with the load and keep idle threads for reuse, up to their caps. ``session_ttl`` sets
+    Streamlit's reconnect window for closed tabs (default 120 s)."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
         with sync_playwright() as p:
             b = launch(p)
             try:
-                return classroom(sessions, training, rounds, watch_s, browser=b, session_ttl=session_ttl)
+                return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl)
             finally:
                 b.close()
-    env = {"BNVIZ_MAX_JOBS": str(CAP)}
+    env = {"BNVIZ_MAX_JOBS": str(CAP), "BNVIZ_WATCH_GRACE": "2"}  # closed owners' runs go 2 s later
     if session_ttl is not None:  # how long the server keeps a closed tab's session for reconnecting
         env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(session_ttl)
     server = Server(env=env, census=True)
     pid = server.proc.pid
-    out = {"sessions": sessions, "training": training, "cap": CAP, "rounds": []}
+    out = {"training": starters, "watchers": watchers, "cap": CAP, "rounds": []}
     try:
-        out["warmup"] = _round(browser, server, pid, None, sessions, training, watch_s)
+        # The warm-up round brings every pool and cache to its working size: its watchers open
+        # every panel and language the measured rounds will, once each, without live refresh.
+        out["warmup"] = _round(browser, server, pid, None, starters, sorted(set(watch_views(watchers))), others,
+                               0.0, tick=0.0)
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path)}
         out["baseline"] = base
         for _ in range(rounds):
-            out["rounds"].append(_round(browser, server, pid, base, sessions, training, watch_s))
+            out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
+                                        watch_s))
         out.update(log_errors(server.server_log()))
     finally:
         server.stop()
     return out
 
 
-def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
+STEP = re.compile(r"step (\d+)/|第 (\d+)/\d+ 步")  # English or Chinese progress bar
+
+
+def step_shown(page) -> int | None:
+    """The step the page's progress bar shows (None before it shows one)."""
+    bars = page.locator("[data-testid='stProgress']")
+    found = STEP.search(bars.first.inner_text()) if bars.count() else None
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+def _following(page) -> None:
+    """Wait until a watcher's page shows the run's step."""
+    page.wait_for_function("""() => {
+        const bar = document.querySelector("[data-testid='stProgress']");
+        return bar && /step \\d+\\/|第 \\d+\\/\\d+ 步/.test(bar.innerText);
+    }""", timeout=180_000)
+
+
+def _open(browser, server, path: str, locale: str = "en-US"):
+    ctx = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.goto(server.url(path), wait_until="commit", timeout=180_000)
+    return ctx, page
+
+
+def _start(page, running: str, refused: str) -> None:
+    page.get_by_role("button", name=EN["bn_start"]).click()
+    # Wait for the answer: the progress bar says training, or the refusal says why.
+    page.wait_for_function(
+        """([running, refused]) => {
+            const bar = document.querySelector("[data-testid='stProgress']");
+            return (bar && bar.innerText.includes(running)) || document.body.innerText.includes(refused);
+        }""", arg=[running, refused], timeout=60_000)
+
+
+def _say(t0: float, what: str) -> None:
+    if os.environ.get("BNVIZ_LOAD_VERBOSE"):
+        print(f"  [{time.time() - t0:6.1f} s] {what}", flush=True)
+
+
+def watch_views(n: int) -> list[tuple[str, str]]:
+    """(panel, language) of ``n`` watchers: spread over the panels, every third in Chinese."""
+    return [(PANEL_CYCLE[i % len(PANEL_CYCLE)], "zh" if i % 3 == 2 else "en") for i in range(n)]
+
+
+def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK) -> dict:
     t0 = time.time()
-    contexts, pages = [], []
-    for i in range(sessions):
-        ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-        page = ctx.new_page()
-        path = f"batchnorm?{TRAIN_QUERY}" if i < training else OTHERS[i % len(OTHERS)]
-        page.goto(server.url(path), wait_until="commit")
-        contexts.append(ctx)
-        pages.append(page)
-    for page in pages:
-        page.wait_for_selector(READY, timeout=120_000)
-    opened_s = time.time() - t0
     refused_text = EN["err_job_cap"].split("{")[0].strip()
     running = f"{EN['bn_state_running']} · "
-    for page in pages[:training]:
-        page.get_by_role("button", name=EN["bn_start"]).click()
-        # Wait for the answer: the progress bar says training, or the refusal says why.
-        page.wait_for_function(
-            """([running, refused]) => {
-                const bar = document.querySelector("[data-testid='stProgress']");
-                return (bar && bar.innerText.includes(running)) || document.body.innerText.includes(refused);
-            }""", arg=[running, refused_text], timeout=60_000)
-    started = [pg for pg in pages[:training]
-               if running in pg.locator("[data-testid='stProgress']").first.inner_text()]
-    refused = [pg for pg in pages[:training] if pg.get_by_text(refused_text).count()]
+    contexts, starts = [], []
+    ctx, teacher = _open(browser, server, f"batchnorm?{TRAIN_QUERY}")
+    contexts.append(ctx)
+    teacher.wait_for_selector(READY, timeout=120_000)
+    _start(teacher, running, refused_text)
+    _say(t0, "teacher started")
+    census = take(pid, server.census_path)
+    [teacher_run] = census["runs"]
+    code = teacher_run["code"]
+    before = (teacher_run["steps"], census["time"])
+    for i in range(starters - 1):
+        ctx, page = _open(browser, server, f"batchnorm?{TRAIN_QUERY}")
+        contexts.append(ctx)
+        starts.append(page)
+    watch_pages = []
+    for i, (panel, lang) in enumerate(views):
+        ctx, page = _open(browser, server, f"batchnorm?watch={code}&bn_view={panel}&lang={lang}&bn_tick={tick:g}",
+                          "zh-CN" if lang == "zh" else "en-US")
+        contexts.append(ctx)
+        watch_pages.append(page)
+        if (i + 1) % OPEN_BATCH == 0:
+            for pg in watch_pages[-OPEN_BATCH:]:
+                _following(pg)
+            _say(t0, f"{i + 1} watchers ready")
+    other_pages = []
+    for i in range(others):
+        ctx, page = _open(browser, server, OTHERS[i % len(OTHERS)])
+        contexts.append(ctx)
+        other_pages.append(page)
+    pages = [teacher, *starts, *watch_pages, *other_pages]
+    for page in [teacher, *starts, *other_pages]:
+        page.wait_for_selector(READY, timeout=180_000)
+    for page in watch_pages:  # a live page is seldom between two refreshes: it shows a step
+        _following(page)
+    opened_s = time.time() - t0
+    _say(t0, "all open")
+    for page in starts:
+        _start(page, running, refused_text)
+    started = [pg for pg in [teacher, *starts] if running in pg.locator("[data-testid='stProgress']").first.inner_text()]
+    refused = [pg for pg in starts if pg.get_by_text(refused_text).count()]
     peak = {**proc_status(pid), "pools": take(pid, server.census_path)["pools"]}
     peak_training = training_threads(pid)
-    # The live page keeps refreshing under load: record its fragment runs for a while.
-    refresh, progress = [], []
-    if started:
-        watch = started[0]
-        bar = watch.locator("[data-testid='stProgress']").first
-        progress.append(bar.inner_text())
-        watch.evaluate(OBSERVE_RUNS)
-        time.sleep(watch_s)
-        runs = watch.evaluate("window.__runs")
-        refresh = [end - start for start, end in runs if end is not None]
-        progress.append(bar.inner_text())
+    # Every watcher follows the run: its step moves, its refreshes stay quick.
+    first = [step_shown(pg) for pg in watch_pages]
+    for pg in watch_pages:
+        pg.evaluate(OBSERVE_RUNS)
+    _say(t0, "watching")
+    time.sleep(watch_s)
+    refresh = []
+    for pg in watch_pages:
+        refresh += [end - start for start, end in pg.evaluate("window.__runs") if end is not None]
+    last = [step_shown(pg) for pg in watch_pages]
+    advanced = sum(a is not None and b is not None and b > a for a, b in zip(first, last))
+    census = take(pid, server.census_path)
+    run_now = next(r for r in census["runs"] if r["code"] == code)
+    trained = (run_now["steps"] - before[0]) / max(1e-9, census["time"] - before[1])
+    ticks = sorted(run_now["ticks"])
+    # A watcher cannot change the run: no control on its page, and the owner's settings in its
+    # link change nothing.
+    controls_seen = sum(watch_pages[0].get_by_role("button", name=EN[k], exact=True).count()
+                        for k in ("bn_start", "bn_pause", "bn_stop", "bn_reset", "bn_step", "bn_resume"))
+    ctx, forged = _open(browser, server, f"batchnorm?watch={code}&bn_lr=5&bn_epochs=1&bn_subset=512")
+    contexts.append(ctx)
+    forged.wait_for_selector(READY, timeout=60_000)
+    forged_buttons = sum(forged.get_by_role("button", name=EN[k], exact=True).count()
+                         for k in ("bn_start", "bn_stop", "bn_reset"))
+    run_after = next(r for r in take(pid, server.census_path)["runs"] if r["code"] == code)
+    unchanged = run_after["lr"] == run_now["lr"] and run_after["epochs"] == run_now["epochs"] \
+        and run_after["state"] in ("running", "paused")
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in pages)
+    _say(t0, "checked")
     for ctx in contexts:
         ctx.close()
     t_closed = time.time()
+    _say(t0, "closed")
     jobs = active_jobs(browser, server)
     while jobs and time.time() - t_closed < 30:
         time.sleep(1)
@@ -232,10 +325,14 @@ def _round(browser, server, pid, base, sessions, training, watch_s) -> dict:
     nxt = next_request(server, last_visit) if base is not None else None
     alive = sessions_after_visit(browser, server) if base is not None else None
     q = sorted(refresh)
-    return {"opened_s": round(opened_s, 1), "started": len(started), "refused": len(refused),
-            "exceptions": exceptions, "ticks": len(q), "progress_moved": len(set(progress)) > 1,
-            "refresh_median_ms": round(statistics.median(q)) if q else None,
+    return {"live": tick > 0, "round_s": round(time.time() - t0, 1), "opened_s": round(opened_s, 1), "started": len(started), "refused": len(refused),
+            "exceptions": exceptions, "watchers": len(watch_pages), "watchers_advanced": advanced,
+            "ticks": len(q), "refresh_median_ms": round(statistics.median(q)) if q else None,
             "refresh_p95_ms": round(q[min(len(q) - 1, int(0.95 * len(q)))]) if q else None,
+            "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
+            "tick_server_p95_ms": round(1e3 * ticks[min(len(ticks) - 1, int(0.95 * len(ticks)))], 1) if ticks else None,
+            "images_per_s_watched": round(trained * 64), "watcher_controls": controls_seen + forged_buttons,
+            "run_unchanged": unchanged, "runs_after": len(census["runs"]),
             "peak_threads": peak["threads"], "peak_pools": peak["pools"], "peak_rss_mb": round(peak["rss_mb"]),
             "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
             "jobs_after": jobs, "jobs_gone_s": round(jobs_gone_s, 1),
@@ -271,8 +368,15 @@ def check(result: dict) -> list[str]:
         need(r["exceptions"] == 0, "an exception on a page", r)
         # The cap held: exactly CAP trainings ran, every other Start was refused with its reason.
         need(r["started"] == min(CAP, training) and r["refused"] == training - r["started"], "the cap", r)
-        # The live page kept refreshing under load, and its progress bar moved.
-        need(r["ticks"] >= 3 and r["progress_moved"], "the live page stopped refreshing", r)
+        # Every watcher's page kept refreshing under load and followed the run.
+        if r["live"]:  # the warm-up's watchers load once, without live refresh
+            need(r["watchers_advanced"] == r["watchers"] and r["ticks"] >= r["watchers"],
+                 "a watcher's page stopped following the run", r)
+            need(r["refresh_p95_ms"] is not None and r["refresh_p95_ms"] <= 2000,
+                 "watchers' refresh p95 over 2 s", r)
+        # A watcher cannot change the run, not even with the owner's settings in its link.
+        need(r["watcher_controls"] == 0 and r["run_unchanged"], "a watcher could change the run", r)
+        need(r["runs_after"] == 0, "a run kept after its grace period", r)
         need(r["jobs_after"] == 0 and r["jobs_gone_s"] <= 30, "trainings left after the close", r)
         # Each job's OS threads carry its name (its OpenMP team inherits it): all gone after close.
         need(r["training_threads_peak"] >= r["started"] and r["training_threads_after"] == 0,

@@ -70,7 +70,8 @@ def test_live_training_pause_resume_stop(browser, server):
     page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
     no_exception(page)
 
-    # A second run, then the browser goes away mid-training: the session ends and so does the job.
+    # A second run, then the browser goes away mid-training: the session ends, and the job after
+    # the run's grace period (shortened to a few seconds for the tests).
     page.get_by_role("button", name=EN["bn_start"]).click()
     expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
@@ -85,3 +86,52 @@ def test_live_training_pause_resume_stop(browser, server):
     watcher.close()
     assert count == 0, "the training kept running after its browser session closed"
     assert "Traceback" not in server.server_log()
+
+
+ZH = STRINGS["zh"]
+
+
+def charts_fit(page) -> None:
+    """Every chart on screen lies inside the page's width: nothing cut off."""
+    width = page.evaluate("document.documentElement.clientWidth")
+    charts = page.locator(CHART)
+    for i in range(charts.count()):
+        box = charts.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (i, box, width)
+
+
+def test_the_deeper_panels_live_in_chinese(browser, server):
+    """In Chinese: every layer side by side, fitting the page; one batch by hand, whose numbers
+    change with Step; the smoothness probe; no English left in the panels' headers."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    open_page(page, server, SMALL + "&lang=zh", ZH["bn_title"])
+    page.get_by_role("button", name=ZH["bn_start"]).click()
+    bar = page.locator("[data-testid='stProgress']").first
+    expect(bar).to_contain_text(ZH["bn_state_running"], timeout=30_000)
+    page.get_by_role("tab", name=ZH["bn_tab_hist"]).click()
+    charts = page.locator(CHART)
+    charts.nth(1).locator("canvas").first.wait_for(timeout=60_000)
+    charts_fit(page)
+    page.get_by_role("button", name=ZH["bn_pause"]).click()
+    expect(bar).to_contain_text(ZH["bn_state_paused"])
+    wait_ready(page)
+
+    page.get_by_role("tab", name=ZH["bn_tab_hand"]).click()
+    hand = page.get_by_text(re.compile("^x̂ = "))
+    hand.first.wait_for(timeout=30_000)
+    before = hand.first.inner_text()
+    page.get_by_role("button", name=ZH["bn_step"]).last.click()
+    page.wait_for_function("(old) => [...document.querySelectorAll('p')].some("
+                           "p => p.innerText.startsWith('x̂ = ') && p.innerText !== old)", arg=before, timeout=30_000)
+
+    page.get_by_role("tab", name=ZH["bn_tab_smooth"]).click()
+    page.get_by_text(ZH["bn_probe_variation"]).first.wait_for(timeout=30_000)
+    wait_ready(page)
+    charts_fit(page)
+    body = page.locator("[data-testid='stMainBlockContainer']").inner_text()
+    for english in ("CPU (2 cores)", EN["bn_probe_variation"], EN["bn_step"], EN["bn_tab_hand"]):
+        assert english not in body, english
+    no_exception(page)
+    page.get_by_role("button", name=ZH["bn_stop"]).click()
+    context.close()

@@ -1,5 +1,6 @@
 """The background training job: lockstep training, snapshots, controls, failures, the job cap."""
 
+import copy
 import io
 import os
 import itertools
@@ -11,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as functional
 
-from bnviz import data, histograms, lockstep, models, training
+from bnviz import data, histograms, jobs, lockstep, models, population, probe, training
 from bnviz.training import Job, JobManager, JobRefused, TrainConfig
 
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
@@ -63,11 +64,11 @@ UPDATE_RTOL = 1e-4  # measured ≤ 9e-7 there
 
 def step_by_step(job):
     """Drive ``job`` one step at a time: the models' weights before every step and after the last."""
-    states = [job.weights()[1]]
+    states = [job.readouts().weights()[1]]
     for k in range(job.total_steps):
         job.step()
         assert job.wait_parked(60), f"step {k + 1} did not happen"
-        step, weights = job.weights()
+        step, weights = job.readouts().weights()
         assert step == k + 1, f"step {k + 1} did not happen"
         states.append(weights)
     job.stop()
@@ -90,7 +91,7 @@ def reference_step(state, batch_norm, lr, x, y):
     return loss.item(), net.state_dict()
 
 
-def step_errors(cfg, ds, states, losses) -> np.ndarray:
+def step_errors(cfg, ds, states, losses, lrs=None) -> np.ndarray:
     """(steps, model, 2): relative error of the job's loss and of its update (the change of every
     weight and running statistic) against the reference step from the same weights and batch."""
     n, b = cfg.train_limit, cfg.batch_size
@@ -103,7 +104,8 @@ def step_errors(cfg, ds, states, losses) -> np.ndarray:
         for i in range(0, n, b):
             idx = order[i:i + b]
             row = []
-            for m, (bn, lr) in enumerate(((False, cfg.lr), (True, cfg.lr_bn))):
+            rates = lrs(k) if lrs else (cfg.lr, cfg.lr_bn)
+            for m, (bn, lr) in enumerate(zip((False, True), rates)):
                 loss, after = reference_step(states[k][m], bn, lr, x[idx], y[idx])
                 before = flat(states[k][m])
                 d_ref, d_job = flat(after) - before, flat(states[k + 1][m]) - before
@@ -141,7 +143,7 @@ def test_real_data_job_test_accuracy_is_an_eval_mode_pass(fashion):
     assert snap.state == "finished" and snap.reason_key == "job_done"
     xt = torch.from_numpy(fashion.x_test[:256].copy()).float().div(255).unsqueeze(1)
     yt = torch.from_numpy(fashion.y_test[:256])
-    for m, (bn, state) in enumerate(zip((False, True), job.weights()[1])):
+    for m, (bn, state) in enumerate(zip((False, True), job.readouts().weights()[1])):
         net = models.lenet(bn)
         net.load_state_dict(state)
         net.eval()
@@ -206,7 +208,8 @@ def test_snapshot_fields_shapes_and_immutability(synth):
     assert s.loss.shape == (16, 2) and np.isfinite(s.loss).all()
     for key in ("train_loss", "train_acc", "test_acc"):
         assert s.epochs[key].shape == (2, 2)
-    assert [c.step for c in s.captures] == list(range(0, 16, 2))
+    # Every hist_every steps, and one more where the run ended, so its panels show the end.
+    assert [c.step for c in s.captures] == [*range(0, 16, 2), 16]
     c = s.captures[-1]
     assert c.hist.shape == (2, 4, 2, cfg.bins) and c.outside.shape == (2, 4, 2, 4)
     assert c.pct.shape == (2, 4, 2, 3) and c.grad_norm.shape == (2, 5)
@@ -281,7 +284,7 @@ def test_pause_step_resume_stop_and_reset(synth):
     s = job.snapshot()
     assert s.state == "paused" and job.alive and job.steps_done == 1
     assert s.loss.shape == (1, 2) and np.isfinite(s.loss).all()  # read out when it paused
-    assert [c.step for c in s.captures] == [0]
+    assert [c.step for c in s.captures] == [0, 1]  # and a capture of where it waits
     job.step(3)
     assert job.wait_parked(60)
     assert job.steps_done == 4 and job.state == "paused"
@@ -313,26 +316,31 @@ def test_pause_step_resume_stop_and_reset(synth):
     assert torch.equal(fresh.conv1.weight, job.models[0].conv1.weight)
 
 
-def test_divergence_stops_with_the_step_and_never_crashes_histograms(synth):
-    cfg = TrainConfig(**{**SMALL, "lr": 1e4, "lr_bn": 1.0, "hist_every": 1, "epochs": 20})
+def test_a_model_that_diverges_stops_and_the_other_trains_on(synth):
+    cfg = TrainConfig(**{**SMALL, "lr": 1e4, "lr_bn": 1.0, "hist_every": 1, "epochs": 6})
     job = run(cfg, synth)
     s = job.snapshot()
-    assert s.state == "diverged" and s.reason_key == "job_diverged"
-    assert s.diverged_model == "lenet" and s.reason_params["model"] == "lenet"
-    assert s.diverged_at == s.reason_params["step"] and s.diverged_at < s.total_steps
-    assert not job.history.loss[s.diverged_at, 0] <= training.DIVERGED_LOSS
-    assert (s.loss[:s.diverged_at] <= training.DIVERGED_LOSS).all()
+    assert s.state == "finished" and s.reason_key == "job_done"  # LeNet-BN trained to the end
+    assert set(s.diverged) == {"lenet"} and s.diverged_model == "lenet"
+    k = s.diverged_at
+    assert 0 <= k < s.total_steps and not job.history.loss[k, 0] <= training.DIVERGED_LOSS
+    assert (s.loss[:k, 0] <= training.DIVERGED_LOSS).all()
+    assert np.isnan(s.loss[k + jobs.DRAIN_EVERY + 1:, 0]).all()  # no more steps once it is known
+    assert np.isfinite(s.loss[:, 1]).all() and s.loss[-5:, 1].mean() < s.loss[:5, 1].mean()
+    assert np.isnan(s.epochs["test_acc"][-1, 0]) and s.epochs["test_acc"][-1, 1] > 0.5
     # Pre-activations pushed far outside the histogram range are counted, not dropped.
     assert any(c.outside[0, :, 0, :2].sum() > 0 for c in s.captures)
 
 
-def test_relu_blow_up_to_nan_is_counted_and_reported(synth):
+def test_when_both_diverge_the_run_ends_and_non_finite_values_are_counted(synth):
     cfg = TrainConfig(**{**SMALL, "lr": 1e4, "lr_bn": 1e4, "activation": "relu", "hist_every": 1,
                          "epochs": 20})
     s = run(cfg, synth).snapshot()
-    assert s.state == "diverged" and s.diverged_at is not None
+    assert s.state == "diverged" and set(s.diverged) == {"lenet", "lenet_bn"} and s.diverged_at is not None
+    assert s.reason_params["step"] == s.diverged_at and s.reason_params["model"] == s.diverged_model
     for c in s.captures:  # every capture is well-formed, whatever the values were
         assert c.hist.shape == (2, 4, 2, cfg.bins) and np.isfinite(c.hist).all()
+    assert any(c.outside[..., 2:].sum() > 0 for c in s.captures)  # NaN / inf counted apart
 
 
 def test_an_exception_in_the_thread_is_kept_in_the_state(synth):
@@ -442,7 +450,152 @@ def test_other_optimizers_and_options_train(synth, opt):
     job = run(cfg, synth)
     s = job.snapshot()
     assert s.state == "finished" and s.loss[-1].max() < s.loss[0].min()
-    payload = torch.load(io.BytesIO(job.export_weights()))
+    payload = torch.load(io.BytesIO(job.readouts().export_weights()))
     assert payload["config"]["optimizer"] == opt and "fc3.weight" in payload["lenet_bn"]
     net = models.lenet(True, activation="relu", bn_impl="scratch", bn_position="after")
     net.load_state_dict(payload["lenet_bn"])
+
+
+# --------------------------------------------------------------------------------------------
+# Changing the learning rate mid-run, and what the BatchNorm page reads from a run
+
+
+def test_a_learning_rate_changed_mid_run_takes_effect_at_the_next_step(fashion):
+    """Step by step again: from step 5 on, LeNet-BN's reference step uses the new rate; the
+    change is in the history."""
+    cfg = TrainConfig(**{**SMALL, "hist_every": 5, "epochs": 1})
+    job = Job(cfg, fashion)
+    states = [job.readouts().weights()[1]]
+    for k in range(job.total_steps):
+        if k == 5:
+            job.set_lr("lenet_bn", 0.05)
+        job.step()
+        assert job.wait_parked(60)
+        states.append(job.readouts().weights()[1])
+    job.stop()
+    snap = job.snapshot()
+    assert snap.lr_changes == ((5, "lenet_bn", 0.05),) and snap.lrs == (cfg.lr, 0.05)
+    errors = step_errors(cfg, fashion, states, snap.loss, lrs=lambda k: (cfg.lr, 0.05 if k >= 5 else cfg.lr_bn))
+    assert errors[..., 1].max() < UPDATE_RTOL, errors[..., 1].max()
+    wrong = step_errors(cfg, fashion, states, snap.loss)  # the old rate throughout: caught
+    assert wrong[5:, 1, 1].min() > 100 * UPDATE_RTOL
+    with pytest.raises(training.ConfigError):
+        job.set_lr("lenet", float("nan"))
+
+
+def test_population_statistics_equal_a_direct_computation(synth):
+    """Every BN layer's mean and variance over all training images, each layer's input computed
+    with the earlier layers normalised by their own population statistics — against float64
+    numpy on the whole set at once."""
+    cfg = TrainConfig(**{**SMALL, "epochs": 1})
+    job = run(cfg, synth)
+    net = job.models[1]
+    x = torch.from_numpy(synth.x_train[:512])
+    pop = population.population_stats(net, x, chunk=96)  # chunks that do not divide 512
+    stats = {}
+    with torch.no_grad():
+        for layer, module in models.bn_layers(net).items():
+            inp = training.forward(net, training.as_input(x), until=layer, stats=stats).double().numpy()
+            axes = (0,) if inp.ndim == 2 else (0, 2, 3)
+            n = inp.size // inp.shape[1]
+            mean, var = inp.mean(axis=axes), inp.var(axis=axes)
+            np.testing.assert_allclose(pop[layer]["mean"], mean, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(pop[layer]["var"], var, rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(pop[layer]["var_unbiased"], var * n / (n - 1), rtol=1e-7, atol=1e-9)
+            assert pop[layer]["n"] == n
+            stats[layer] = (torch.from_numpy(mean).float(), torch.from_numpy(var).float())
+    result = job.readouts().population()
+    assert set(result["layers"]) == set(training.LAYERS) and result["n_train"] == 512
+    for layer in training.LAYERS:
+        gaps = result["layers"][layer]["gap"]
+        assert set(gaps) == {"running", 0.01, 0.5} and all(np.isfinite(list(g.values())).all() for g in gaps.values())
+    acc = result["accuracy"]
+    assert all(0 <= a <= 1 for a in acc.values())
+    # The running statistics in eval mode give the same accuracy as the model's own eval pass.
+    net.eval()
+    xt = training.as_input(torch.from_numpy(synth.x_test[:256]))
+    with torch.no_grad():
+        own = (net(xt).argmax(1) == torch.from_numpy(synth.y_test[:256])).float().mean().item()
+    net.train()
+    assert acc["running"] == pytest.approx(own, abs=1e-9)
+
+
+def test_other_momenta_follow_the_same_update_as_the_running_statistics(synth):
+    """With BN momentum 0.5, the kept estimate for momentum 0.5 is PyTorch's own running
+    statistics (the same update from the same batch statistics); 0.01 moves far less."""
+    job = run(TrainConfig(**{**SMALL, "epochs": 1, "bn_momentum": 0.5}), synth)
+    for layer, module in models.bn_layers(job.models[1]).items():
+        mean, var = job.trainer.alt[layer][0.5]
+        torch.testing.assert_close(mean, module.running_mean, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(var, module.running_var, rtol=1e-4, atol=1e-5)
+        slow_mean, _ = job.trainer.alt[layer][0.01]
+        assert slow_mean.abs().max() < module.running_mean.abs().max()
+
+
+def test_one_batch_by_hand_equals_nn_batchnorm_on_that_batch(fashion):
+    """The worked numbers for a channel equal what nn.BatchNorm computes on the same input:
+    its output and its running statistics after the update."""
+    job = Job(TrainConfig(**{**SMALL, "epochs": 1}), fashion)
+    job.step(3)
+    assert job.wait_parked(60)
+    for layer, channel in (("conv1", 2), ("fc1", 17)):
+        worked = job.readouts().by_hand(layer, channel)
+        module = models.bn_layers(job.models[1])[layer]
+        idx = job.next_batch
+        xb = training.as_input(job.data_on(idx.device, train=True)[0][idx])
+        with torch.no_grad():
+            inp = training.forward(job.models[1], xb, bn_group=len(xb), until=layer)
+        reference = copy.deepcopy(module).train()
+        with torch.no_grad():
+            out = reference(inp)
+        first = out[:, channel].reshape(len(xb), -1)[:6, 0] if out.dim() == 4 else out[:6, channel]
+        np.testing.assert_allclose(worked["y"], first.numpy(), rtol=1e-5, atol=1e-6)
+        assert worked["new_running_mean"] == pytest.approx(float(reference.running_mean[channel]), rel=1e-5, abs=1e-7)
+        assert worked["new_running_var"] == pytest.approx(float(reference.running_var[channel]), rel=1e-5)
+        assert worked["running_mean"] == pytest.approx(float(module.running_mean[channel]))  # unchanged
+        # The steps between: x̂ has mean ~0 over the batch, y = γ·x̂ + β.
+        np.testing.assert_allclose(worked["y"], np.array(worked["x_hat"]) * worked["gamma"] + worked["beta"],
+                                   rtol=1e-5, atol=1e-6)
+    job.stop()
+
+
+def test_the_loss_landscape_probe_equals_an_independent_computation(synth):
+    net = models.lenet(True)
+    models.init_weights(net, 0)
+    xb = training.as_input(torch.from_numpy(synth.x_train[:64]))
+    yb = torch.from_numpy(synth.y_train[:64])
+    loss = functional.cross_entropy(training.forward(net, xb, bn_group=64), yb)
+    loss.backward()
+    before = [p.detach().clone() for p in net.parameters()]
+    grads = [p.grad.detach().clone() for p in net.parameters()]
+    vec = probe.landscape(net, xb, yb, lr=0.5)
+    # Independently: a fresh copy of the model moved by hand.
+    ref_losses = []
+    for k in probe.KS:
+        other = copy.deepcopy(net)
+        with torch.no_grad():
+            for p, t, g in zip(other.parameters(), before, grads):
+                p.copy_(t - k * 0.5 * g)
+            ref_losses.append(functional.cross_entropy(training.forward(other, xb, bn_group=64), yb).item())
+    other = copy.deepcopy(net)
+    with torch.no_grad():
+        for p, t, g in zip(other.parameters(), before, grads):
+            p.copy_(t - 0.5 * g)
+    other.zero_grad()
+    functional.cross_entropy(training.forward(other, xb, bn_group=64), yb).backward()
+    diff = torch.sqrt(sum(((p.grad - g) ** 2).sum() for p, g in zip(other.parameters(), grads))).item()
+    got = probe.summary(vec.numpy())
+    np.testing.assert_allclose(got["losses"], ref_losses, rtol=1e-5)
+    assert got["predictiveness"] == pytest.approx(diff, rel=1e-4)
+    assert got["variation"] == pytest.approx(max(ref_losses) - min(ref_losses), rel=1e-4, abs=1e-6)
+    # The model is as it was: weights, gradients, and BN running statistics (nothing updated).
+    assert all(torch.equal(p, t) for p, t in zip(net.parameters(), before))
+    assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), grads))
+    assert torch.equal(net.conv1_bn.running_mean, torch.zeros(6))
+
+
+def test_probes_are_recorded_at_capture_steps(synth):
+    cfg = TrainConfig(**{**SMALL, "hist_every": 2, "probe_every": 2})
+    s = run(cfg, synth).snapshot()
+    assert [p[0] for p in s.probes] == list(range(0, 16, 4))
+    assert all(p[1].shape == (2, len(probe.KS) + 2) and np.isfinite(p[1]).all() for p in s.probes)

@@ -26,6 +26,9 @@ def app():
 
     yield open_page
     st.cache_resource.clear()
+    from bnviz.runs import REGISTRY
+
+    REGISTRY.drop_all()  # the owners' runs stay watchable after their sessions: not between tests
 
 
 def set_language(at, lang):

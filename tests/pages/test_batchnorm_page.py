@@ -6,12 +6,13 @@ import time
 import pytest
 import streamlit as st
 
-from bnviz import data
+from bnviz import bn_frames, data
 from bnviz import training
+from bnviz.runs import REGISTRY
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
-from tests.pages.conftest import chart_data, chart_specs, no_traceback, set_language, texts
+from tests.pages.conftest import chart_datasets, chart_specs, no_traceback, set_language, texts
 
 PAGE = "pages/batchnorm.py"
 TINY = {"bn_subset": 512, "bn_epochs": 2, "bn_batch": 64, "bn_every": 2}
@@ -21,7 +22,8 @@ TINY = {"bn_subset": 512, "bn_epochs": 2, "bn_batch": 64, "bn_every": 2}
 def clean_jobs():
     st.cache_resource.clear()  # a fresh dataset() per test (some tests swap the data folder)
     yield
-    st.cache_resource.clear()  # releases every session's job (on_release)
+    st.cache_resource.clear()  # every session's run goes into its grace period (on_release)
+    REGISTRY.drop_all()  # … which tests do not wait for
     training.MANAGER.release_all()
     deadline = time.time() + 30
     while time.time() < deadline and any(t.name.startswith("bnviz-train") for t in threading.enumerate()):
@@ -84,21 +86,37 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
     wait_until(at, lambda a: not training.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
     no_traceback(at)
     assert "16/16" in progress(at)
-    expected = {"loss": 2, "hist": 2, "time": 2, "bn": 2, "grad": 1, "test": 1}
+    expected = {"loss": 2, "hist": 2, "time": 2, "bn": 2, "grad": 1, "test": 1, "hand": 0, "smooth": 2}
     for panel, n in expected.items():
         open_tab(at, lang, panel)
         no_traceback(at)
         assert len(at.get("vega_lite_chart")) == n, panel
-        if panel == "hist":
-            spec = chart_specs(at)[1]  # activation output of fc2, sigmoid: fixed [0, 1] axis
+        if panel == "hist":  # every layer at once by default: rows conv1 … fc2, columns LeNet | LeNet-BN
+            spec = chart_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
-            frame = chart_data(at, 1)[0]
-            assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.kind) == {"act"}
-            assert frame.groupby("model").share.sum().round(6).tolist() == [1.0, 1.0]
+            assert spec["facet"]["row"]["field"] == "layer" and spec["facet"]["column"]["field"] == "model"
+            frame = chart_datasets(at, 1)["data"]
+            assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == set(training.LAYERS)
+            assert frame.groupby(["model", "layer"]).share.sum().round(6).eq(1.0).all()
         if panel == "test":
-            frame = chart_data(at, 0)[0]
-            assert sorted(set(frame.batch)) == [1, 8, 256] and frame.accuracy.between(0, 1).all()
+            frame = chart_datasets(at, 0)["data"]
+            assert len(frame) == 4 and frame.accuracy.between(0, 1).all()  # running, then batches 1, 8, 64
+        if panel == "hand":
+            assert any(r"\mu_\mathcal{B}" in l.value for l in at.latex)
     assert {"bn_dl_csv", "bn_dl_json", "bn_dl_w"} <= {b.key for b in at.get("download_button")}
+
+
+def test_one_layer_large_is_one_click_away(app, configure):
+    at = configure(app(PAGE))
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
+    open_tab(at, "en", "hist")
+    at.toggle(key="bn_grid").set_value(False).run()
+    no_traceback(at)
+    spec = chart_specs(at)[1]
+    assert "row" not in spec["facet"] and spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
+    frame = chart_datasets(at, 1)["data"]
+    assert set(frame.model) == {"LeNet", "LeNet-BN"} and frame.groupby("model").share.sum().round(6).tolist() == [1, 1]
 
 
 def test_controls_change_the_job(app, configure):
@@ -138,13 +156,15 @@ def test_a_refused_start_says_why(app, configure, lang):
         blocker.release()
 
 
-def test_divergence_is_shown_with_the_model_and_step(app, configure, lang):
-    at = configure(app(PAGE), lang, bn_lr=10000.0, bn_epochs=20)
+def test_a_diverged_model_is_shown_and_the_other_trains_on(app, configure, lang):
+    at = configure(app(PAGE), lang, bn_lr=10000.0, bn_epochs=3)
     at.button(key="bn_start").click().run()
-    wait_until(at, lambda a: STRINGS[lang]["bn_state_diverged"] in progress(a))
+    wait_until(at, lambda a: not training.MANAGER.active() and STRINGS[lang]["bn_state_finished"] in progress(a))
     no_traceback(at)
     err = " ".join(e.value for e in at.error)
-    assert "LeNet" in err and str(training.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
+    assert "LeNet" in err and "LeNet-BN" in err and str(training.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
+    marks = chart_datasets(at, 0)["marks"]  # the loss chart marks where LeNet diverged
+    assert marks.what.tolist() == ["diverged"] and marks.model.tolist() == ["LeNet"]
 
 
 @pytest.fixture
@@ -244,7 +264,7 @@ def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
     assert len(at.get("vega_lite_chart")) == 1  # still the gradients chart
 
 
-def test_measure_test_time_while_paused(app, configure):
+def test_measure_test_time_and_population_statistics_while_paused(app, configure):
     at = configure(app(PAGE), bn_epochs=50)
     at.button(key="bn_step").click().run()
     wait_until(at, lambda a: "step 1/" in progress(a) and STRINGS["en"]["bn_state_paused"] in progress(a))
@@ -252,9 +272,71 @@ def test_measure_test_time_while_paused(app, configure):
     assert not at.get("vega_lite_chart") and STRINGS["en"]["bn_test_when"] in texts(at)
     at.button(key="bn_measure").click().run()
     no_traceback(at)
-    frame = chart_data(at, 0)[0]
-    assert sorted(set(frame.batch)) == [1, 8, 256] and len(frame) == 6
+    frame = chart_datasets(at, 0)["data"]
+    assert len(frame) == 4 and frame.accuracy.between(0, 1).all()
+    at.button(key="bn_population").click().run()
+    no_traceback(at)
+    frame = chart_datasets(at, 0)["data"]
+    assert len(frame) == 6  # + population, population with the unbiased variance
+    [table] = at.dataframe
+    assert list(table.value.iloc[:, 0]) == list(training.LAYERS) and table.value.shape[1] == 7
     at.button(key="bn_stop").click().run()
+
+
+def test_the_learning_rate_changes_while_it_trains(app, configure):
+    at = configure(app(PAGE), bn_epochs=50)
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    at.select_slider(key="lr_now_lenet_bn").set_value(0.1).run()
+    no_traceback(at)
+    [job] = training.MANAGER.active()
+    wait_until(at, lambda a: job.snapshot().lr_changes)
+    step, model, lr = job.snapshot().lr_changes[0]
+    assert model == "lenet_bn" and lr == 0.1 and job.snapshot().lrs == (0.9, 0.1)
+    wait_until(at, lambda a: (chart_datasets(a, 0)["marks"].what == "lr").any())  # marked on the loss chart
+    at.button(key="bn_stop").click().run()
+    csv = bn_frames.history_csv(job.snapshot())
+    assert "lr_lenet_bn" in csv.splitlines()[0] and ",0.1," in csv.splitlines()[-1] + ","
+
+
+def test_a_watcher_sees_the_run_and_has_no_control(app, configure, lang):
+    owner = configure(app(PAGE), bn_epochs=50)
+    owner.button(key="bn_start").click().run()
+    wait_until(owner, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    code = next(c.value for c in owner.get("code") if "watch=" in c.value).split("watch=")[1]
+    assert len(code) >= 20
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import APP
+
+    watcher = AppTest.from_file(APP, default_timeout=60)
+    watcher.query_params.update({"watch": code, "lang": lang, "bn_lr": "5", "bn_epochs": "1"})
+    watcher.run()
+    watcher.switch_page(PAGE).run()
+    no_traceback(watcher)
+    assert STRINGS[lang]["watch_watching"] in texts(watcher)
+    assert STRINGS[lang]["bn_state_running"] in progress(watcher)
+    keys = {b.key for b in watcher.get("button")}
+    assert not keys & {"bn_start", "bn_pause", "bn_stop", "bn_reset", "bn_step", "bn_resume"}
+    assert not watcher.sidebar.get("form")  # no settings to change
+    [job] = training.MANAGER.active()
+    assert job.config.lr == 0.9 and job.config.epochs == 50  # the link's settings changed nothing
+    owner.run()
+    assert STRINGS["en"]["watch_header"].format(n=1) in [e.label for e in owner.expander]
+    owner.button(key="bn_stop").click().run()
+
+
+def test_a_wrong_watch_code_says_so(lang):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"watch": "not-a-real-code-0123456789", "lang": lang})
+    at.run()
+    at.switch_page(PAGE).run()
+    no_traceback(at)
+    assert at.error[0].value == STRINGS[lang]["watch_unknown"]
 
 
 def test_histogram_charts_render_to_svg_with_their_data(app, configure):
@@ -268,8 +350,8 @@ def test_histogram_charts_render_to_svg_with_their_data(app, configure):
     wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     open_tab(at, "en", "hist")
     at.run()
-    drawn = [(c, d) for c, d in at.session_state[classroom._DRAWN] if d is not None]  # the two histogram specs
+    drawn = list(at.session_state[classroom._DRAWN])  # the two histogram grids
     assert len(drawn) == 2
     with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn))) as zf:
         svg = zf.read(zf.namelist()[0]).decode()
-    assert "LeNet-BN" in svg and "<path" in svg
+    assert "LeNet-BN" in svg and "fc2" in svg and "<path" in svg

@@ -1,0 +1,155 @@
+"""Runs a class can watch: one training, its owner, a watch code, and chart data shared by all.
+
+The owner's page :meth:`Registry.create`\\ s a :class:`Run` around its job. Anyone with the run's
+watch code (random, 16 bytes, URL-safe; never a counter or a session id) can :meth:`Registry.find`
+it and read it, never control it: the registry hands out the run, and only the owner's page holds
+the job's controls. When the owner's tab closes, the run stays findable for ``grace_s`` seconds
+(``$BNVIZ_WATCH_GRACE``, default 600), then its job is released and it is forgotten.
+
+Chart data is computed once per run, snapshot version and view and shared by every viewer
+(:meth:`Run.shared`): thirty students cost about what one does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+
+GRACE_S = 600.0
+WATCHER_TIMEOUT_S = 15.0  # a watcher not seen for this long no longer counts
+SHARED_ENTRIES = 64
+
+
+def grace_from_env() -> float:
+    raw = os.environ.get("BNVIZ_WATCH_GRACE", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return GRACE_S
+    return value if 0 <= value <= 7 * 86_400 else GRACE_S
+
+
+class Run:
+    """An owner's training with a watch code, and what its viewers share. The owner may replace
+    the job (Reset, a new Start after the end): the code, and so the QR code, stays."""
+
+    def __init__(self, job, code: str):
+        self.job = job
+        self.code = code
+        self.owner_present = True
+        self.ends_at: float | None = None  # when the grace period after the owner left runs out
+        self._lock = threading.Lock()
+        self._watchers: dict[str, float] = {}
+        self._shared: OrderedDict = OrderedDict()
+        self._timer: threading.Timer | None = None
+        self.results: dict[str, tuple] = {}  # what the owner measured, for every viewer: name → (job id, step, value)
+        self.tick_costs: deque = deque(maxlen=2000)  # seconds of server time of each page refresh
+
+    # ---- watchers -----------------------------------------------------------------------
+    def seen(self, viewer: str) -> None:
+        """A watcher's page ran (called on each of its refreshes)."""
+        with self._lock:
+            self._watchers[viewer] = time.monotonic()
+
+    def watchers(self) -> int:
+        """Watchers seen in the last ``WATCHER_TIMEOUT_S`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            self._watchers = {k: t for k, t in self._watchers.items() if now - t < WATCHER_TIMEOUT_S}
+            return len(self._watchers)
+
+    def left(self, viewer: str) -> None:
+        with self._lock:
+            self._watchers.pop(viewer, None)
+
+    # ---- shared data --------------------------------------------------------------------
+    def shared(self, key, version: int, make):
+        """``make()``, computed once per (job, ``key``, ``version``) for every viewer of this run."""
+        full = (self.job.id, key, version)
+        with self._lock:
+            if full in self._shared:
+                self._shared.move_to_end(full)
+                return self._shared[full]
+        value = make()  # outside the lock: viewers of other views are not held up
+        with self._lock:
+            self._shared[full] = value
+            while len(self._shared) > SHARED_ENTRIES:
+                self._shared.popitem(last=False)
+        return value
+
+    def result(self, name: str):
+        """What the owner measured last for the current job (None if nothing, or for an older job)."""
+        kept = self.results.get(name)
+        return kept if kept is not None and kept[0] == self.job.id else None
+
+    def forget_shared(self) -> None:
+        with self._lock:
+            self._shared.clear()
+
+
+class Registry:
+    """Every watchable run of this server process, by watch code."""
+
+    def __init__(self, grace_s: float | None = None):
+        self._grace_s = grace_s
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+
+    @property
+    def grace_s(self) -> float:
+        return self._grace_s if self._grace_s is not None else grace_from_env()
+
+    def create(self, job) -> Run:
+        run = Run(job, secrets.token_urlsafe(16))
+        with self._lock:
+            self._runs[run.code] = run
+        return run
+
+    def find(self, code: str | None) -> Run | None:
+        """The run with this watch code, or None (unknown, expired, or not a code at all)."""
+        if not code or len(code) > 64:
+            return None
+        with self._lock:
+            run = self._runs.get(code)
+        if run is not None and run.ends_at is not None and time.monotonic() >= run.ends_at:
+            self.drop(run)
+            return None
+        return run
+
+    def owner_left(self, run: Run) -> None:
+        """The owner's tab closed: the run stays watchable for the grace period, then goes."""
+        grace = self.grace_s
+        run.owner_present = False
+        if grace <= 0:
+            self.drop(run)
+            return
+        run.ends_at = time.monotonic() + grace
+        timer = threading.Timer(grace, self.drop, args=(run,))
+        timer.name = "bnviz-watch-grace"
+        timer.daemon = True
+        run._timer = timer
+        timer.start()
+
+    def drop(self, run: Run) -> None:
+        """Release the run's job and forget it (its watchers see that it has ended)."""
+        with self._lock:
+            if self._runs.get(run.code) is run:
+                del self._runs[run.code]
+        if run._timer is not None and run._timer is not threading.current_thread():
+            run._timer.cancel()
+        run.job.release()
+        run.forget_shared()
+
+    def runs(self) -> list[Run]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def drop_all(self) -> None:
+        for run in self.runs():
+            self.drop(run)
+
+
+REGISTRY = Registry()
