@@ -60,7 +60,8 @@ class Snapshot:
     """A consistent, immutable view of a job. Fields:
 
     state, reason_key, reason_params — see :data:`STATES`; reason for finished/diverged/failed.
-    version — increases whenever anything below changes (cheap change detection for pages).
+    version — increases whenever anything below changes (cheap change detection for pages);
+    capture_version — only when ``captures`` or ``probes`` change (what the histogram views use).
     config, device, dataset_source, synthetic, n_train, n_test.
     step, total_steps, steps_per_epoch, epoch (completed), images_per_s, eta_s, elapsed_s.
     loss — (steps, 2) per-step training loss of (LeNet, LeNet-BN); NaN where non-finite.
@@ -102,6 +103,7 @@ class Snapshot:
     lrs: tuple
     lr_changes: tuple
     probes: tuple
+    capture_version: int = 0
 
     @property
     def diverged_at(self) -> int | None:
@@ -226,6 +228,7 @@ class History:
         self.config = config
         self.lock = threading.Lock()
         self.version = 0
+        self.capture_version = 0  # increases with each new capture or probe only
         self.state, self.reason = "idle", ("", {})
         self.loss = np.full((total_steps, 2), np.nan, dtype=np.float32)
         self.epochs: list[tuple] = []
@@ -252,7 +255,9 @@ class History:
         first step whose loss was non-finite or above ``DIVERGED_LOSS``), new ones only."""
         found: dict[str, int] = {}
         with self.lock:
+            arrived = False
             for tag, arr in outbox.ready(wait):
+                arrived = True
                 if tag[0] == "loss":
                     lo, hi = tag[1], tag[2]
                     self.loss[lo:hi] = arr[:hi - lo]
@@ -266,13 +271,16 @@ class History:
                     self.probes.append((tag[1], frozen(arr.reshape(2, -1).copy())))
                     if len(self.probes) >= self.config.max_captures:
                         self.probes = self.probes[::2]
+                    self.capture_version += 1
                 else:
                     self.captures.append(unpack(tag[1], tag[2], arr, self.config.bins))
                     if len(self.captures) >= self.config.max_captures:
                         self.captures = self.captures[::2]  # keep an even cover of the run
                         self.stride *= 2
+                    self.capture_version += 1
             self.diverged.update(found)
-            self.version += 1
+            if arrived:  # a drain that found nothing changes nothing: pages keep their cached data
+                self.version += 1
         return found
 
     def add_lr_change(self, step: int, model: str, lr: float) -> None:
@@ -311,6 +319,7 @@ class History:
             self._snap = Snapshot(
                 state=self.state, reason_key=self.reason[0],
                 reason_params=MappingProxyType(dict(self.reason[1])), version=self.version,
+                capture_version=self.capture_version,
                 config=self.config, step=step, loss=frozen(loss), epochs=epochs,
                 captures=tuple(self.captures), edges=self.edges, test_time=self.test_time,
                 diverged=MappingProxyType(dict(self.diverged)), lr_changes=tuple(self.lr_changes),

@@ -1,5 +1,6 @@
 """BatchNorm live: layout only. Training is bnviz.jobs; the session's run, its settings and the
-watch links are bnviz.ui.bn_session; each section is drawn by bnviz.ui.bn_panels.
+watch links are bnviz.ui.bn_session; the controls and status are drawn by bnviz.ui.bn_controls,
+the panels by bnviz.ui.bn_panels.
 
 The owner's page (no ``watch`` in the link) has every control; a watcher's page
 (``?watch=CODE``) shows the same run, live, with its own tab, layer, language and presenter
@@ -11,7 +12,7 @@ import time
 import streamlit as st
 
 from bnviz import bn
-from bnviz.ui import bn_panels, bn_session, urlstate
+from bnviz.ui import bn_controls, bn_panels, bn_session, urlstate
 from bnviz.ui.bn_session import PANELS, VIEW
 from bnviz.ui.classroom import start_run
 from bnviz.ui.common import guarded, leave_warning
@@ -28,17 +29,17 @@ slot = bn_session.session_slot()
 run = watched or slot.run
 snap0 = run.job.snapshot() if run is not None else None
 if owner:
-    bn_panels.sidebar()
-    bn_panels.dataset_banner(*bn_session.dataset())
+    bn_controls.sidebar()
+    bn_controls.dataset_banner(*bn_session.dataset())
     with guarded():
-        bn_panels.controls(snap0, pending=snap0 is not None and snap0.active
+        bn_controls.controls(snap0, pending=snap0 is not None and snap0.active
                            and snap0.config != bn_session.config_from_state())
-        bn_panels.live_rates(snap0)
+        bn_controls.live_rates(snap0)
         if run is not None:
-            bn_panels.watch_box(run, "batchnorm")
+            bn_controls.watch_box(run, "batchnorm")
     leave_warning(snap0 is not None and snap0.active, t("bn_leave_warning"))
 else:
-    bn_panels.watcher_header(watched)
+    bn_controls.watcher_header(watched)
 tick = VIEW["tick"].show()
 st.caption(t("bn_tick_cost"))
 # The view is in the link too (language-independent ids; the tab widget itself holds a label).
@@ -60,7 +61,7 @@ def live():
     if (snap is not None and snap.active) != polling:
         st.rerun(scope="app")  # started or ended since the page ran: switch the timer
     with guarded():
-        bn_panels.status(snap)
+        bn_controls.status(snap)
         if snap is None or snap.step == 0 and not snap.captures:
             st.info(t("bn_press_start" if owner else "watch_not_started"))
             return
@@ -74,12 +75,14 @@ def live():
                 st.session_state["bn_view"] = name
                 with tab:
                     bn_panels.panel(name, view)
-        bn_panels.exports(view)
         urlstate.sync()  # a tab or layer chosen inside the fragment goes into the link at once
     current.tick_costs.append(time.perf_counter() - began)
 
 
 live()
+if run is not None:  # outside the live part: three downloads less to send on every refresh
+    with guarded():
+        bn_panels.exports(run.job)
 
 with st.expander(t("bn_code_header")):
     st.caption(t("bn_code_text"))

@@ -1,4 +1,4 @@
-"""The BatchNorm page's sections: status, controls, the watch link, the panels and the exports.
+"""The BatchNorm page's panels and exports (the run controls and status: bnviz.ui.bn_controls).
 
 Every panel draws from a :class:`View` — the run, its snapshot, and whether this page owns it.
 Chart data is computed once per run, snapshot version and view (:meth:`bnviz.runs.Run.shared`),
@@ -9,7 +9,6 @@ thirty watchers share one computation.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,10 +17,9 @@ import streamlit as st
 from bnviz import bn, bn_frames, histograms, population, probe, training
 from bnviz.models import HIDDEN, LABELS, MODELS, WIDTHS
 from bnviz.ui import bn_charts
-from bnviz.ui.bn_session import (FORM, LRS, PRESETS, VIEW, apply_preset, change_lr, control, device_label,
-                                 device_setting)
+from bnviz.ui.bn_session import VIEW, control
 from bnviz.ui.charts import vega_spec
-from bnviz.ui.classroom import present, share_link
+from bnviz.ui.classroom import present
 from bnviz.ui.i18n import listing, t
 
 
@@ -35,141 +33,22 @@ class View:
     def job(self) -> training.Job:
         return self.run.job
 
-    def data(self, key, make):
-        """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot."""
+    def data(self, key, make, captures: bool = False):
+        """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot; with
+        ``captures``, of every snapshot with the same captures and probes."""
         from streamlit import dataframe_util
 
-        return self.run.shared(key, self.snap.version,
-                               lambda: dataframe_util.convert_anything_to_arrow_bytes(make()))
+        return self.value(key, lambda: dataframe_util.convert_anything_to_arrow_bytes(make()), captures, "arrow")
 
-    def value(self, key, make):
-        """``make()``, shared by every viewer of this snapshot."""
-        return self.run.shared(key, self.snap.version, make)
+    def value(self, key, make, captures: bool = False, form: str = ""):
+        """``make()``, shared by every viewer of this snapshot (with ``captures``: of these captures)."""
+        if captures:
+            return self.run.shared(("captures", form, key), self.snap.capture_version, make)
+        return self.run.shared((form, key), self.snap.version, make)
 
 
 def chart(builder, data: dict, key: str, **options) -> None:
     st.vega_lite_chart(present(vega_spec(builder, data, **options)), width="stretch", key=key)
-
-
-# ---- the sidebar, the controls and the status -------------------------------------------------
-
-def sidebar() -> None:
-    """Presets and the run's settings (a form: nothing changes until Apply)."""
-    sb = st.sidebar
-    sb.selectbox(t("preset"), ["none", *PRESETS], key="bn_preset",
-                 format_func=lambda k: t(f"bn_preset_{k}") if k != "none" else t("preset_none"))
-    sb.button(t("preset_apply"), on_click=apply_preset, width="stretch", key="bn_preset_apply",
-              disabled=st.session_state.get("bn_preset", "none") == "none")
-    with sb.form("bn_form", border=False):
-        st.subheader(t("bn_settings"))
-        c1, c2 = st.columns(2)
-        FORM["lr"].show(c1)
-        FORM["lr_bn"].show(c2)
-        for name in ("batch_size", "epochs", "optimizer", "activation", "bn_position", "bn_impl"):
-            FORM[name].show()
-        c1, c2 = st.columns(2)
-        FORM["bn_momentum"].show(c1)
-        FORM["bn_eps"].show(c2)
-        FORM["seed"].show()
-        device_setting().show()
-        FORM["hist_every"].show()
-        FORM["train_limit"].show()
-        st.form_submit_button(t("bn_apply"), width="stretch", icon=":material/tune:")
-    sb.caption(t("bn_settings_note"))
-
-
-def dataset_banner(ds, problem) -> None:
-    if not ds.synthetic:
-        st.caption(t("bn_data_real", n=len(ds.y_train), m=len(ds.y_test), path=ds.source))
-        return
-    if problem is not None and problem.key != "data_not_found":
-        st.error(t(f"err_{problem.key}", **problem.params))
-    from bnviz.data import candidates
-
-    st.warning(t("bn_data_synthetic", folders=", ".join(map(str, candidates()))))
-
-
-def controls(snap, pending: bool) -> None:
-    """Start/Pause/Resume, Step, Stop, Reset and the job cap; a note left by the last click."""
-    state = snap.state if snap else "idle"
-    first = {"running": "pause", "paused": "resume"}.get(state, "start")
-    cols = st.columns(5)
-    for col, action, icon, disabled in (
-            (cols[0], first, "pause" if first == "pause" else "play_arrow", False),
-            (cols[1], "step", "skip_next", False),
-            (cols[2], "stop", "stop", state not in training.ACTIVE),
-            (cols[3], "reset", "restart_alt", snap is None)):
-        col.button(t(f"bn_{action}"), on_click=control, args=(action,), key=f"bn_{action}",
-                   icon=f":material/{icon}:", width="stretch", disabled=disabled,
-                   type="primary" if action in ("start", "resume") else "secondary",
-                   help=t("bn_step_help") if action == "step" else None)
-    cols[4].caption(t("bn_cap", active=len(training.MANAGER.active()), cap=training.MANAGER.cap))
-    if note := st.session_state.pop("bn_note", None):
-        st.warning(t(note[0], **note[1]))
-    if pending:
-        st.info(t("bn_settings_pending"))
-
-
-def live_rates(snap) -> None:
-    """Each model's learning rate, changeable while the run is on (it takes effect at the next step)."""
-    if snap is None or snap.state not in training.ACTIVE:
-        return
-    cols = st.columns(2)
-    for col, model, lr in zip(cols, MODELS, snap.lrs):
-        key = f"lr_now_{model}"
-        if st.session_state.get(f"_{key}_job") != snap.version and st.session_state.get(key) != lr:
-            st.session_state[key] = min(LRS, key=lambda v: abs(v - lr))
-        col.select_slider(t("bn_lr_now", model=LABELS[model]), LRS, key=key, on_change=change_lr, args=(model,),
-                          format_func=lambda v: f"{v:g}", help=t("bn_lr_now_help"))
-
-
-def status(snap) -> None:
-    """Progress bar with state, epoch, step, speed, ETA and device; divergence or failure below."""
-    if snap is None:
-        st.progress(0.0, text=t("bn_status_none"))
-        return
-    eta = "—" if snap.eta_s is None else f"{snap.eta_s:,.0f} s"
-    state = "stopped" if snap.reason_key == "job_stopped" else snap.state
-    text = t("bn_progress", state=t(f"bn_state_{state}"), epoch=snap.epoch,
-             epochs=snap.config.epochs, step=snap.step, total=snap.total_steps,
-             rate=f"{snap.images_per_s:,.0f}", eta=eta, device=device_label(snap.device))
-    st.progress(min(1.0, snap.progress), text=text)
-    for model, step in sorted(snap.diverged.items(), key=lambda kv: kv[1]):
-        st.error(t("bn_diverged_one", model=LABELS[model], step=step, limit=f"{training.DIVERGED_LOSS:g}",
-                   other=LABELS[MODELS[1 - MODELS.index(model)]]))
-    if snap.state == "failed":
-        st.error(t("bn_failed", error=snap.reason_params.get("error", "")))
-    elif snap.reason_key == "job_stopped":
-        st.info(t("bn_stopped", step=snap.step))
-
-
-def watch_box(run, url_path: str) -> None:
-    """The owner's watch link, its QR code (large, for a projector) and how many watch."""
-    import segno
-
-    link = share_link(url_path, {"watch": run.code})
-    with st.expander(t("watch_header", n=run.watchers()), icon=":material/groups:"):
-        c1, c2 = st.columns([1, 2])
-        buf = io.BytesIO()
-        segno.make(link, error="m").save(buf, kind="png", scale=10, border=2)
-        c1.image(buf.getvalue(), caption=t("watch_scan"), width="stretch")
-        c2.caption(t("watch_help"))
-        c2.code(link, language=None, wrap_lines=True)
-        c2.caption(t("watch_grace", minutes=round(run_grace() / 60)))
-
-
-def run_grace() -> float:
-    from bnviz.runs import REGISTRY
-
-    return REGISTRY.grace_s
-
-
-def watcher_header(run) -> None:
-    st.info(t("watch_watching"), icon=":material/visibility:")
-    if not run.owner_present and run.ends_at is not None:
-        import time
-
-        st.warning(t("watch_owner_left", minutes=max(1, round((run.ends_at - time.monotonic()) / 60))))
 
 
 # ---- the panels -------------------------------------------------------------------------------
@@ -219,7 +98,7 @@ def panel_hist(v: View) -> None:
             what = t(f"bn_kind_{kind}", layer=t("bn_every_layer") if grid else layer)
             st.markdown(f"**{what}** · {t('bn_at_step', step=c.step)}")
             if grid:
-                chart(bn_charts.hist_grid, {"data": v.data(("grid", kind), lambda k=kind: bn_frames.layers_frame(snap, k))},
+                chart(bn_charts.hist_grid, {"data": v.data(("grid", kind), lambda k=kind: bn_frames.layers_frame(snap, k), captures=True)},
                       f"bn_chart_grid_{kind}", x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"),
                       domain=rng[kind])
             else:
@@ -227,10 +106,10 @@ def panel_hist(v: View) -> None:
                     frame = bn_frames.hist_frame(snap, layer)
                     return frame[frame.kind == k]
 
-                chart(bn_charts.hist_chart, {"data": v.data(("hist", layer, kind), one)}, f"bn_chart_hist_{kind}",
+                chart(bn_charts.hist_chart, {"data": v.data(("hist", layer, kind), one, captures=True)}, f"bn_chart_hist_{kind}",
                       x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
     for layer_name in ([layer] if layer else HIDDEN):
-        out = bn_frames.outside_frame(snap, layer_name)
+        out = v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_frame(snap, n), captures=True)
         for row in out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples():
             st.caption(t("bn_outside", model=row.model, kind=t(f"bn_kind_{row.kind}", layer=layer_name),
                          under=row.under, over=row.over, nan=row.nan, inf=row.inf))
@@ -251,19 +130,19 @@ def panel_time(v: View) -> None:
     snap = v.snap
     layer = layer_picker()
     kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
-    frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind))
+    frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind), captures=True)
     found = bn_frames.extent(frame) or histograms.ranges(snap.config.activation)[kind]
     domain = _grown((v.job.id, layer, kind), found)
     chart(bn_charts.percentile_chart,
-          {"data": v.data(("pct_arrow", layer, kind), lambda: frame),
-           "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame))},
+          {"data": v.data(("pct_arrow", layer, kind), lambda: frame, captures=True),
+           "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
           "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
           start_title=t("bn_start_median"), total_steps=snap.total_steps, domain=list(domain))
     drift = bn_frames.drift(snap, layer, kind)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")
-    chart(bn_charts.ridge_chart, {"data": v.data(("ridge", layer, kind), lambda: bn_frames.ridge_frame(snap, layer, kind))},
+    chart(bn_charts.ridge_chart, {"data": v.data(("ridge", layer, kind), lambda: bn_frames.ridge_frame(snap, layer, kind), captures=True)},
           "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"), y_title=t("axis_step"), model_title=t("bn_model"),
           domain=histograms.ranges(snap.config.activation)[kind])
 
@@ -275,7 +154,7 @@ def panel_bn(v: View) -> None:
     for key in ("mean", "var", "normalise", "scale", "running"):
         st.latex(bn.LATEX[key])
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
-    chart(bn_charts.gamma_beta_chart, {"data": v.data(("gb", layer), lambda: bn_frames.gamma_beta_frame(snap, layer))},
+    chart(bn_charts.gamma_beta_chart, {"data": v.data(("gb", layer), lambda: bn_frames.gamma_beta_frame(snap, layer), captures=True)},
           "bn_chart_gb", x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"))
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
     sources = {"running": t("bn_running"), "batch": t("bn_batch")}
@@ -285,7 +164,7 @@ def panel_bn(v: View) -> None:
         frame["source"] = frame.source.map(sources)
         return frame
 
-    chart(bn_charts.bn_stats_chart, {"data": v.data(("stats", layer, t("bn_running")), stats)}, "bn_chart_stats",
+    chart(bn_charts.bn_stats_chart, {"data": v.data(("stats", layer, t("bn_running")), stats, captures=True)}, "bn_chart_stats",
           x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
           source_order=list(sources.values()))
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
@@ -296,7 +175,7 @@ def panel_bn(v: View) -> None:
 def panel_grad(v: View) -> None:
     st.caption(t("bn_explain_grad"))
     snap = v.snap
-    chart(bn_charts.grad_chart, {"data": v.data("grad", lambda: bn_frames.grad_frame(snap))}, "bn_chart_grad",
+    chart(bn_charts.grad_chart, {"data": v.data("grad", lambda: bn_frames.grad_frame(snap), captures=True)}, "bn_chart_grad",
           x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"), total_steps=snap.total_steps)
 
 
@@ -416,11 +295,11 @@ def panel_smooth(v: View) -> None:
     snap = v.snap
     st.latex(probe.LATEX["variation"])
     st.latex(probe.LATEX["predictiveness"])
-    frame = v.value("probe", lambda: bn_frames.probe_frame(snap))
+    frame = v.value("probe", lambda: bn_frames.probe_frame(snap), captures=True)
     if frame.empty:
         st.info(t("bn_no_probe"))
         return
-    data = {"data": v.data("probe_arrow", lambda: frame)}
+    data = {"data": v.data("probe_arrow", lambda: frame, captures=True)}
     c1, c2 = st.columns(2)
     for col, field in zip((c1, c2), ("variation", "predictiveness")):
         with col:
@@ -449,8 +328,8 @@ def panel(name: str, v: View) -> None:
     PANELS[name](v)
 
 
-def exports(v: View) -> None:
-    job = v.job
+def exports(job: training.Job) -> None:
+    """The run's history (CSV, JSON) and weights, read when clicked: they need no refresh."""
     c1, c2, c3 = st.columns(3)
     c1.download_button(t("bn_dl_csv"), lambda: bn_frames.history_csv(job.snapshot()),
                        file_name="bnviz_history.csv", mime="text/csv", icon=":material/download:",

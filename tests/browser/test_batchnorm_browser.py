@@ -113,6 +113,11 @@ def test_the_deeper_panels_live_in_chinese(browser, server):
     charts = page.locator(CHART)
     charts.nth(1).locator("canvas").first.wait_for(timeout=60_000)
     charts_fit(page)
+    # The smoothness probe looks at every second capture (every 10 steps here): wait for a few.
+    page.wait_for_function("""() => {
+        const m = /第 (\\d+)\\/\\d+ 步/.exec(document.querySelector("[data-testid='stProgress']").innerText);
+        return m && Number(m[1]) >= 30;
+    }""", timeout=60_000)
     page.get_by_role("button", name=ZH["bn_pause"]).click()
     expect(bar).to_contain_text(ZH["bn_state_paused"])
     wait_ready(page)

@@ -1,9 +1,9 @@
-"""Load test: a class on one server — a teacher's run watched by 8 students' tabs refreshing
+"""Load test: a class on one server — a teacher's run watched by 6 students' tabs refreshing
 live (``BNVIZ_LOAD_SESSIONS`` for more), two more Starts against the cap, two other pages — one
 measured round after a warm-up round (``BNVIZ_LOAD_ROUNDS`` for more). See tests/browser/load.py.
 
 Every tab's browser runs on this machine's two cores beside the server and the training: a
-watcher's refresh costs its renderer ~0.2 s of CPU, so eight live tabs (one per panel) are what fits in the test
+watcher's refresh costs its renderer ~0.2 s of CPU, so six live tabs are what fits in the test
 budget. ``python -m bench load`` is the full class: 30 watchers, five Starts, three rounds, the
 same checks; ``python -m bench bn-gil`` the server's cost of 30 viewers without their browsers."""
 
@@ -19,7 +19,7 @@ SESSION_TTL = 5
 
 @pytest.mark.load
 def test_a_class_watching_one_run_on_one_server(browser):
-    result = classroom(starters=3, watchers=sessions_from_env(8), others=2, rounds=rounds_from_env(1),
+    result = classroom(starters=3, watchers=sessions_from_env(6), others=2, rounds=rounds_from_env(1),
                        watch_s=15.0, browser=browser, session_ttl=SESSION_TTL)
     print("\nload test:", result)  # the figures, visible with -s and in CI logs on failure
     assert check(result) == [], result

@@ -1,0 +1,59 @@
+"""Watchable runs (bnviz.runs): unguessable codes, shared data computed once, the grace period."""
+
+import threading
+import time
+
+from bnviz.runs import Registry
+
+
+class FakeJob:
+    """What a Run needs of a job: an id and release()."""
+
+    def __init__(self, job_id=1):
+        self.id = job_id
+        self.released = threading.Event()
+
+    def release(self):
+        self.released.set()
+
+
+def test_codes_are_long_random_and_only_an_exact_code_finds_a_run():
+    reg = Registry(grace_s=60)
+    runs = [reg.create(FakeJob(i)) for i in range(50)]
+    codes = [r.code for r in runs]
+    assert len(set(codes)) == 50 and all(len(c) >= 20 for c in codes)  # 16 random bytes, URL-safe
+    assert reg.find(codes[7]) is runs[7]
+    for wrong in (None, "", codes[7][:-1], codes[7].upper() if codes[7] != codes[7].upper() else codes[7] + "x",
+                  "1", "x" * 10_000):
+        assert reg.find(wrong) is None
+
+
+def test_shared_data_is_computed_once_per_version_for_every_viewer():
+    run = Registry(grace_s=60).create(FakeJob())
+    calls = []
+
+    def make():
+        calls.append(1)
+        return object()
+
+    first = [run.shared("hist", 3, make) for _ in range(30)]  # thirty viewers, one snapshot
+    assert len(calls) == 1 and all(v is first[0] for v in first)
+    run.shared("hist", 4, make)  # a new snapshot: computed again
+    assert len(calls) == 2
+    run.job = FakeJob(2)  # the owner's Reset: the same code, a new job, nothing of the old one reused
+    run.shared("hist", 4, make)
+    assert len(calls) == 3
+
+
+def test_a_run_stays_watchable_for_its_grace_period_then_is_freed():
+    reg = Registry(grace_s=0.3)
+    job = FakeJob()
+    run = reg.create(job)
+    reg.owner_left(run)
+    assert reg.find(run.code) is run and not job.released.is_set()  # the class still watches
+    assert job.released.wait(5)  # then the job is released …
+    deadline = time.time() + 5
+    while reg.runs() and time.time() < deadline:
+        time.sleep(0.01)
+    assert reg.find(run.code) is None and reg.runs() == []  # … and the run forgotten
+    assert not [t for t in threading.enumerate() if t.name == "bnviz-watch-grace"]
