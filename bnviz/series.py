@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,12 @@ def step_signal(n: int = 200, at: int = 50) -> np.ndarray:
 
 
 _TOKEN_SPLIT = re.compile(r"[\s,;]+")
+_GAPS = re.compile(r"[\s;]+")
+# Number formats a token with a comma can be in, where spaces, tabs, new lines or semicolons
+# separate the numbers: "1,5" (decimal comma, as in German or French), "1.234,5" (with points
+# between thousands), "1,234.5" (commas between thousands, as in English and Chinese).
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def _to_float(token: str) -> float | None:
@@ -85,9 +92,37 @@ def _to_float(token: str) -> float | None:
         return None
 
 
+def _plain(text: str) -> str:
+    """Full-width digits and punctuation (Chinese input methods) and the minus sign as the ASCII
+    a number is written in; the ideographic comma 、 only ever separates numbers."""
+    return unicodedata.normalize("NFKC", text).replace("、", " ").replace("\u2212", "-")
+
+
+def _tokens(text: str) -> tuple[list[str], str]:
+    """The numbers' tokens and the format assumed for commas inside them: "decimal_comma",
+    "thousands", "thousands_assumed" (every comma is followed by exactly three digits, so "1,234"
+    could be either; the more common reading is taken, and said), "commas_separate" (a comma
+    between two digits taken as a separator: "1,5" is 1 and 5), or "" (nothing to assume)."""
+    tokens = [tok for tok in _GAPS.split(text) if tok]
+    commas = [tok for tok in tokens if "," in tok]
+    if len(tokens) > 1 and commas:
+        decimal = all(_DECIMAL_COMMA.fullmatch(tok) for tok in commas) and \
+            not any("." in tok for tok in tokens if "," not in tok)
+        thousands = all(_THOUSANDS.fullmatch(tok) for tok in commas)
+        if decimal and not thousands:
+            return [tok.replace(".", "").replace(",", ".") for tok in tokens], "decimal_comma"
+        if thousands:
+            return [tok.replace(",", "") for tok in tokens], "thousands_assumed" if decimal else "thousands"
+    between_digits = any(re.search(r"\d,\d", tok) for tok in commas)
+    return [tok for tok in _TOKEN_SPLIT.split(text) if tok], "commas_separate" if between_digits else ""
+
+
 def parse_pasted(text: str) -> Series:
-    """Numbers separated by spaces, commas, semicolons or new lines (``nan``/``inf`` allowed)."""
-    tokens = [tok for tok in _TOKEN_SPLIT.split(text or "") if tok]
+    """Numbers separated by spaces, commas, semicolons or new lines (``nan``/``inf`` allowed).
+    Where something other than commas separates them, a comma inside a number is read as a
+    decimal comma or between thousands when only one reading fits, and said in the notes
+    (``number_format``) when it had to be assumed; full-width input is read as ASCII."""
+    tokens, number_format = _tokens(_plain(text or ""))
     if not tokens:
         raise SeriesError("empty")
     if len(tokens) > MAX_POINTS:
@@ -98,7 +133,7 @@ def parse_pasted(text: str) -> Series:
         if v is None:
             raise SeriesError("bad_token", token=tok[:40], pos=i + 1)
         values[i] = v
-    return _finish(values, "pasted")
+    return _finish(values, "pasted", number_format=number_format)
 
 
 def _decode(data: bytes) -> str:

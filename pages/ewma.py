@@ -29,6 +29,8 @@ n_values = len(chosen.values)
 st.caption(t("source_caption", name=chosen.name, n=n_values, what=what))
 if chosen.notes.get("non_finite"):
     st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
+if chosen.notes.get("number_format"):  # what was assumed about commas in pasted numbers
+    st.info(t(f"note_format_{chosen.notes['number_format']}"), icon=":material/info:")
 
 init_controls()
 with guarded():

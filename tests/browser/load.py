@@ -194,6 +194,16 @@ def step_shown(page) -> int | None:
     return int(found.group(1) or found.group(2)) if found else None
 
 
+CONTROLS = ("bn_start", "bn_pause", "bn_stop", "bn_reset", "bn_step", "bn_resume")
+
+
+def run_controls(page) -> int:
+    """Buttons of the page that control a run. Streamlit's own "Stop" in the page's header (shown
+    while a refresh runs) stops that page's script, not the run: only the app's area counts."""
+    app = page.locator("[data-testid='stMain'], [data-testid='stSidebar']")
+    return sum(app.get_by_role("button", name=EN[k], exact=True).count() for k in CONTROLS)
+
+
 def _following(page) -> None:
     """Wait until a watcher's page shows the run's step."""
     page.wait_for_function("""() => {
@@ -292,13 +302,12 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     ticks = sorted(run_now["ticks"])
     # A watcher cannot change the run: no control on its page, and the owner's settings in its
     # link change nothing.
-    controls_seen = sum(watch_pages[0].get_by_role("button", name=EN[k], exact=True).count()
-                        for k in ("bn_start", "bn_pause", "bn_stop", "bn_reset", "bn_step", "bn_resume"))
+    controls_seen = run_controls(watch_pages[0])
+    owner_controls = run_controls(teacher)  # the same count sees the owner's controls
     ctx, forged = _open(browser, server, f"batchnorm?watch={code}&bn_lr=5&bn_epochs=1&bn_subset=512")
     contexts.append(ctx)
     forged.wait_for_selector(READY, timeout=60_000)
-    forged_buttons = sum(forged.get_by_role("button", name=EN[k], exact=True).count()
-                         for k in ("bn_start", "bn_stop", "bn_reset"))
+    forged_buttons = run_controls(forged)
     run_after = next(r for r in take(pid, server.census_path)["runs"] if r["code"] == code)
     unchanged = run_after["lr"] == run_now["lr"] and run_after["epochs"] == run_now["epochs"] \
         and run_after["state"] in ("running", "paused")
@@ -336,6 +345,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": round(1e3 * ticks[min(len(ticks) - 1, int(0.95 * len(ticks)))], 1) if ticks else None,
             "images_per_s_watched": round(trained * 64), "watcher_controls": controls_seen + forged_buttons,
+            "owner_controls": owner_controls,
             "run_unchanged": unchanged, "runs_after": len(census["runs"]),
             "peak_threads": peak["threads"], "peak_pools": peak["pools"], "peak_rss_mb": round(peak["rss_mb"]),
             "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
@@ -380,6 +390,7 @@ def check(result: dict) -> list[str]:
                  "watchers' refresh p95 over 2 s", r)
         # A watcher cannot change the run, not even with the owner's settings in its link.
         need(r["watcher_controls"] == 0 and r["run_unchanged"], "a watcher could change the run", r)
+        need(r["owner_controls"] > 0, "the controls were not found on the owner's page either", r)
         need(r["runs_after"] == 0, "a run kept after its grace period", r)
         need(r["jobs_after"] == 0 and r["jobs_gone_s"] <= 30, "trainings left after the close", r)
         # Each job's OS threads carry its name (its OpenMP team inherits it): all gone after close.

@@ -29,7 +29,7 @@ def test_the_checks_see_a_leak_between_rounds():
     """``check`` is what the test asserts: a round that leaves a thread, a session or memory
     behind, or a cap that did not hold, is reported (the soak in ``python -m bench load``)."""
     good = {"live": True, "exceptions": 0, "started": 2, "refused": 3, "ticks": 60, "watchers": 30, "watchers_advanced": 30,
-            "refresh_p95_ms": 900, "watcher_controls": 0, "run_unchanged": True, "runs_after": 0,
+            "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "run_unchanged": True, "runs_after": 0,
             "jobs_after": 0, "jobs_gone_s": 2.0, "training_threads_peak": 4, "training_threads_after": 0,
             "left_python": [], "left_native": 0, "threads_back_s": 3.0, "pools_after": {"anyio": [3, 28]},
             "next_request_s": 14.0, "threads_next_request": 30, "sessions_after_visit": 1,
@@ -42,6 +42,7 @@ def test_the_checks_see_a_leak_between_rounds():
                           ({"watchers_advanced": 29}, "stopped following"),
                           ({"refresh_p95_ms": 2400}, "p95"),
                           ({"run_unchanged": False}, "could change"),
+                          ({"owner_controls": 0}, "not found"),
                           ({"runs_after": 1}, "grace"),
                           ({"sessions_after_visit": 4}, "sessions"),
                           ({"rss_after_mb": 560}, "memory")):

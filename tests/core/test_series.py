@@ -143,3 +143,23 @@ def test_the_paths_table_holds_every_slider_value_as_computed_alone():
         alone = optimizers.run("momentum", s, s.start, 80, lr=opt_frames.LRS[li], beta=opt_frames.BETAS[bi])
         np.testing.assert_allclose(rows[["x", "y"]].to_numpy(), alone.path[rows.step.to_numpy()].astype(np.float32))
     assert paths.groupby(["li", "bi"]).ngroups == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1
+
+
+@pytest.mark.parametrize("text, values, assumed", [
+    ("1,5 2,5 3,5 4,5", [1.5, 2.5, 3.5, 4.5], "decimal_comma"),  # German, French: not 8 numbers
+    ("1.234,5\n2.345,75\n-3,25", [1234.5, 2345.75, -3.25], "decimal_comma"),
+    ("1,234.5 2,345.25 3,456", [1234.5, 2345.25, 3456.0], "thousands"),  # English, Chinese
+    ("1,234 2,345 3,456", [1234.0, 2345.0, 3456.0], "thousands_assumed"),  # either: the common one, said
+    ("1,5 2.5 3.5", [1.0, 5.0, 2.5, 3.5], "commas_separate"),  # inconsistent: commas separate, said
+    ("1,2,3", [1.0, 2.0, 3.0], "commas_separate"),
+    ("1, 2, 3", [1.0, 2.0, 3.0], None),  # commas and spaces between numbers: nothing to assume
+    ("0.5;0.25;1e3", [0.5, 0.25, 1000.0], None),
+    ("１．５　２．５　－３．５", [1.5, 2.5, -3.5], None),  # full-width (Chinese input methods)
+    ("1，2，3；4", [1.0, 2.0, 3.0, 4.0], "commas_separate"),  # full-width comma and semicolon
+    ("1、2、3", [1.0, 2.0, 3.0], None),  # the ideographic comma only ever separates
+    ("\u22121.5 2", [-1.5, 2.0], None),  # the minus sign
+])
+def test_pasted_numbers_in_other_locales_are_read_as_meant_and_assumptions_said(text, values, assumed):
+    s = series.parse_pasted(text)
+    np.testing.assert_array_equal(s.values, values)
+    assert s.notes.get("number_format") == assumed

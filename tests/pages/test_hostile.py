@@ -47,6 +47,14 @@ CASES = [
     ("paste-script", "paste", "<script>alert(1)</script> 1 2", "error", "err_bad_token"),
     ("paste-overflow", "paste", "1e999 2 3 4", "warning", "note_non_finite"),
     ("paste-only-nan", "paste", "nan nan nan", "error", "err_too_short"),
+    # Number formats of other locales and input methods: read when only one reading fits, and said.
+    ("paste-decimal-comma", "paste", "1,5 2,5 3,5 4,5", "info", "note_format_decimal_comma"),
+    ("paste-points-between-thousands", "paste", "1.234,5\n2.345,75\n3.456,0", "info", "note_format_decimal_comma"),
+    ("paste-commas-between-thousands", "paste", "1,234.5 2,345.25 3,456", "info", "note_format_thousands"),
+    ("paste-three-digits-after-comma", "paste", "1,234 2,345 3,456", "info", "note_format_thousands_assumed"),
+    ("paste-mixed-comma-and-point", "paste", "1,5 2.5 3.5", "info", "note_format_commas_separate"),
+    ("paste-full-width", "paste", "１．５　２．５　－３．５", "none", ""),
+    ("paste-ideographic-comma", "paste", "1、2、3、4", "none", ""),
     # Link parameters: ignored with a notice, defaults kept
     ("url-ewma-beta-range", "url", (EWMA, {"b1": "2"}), "toast", "url_ignored"),
     ("url-ewma-beta-text", "url", (EWMA, {"b1": "abc"}), "toast", "url_ignored"),

@@ -68,6 +68,14 @@ STRINGS = {
     "what_synthetic": "Generated with seed {seed}.",
     "what_upload": "From your file, column “{column}”.",
     "what_paste": "Pasted by you.",
+    "note_format_decimal_comma": "Commas were read as decimal commas: 1,5 is 1.5 (points between thousands, as in "
+                                 "1.234,5, are dropped).",
+    "note_format_thousands": "Commas were read as separators between thousands: 1,234.5 is 1234.5.",
+    "note_format_thousands_assumed": "Every comma here is followed by three digits, so 1,234 could be one thousand "
+                                     "two hundred and thirty-four or 1.234. It was read as a thousands separator "
+                                     "(1234); for decimals, write a point: 1.234.",
+    "note_format_commas_separate": "Commas between digits were read as separators between numbers: 1,5 is two "
+                                   "numbers, 1 and 5. For a decimal, write 1.5.",
     "note_non_finite": "{n:,} values are not finite numbers (empty, text, NaN or ±inf). They are left out of the "
                        "average and shown as gaps, like TensorBoard does.",
     "note_dropped": "Columns without numbers were ignored: {columns}.",

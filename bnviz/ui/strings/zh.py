@@ -58,6 +58,11 @@ STRINGS = {
     "what_synthetic": "用种子 {seed} 生成。",
     "what_upload": "来自你的文件，列“{column}”。",
     "what_paste": "由你粘贴。",
+    "note_format_decimal_comma": "逗号被当作小数点读取：1,5 即 1.5（千位之间的点，如 1.234,5 中的点，会被去掉）。",
+    "note_format_thousands": "逗号被当作千位分隔符读取：1,234.5 即 1234.5。",
+    "note_format_thousands_assumed": "这里每个逗号后面都正好是三位数字，所以 1,234 既可能是一千二百三十四，也可能是 "
+                                     "1.234。这里按千位分隔符读作 1234；如果是小数，请用小数点：1.234。",
+    "note_format_commas_separate": "数字之间的逗号被当作数值之间的分隔符：1,5 是两个数，1 和 5。如果是小数，请写成 1.5。",
     "note_non_finite": "有 {n:,} 个值不是有限数（空白、文字、NaN 或 ±inf）。它们不参与平均，并在图中显示为空缺，与 TensorBoard 的做法相同。",
     "note_dropped": "以下不含数字的列已忽略：{columns}。",
     "note_downsampled": "共 {n:,} 个值：平均值基于全部数据计算；图中只画 {m:,} 个点（保留每段的最小值和最大值）。",
