@@ -13,9 +13,9 @@ from bnviz.ui import urlstate
 from bnviz.ui.classroom import presenter_toggle, share_box, start_run, svg_download
 from bnviz.ui.i18n import language_selector, t
 
-# A link with ?present=True opens for a projector: sidebar collapsed, large text.
+# A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
 st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide",
-                   initial_sidebar_state="collapsed" if st.query_params.get("present") == "True" else "auto")
+                   initial_sidebar_state="collapsed" if st.query_params.get("present", "").lower() == "true" else "auto")
 language_selector()
 presenter_toggle()
 pages = [

@@ -19,13 +19,20 @@ _KEPT = "_url_kept"  # the last value of each key at the end of a complete run
 
 
 def choice(options) -> Callable[[str], Any]:
-    """Parser accepting exactly one of ``options`` as written by ``serialize``."""
+    """Parser accepting one of ``options`` as written by ``serialize``, or in other letter case
+    where that names only one of them (``present=true``)."""
     table = {serialize(o): o for o in options}
+    folded = {}
+    for written, option in table.items():
+        folded.setdefault(written.lower(), []).append(option)
 
     def parse(raw: str):
-        if raw not in table:
+        if raw in table:
+            return table[raw]
+        found = folded.get(raw.lower(), [])
+        if len(found) != 1:
             raise ValueError(raw)
-        return table[raw]
+        return found[0]
 
     return parse
 
@@ -37,11 +44,12 @@ def choices(options) -> Callable[[str], list]:
 
 
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
+    """Parser for a whole number within [lo, hi], however written (``1000``, ``1e3``, ``1000.0``)."""
     def parse(raw: str) -> int:
-        value = int(raw)
-        if not lo <= value <= hi:
+        value = float(raw)
+        if not (value.is_integer() and lo <= value <= hi):  # also rejects NaN and ±inf
             raise ValueError(raw)
-        return value
+        return int(value)
 
     return parse
 

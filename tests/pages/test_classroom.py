@@ -22,10 +22,10 @@ def test_language_follows_the_user_across_pages(app, monkeypatch):
         assert at.title[0].value == STRINGS["zh"][title], page
 
 
-@pytest.mark.parametrize("page", ["pages/ewma.py", "pages/optimizers.py"])
-def test_presenter_mode_enlarges_chart_text_and_is_in_the_link(page):
+@pytest.mark.parametrize("page, written", [("pages/ewma.py", "True"), ("pages/optimizers.py", "true")])
+def test_presenter_mode_enlarges_chart_text_and_is_in_the_link(page, written):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["present"] = "True"
+    at.query_params["present"] = written  # as the app writes it, or as a teacher types it
     at.run()
     at.switch_page(page).run()
     no_traceback(at)
@@ -95,3 +95,17 @@ def test_svg_export_draws_the_committed_slider_values(app):
     with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn, at.session_state[live.BOUND]))) as zf:
         main = zf.read(zf.namelist()[0]).decode()
     assert "β=0.999" in main and "β=0.98" not in main
+
+
+def test_a_whole_number_in_a_link_may_be_written_as_a_float():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"steps": "1e3"})
+    at.run()
+    at.switch_page("pages/optimizers.py").run()
+    no_traceback(at)
+    assert at.session_state["steps"] == 1000 and not at.toast  # read, not refused
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"steps": "150.5"})  # not a whole number: refused, and said
+    at.run()
+    at.switch_page("pages/optimizers.py").run()
+    assert at.session_state["steps"] == 150 and at.toast
