@@ -192,23 +192,16 @@ def testtime(epochs: int = 2) -> list[dict]:
     pop = job.readouts().population()
     rows = []
     for layer, found in pop["layers"].items():
-        row = {"what": f"gap to population, {layer}"}
         for name, g in found["gap"].items():
-            label = f"momentum {pop['momentum']:g} (run)" if name == "running" else f"momentum {name:g}"
-            row[label] = f"mean {g['mean']:.3f} σ, var {100 * g['var']:.1f} %"
-        rows.append(row)
-    acc = pop["accuracy"]
-    rows.append({"what": f"test accuracy at step {pop['step']} ({pop['n_test']} images)",
-                 f"momentum {pop['momentum']:g} (run)": f"running {acc['running']:.4f}",
-                 **{f"momentum {m:g}": "" for m in pop["alt_momenta"]}})
-    rows.append({"what": "", f"momentum {pop['momentum']:g} (run)": f"population {acc['population']:.4f}"})
-    rows.append({"what": "", f"momentum {pop['momentum']:g} (run)":
-                 f"population, unbiased {acc['population_unbiased']:.4f}"})
+            momentum = f"{pop['momentum']:g} (the run's)" if name == "running" else f"{name:g}"
+            rows.append({"measure": f"{layer}: running estimates vs population, BN momentum {momentum}",
+                         "value": f"mean off by {g['mean']:.3f} σ, variance by {100 * g['var']:.1f} %"})
+    for name, value in pop["accuracy"].items():
+        rows.append({"measure": f"test accuracy at step {pop['step']} with the {name.replace('_', ', ')} statistics",
+                     "value": f"{value:.4f} ({pop['n_test']} images)"})
     for label, med in bn_frames.probe_summary(bn_frames.probe_frame(job.snapshot())).items():
-        rows.append({"what": f"smoothness probe, {label} (median over the run)",
-                     f"momentum {pop['momentum']:g} (run)": f"loss variation {med['variation']:.4f}",
-                     **{f"momentum {m:g}": (f"grad. predictiveness {med['predictiveness']:.4f}" if i == 0 else "")
-                        for i, m in enumerate(pop["alt_momenta"])}})
+        rows.append({"measure": f"smoothness probe, {label}, median over the run",
+                     "value": f"loss variation {med['variation']:.4f}, gradient change {med['predictiveness']:.4f}"})
     job.release()
     return rows
 

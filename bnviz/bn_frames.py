@@ -191,13 +191,13 @@ def marks_frame(snap: Snapshot) -> pd.DataFrame:
 def probe_frame(snap: Snapshot) -> pd.DataFrame:
     """The loss landscape along each gradient step (:mod:`bnviz.probe`): step, model, variation,
     predictiveness — non-finite values (a diverged model) left out."""
-    from .probe import KS
+    from .probe import summary
 
     rows = []
     for step, arr in snap.probes:
         for k, label in enumerate(MODEL_LABELS):
-            losses = arr[k, :len(KS)]
-            rows.append((step, label, float(losses.max() - losses.min()), float(arr[k, len(KS)])))
+            read = summary(arr[k])
+            rows.append((step, label, read["variation"], read["predictiveness"]))
     frame = pd.DataFrame(rows, columns=["step", "model", "variation", "predictiveness"])
     return frame[np.isfinite(frame[["variation", "predictiveness"]]).all(axis=1)]
 

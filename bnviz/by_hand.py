@@ -37,7 +37,7 @@ def one_batch(model, xb, layer: str, channel: int, *, shown: int = 6, unbiased_r
         def first(t):  # the first ``shown`` values of the channel (one position per image)
             return (t[:, channel].reshape(len(xb), -1)[:shown, 0] if t.dim() == 4 else t[:shown, channel]).tolist()
 
-        c = channel
+        c = channel  # the short name keeps the table below readable
         return {
             "layer": layer, "channel": c, "m": m, "eps": module.eps, "momentum": module.momentum,
             "x": first(x), "mean": float(mean[c]), "var": float(var[c]), "x_hat": first(x_hat),

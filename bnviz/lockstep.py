@@ -72,7 +72,6 @@ class Lockstep:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.ranges = histograms.ranges(config.activation)
         self.active = [True, True]
-        self.pack_sizes: list[int | None] = [None, None]
         self.alt: dict[str, dict[float, tuple]] = {}  # layer → momentum → (running mean, running var)
         self._track = True
         for layer, module in models.bn_layers(self.models[1]).items():
@@ -120,6 +119,14 @@ class Lockstep:
         order = torch.randperm(n, generator=self.generator)
         return order if device is None else order.to(device, non_blocking=True)
 
+    def peek_order(self, n: int):
+        """The order the next :meth:`epoch_order` will give, without drawing it."""
+        import torch
+
+        generator = torch.Generator()
+        generator.set_state(self.generator.get_state())
+        return torch.randperm(n, generator=generator)
+
     def step(self, xb, yb, *, capture: bool = False, landscape: bool = False):
         """One step of each active model on the same batch.
 
@@ -148,7 +155,7 @@ class Lockstep:
 
             def after_backward(k=k, model=model, cap=cap, lr=self.lrs[k]):
                 if capture:
-                    packs.append(self._pack(k, model, cap))
+                    packs.append(history.pack(cap, model, cfg.bins, self.ranges))
                 if landscape:
                     probes.append(probe.landscape(model, xb, yb, lr))
 
@@ -156,11 +163,6 @@ class Lockstep:
             losses.append(loss)
             correct.append((logits.argmax(1) == yb).sum())
         return losses, correct, packs, probes
-
-    def _pack(self, k, model, cap):
-        vec = history.pack(cap, model, self.config.bins, self.ranges)
-        self.pack_sizes[k] = vec.numel()
-        return vec
 
     def _capture_one(self, k, xb, yb):
         """Model ``k``'s capture on this batch with its current weights, changing nothing: a
@@ -175,7 +177,7 @@ class Lockstep:
         try:
             model.zero_grad(set_to_none=True)
             functional.cross_entropy(forward(model, xb, capture=cap), yb).backward()
-            return self._pack(k, model, cap)
+            return history.pack(cap, model, self.config.bins, self.ranges)
         finally:
             self._track = True
             for name, b in model.named_buffers():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bn import unbiased, values_per_channel
 from .evaluation import as_input, forward
 from .models import bn_layers
 
@@ -45,7 +46,7 @@ def population_stats(model, x_u8, *, chunk: int = CHUNK, progress=None) -> dict[
                 dims = (0,) if x.dim() == 2 else (0, 2, 3)
                 part_s, part_ss = x.sum(dims), (x * x).sum(dims)
                 s, ss = (part_s, part_ss) if s is None else (s + part_s, ss + part_ss)
-                count += x.numel() // x.shape[1]
+                count += values_per_channel(x)
                 if progress is not None:
                     progress(li * len(x_u8) + min(len(x_u8), i + chunk), total)
             mean = s / count
@@ -53,7 +54,7 @@ def population_stats(model, x_u8, *, chunk: int = CHUNK, progress=None) -> dict[
             dtype = next(model.parameters()).dtype
             stats[layer] = (mean.to(dtype), var.to(dtype))
             out[layer] = {"mean": mean.cpu().numpy(), "var": var.cpu().numpy(),
-                          "var_unbiased": (var * count / max(1, count - 1)).cpu().numpy(), "n": count}
+                          "var_unbiased": unbiased(var, count).cpu().numpy(), "n": count}
     return out
 
 

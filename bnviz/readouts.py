@@ -62,8 +62,6 @@ class Readouts:
         """One batch through one BN layer, worked out (:func:`bnviz.by_hand.one_batch`): the
         batch the next step will train on (before the first step: the run's first batch), with
         the current weights. Changes nothing."""
-        import torch
-
         from .by_hand import one_batch
         from .evaluation import as_input
 
@@ -73,8 +71,7 @@ class Readouts:
             x_train, _ = self.job.data_on(dev, train=True)
             idx = self.job.next_batch
             if idx is None and self.job.last_batch is None:  # not started: what the first step will draw
-                idx = torch.randperm(self.job.n_train, generator=torch.Generator().manual_seed(self.job.config.seed))
-                idx = idx[:self.job.config.batch_size].to(dev)
+                idx = self.job.trainer.peek_order(self.job.n_train)[:self.job.config.batch_size].to(dev)
             xb = as_input(x_train[idx]) if idx is not None else self.job.last_batch[0]
             return {**one_batch(model, xb, layer, channel, unbiased_running=self.job.config.bn_impl == "torch"),
                     "step": self.job.steps_done}

@@ -13,7 +13,7 @@ import threading
 import streamlit as st
 
 from bnviz import data, runs, training
-from bnviz.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN
+from bnviz.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN, WIDTHS
 from bnviz.ui import urlstate
 from bnviz.ui.i18n import t
 from bnviz.ui.settings import Setting, number, preset_state, translated
@@ -56,7 +56,7 @@ VIEW = {
     "layer": Setting("bn_layer", "fc2", "bn_layer", "segmented", HIDDEN),
     "kind": Setting("bn_time_kind", "pre", "bn_kind", "radio", training.KINDS),
     "grid": Setting("bn_grid", True, "bn_all_layers", "toggle", help="bn_all_layers_help"),
-    "channel": Setting("bn_channel", 0, "bn_channel", "number", (0, 119)),
+    "channel": Setting("bn_channel", 0, "bn_channel", "number", (0, max(WIDTHS.values()) - 1)),
     "tick": Setting("bn_tick", 1.0, "bn_tick", "segmented", TICKS,
                     lambda v: t("bn_tick_off") if v == 0 else f"{v:g} s", help="bn_tick_help"),
 }

@@ -99,7 +99,8 @@ def _fix_bound(spec, bound: dict) -> None:
     """Parameters bound to a live control take its committed value (no browser, no control)."""
     if isinstance(spec, dict):
         for param in spec.get("params", []):
-            element = (param.get("bind") or {}).get("element", "") if isinstance(param.get("bind"), dict) else ""
+            bind = param.get("bind")
+            element = bind.get("element", "") if isinstance(bind, dict) else ""
             if element.startswith("#") and element[1:] in bound:
                 param.pop("bind")
                 if "select" in param:

@@ -5,6 +5,7 @@ import time
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from bnviz import bn_frames, data
 from bnviz import training
@@ -12,7 +13,7 @@ from bnviz.runs import REGISTRY
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
-from tests.pages.conftest import chart_datasets, chart_specs, no_traceback, set_language, texts
+from tests.pages.conftest import APP, chart_datasets, chart_specs, no_traceback, set_language, texts
 
 PAGE = "pages/batchnorm.py"
 TINY = {"bn_subset": 512, "bn_epochs": 2, "bn_batch": 64, "bn_every": 2}
@@ -197,10 +198,6 @@ def test_corrupt_dataset_is_named_and_falls_back(app, lang, data_dirs):
                                    {"bn_device": "cuda:7"}, {"bn_subset": "<script>alert(1)</script>"},
                                    {"bn_epochs": "9" * 400}])
 def test_bad_url_values_are_ignored(query):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.pages.conftest import APP
-
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
     at.run()
@@ -231,10 +228,6 @@ def test_the_job_survives_reruns_and_page_switches(app, configure):
 
 
 def test_the_view_is_in_the_link(configure):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.pages.conftest import APP
-
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"bn_view": "time", "bn_layer": "fc1", "bn_time_kind": "act"})
     at.run()
@@ -305,10 +298,6 @@ def test_a_watcher_sees_the_run_and_has_no_control(app, configure, lang):
     wait_until(owner, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
     code = next(c.value for c in owner.get("code") if "watch=" in c.value).split("watch=")[1]
     assert len(code) >= 20
-    from streamlit.testing.v1 import AppTest
-
-    from tests.pages.conftest import APP
-
     watcher = AppTest.from_file(APP, default_timeout=60)
     watcher.query_params.update({"watch": code, "lang": lang, "bn_lr": "5", "bn_epochs": "1"})
     watcher.run()
@@ -327,10 +316,6 @@ def test_a_watcher_sees_the_run_and_has_no_control(app, configure, lang):
 
 
 def test_a_wrong_watch_code_says_so(lang):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.pages.conftest import APP
-
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"watch": "not-a-real-code-0123456789", "lang": lang})
     at.run()
