@@ -94,7 +94,7 @@ def test_language_switch_follows_url_and_reload(page, server):
     open_page(page, server, "ewma", EN["ewma_title"])
     page.get_by_text("简体中文").click()
     page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=20_000)
-    expect(page).to_have_url(re.compile(r"[?&]lang=zh"))
+    expect(page).to_have_url(re.compile(r"[?&]lang=zh"), timeout=20_000)  # the link follows, however slowly
     expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.9 · 约 10 个值")
     page.reload()
     page.locator("h1", has_text=ZH["ewma_title"]).wait_for(timeout=30_000)
