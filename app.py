@@ -16,6 +16,7 @@ from bnviz.ui.i18n import language_selector, t
 # A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
 st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state="collapsed" if st.query_params.get("present", "").lower() == "true" else "auto")
+urlstate.start_run()
 language_selector()
 presenter_toggle()
 pages = [

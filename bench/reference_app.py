@@ -51,11 +51,12 @@ def native(spec: dict, moving: str, top: int, fixed: dict) -> dict:
 
 def ewma_chart():
     s = series.temperatures("temp_max")
-    raw, _ = ewma_frames.raw_table(s)
-    return ewma_charts.smoothing_chart(
-        raw, ewma_frames.curve_table(s), labels=[ewma_frames.beta_label(b) for b in ewma_frames.BETAS],
-        variants={v: v for v in ewma.VARIANTS}, ticks=ewma_frames.date_ticks(s), x_title="date", y_title="value",
-        curve_title="β", variant_title="variant", raw_label="raw")
+    raw, drawn = ewma_frames.raw_table(s)
+    ticks, tick_format = ewma_frames.date_ticks(s)
+    return vega_spec(ewma_charts.smoothing_chart, {"raw": raw, "curves": ewma_frames.curve_table(s)},
+                     labels=[ewma_frames.beta_label(b) for b in ewma_frames.BETAS],
+                     variants={v: v for v in ewma.VARIANTS}, ticks=ticks, tick_format=tick_format, few=drawn <= 200,
+                     x_title="date", y_title="value", curve_title="β", variant_title="variant", raw_label="raw")
 
 
 def opt_chart():

@@ -48,24 +48,49 @@ def dates(series: Series, idx: np.ndarray) -> np.ndarray:
     """The dates at positions ``idx`` as ISO text (for tooltips), or the positions."""
     if series.index is None:
         return idx + 1
-    return np.datetime_as_string(series.index[idx], unit="D")
+    days = series.index.astype("datetime64[D]")
+    return np.datetime_as_string(series.index[idx], unit="D" if np.all(days == series.index) else "m")
 
 
-def date_ticks(series: Series) -> list[float]:
-    """The first of every month within a dated series, in epoch milliseconds (empty without dates)."""
+def date_ticks(series: Series) -> tuple[list[float], str]:
+    """``(ticks, format)``: for a dated series, axis ticks in epoch milliseconds at the first of
+    each month (or each day, or each hour, for a shorter span) and their d3 time format; empty
+    without dates."""
     if series.index is None or not len(series.index):
-        return []
-    months = np.arange(series.index.min().astype("datetime64[M]"), series.index.max().astype("datetime64[M]") + 1)
-    return months.astype("datetime64[ms]").astype(np.int64).astype(float).tolist()
+        return [], ""
+    first, last = series.index.min(), series.index.max()
+    for unit, fmt, least in (("M", "%b %Y", 3), ("D", "%d %b", 3), ("h", "%H:%M", 0)):
+        ticks = np.arange(first.astype(f"datetime64[{unit}]"), last.astype(f"datetime64[{unit}]") + 1)
+        if len(ticks) > least:
+            break
+    return ticks.astype("datetime64[ms]").astype(np.int64).astype(float).tolist(), fmt
+
+
+def display_exponent(series: Series) -> int:
+    """The power of ten the chart divides the values by (its axis says so), 0 for most series:
+    values near the float limit would overflow the browser's axis arithmetic, values of 10⁻⁶
+    and below would be labelled as zeros."""
+    finite = np.abs(series.values[np.isfinite(series.values)])
+    top = finite.max() if finite.size else 0.0
+    if top == 0 or 1e-6 <= top < 1e12:
+        return 0
+    return int(np.floor(np.log10(top)))
+
+
+def _scaled(values: np.ndarray, exponent: int) -> np.ndarray:
+    """``values`` / 10^exponent in two halves (10^±308 alone would over- or underflow)."""
+    half = exponent // 2
+    return values / 10.0 ** half / 10.0 ** (exponent - half)
 
 
 def raw_table(series: Series, *, first: int | None = None, max_points: int = 4000) -> tuple[pd.DataFrame, int]:
     """(table, drawn): ``t`` (1-based position), ``x``, ``date`` and the raw ``value`` of the first
-    ``first`` values (all if None), downsampled for drawing, non-finite values as gaps (NaN)."""
+    ``first`` values (all if None), downsampled for drawing, non-finite values as gaps (NaN),
+    divided by 10^:func:`display_exponent`."""
     n = len(series.values) if first is None else min(first, len(series.values))
     idx = downsample_indices(series.values[:n], max_points)
     table = pd.DataFrame({"t": idx + 1, "x": x_values(series)[idx], "date": dates(series, idx),
-                          "value": series.values[idx]})
+                          "value": _scaled(series.values[idx], display_exponent(series))})
     table["value"] = table["value"].where(np.isfinite(table["value"]))
     return table, len(idx)
 
@@ -75,15 +100,19 @@ def curve_table(series: Series, betas=BETAS, variants=ewma.VARIANTS, *, first: i
     """Every average ``b{i}_{variant}`` of the first ``first`` values (all if None) beside ``t``
     and ``x``, on at most ``max_points`` evenly spread positions (a smooth curve needs no more
     points than the chart has pixels; the browser redraws these while a slider moves). The
-    averages are computed on every value; non-finite ones are drawn as gaps (NaN)."""
+    averages are computed on every value, then divided by 10^:func:`display_exponent`;
+    non-finite ones are drawn as gaps (NaN)."""
     n = len(series.values) if first is None else min(first, len(series.values))
     idx = _sample(n, max_points)
     cols = {"t": idx + 1, "x": x_values(series)[idx], "date": dates(series, idx)}
-    finite = series.values[np.isfinite(series.values)]
-    small = not finite.size or np.abs(finite).max() < 1e37  # float32 halves the bytes sent, if it can hold them
+    exponent = display_exponent(series)
+    finite = _scaled(series.values[np.isfinite(series.values)], exponent)
+    # float32 halves the bytes sent where it draws the same: values it can hold, spread over more
+    # than 10⁻³ of their size (float32 keeps 7 digits; 1e6 + 0.001·k would be flattened).
+    small = not finite.size or (np.abs(finite).max() < 1e37 and np.ptp(finite) >= 1e-3 * np.abs(finite).max())
     for i, beta in enumerate(betas):
         for variant in variants:
-            v = ewma.variant(series.values, beta, variant)[idx]
+            v = _scaled(ewma.variant(series.values, beta, variant)[idx], exponent)
             v = np.where(np.isfinite(v), v, np.nan)
             cols[column(i, variant)] = v.astype(np.float32) if small else v
     return pd.DataFrame(cols)

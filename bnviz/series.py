@@ -1,4 +1,5 @@
-"""Series for the EWMA page: real temperatures, seeded synthetic series and the user's own data.
+"""Series for the EWMA page: real temperatures, seeded synthetic series and the user's own data
+(pasted numbers here, files in :mod:`bnviz.tables`).
 
 Parsing errors are raised as :class:`SeriesError` carrying a message *key* and parameters; the
 UI layer turns them into text in the user's language.
@@ -6,8 +7,6 @@ UI layer turns them into text in the user's language.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ class Series:
     notes: dict = field(default_factory=dict)  # e.g. {"non_finite": 3, "non_numeric": 1}
 
 
-def _finish(values: np.ndarray, name: str, index=None, **notes) -> Series:
+def finish(values: np.ndarray, name: str, index=None, **notes) -> Series:
     values = np.asarray(values, dtype=np.float64)
     if values.size > MAX_POINTS:
         raise SeriesError("too_long", n=int(values.size), max=MAX_POINTS)
@@ -53,7 +52,7 @@ def temperatures(column: str = "temp_max") -> Series:
     if column not in ("temp_max", "temp_min"):
         raise ValueError(f"unknown column {column!r}")
     df = local_data.seattle_weather()
-    return _finish(df[column].to_numpy(float), column, df["date"].to_numpy())
+    return finish(df[column].to_numpy(float), column, df["date"].to_numpy())
 
 
 def synthetic(kind: str, n: int = 365, seed: int = 0) -> Series:
@@ -68,7 +67,7 @@ def synthetic(kind: str, n: int = 365, seed: int = 0) -> Series:
         v = np.where(t < n // 2, 0.0, 10.0) + rng.normal(0, 1, n)
     else:
         raise ValueError(f"unknown synthetic series {kind!r}")
-    return _finish(v, kind)
+    return finish(v, kind)
 
 
 def step_signal(n: int = 200, at: int = 50) -> np.ndarray:
@@ -92,28 +91,45 @@ def _to_float(token: str) -> float | None:
         return None
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Full-width digits and punctuation (Chinese input methods) and the minus sign as the ASCII
     a number is written in; the ideographic comma 、 only ever separates numbers."""
     return unicodedata.normalize("NFKC", text).replace("、", " ").replace("\u2212", "-")
 
 
-def _tokens(text: str) -> tuple[list[str], str]:
-    """The numbers' tokens and the format assumed for commas inside them: "decimal_comma",
+def comma_format(tokens: list[str], decimal_first: bool = False) -> str:
+    """The format of the commas inside ``tokens`` (numbers already apart): "decimal_comma",
     "thousands", "thousands_assumed" (every comma is followed by exactly three digits, so "1,234"
-    could be either; the more common reading is taken, and said), "commas_separate" (a comma
-    between two digits taken as a separator: "1,5" is 1 and 5), or "" (nothing to assume)."""
-    tokens = [tok for tok in _GAPS.split(text) if tok]
+    could be either; the more common reading is taken, and said), "decimal_comma_assumed" (the
+    same, where ``decimal_first``: a semicolon-separated file, the convention of decimal-comma
+    locales) or "" (no comma to read)."""
     commas = [tok for tok in tokens if "," in tok]
-    if len(tokens) > 1 and commas:
-        decimal = all(_DECIMAL_COMMA.fullmatch(tok) for tok in commas) and \
-            not any("." in tok for tok in tokens if "," not in tok)
-        thousands = all(_THOUSANDS.fullmatch(tok) for tok in commas)
-        if decimal and not thousands:
-            return [tok.replace(".", "").replace(",", ".") for tok in tokens], "decimal_comma"
-        if thousands:
-            return [tok.replace(",", "") for tok in tokens], "thousands_assumed" if decimal else "thousands"
-    between_digits = any(re.search(r"\d,\d", tok) for tok in commas)
+    if not commas:
+        return ""
+    decimal = all(_DECIMAL_COMMA.fullmatch(tok) for tok in commas) and \
+        not any("." in tok for tok in tokens if "," not in tok)
+    thousands = all(_THOUSANDS.fullmatch(tok) for tok in commas)
+    if decimal and thousands:
+        return "decimal_comma_assumed" if decimal_first else "thousands_assumed"
+    return "decimal_comma" if decimal else "thousands" if thousands else ""
+
+
+def in_format(tokens: list[str], number_format: str) -> list[str]:
+    """``tokens`` rewritten as Python reads numbers, given their :func:`comma_format`."""
+    if number_format.startswith("decimal_comma"):
+        return [tok.replace(".", "").replace(",", ".") for tok in tokens]
+    if number_format.startswith("thousands"):
+        return [tok.replace(",", "") for tok in tokens]
+    return tokens
+
+
+def _tokens(text: str) -> tuple[list[str], str]:
+    """The numbers' tokens and the format assumed for commas inside them (:func:`comma_format`),
+    or "commas_separate" (a comma between two digits taken as a separator: "1,5" is 1 and 5)."""
+    tokens = [tok for tok in _GAPS.split(text) if tok]
+    if len(tokens) > 1 and (number_format := comma_format(tokens)):
+        return in_format(tokens, number_format), number_format
+    between_digits = any(re.search(r"\d,\d", tok) for tok in tokens)
     return [tok for tok in _TOKEN_SPLIT.split(text) if tok], "commas_separate" if between_digits else ""
 
 
@@ -122,7 +138,7 @@ def parse_pasted(text: str) -> Series:
     Where something other than commas separates them, a comma inside a number is read as a
     decimal comma or between thousands when only one reading fits, and said in the notes
     (``number_format``) when it had to be assumed; full-width input is read as ASCII."""
-    tokens, number_format = _tokens(_plain(text or ""))
+    tokens, number_format = _tokens(plain(text or ""))
     if not tokens:
         raise SeriesError("empty")
     if len(tokens) > MAX_POINTS:
@@ -133,69 +149,7 @@ def parse_pasted(text: str) -> Series:
         if v is None:
             raise SeriesError("bad_token", token=tok[:40], pos=i + 1)
         values[i] = v
-    return _finish(values, "pasted", number_format=number_format)
-
-
-def _decode(data: bytes) -> str:
-    head = data[:8192]
-    if b"\x00" in head:
-        raise SeriesError("binary")
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(ch < " " and ch not in "\t\r\n" for ch in text[:8192])
-        if controls > 0.01 * min(len(text), 8192):
-            raise SeriesError("binary")
-        return text
-    raise SeriesError("encoding")
-
-
-def read_table(data: bytes):
-    """Parse CSV/TSV bytes into a DataFrame of numeric columns (others dropped).
-
-    Returns ``(frame, dropped)`` where ``dropped`` lists the non-numeric column names.
-    """
-    import pandas as pd
-
-    if not data or not data.strip():
-        raise SeriesError("empty")
-    text = _decode(data)
-    sample = "\n".join(text.splitlines()[:50])
-    try:
-        sep = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        sep = "," if "," in sample else r"\s+"
-    first = [c.strip() for c in re.split(sep if sep != r"\s+" else r"\s+", text.lstrip().splitlines()[0])]
-    header = None if all(_to_float(c) is not None for c in first if c) else 0
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, header=header, engine="c" if sep != r"\s+" else "python",
-                         skipinitialspace=True, on_bad_lines="skip")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise SeriesError("unparsable", detail=str(exc)[:120]) from None
-    if header is None:
-        df.columns = [f"column {i + 1}" for i in range(df.shape[1])]
-    df.columns = [str(c) for c in df.columns]
-    numeric, dropped = {}, []
-    for col in df.columns:
-        raw = df[col]
-        vals = pd.to_numeric(raw, errors="coerce")
-        present = raw.notna() & (raw.astype(str).str.strip() != "")
-        if present.sum() and vals[present].notna().mean() >= 0.5:
-            numeric[col] = vals.to_numpy(float)
-        else:
-            dropped.append(col)
-    if not numeric:
-        raise SeriesError("no_numeric", columns=", ".join(dropped[:5]))
-    return pd.DataFrame(numeric), dropped
-
-
-def from_table(frame, column: str) -> Series:
-    """One numeric column of a frame from :func:`read_table` as a :class:`Series`."""
-    if column not in frame.columns:
-        raise SeriesError("no_column", column=column)
-    return _finish(frame[column].to_numpy(float), column)
+    return finish(values, "pasted", number_format=number_format)
 
 
 def downsample_indices(values: np.ndarray, max_points: int = 4000) -> np.ndarray:

@@ -24,15 +24,18 @@ st.title(t("ewma_title"))
 st.markdown(t("ewma_intro"))
 params = data_sidebar()
 st.sidebar.button(t("preset_ng"), on_click=ng_preset, width="stretch")
-chosen, what = load_series(params)
+chosen, name, what = load_series(params)
 n_values = len(chosen.values)
-st.caption(t("source_caption", name=chosen.name, n=n_values, what=what))
+st.caption(t("source_caption", name=name, n=n_values, what=what))
 if chosen.notes.get("non_finite"):
     st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
 if chosen.notes.get("number_format"):  # what was assumed about commas in pasted numbers
     st.info(t(f"note_format_{chosen.notes['number_format']}"), icon=":material/info:")
 
 init_controls()
+zoom_max = max(3, min(ZOOM_MAX, n_values))
+urlstate.init("zoom", min(60, zoom_max), urlstate.int_range(2, zoom_max))  # checked even while its tab is shut
+st.session_state["zoom"] = min(st.session_state["zoom"], zoom_max)  # the series may have shrunk
 with guarded():
     controls_panel()
     # Lazy tabs: only the open one is computed and sent.
@@ -44,9 +47,6 @@ with guarded():
                 st.info(t("note_downsampled", n=n_values, m=drawn))
     if tab_zoom.open:
         with tab_zoom:
-            zoom_max = max(3, min(ZOOM_MAX, n_values))
-            urlstate.init("zoom", min(60, zoom_max), urlstate.int_range(2, zoom_max))
-            st.session_state["zoom"] = min(st.session_state["zoom"], zoom_max)  # the series may have shrunk
             live.panel("ewma_zoom", ZOOM, {"ewma-zoom": {"label": t("zoom_days"), "min": 2, "max": zoom_max,
                                                          "template": t("zoom_value")}}, key="ewma_zoom_live")
             smoothing_chart(chosen, first=zoom_max, zoom=True)

@@ -92,6 +92,7 @@ def apply_preset() -> None:
     preset = PRESETS.get(st.session_state.get("bn_preset"))
     if not preset:
         return
+    urlstate.reset_page(keep=("bn_preset", "bn_device", "bn_tick"))
     values = preset_state(FORM, preset["run"]) | preset_state(VIEW, preset.get("view", {}))
     if "bn_layer" in values:
         values["_bn_layer"] = values["bn_layer"]

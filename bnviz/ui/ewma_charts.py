@@ -79,15 +79,15 @@ def beta_colour(labels: list[str], title: str):
                                        orient="bottom", direction="horizontal"))
 
 
-def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[float], few: bool,
+def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[float], tick_format: str, few: bool,
                     x_title: str, y_title: str, curve_title: str, variant_title: str, raw_label: str,
                     zoom: bool = False, height: int = 380) -> alt.LayerChart:
     """Raw points (dataset "raw") and, per curve on screen and variant shown, the average its β
     position picks from the wide table "curves" (columns ``b{i}_{variant}``). ``variants``:
     variant key → label; ``few``: a short series, drawn with larger points.
-    ``ticks``: for a dated series, the axis ticks (epoch ms of each month's first day), labelled
-    as dates; x is then a number axis (a time axis costs twice as much to redraw)."""
-    axis = alt.Axis(values=ticks, labelExpr="timeFormat(datum.value, '%b %Y')", labelOverlap="greedy") \
+    ``ticks``: for a dated series, the axis ticks (epoch ms), labelled as dates in ``tick_format``;
+    x is then a number axis (a time axis costs twice as much to redraw)."""
+    axis = alt.Axis(values=ticks, labelExpr=f"timeFormat(datum.value, {_js(tick_format)})", labelOverlap="greedy") \
         if ticks else alt.Axis()
     x = alt.X("x:Q", title=x_title, axis=axis, scale=alt.Scale(zero=False, nice=not ticks))
     when = alt.Tooltip("date:N", title=x_title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import ewma, ewma_frames, series
+from bnviz import ewma, ewma_frames, series, tables
 from bnviz.ui import ewma_charts, live, urlstate
 from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
@@ -29,8 +29,8 @@ def _temperatures(column):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _table(data: bytes):
-    return series.read_table(data)
+def _table(data: bytes, encoding: str):
+    return tables.read_table(data, encoding)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -44,6 +44,8 @@ def weights_and_lag():
 
 
 def ng_preset():
+    """Ng's figure: β = 0.5, 0.9 and 0.98 on the chosen data, every other control at its default."""
+    urlstate.reset_page(keep=("src", "temp", "syn", "seed"))
     st.session_state.update(ncurves=3, b1=0.5, b2=0.9, b3=0.98)
 
 
@@ -65,36 +67,51 @@ def data_sidebar():
         params["seed"] = sb.number_input(t("seed"), 0, 10_000, key="seed")
     elif src == "upload":
         params["file"] = sb.file_uploader(t("upload_label"), type=["csv", "txt", "tsv", "dat"], key="upload")
+        params["encoding"] = sb.selectbox(t("encoding"), ("auto", *tables.ENCODINGS), key="encoding",
+                                          format_func=lambda e: tables.ENCODINGS.get(e, t("encoding_auto")),
+                                          help=t("encoding_help"))
     else:
         params["text"] = sb.text_area(t("paste_label"), key="paste", height=120)
     return params
 
 
 def load_series(params):
-    """The chosen series, or the temperatures with an explanation when the user's input is not usable."""
+    """``(series, name, what)``: the chosen series, its name as the user reads it and where it is
+    from; or the temperatures with an explanation when the user's input is not usable."""
     src = params["src"]
     try:
         if src == "temperatures":
-            return _temperatures(params["column"]), t("what_temperatures")
+            return _temperatures(params["column"]), t(params["column"]), t("what_temperatures")
         if src == "synthetic":
-            return series.synthetic(params["kind"], seed=int(params["seed"])), t("what_synthetic", seed=params["seed"])
+            return (series.synthetic(params["kind"], seed=int(params["seed"])), t(f"syn_{params['kind']}"),
+                    t("what_synthetic", seed=params["seed"]))
         if src == "upload":
             if params["file"] is None:
                 st.info(t("upload_hint"))
             else:
-                frame, dropped = _table(params["file"].getvalue())
-                if dropped:
-                    st.caption(t("note_dropped", columns=", ".join(dropped[:10])))
-                column = st.selectbox(t("column"), list(frame.columns), key="col")
-                return series.from_table(frame, column), t("what_upload", column=column)
+                table = _table(params["file"].getvalue(), params["encoding"])
+                _table_notes(table)
+                columns = list(table.frame.columns)
+                column = st.selectbox(t("column"), columns, index=columns.index(table.default), key="col")
+                return tables.from_table(table, column), column, t("what_upload", column=column)
         else:
             if not (params["text"] or "").strip():
                 st.info(t("paste_hint"))
             else:
-                return series.parse_pasted(params["text"]), t("what_paste")
+                return series.parse_pasted(params["text"]), t("pasted_name"), t("what_paste")
     except series.SeriesError as err:
         st.error(t(f"err_{err.key}", **err.params) + " " + t("err_fallback"))
-    return _temperatures("temp_max"), t("what_temperatures")
+    return _temperatures("temp_max"), t("temp_max"), t("what_temperatures")
+
+
+def _table_notes(table: tables.Table) -> None:
+    """What was assumed in reading a file: its encoding, its dates, the columns left out."""
+    if table.guessed:
+        st.caption(t("note_encoding", encoding=tables.ENCODINGS.get(table.encoding, table.encoding)))
+    if table.date_column:
+        st.caption(t("note_dates", column=table.date_column))
+    if table.dropped:
+        st.caption(t("note_dropped", columns=", ".join(table.dropped[:10])))
 
 
 def init_controls():
@@ -134,11 +151,21 @@ def smoothing_chart(chosen, first=None, zoom=False):
     """The series and its averages; returns how many of its values are drawn."""
     (raw, drawn), curves = _tables(chosen, first)
     temporal = chosen.index is not None
+    ticks, tick_format = ewma_frames.date_ticks(chosen)
+    exponent = ewma_frames.display_exponent(chosen)
     spec = vega_spec(
         ewma_charts.smoothing_chart, {"raw": raw, "curves": curves},
         labels=[ewma_frames.beta_label(b) for b in BETAS], variants={v: t(f"var_{v}") for v in ewma.VARIANTS},
-        ticks=ewma_frames.date_ticks(chosen), few=drawn <= 200,
-        x_title=t("axis_date") if temporal else t("axis_step"), y_title=t("axis_value"),
+        ticks=ticks, tick_format=tick_format, few=drawn <= 200,
+        x_title=t("axis_date") if temporal else t("axis_step"),
+        y_title=t("axis_value_scaled", power=_power(exponent)) if exponent else t("axis_value"),
         curve_title=t("legend_curve"), variant_title=t("legend_variant"), raw_label=t("raw"), zoom=zoom)
     st.vega_lite_chart(present(spec), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
+    if exponent:
+        st.caption(t("note_scaled", power=_power(exponent)))
     return drawn
+
+
+def _power(exponent: int) -> str:
+    """10 to the ``exponent`` as printed: 10³⁰⁸, 10⁻³²⁰."""
+    return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))

@@ -32,6 +32,7 @@ def apply_preset():
     if key not in opt_frames.PRESETS:
         return
     p = opt_frames.PRESETS[key]
+    urlstate.reset_page(keep=("preset",))
     values = {"surf": p["surface"], "opts": list(p["optimizers"]), "steps": p["steps"],
               "sx": float(p["start"][0]), "sy": float(p["start"][1]), "noise": float(p.get("noise", 0.0)),
               "bs": int(p.get("batch_size", 1)), "sched": p.get("schedule", {}).get("kind", "constant"),

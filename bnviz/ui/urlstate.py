@@ -3,7 +3,9 @@
 ``init(key, default, parse)`` before a widget gives it its starting value (from ``?key=…`` on the
 first visit, else ``default``); the widget is then created with that ``key`` and no default of its
 own. ``sync()`` at the end of the page writes the values that differ from their defaults back to
-the URL. Values that don't parse or are out of range are ignored and listed by ``ignored()``.
+the URL and drops every parameter the page did not read (unknown or stale ones). Values that don't
+parse or are out of range are ignored and listed by ``ignored()``. A preset starts from
+``reset_page()``, so the link then holds the preset and nothing older.
 (Streamlit's own ``bind="query-params"`` stores the formatted label, which changes with the language.)
 """
 
@@ -16,6 +18,12 @@ import streamlit as st
 _DEFAULTS = "_url_defaults"
 _IGNORED = "_url_ignored"
 _KEPT = "_url_kept"  # the last value of each key at the end of a complete run
+_RUN = "_url_run"  # the keys initialised by the current run (the page's own and the shared ones)
+
+
+def start_run() -> None:
+    """Called by app.py first: the keys the new run reads are counted from here."""
+    st.session_state[_RUN] = set()
 
 
 def choice(options) -> Callable[[str], Any]:
@@ -90,6 +98,7 @@ def init(key: str, default, parse: Callable[[str], Any], start=None) -> None:
     formula, another page visited): such a key gets back the value it had at the end of the last
     complete run, so nothing the user chose is lost."""
     st.session_state.setdefault(_DEFAULTS, {})[key] = default
+    st.session_state.setdefault(_RUN, set()).add(key)
     if key in st.session_state:
         return
     kept = st.session_state.get(_KEPT, {})
@@ -111,14 +120,30 @@ def ignored() -> list[str]:
     return sorted(st.session_state.pop(_IGNORED, set()))
 
 
+def reset_page(keep=()) -> None:
+    """Every setting the last run read back to its default, but those in ``keep`` and the ones
+    every page shares (language, presenter mode, a watch code): a preset's callback calls it
+    before setting its own values."""
+    defaults = st.session_state.get(_DEFAULTS, {})
+    for key in st.session_state.get(_RUN, set()) - {*keep, "lang", "present", "watch"}:
+        st.session_state[key] = defaults[key]
+
+
 def sync() -> None:
-    """Write every initialised widget that differs from its default into the URL; drop the rest.
-    Called at the end of every complete run; it also keeps each value for :func:`init`."""
+    """Write every initialised widget that differs from its default into the URL; drop the rest,
+    and every parameter this run did not read. Called at the end of every complete run; it also
+    keeps each value for :func:`init`."""
+    read = st.session_state.get(_RUN, set())
+    for key in list(st.query_params):
+        if key not in read:
+            del st.query_params[key]
     kept = st.session_state.setdefault(_KEPT, {})
     for key in st.session_state.get(_DEFAULTS, {}):
         if key in st.session_state:
             kept[key] = st.session_state[key]
     for key, default in st.session_state.get(_DEFAULTS, {}).items():
+        if key not in read:  # another page's setting
+            continue
         value = st.session_state.get(key, default)
         if value == default or value is None or key not in st.session_state:
             st.query_params.pop(key, None)

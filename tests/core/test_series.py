@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma, ewma_frames, optimizers, series
+from bnviz import ewma, ewma_frames, optimizers, series, tables
 
 
 def test_seattle_temperatures_are_real_and_offline():
@@ -39,48 +39,11 @@ def test_paste_errors(text, key):
     assert err.value.key == key
 
 
-def test_csv_with_header_and_text_column():
-    frame, dropped = series.read_table(b"step,name,loss\n1,a,0.9\n2,b,0.7\n3,c,\n4,d,0.5\n")
-    assert list(frame.columns) == ["step", "loss"] and dropped == ["name"]
-    s = series.from_table(frame, "loss")
-    assert s.notes == {"non_finite": 1}
-
-
-@pytest.mark.parametrize("data", [b"1\n2\n3\n", b"1;2\n3;4\n5;6\n", b"1\t2\n3\t4\n", "\ufeff1,2\n3,4\n".encode()])
-def test_csv_without_header(data):
-    frame, _ = series.read_table(data)
-    assert frame.iloc[:, 0].tolist()[:2] in ([1.0, 2.0], [1.0, 3.0])
-
-
-def test_csv_chinese_header_in_gb18030():
-    frame, _ = series.read_table("步数,损失\n1,0.5\n2,0.4\n".encode("gb18030"))
-    assert list(frame.columns) == ["步数", "损失"]
-
-
-@pytest.mark.parametrize("data, key", [
-    (b"", "empty"), (b"\n\n  ", "empty"), (b"name,city\nann,paris\nbob,rome\n", "no_numeric"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (bytes(range(256)) * 4, "binary"),
-    (b"\xff\xfe\xfa\xfb,\xff\n" * 3, "encoding"), (b"x\n1\n", "too_short"),
-])
-def test_csv_errors(data, key):
-    with pytest.raises(series.SeriesError) as err:
-        frame, _ = series.read_table(data)
-        series.from_table(frame, frame.columns[0])
-    assert err.value.key == key
-
-
-def test_huge_numbers_become_non_finite_not_errors():
-    frame, _ = series.read_table(b"v\n1e400\n1\n2\n-1e400\n")
-    s = series.from_table(frame, "v")
-    assert s.notes["non_finite"] == 2
-
-
 def test_million_rows_parse_and_downsample():
     rng = np.random.default_rng(0)
     x = rng.normal(size=1_000_000)
     x[123_456] = 50.0  # a spike the drawing must keep
-    frame, _ = series.read_table(pd.DataFrame({"loss": x}).to_csv(index=False).encode())
-    s = series.from_table(frame, "loss")
+    s = tables.from_table(tables.read_table(pd.DataFrame({"loss": x}).to_csv(index=False).encode()), "loss")
     assert len(s.values) == 1_000_000
     idx = series.downsample_indices(s.values, 4000)
     assert len(idx) <= 4002 and 123_456 in idx and idx[0] == 0 and idx[-1] == 999_999

@@ -200,8 +200,7 @@ def test_corrupt_dataset_is_named_and_falls_back(app, lang, data_dirs):
 def test_bad_url_values_are_ignored(query):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
-    at.run()
-    at.switch_page(PAGE).run()
+    at.switch_page(PAGE).run()  # opened on the page, as a link does
     no_traceback(at)
     key = next(iter(query))
     assert at.session_state[key] == {"bn_lr": 0.9, "bn_batch": 256, "bn_device": "cpu", "bn_subset": 0,
@@ -230,8 +229,7 @@ def test_the_job_survives_reruns_and_page_switches(app, configure):
 def test_the_view_is_in_the_link(configure):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"bn_view": "time", "bn_layer": "fc1", "bn_time_kind": "act"})
-    at.run()
-    at.switch_page(PAGE).run()
+    at.switch_page(PAGE).run()  # opened on the page, as a link does
     configure(at)
     at.button(key="bn_start").click().run()
     wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
@@ -300,8 +298,7 @@ def test_a_watcher_sees_the_run_and_has_no_control(app, configure, lang):
     assert len(code) >= 20
     watcher = AppTest.from_file(APP, default_timeout=60)
     watcher.query_params.update({"watch": code, "lang": lang, "bn_lr": "5", "bn_epochs": "1"})
-    watcher.run()
-    watcher.switch_page(PAGE).run()
+    watcher.switch_page(PAGE).run()  # opened on the page, as a link does
     no_traceback(watcher)
     assert STRINGS[lang]["watch_watching"] in texts(watcher)
     assert STRINGS[lang]["bn_state_running"] in progress(watcher)
@@ -318,8 +315,7 @@ def test_a_watcher_sees_the_run_and_has_no_control(app, configure, lang):
 def test_a_wrong_watch_code_says_so(lang):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"watch": "not-a-real-code-0123456789", "lang": lang})
-    at.run()
-    at.switch_page(PAGE).run()
+    at.switch_page(PAGE).run()  # opened on the page, as a link does
     no_traceback(at)
     assert at.error[0].value == STRINGS[lang]["watch_unknown"]
 

@@ -26,8 +26,7 @@ def test_language_follows_the_user_across_pages(app, monkeypatch):
 def test_presenter_mode_enlarges_chart_text_and_is_in_the_link(page, written):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["present"] = written  # as the app writes it, or as a teacher types it
-    at.run()
-    at.switch_page(page).run()
+    at.switch_page(page).run()  # opened on the page, as a link does
     no_traceback(at)
     specs = chart_specs(at)
     assert specs and all(s["config"]["axis"]["labelFontSize"] == BIG_TEXT["axis"]["labelFontSize"] for s in specs)
@@ -100,12 +99,41 @@ def test_svg_export_draws_the_committed_slider_values(app):
 def test_a_whole_number_in_a_link_may_be_written_as_a_float():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"steps": "1e3"})
-    at.run()
-    at.switch_page("pages/optimizers.py").run()
+    at.switch_page("pages/optimizers.py").run()  # opened on the page, as a link does
     no_traceback(at)
     assert at.session_state["steps"] == 1000 and not at.toast  # read, not refused
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"steps": "150.5"})  # not a whole number: refused, and said
-    at.run()
-    at.switch_page("pages/optimizers.py").run()
+    at.switch_page("pages/optimizers.py").run()  # opened on the page, as a link does
     assert at.session_state["steps"] == 150 and at.toast
+
+
+def test_unknown_and_stale_link_parameters_are_dropped():
+    """300 parameters no page reads leave the link; the page's own stay."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({f"junk{i}": str(i) for i in range(300)} | {"b1": "0.5", "present": "True"})
+    at.switch_page("pages/ewma.py").run()  # opened on the page, as a link does
+    no_traceback(at)
+    assert dict(at.query_params) == {"b1": "0.5", "present": "True"}
+    at.switch_page("pages/home.py").run()  # another page: the EWMA page's settings are not its own
+    assert dict(at.query_params) == {"present": "True"}
+
+
+@pytest.mark.parametrize("page, button, preset, stale", [
+    ("pages/ewma.py", 0, None, {"vz": 0, "zoom": 20}),
+    ("pages/optimizers.py", -1, ("preset", "zigzag"), {"beta_momentum": 0.5, "noise": 0.5, "nseed": 7}),
+    ("pages/batchnorm.py", "bn_preset_apply", ("bn_preset", "quick"), {"bn_seed": 7, "bn_opt": "adam"}),
+])
+def test_a_preset_leaves_nothing_older_in_the_link(app, page, button, preset, stale):
+    """Settings a preset does not name go back to their defaults, so they leave the link."""
+    at = app(page)
+    for key, value in stale.items():
+        at.session_state[key] = value
+    at.run()
+    assert set(stale) <= set(at.query_params)  # the link held the older settings
+    if preset:
+        at.sidebar.selectbox(key=preset[0]).set_value(preset[1]).run()
+    (at.sidebar.button(key=button) if isinstance(button, str) else at.sidebar.button[button]).click().run()
+    no_traceback(at)
+    assert not set(stale) & set(at.query_params), dict(at.query_params)
+    assert len(at.query_params) >= 2  # the preset's own settings are there

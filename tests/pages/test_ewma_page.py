@@ -74,7 +74,15 @@ def test_min_temperatures(app):
     at = app(PAGE)
     at.sidebar.radio(key="temp").set_value("temp_min").run()
     no_traceback(at)
-    assert "temp_min" in at.caption[0].value
+    assert at.caption[0].value.startswith(STRINGS["en"]["temp_min"])
+
+
+def test_the_chinese_page_names_our_series_in_chinese(app):
+    """Our own names (temp_max, pasted) never reach the screen; a user's column keeps its name."""
+    at = app(PAGE, "zh")
+    assert at.caption[0].value.startswith(STRINGS["zh"]["temp_max"]) and "temp_max" not in texts(at)
+    at = paste(app, "zh", "1 2 3 4")
+    assert at.caption[0].value.startswith(STRINGS["zh"]["pasted_name"]) and "pasted" not in texts(at)
 
 
 def in_language(at, lang):
@@ -145,12 +153,52 @@ def test_uploaded_bad_files(app, lang, data, key):
 
 
 def test_uploaded_loss_log(app, lang):
-    csv = b"step,loss\n" + b"".join(f"{i},{1 / (i + 1)}\n".encode() for i in range(500))
-    at = upload(app, "en", "loss.csv", csv)
-    assert not at.error
-    at.selectbox(key="col").set_value("loss").run()
+    """A training log opens on its loss, not on the step counter; another column can be chosen."""
+    csv = b"step,loss,lr\n" + b"".join(f"{i},{1 / (i + 1)},0.1\n".encode() for i in range(500))
+    at = upload(app, "en", "loss.csv", csv)  # widgets are set in English (see in_language)
+    assert not at.error and at.selectbox(key="col").value == "loss"
+    assert message("en", "what_upload", column="loss") in texts(at)
+    at.selectbox(key="col").set_value("lr").run()
     at = in_language(at, lang)
-    assert message(lang, "what_upload", column="loss") in at.caption[0].value
+    assert message(lang, "what_upload", column="lr") in texts(at)
+
+
+def test_a_file_in_a_legacy_encoding_is_read_and_the_guess_said(app, lang):
+    data = "步數,損失\n1,0.5\n2,0.25\n3,0.125\n".encode("big5")
+    at = upload(app, "en", "big5.csv", data)
+    assert not at.error and at.selectbox(key="col").options == ["步數", "損失"]
+    assert message("en", "note_encoding", encoding="Big5") in texts(at)
+    # The user can name the encoding; a choice that cannot read the file is said, not a garbled table.
+    at.sidebar.selectbox(key="encoding").set_value("utf-8").run()
+    at = in_language(at, lang)
+    assert at.error[0].value.startswith(message(lang, "err_encoding_wrong", encoding="UTF-8"))
+    at = upload(app, "en", "big5.csv", data)
+    at.sidebar.selectbox(key="encoding").set_value("big5").run()
+    at = in_language(at, lang)
+    assert not at.error and message(lang, "note_encoding", encoding="Big5") not in texts(at)
+    assert message(lang, "what_upload", column="損失") in texts(at)
+
+
+def test_a_european_file_with_dates_draws_on_a_date_axis(app):
+    rows = "".join(f"{d:02d}.03.2024;{d},5\n" for d in range(1, 31))
+    at = upload(app, "en", "werte.csv", ("Datum;Wert\n" + rows).encode("cp1252"))
+    assert not at.error
+    assert message("en", "note_dates", column="Datum") in texts(at)
+    assert any(i.value == message("en", "note_format_decimal_comma") for i in at.info)
+    raw = chart_datasets(at, 0)["raw"]
+    assert raw["value"].tolist()[:3] == [1.5, 2.5, 3.5] and raw["date"].iloc[0] == "2024-03-01"
+    spec = chart_specs(at)[0]
+    assert STRINGS["en"]["axis_date"] in str(spec) and "%d %b" in str(spec)  # ticks per day for one month
+
+
+@pytest.mark.parametrize("text", ["1.7e308 -1.7e308 1.79e308 1e308", "5e-324 1e-310 2e-310 3e-310"])
+def test_values_near_the_float_limits_are_drawn_scaled_and_said(app, lang, text):
+    at = paste(app, lang, text)
+    assert not at.error
+    raw, curves = chart_datasets(at, 0)["raw"], chart_datasets(at, 0)["curves"]
+    values = np.concatenate([raw["value"].to_numpy(float), curves.filter(like="b").to_numpy(float).ravel()])
+    assert np.isfinite(values).all() and 0.001 < np.abs(values).max() < 100  # labels the axis can show
+    assert any(c.value.startswith(STRINGS[lang]["note_scaled"].split("{")[0]) for c in at.caption)
 
 
 def test_uploaded_million_rows_downsampled(app):

@@ -38,9 +38,32 @@ CASES = [
     ("csv-only-nan-inf", "upload", b"value\nnan\ninf\n-inf\nnan\n", "error", "err_too_short"),
     ("csv-header-only", "upload", b"a,b,c\n", "error", "err_no_numeric"),
     ("csv-nan-inf-mixed", "upload", b"v\n1\nnan\n3\ninf\n5\n-inf\n7\n", "warning", "note_non_finite"),
-    ("csv-huge-numbers", "upload", b"v\n1e308\n-1e308\n1e308\n1e308\n", "none", ""),
+    ("csv-huge-numbers", "upload", b"v\n1e308\n-1e308\n1e308\n1e308\n", "caption", "note_scaled"),
     ("csv-million-rows", "upload", MILLION, "info", "note_downsampled"),
     ("csv-script-in-cells", "upload", b"v,<script>alert(1)</script>\n1,x\n2,y\n3,z\n", "none", ""),
+    # Files from other systems: legacy encodings (guessed, and said), UTF-16 as Excel saves "Unicode text".
+    ("csv-gbk", "upload", "日期,最高气温\n1,12.5\n2,13.0\n3,14.5\n".encode("gbk"), "caption", "note_encoding"),
+    ("csv-big5", "upload", "步數,訓練損失\n1,0.5\n2,0.4\n".encode("big5"), "caption", "note_encoding"),
+    ("csv-windows-1252", "upload", "jour;température\n1;12,5\n2;13,0\n".encode("cp1252"), "caption",
+     "note_encoding"),
+    ("csv-shift-jis", "upload", "ステップ,損失\n1,0.5\n2,0.4\n".encode("shift_jis"), "caption", "note_encoding"),
+    ("csv-utf16-excel", "upload", "步数\t损失\n1\t0.5\n2\t0.4\n".encode("utf-16"), "none", ""),
+    ("csv-utf16-no-mark", "upload", "step\tloss\n1\t0.5\n2\t0.4\n".encode("utf-16-le"), "caption",
+     "note_encoding"),
+    # Number formats of European and Chinese locales inside files; dates as the x-axis.
+    ("csv-semicolon-decimal-comma", "upload", b"Datum;Wert\n01.03.2024;1,5\n02.03.2024;2,5\n03.03.2024;3,5\n",
+     "info", "note_format_decimal_comma"),
+    ("csv-space-thousands", "upload", "a;b\n1;1 234,5\n2;12\u00a0345,25\n3;0,5\n".encode(), "info",
+     "note_format_decimal_comma"),
+    ("csv-quoted-thousands", "upload", b'a,b\n1,"1,234.5"\n2,"12,345.25"\n3,0.5\n', "info", "note_format_thousands"),
+    ("csv-ambiguous-semicolon", "upload", b"a;b\n1;1,234\n2;2,345\n3;3,456\n", "info", "note_format_decimal_comma_assumed"),
+    ("csv-full-width", "upload", "步数，损失\n１,０．５\n２,０．４\n".encode(), "none", ""),
+    ("csv-chinese-dates", "upload", "日期,值\n2024年3月1日,1\n2024年3月2日,2\n2024年3月3日,3\n".encode(), "caption",
+     "note_dates"),
+    # Extreme magnitudes: drawn scaled, and said.
+    ("paste-near-float-max", "paste", "1.7e308 -1.7e308 1.79e308 1e308", "caption", "note_scaled"),
+    ("paste-subnormal", "paste", "5e-324 1e-310 2e-310 3e-310", "caption", "note_scaled"),
+    ("paste-huge-offset", "paste", "1e15 1.0000000000001e15 1.0000000000002e15", "none", ""),
     # Pasted series
     ("paste-words", "paste", "hello world", "error", "err_bad_token"),
     ("paste-one-number", "paste", "7", "error", "err_too_short"),
@@ -73,6 +96,12 @@ CASES = [
     ("url-bn-epochs-huge", "url", (BN, {"bn_epochs": "1e9"}), "toast", "url_ignored"),
     ("url-bn-tick", "url", (BN, {"bn_tick": "0.0001"}), "toast", "url_ignored"),
     ("url-language", "url", (HOME, {"lang": "<script>"}), "toast", "url_ignored"),
+    # Link values of the wrong form: a whole number written otherwise is read; others are said.
+    ("url-opt-steps-exponent", "url", (OPT, {"steps": "1e2"}), "none", ""),
+    ("url-opt-steps-fraction", "url", (OPT, {"steps": "100.5"}), "toast", "url_ignored"),
+    ("url-ewma-zoom-range", "url", (EWMA, {"zoom": "99999"}), "toast", "url_ignored"),
+    ("url-present-case", "url", (EWMA, {"present": "TRUE"}), "none", ""),
+    ("url-ewma-beta-comma", "url", (EWMA, {"b1": "0,9"}), "toast", "url_ignored"),
     # Typed formulas on the optimizer page
     ("expr-import", "expr", "__import__('os').system('ls')", "error", "err_expr_call"),
     ("expr-open", "expr", "open('/etc/passwd')", "error", "err_expr_call"),
@@ -115,10 +144,7 @@ def fresh(page=HOME, query=None):
     at = AppTest.from_file(APP, default_timeout=60)
     for k, v in (query or {}).items():
         at.query_params[k] = v
-    at.run()
-    if page != HOME:
-        at.switch_page(page).run()
-    return at
+    return at.switch_page(page).run()  # the link opens its own page first
 
 
 def into(at, lang, monkeypatch):

@@ -156,8 +156,7 @@ def test_bad_link_values_are_ignored_with_a_notice(query):
     at = AppTest.from_file(APP, default_timeout=60)
     for k, v in query.items():
         at.query_params[k] = v
-    at.run()
-    at.switch_page(PAGE).run()
+    at.switch_page(PAGE).run()  # opened on the page, as a link does
     no_traceback(at)
     assert not at.error, [e.value for e in at.error]
     bad = [k for k in query if k != "surf"]
