@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 
 from bnviz.ui import urlstate
 from bnviz.ui.classroom import presenter_toggle, share_box, start_run, svg_download
+from bnviz.ui.common import page_helper
 from bnviz.ui.i18n import language_selector, t
 
 # A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
@@ -26,6 +27,7 @@ pages = [
     st.Page("pages/batchnorm.py", title=t("nav_bn"), icon=":material/stacked_bar_chart:", url_path="batchnorm"),
 ]
 page = st.navigation(pages)
+page_helper()
 start_run()
 page.run()
 if ignored := urlstate.ignored():

@@ -10,7 +10,7 @@ import streamlit as st
 from bnviz import ewma, ewma_frames
 from bnviz.ui import ewma_charts, live, urlstate
 from bnviz.ui.charts import vega_spec
-from bnviz.ui.classroom import present
+from bnviz.ui.classroom import present, slots
 from bnviz.ui.common import formula, guarded
 from bnviz.ui.ewma_controls import (BETAS, ZOOM, ZOOM_MAX, chosen_betas, chosen_variants, controls_panel,
                                     data_sidebar, init_controls, load_series, ng_preset, smoothing_chart,
@@ -21,25 +21,28 @@ from bnviz.ui.shell import ensure_entrypoint
 ensure_entrypoint()
 
 st.title(t("ewma_title"))
-st.markdown(t("ewma_intro"))
+top = slots("intro", "controls", "chart")  # on a projector: the chart first
 params = data_sidebar()
 st.sidebar.button(t("preset_ng"), on_click=ng_preset, width="stretch")
-chosen, name, what = load_series(params)
-n_values = len(chosen.values)
-st.caption(t("source_caption", name=name, n=n_values, what=what))
-if chosen.notes.get("non_finite"):
-    st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
-if chosen.notes.get("number_format"):  # what was assumed about commas in pasted numbers
-    st.info(t(f"note_format_{chosen.notes['number_format']}"), icon=":material/info:")
+with top["intro"]:
+    st.markdown(t("ewma_intro"))
+    chosen, name, what = load_series(params)
+    n_values = len(chosen.values)
+    st.caption(t("source_caption", name=name, n=n_values, what=what))
+    if chosen.notes.get("non_finite"):
+        st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
+    if chosen.notes.get("number_format"):  # what was assumed about commas in pasted numbers
+        st.info(t(f"note_format_{chosen.notes['number_format']}"), icon=":material/info:")
 
 init_controls()
 zoom_max = max(3, min(ZOOM_MAX, n_values))
 urlstate.init("zoom", min(60, zoom_max), urlstate.int_range(2, zoom_max))  # checked even while its tab is shut
 st.session_state["zoom"] = min(st.session_state["zoom"], zoom_max)  # the series may have shrunk
 with guarded():
-    controls_panel()
+    with top["controls"]:
+        controls_panel()
     # Lazy tabs: only the open one is computed and sent.
-    tab_all, tab_zoom = st.tabs([t("chart_all"), t("chart_zoom")], key="view", on_change="rerun")
+    tab_all, tab_zoom = top["chart"].tabs([t("chart_all"), t("chart_zoom")], key="view", on_change="rerun")
     if tab_all.open:
         with tab_all:
             drawn = smoothing_chart(chosen)

@@ -1,4 +1,6 @@
-"""Landing page: what each page teaches."""
+"""Landing page: what each page teaches, with a picture of each (the browser tests' screenshots)."""
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -6,15 +8,33 @@ from bnviz.ui.i18n import t
 from bnviz.ui.shell import ensure_entrypoint
 
 ensure_entrypoint()
+SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+PAGES = (("ewma", "pages/ewma.py", "nav_ewma", ":material/show_chart:", "home_ewma"),
+         ("optimizers", "pages/optimizers.py", "nav_opt", ":material/route:", "home_opt"),
+         ("batchnorm", "pages/batchnorm.py", "nav_bn", ":material/stacked_bar_chart:", "home_bn"))
+
+
+@st.cache_data(show_spinner=False)
+def thumbnail(name: str):
+    """The page's screenshot, 640 px wide at most (a tenth of the bytes); None if it is missing."""
+    from PIL import Image
+
+    try:
+        with Image.open(SHOTS / f"{name}.png") as image:
+            image.thumbnail((640, 640))
+            return image.convert("RGB")
+    except OSError:
+        return None
+
 
 st.title(t("app_title"))
 st.markdown(t("home_intro"))
 st.subheader(t("home_pages"))
-st.page_link("pages/ewma.py", label=t("nav_ewma"), icon=":material/show_chart:")
-st.markdown(t("home_ewma"))
-st.page_link("pages/optimizers.py", label=t("nav_opt"), icon=":material/route:")
-st.markdown(t("home_opt"))
-st.page_link("pages/batchnorm.py", label=t("nav_bn"), icon=":material/stacked_bar_chart:")
-st.markdown(t("home_bn"))
+for name, script, label, icon, text in PAGES:
+    picture, words = st.columns([2, 3], vertical_alignment="center")
+    if (image := thumbnail(name)) is not None:
+        picture.image(image, width="stretch")
+    words.page_link(script, label=t(label), icon=icon)
+    words.markdown(t(text))
 st.caption(t("home_more"))
 st.info(t("home_howto"))

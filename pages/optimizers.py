@@ -10,7 +10,7 @@ import streamlit as st
 from bnviz import expr, opt_frames, optimizers
 from bnviz.ui import opt_charts, urlstate
 from bnviz.ui.charts import vega_spec
-from bnviz.ui.classroom import present
+from bnviz.ui.classroom import present, slots
 from bnviz.ui.common import guarded
 from bnviz.ui.i18n import t
 from bnviz.ui.opt_controls import (controls_panel, every_path, load_surface, on_click, opt_label, settings_key,
@@ -20,7 +20,8 @@ from bnviz.ui.shell import ensure_entrypoint
 ensure_entrypoint()
 
 st.title(t("opt_title"))
-st.caption(t("opt_intro"))
+top = slots("intro", "controls", "chart")  # on a projector: the chart first
+top["intro"].caption(t("opt_intro"))
 cfg, same, hps = sidebar()
 names = list(hps)
 surface_id, surface = load_surface(cfg)
@@ -31,24 +32,26 @@ urlstate.init("sy", float(shape.start[1]), urlstate.float_range(ya, yb))
 steps = cfg["steps"]
 urlstate.init("step", steps, urlstate.int_range(0, 1000))
 st.session_state["step"] = min(st.session_state["step"], steps)
-sx, sy = start_inputs(shape.domain)
-if surface is None:
-    st.stop()  # the error is on screen; every setting is kept for the corrected formula
-st.latex(surface.latex if cfg["surface"] != "custom" else "f(x,y) = " + cfg["expr"].replace("**", "^"))
+with top["intro"]:
+    sx, sy = start_inputs(shape.domain)
+    if surface is None:
+        st.stop()  # the error is on screen; every setting is kept for the corrected formula
+    st.latex(surface.latex if cfg["surface"] != "custom" else "f(x,y) = " + cfg["expr"].replace("**", "^"))
 
 paths, rates, runs, cells = every_path(surface_id, settings_key(hps), hps, (sx, sy), steps)
 labels = {name: opt_label(name) for name in optimizers.OPTIMIZERS}
 paths, rates = paths.assign(label=paths.optimizer.map(labels)), rates.assign(label=rates.optimizer.map(labels))
 if not names:
-    st.info(t("opt_none"))
+    top["intro"].info(t("opt_none"))
 for name, r in runs.items():
     if r.diverged_at is not None:
-        st.warning(t("diverged_msg", name=opt_label(name), k=r.diverged_at))
+        top["intro"].warning(t("diverged_msg", name=opt_label(name), k=r.diverged_at))
 
 with guarded():
-    controls_panel(names, same, steps)
+    with top["controls"]:
+        controls_panel(names, same, steps)
     minima = pd.DataFrame(surface.minima or [], columns=["x", "y"])
-    st.vega_lite_chart(present(vega_spec(
+    top["chart"].vega_lite_chart(present(vega_spec(
         opt_charts.contour_chart, {"cells": cells, "paths": paths, "minima": minima}, names=names, same=same,
         labels=labels, domain=surface.domain, x_title=t("axis_x"), y_title=t("axis_y"),
         loss_title=t("axis_log_gap"), opt_title=t("legend_opt"))),

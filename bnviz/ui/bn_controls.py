@@ -56,7 +56,7 @@ def controls(snap, pending: bool) -> None:
     """Start/Pause/Resume, Step, Stop, Reset and the job cap; a note left by the last click."""
     state = snap.state if snap else "idle"
     first = {"running": "pause", "paused": "resume"}.get(state, "start")
-    cols = st.columns(5)
+    cols = st.container(key="bn_buttons").columns(5)  # one key around them: focus stays in place (page.js)
     for col, action, icon, disabled in (
             (cols[0], first, "pause" if first == "pause" else "play_arrow", False),
             (cols[1], "step", "skip_next", False),

@@ -11,13 +11,16 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from bnviz.ui import live, urlstate
+from bnviz.ui.common import narrow_screen
 from bnviz.ui.i18n import t
 
 PRESENT_KEY = "present"
 # Larger text everywhere for a projector; the sidebar starts collapsed (see app.py).
 PRESENT_CSS = """<style>
 html { font-size: 21px; }
-[data-testid="stMain"] h1 { font-size: 2.6rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+[data-testid="stMain"] h1 { font-size: 2.6rem; padding-top: 0; }
+.bnviz-live .bl-text { font-size: 1.6rem; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
 .katex { font-size: 1.35em; }
 </style>"""
@@ -51,6 +54,14 @@ def presenter_toggle() -> bool:
     return on
 
 
+def slots(*names: str) -> dict:
+    """One container per part of a page's top, on screen in the order ``names`` gives, except
+    on a projector: there the "chart" comes first, then the "controls", then the rest."""
+    first = ("chart", "controls")
+    order = [*(n for n in first if n in names), *(n for n in names if n not in first)] if presenting() else names
+    return {name: st.container() for name in order}
+
+
 MAX_DRAWN = 40
 _DRAWN = "_charts_drawn"  # session key: (spec source, data) of the charts of the last full run
 
@@ -66,6 +77,8 @@ def present(chart, data=None):
     drawn = st.session_state.setdefault(_DRAWN, [])
     drawn.append((chart, data))
     del drawn[:-MAX_DRAWN]  # fragment reruns add charts without a new run: keep the latest
+    if isinstance(chart, dict) and narrow_screen():
+        chart = for_phone(chart)
     if not presenting():
         return chart
     if isinstance(chart, dict):
@@ -75,6 +88,20 @@ def present(chart, data=None):
         return {**chart, "config": config}  # the datasets are shared, not copied
     return (chart.configure_axis(**BIG_TEXT["axis"]).configure_legend(**BIG_TEXT["legend"])
             .configure_header(**BIG_TEXT["header"]).configure_title(**BIG_TEXT["title"]))
+
+
+PHONE_CELL = 110  # px: two facet columns, their headers and axes within a 390 px phone
+
+
+def for_phone(spec: dict) -> dict:
+    """A Vega-Lite spec fitted to a phone: facet cells no wider than ``PHONE_CELL`` (a facet
+    cannot stretch to its container) and legends listed downwards, so none is cut off."""
+    spec = {**spec, "config": {**spec.get("config", {})}}
+    spec["config"]["legend"] = {**spec["config"].get("legend", {}), "direction": "vertical"}
+    inner = spec.get("spec")
+    if "facet" in spec and isinstance(inner, dict) and isinstance(inner.get("width"), (int, float)):
+        spec["spec"] = {**inner, "width": min(inner["width"], PHONE_CELL)}
+    return spec
 
 
 def share_link(url_path: str, query: dict | None = None) -> str:

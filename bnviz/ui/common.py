@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 
@@ -14,12 +15,13 @@ log = logging.getLogger("bnviz")
 
 @contextmanager
 def guarded():
-    """Run a page section; an unexpected error becomes a short message, never a traceback."""
+    """Run a page section; an unexpected error becomes a short message in the user's language
+    (never a traceback, nor the exception's own text); the details go to the server's log."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - st.rerun/st.stop raise BaseException and pass through
+    except Exception:  # noqa: BLE001 - st.rerun/st.stop raise BaseException and pass through
         log.exception("section failed")
-        st.error(t("unexpected_error", detail=f"{type(exc).__name__}: {str(exc)[:200]}"))
+        st.error(t("unexpected_error"))
 
 
 def formula(latex: str, text_key: str) -> None:
@@ -35,6 +37,32 @@ export default function (component) {
   return () => { window.onbeforeunload = null; };
 }
 """
+
+
+_PAGE_JS = (Path(__file__).with_name("page.js")).read_text(encoding="utf-8")
+_PAGE_KEY = "bnviz_page"
+# Focus rings where Streamlit draws none: the page navigation, page links, tabs and the charts'
+# toolbars (keyboard users must see where they are; a mouse click shows none, :focus-visible).
+FOCUS_CSS = """<style>
+[data-testid="stSidebarNav"] a:focus-visible, [data-testid="stPageLink"] a:focus-visible,
+[data-testid="stElementToolbar"] button:focus-visible, [data-testid="stTab"]:focus-visible,
+[data-testid="stSidebarCollapseButton"] button:focus-visible, [data-testid="stExpandSidebarButton"]:focus-visible {
+  outline: 3px solid #1f77b4; outline-offset: 2px; border-radius: 4px;
+}
+</style>"""
+
+
+def page_helper() -> None:
+    """Every page: focus rings on navigation and toolbars, focus kept on a pressed control when
+    the page is drawn again, and whether the screen is narrow (bnviz/ui/page.js)."""
+    st.html(FOCUS_CSS)  # our own constant CSS, never user text
+    component = st.components.v2.component("bnviz_page", js=_PAGE_JS, isolate_styles=False)
+    component(data={"narrow": narrow_screen()}, key=_PAGE_KEY, height=0, on_narrow_change=lambda: None)
+
+
+def narrow_screen() -> bool:
+    """The browser said its window is narrower than 640 px (a phone)."""
+    return bool((st.session_state.get(_PAGE_KEY) or {}).get("narrow", False))
 
 
 def leave_warning(active: bool, text: str) -> None:

@@ -76,7 +76,7 @@ def beta_colour(labels: list[str], title: str):
     visible = ", ".join(f"{_js(labels)}[toNumber({p})]" for p in SLOTS)
     return alt.Color("beta:N", title=title, scale=alt.Scale(domain=labels, range=list(beta_swatches(len(labels)))),
                      legend=alt.Legend(values=alt.ExprRef(f"slice([{visible}], 0, toNumber(nc))"),
-                                       orient="bottom", direction="horizontal"))
+                                       orient="bottom"))
 
 
 def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[float], tick_format: str, few: bool,
@@ -95,7 +95,7 @@ def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[
         x, alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         tooltip=[when, alt.Tooltip("value:Q", title=raw_label, format=".4g")])
     dash_scale = alt.Scale(domain=list(variants.values()), range=DASHES[:len(variants)])
-    dash_legend = alt.Legend(orient="bottom", direction="horizontal", values=alt.ExprRef(shown_variants(variants)))
+    dash_legend = alt.Legend(orient="bottom", values=alt.ExprRef(shown_variants(variants)))
     lines, signals = [], []
     for slot, p in enumerate(SLOTS, 1):
         signals.append(alt.param(name=f"label{slot}", expr=f"{_js(labels)}[toNumber({p})]"))

@@ -88,7 +88,7 @@ def live_panels(at) -> dict:
     out = {}
     for element in at.get("bidi_component"):
         data = json.loads(element.proto.json)
-        for control in data["controls"]:
+        for control in data.get("controls", []):  # the page helper (bnviz/ui/page.js) has none
             out[control["id"]] = {**control, "value": data["values"].get(control["id"])}
     return out
 

@@ -222,3 +222,66 @@ def test_zoom_tab_shows_the_start(app):
     assert live_panels(at)["ewma-zoom"]["value"] == 10 and at.query_params["zoom"] == "10"
     assert len(at.get("vega_lite_chart")) == 3
     assert "ewma-zoom" in bound_elements(chart_specs(at)[0])
+
+
+def test_a_failing_section_says_so_in_the_language_without_the_exception_text(app, lang, monkeypatch):
+    from bnviz.ui import ewma_charts
+
+    def broken(**options):
+        raise RuntimeError("/srv/secret/path: index 7 out of range")
+
+    monkeypatch.setattr(ewma_charts, "weights_chart", broken)
+    at = app(PAGE, lang)
+    assert [e.value for e in at.error] == [STRINGS[lang]["unexpected_error"]]
+    assert "secret" not in texts(at) and "RuntimeError" not in texts(at)
+    assert len(at.get("vega_lite_chart")) == 2  # the rest of the page is drawn
+
+
+def _colour_scales(spec):
+    """Every colour scale on the field ``beta`` in a spec: (domain, range)."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            colour = node.get("color")
+            if isinstance(colour, dict) and colour.get("field") == "beta" and "scale" in colour:
+                found.append((colour["scale"]["domain"], colour["scale"]["range"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found
+
+
+def test_the_same_beta_has_the_same_colour_in_every_slot_and_chart(app):
+    """A curve's colour follows its β, not its slot: after Ng's preset β = 0.9 (now the second
+    curve) keeps the colour it had as the first, in every chart and in the panel's swatch."""
+    from bnviz.ewma_frames import BETAS, beta_label
+
+    at = app(PAGE)
+    scales = [s for spec in chart_specs(at) for s in _colour_scales(spec)]
+    assert len(scales) >= 3
+    labels = [beta_label(b) for b in BETAS]
+    assert all(domain == labels for domain, _ in scales)
+    colours = scales[0][1]
+    assert len(set(colours)) == len(BETAS) and all(r == colours for _, r in scales)
+    assert live_panels(at)["ewma-b1"]["swatches"][BETAS.index(0.9)] == colours[labels.index("β=0.9")]
+    at.sidebar.button[0].click().run()  # Ng's figure: β = 0.5, 0.9, 0.98
+    assert at.session_state["b2"] == 0.9
+    assert [s for spec in chart_specs(at) for s in _colour_scales(spec)][0][1] == colours
+
+
+def test_a_short_series_draws_its_raw_points_large(app):
+    def points(at):
+        spec = chart_specs(at)[0]
+        mark = spec["layer"][0]["mark"]
+        return mark["size"], mark["opacity"]
+
+    short = paste(app, "en", " ".join(str(v) for v in range(1, 31)))
+    size, opacity = points(short)
+    assert size >= 40 and opacity >= 0.6  # 30 values: each one visible on a projector
+    size_long, _ = points(app(PAGE))  # 1,461 values: small, or they hide the curves
+    assert size_long < size

@@ -22,8 +22,8 @@ STRINGS = {
     "share": "Share this view",
     "share_help": "This link opens this page with every setting as it is now. Copy it with the "
                   "button at its right.",
-    "unexpected_error": "Something went wrong while drawing this part: {detail}. The rest of the page still works; "
-                        "try other settings.",
+    "unexpected_error": "Something went wrong while drawing this part (the server's log has the details). The rest "
+                        "of the page still works; try other settings.",
     # EWMA page: controls
     "ewma_title": "Exponentially weighted moving averages",
     "ewma_intro": "An EWMA keeps one number and updates it with every new value: most of the weight goes to "

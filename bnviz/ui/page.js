@@ -1,0 +1,53 @@
+// bnviz page helper, mounted once on every page:
+// 1. it tells the server whether the screen is narrow (a phone), so facetted charts can be drawn
+//    to fit it (their cells have fixed widths; Vega-Lite cannot stretch a facet);
+// 2. a keyboard user's focus stays on the control they pressed.
+//
+// A click on Start or Play makes Streamlit run the page again, and the button may be drawn anew
+// (Start becomes Pause, a choice button is rebuilt): the browser then moves focus to the page
+// body. Each focused control is remembered by the outermost keyed container around it (its
+// "st-key-…" class) and its position among that container's focusable elements; when focus has
+// fallen to the body soon after, the element in the same place gets it back.
+const FOCUSABLE = "button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
+const KEEP_MS = 15000;
+
+const NARROW_PX = 640;
+
+export default function (component) {
+  const { data, setStateValue } = component;
+  const narrow = window.innerWidth < NARROW_PX;
+  if (narrow !== Boolean(data && data.narrow)) setStateValue("narrow", narrow);  // only when it differs
+
+  if (window.__bnvizFocus) return;
+  const state = (window.__bnvizFocus = { where: null, at: 0 });
+
+  function keyed(el) {
+    let found = null;
+    for (let node = el; node && node !== document.body; node = node.parentElement) {
+      if ([...node.classList].some((c) => c.startsWith("st-key-"))) found = node;
+    }
+    return found;
+  }
+
+  document.addEventListener("focusin", (event) => {
+    const box = keyed(event.target);
+    if (!box) return;
+    const name = [...box.classList].find((c) => c.startsWith("st-key-"));
+    const index = [...box.querySelectorAll(FOCUSABLE)].indexOf(event.target);
+    if (index >= 0) state.where = { name, index };
+    state.at = Date.now();
+  }, true);
+
+  function restore() {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (!lost || !state.where || Date.now() - state.at > KEEP_MS) return;
+    const box = document.querySelector("." + CSS.escape(state.where.name));
+    const target = box && box.querySelectorAll(FOCUSABLE)[state.where.index];
+    if (target && !target.disabled) {
+      target.focus({ preventScroll: true });
+      state.at = Date.now();
+    }
+  }
+
+  new MutationObserver(restore).observe(document.body, { childList: true, subtree: true });
+}

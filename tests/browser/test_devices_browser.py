@@ -1,0 +1,201 @@
+"""Every page on a phone (390×844, touch), on a projector (1280×720, presenter mode) and by keyboard,
+in real Chromium. The phone and presenter screenshots are the README's (docs/screenshots/)."""
+
+import pytest
+
+from bnviz.ui.strings import STRINGS
+from tests.browser.conftest import no_exception
+from tests.browser.harness import ROOT, open_page, wait_ready
+
+EN = STRINGS["en"]
+CHART = "[data-testid='stVegaLiteChart']"
+SHOTS = ROOT / "docs" / "screenshots"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+# Anything drawn wider than the screen: the page itself, or a chart, control or image sticking out.
+OVERFLOW = """() => {
+  const w = window.innerWidth;
+  const out = [...document.querySelectorAll(
+      "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-live, " +
+      "[data-testid='stMain'] button, [data-testid='stMain'] img, [data-testid='stMain'] input")]
+    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > w + 1); })
+    .map(e => e.tagName + " " + Math.round(e.getBoundingClientRect().left) + "-" + Math.round(e.getBoundingClientRect().right));
+  return {page: document.documentElement.scrollWidth, out};
+}"""
+# The app's main area scrolls, not the window; the header (≈ 60 px) covers the top of it.
+SCROLL_TO = """e => { e.scrollIntoView({block: "start"}); let p = e.parentElement;
+  while (p && p.scrollHeight <= p.clientHeight) p = p.parentElement; if (p) p.scrollBy(0, -70); }"""
+BOX = "e => { const r = e.getBoundingClientRect(); return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, left: r.left, right: r.right}; }"
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(locale="en-US", **PHONE)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def projector(browser):
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 720})
+    yield context.new_page()
+    context.close()
+
+
+def fits(page):
+    found = page.evaluate(OVERFLOW)
+    assert found["page"] <= page.viewport_size["width"] and not found["out"], found
+
+
+def sidebar_folded(page):
+    right = page.evaluate("() => document.querySelector(\"[data-testid='stSidebar']\").getBoundingClientRect().right")
+    return right <= 5
+
+
+def box(locator):
+    return locator.evaluate(BOX)
+
+
+def tap_at(page, locator, fraction):
+    """A finger's tap at ``fraction`` of ``locator``'s width."""
+    locator.scroll_into_view_if_needed()
+    b = locator.bounding_box()
+    page.touchscreen.tap(b["x"] + fraction * b["width"], b["y"] + b["height"] / 2)
+
+
+@pytest.mark.parametrize("path, title, control", [
+    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr")])
+def test_a_phone_holds_the_key_control_beside_its_chart(phone, server, path, title, control):
+    page = phone
+    open_page(page, server, path, title)
+    page.locator(CHART).first.locator("canvas").wait_for(timeout=30_000)
+    assert sidebar_folded(page)  # the settings do not cover the chart
+    fits(page)
+    # One screen holds the slider and the whole chart: a student moves β watching the curves.
+    slider, chart = page.locator(control), page.locator(CHART).first
+    assert box(chart)["bottom"] - box(slider)["top"] <= 844, (box(slider), box(chart))
+    # A finger moves it: the value changes and the chart follows.
+    before = slider.input_value()
+    pixels = chart.locator("canvas").evaluate("c => c.toDataURL()")
+    tap_at(page, slider, 0.9)
+    page.wait_for_function(f"() => document.querySelector('{control}').value !== '{before}'", timeout=10_000)
+    page.wait_for_function("([sel, old]) => document.querySelector(sel).toDataURL() !== old",
+                           arg=[f"{CHART} canvas", pixels], timeout=10_000)
+    wait_ready(page)
+    page.locator(".bnviz-live").first.evaluate(SCROLL_TO)
+    page.screenshot(path=str(SHOTS / f"phone-{path}.png"), scale="css")
+    no_exception(page)
+
+
+def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
+    page = phone
+    open_page(page, server, "batchnorm?bn_subset=12000&bn_batch=64", EN["bn_title"])
+    assert sidebar_folded(page)
+    fits(page)
+    page.get_by_role("button", name=EN["bn_step"]).tap()
+    page.locator(CHART).first.locator("canvas").wait_for(timeout=60_000)
+    wait_ready(page, timeout=60_000)
+    for tab in ("bn_tab_loss", "bn_tab_hist", "bn_tab_time", "bn_tab_bn"):
+        page.get_by_role("tab", name=EN[tab]).tap()
+        wait_ready(page, timeout=60_000)
+        page.locator(CHART).first.locator("canvas").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        # Every chart, LeNet-BN's column included, and its legends within the screen.
+        fits(page)
+        widths = page.evaluate(f"""() => [...document.querySelectorAll("{CHART} canvas")]
+            .map(c => c.getBoundingClientRect().right)""")
+        assert widths and max(widths) <= 390, (tab, widths)
+        if tab == "bn_tab_hist":
+            page.locator(CHART).first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "phone-batchnorm.png"), scale="css")
+    page.get_by_role("button", name=EN["bn_reset"]).tap()
+    wait_ready(page)
+    no_exception(page)
+
+
+def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
+    page = phone
+    open_page(page, server, "", EN["app_title"])
+    images = page.locator("[data-testid='stMain'] img")
+    images.first.wait_for(timeout=20_000)
+    assert images.count() == 3
+    for i in range(3):  # images below the fold load when scrolled to
+        images.nth(i).scroll_into_view_if_needed()
+        images.nth(i).evaluate("i => new Promise(done => i.complete ? done() : i.addEventListener('load', done))")
+        assert images.nth(i).evaluate("i => i.naturalWidth") > 100
+    page.locator("h1").first.scroll_into_view_if_needed()
+    fits(page)
+    page.screenshot(path=str(SHOTS / "phone-home.png"), scale="css")
+    no_exception(page)
+
+
+@pytest.mark.parametrize("path, title, control", [
+    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr")])
+def test_on_a_projector_the_chart_is_the_first_screen(projector, server, path, title, control):
+    page = projector
+    open_page(page, server, f"{path}?present=True", title)
+    chart = page.locator(CHART).first
+    chart.locator("canvas").wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    assert sidebar_folded(page)
+    # Text for the back of the room: the page's root size goes from 16 to 21 px, all text with it.
+    assert page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)") == 21
+    top = box(chart)
+    assert top["top"] < 250 and top["bottom"] <= 720 and top["right"] - top["left"] >= 900, top
+    assert box(page.locator(control))["top"] < 720  # the slider that moves it is on the same screen
+    if path == "ewma":  # the effective window, read from the back of the room
+        size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.bnviz-live .bl-text')).fontSize)")
+        assert size >= 30, size
+    page.screenshot(path=str(SHOTS / f"present-{path}.png"), scale="css")
+    no_exception(page)
+
+
+def test_keyboard_focus_stays_on_the_control_pressed(page, server):
+    open_page(page, server, "optimizers?steps=60", EN["opt_title"])
+    play = page.locator(".bnviz-live button", has_text=EN["play"])
+    play.focus()
+    page.keyboard.press("Enter")  # plays to the end, then commits: the page is drawn again
+    page.wait_for_function("() => document.querySelector('#opt-step').value === document.querySelector('#opt-step').max",
+                           timeout=30_000)
+    wait_ready(page)
+    page.wait_for_timeout(800)
+    assert page.evaluate("() => document.activeElement.textContent") == EN["play"]
+    # A choice rebuilt by the next draw keeps focus too (EWMA "how many β").
+    open_page(page, server, "ewma", EN["ewma_title"])
+    three = page.locator(".bnviz-live .bl-choices button", has_text="3")
+    three.focus()
+    page.keyboard.press("Enter")
+    wait_ready(page)
+    page.wait_for_timeout(800)
+    assert page.evaluate("() => document.activeElement.textContent") == "3"
+    # Start: the button becomes Pause; focus stays in its place, so Enter again pauses.
+    open_page(page, server, "batchnorm?bn_subset=12000&bn_batch=64", EN["bn_title"])
+    page.get_by_role("button", name=EN["bn_start"]).focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=EN["bn_pause"]).wait_for(timeout=30_000)
+    page.wait_for_timeout(800)
+    assert page.evaluate("() => document.activeElement.innerText").strip().endswith(EN["bn_pause"])
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=EN["bn_resume"]).wait_for(timeout=30_000)
+    page.get_by_role("button", name=EN["bn_reset"]).click()
+    wait_ready(page)
+    no_exception(page)
+
+
+def test_navigation_and_chart_toolbars_show_a_focus_ring(page, server):
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.locator(CHART).first.locator("canvas").wait_for(timeout=30_000)
+    ring = "() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }"
+    link = page.locator("[data-testid='stSidebarNav'] a").nth(1)
+    link.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # a keyboard focus: :focus-visible
+    assert page.evaluate("() => document.activeElement.tagName") == "A" and page.evaluate(ring)
+    chart = page.locator(CHART).first
+    chart.hover()
+    button = page.locator("[data-testid='stElementToolbar'] button").first
+    button.wait_for(timeout=10_000)
+    button.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest(\"[data-testid='stElementToolbar']\") !== null")
+    assert page.evaluate(ring)
