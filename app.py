@@ -25,6 +25,7 @@ pages = [
     st.Page("pages/ewma.py", title=t("nav_ewma"), icon=":material/show_chart:", url_path="ewma"),
     st.Page("pages/optimizers.py", title=t("nav_opt"), icon=":material/route:", url_path="optimizers"),
     st.Page("pages/batchnorm.py", title=t("nav_bn"), icon=":material/stacked_bar_chart:", url_path="batchnorm"),
+    st.Page("pages/tuning.py", title=t("nav_tune"), icon=":material/tune:", url_path="tuning"),
 ]
 page = st.navigation(pages)
 page_helper()

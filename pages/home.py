@@ -11,7 +11,8 @@ ensure_entrypoint()
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 PAGES = (("ewma", "pages/ewma.py", "nav_ewma", ":material/show_chart:", "home_ewma"),
          ("optimizers", "pages/optimizers.py", "nav_opt", ":material/route:", "home_opt"),
-         ("batchnorm", "pages/batchnorm.py", "nav_bn", ":material/stacked_bar_chart:", "home_bn"))
+         ("batchnorm", "pages/batchnorm.py", "nav_bn", ":material/stacked_bar_chart:", "home_bn"),
+         ("tuning", "pages/tuning.py", "nav_tune", ":material/tune:", "home_tune"))
 
 
 @st.cache_data(show_spinner=False)

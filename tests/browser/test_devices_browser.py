@@ -63,7 +63,8 @@ def tap_at(page, locator, fraction):
 
 
 @pytest.mark.parametrize("path, title, control", [
-    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr")])
+    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr"),
+    ("tuning", EN["tune_title"], "#tune-seed")])
 def test_a_phone_holds_the_key_control_beside_its_chart(phone, server, path, title, control):
     page = phone
     open_page(page, server, path, title)
@@ -117,8 +118,8 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     open_page(page, server, "", EN["app_title"])
     images = page.locator("[data-testid='stMain'] img")
     images.first.wait_for(timeout=20_000)
-    assert images.count() == 3
-    for i in range(3):  # images below the fold load when scrolled to
+    assert images.count() == 4
+    for i in range(4):  # images below the fold load when scrolled to
         images.nth(i).scroll_into_view_if_needed()
         images.nth(i).evaluate("i => new Promise(done => i.complete ? done() : i.addEventListener('load', done))")
         assert images.nth(i).evaluate("i => i.naturalWidth") > 100

@@ -9,7 +9,7 @@ from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import APP, chart_specs, no_traceback
 
 PAGES = {"pages/ewma.py": "ewma_title", "pages/optimizers.py": "opt_title", "pages/batchnorm.py": "bn_title",
-         "pages/home.py": "app_title"}
+         "pages/tuning.py": "tune_title", "pages/home.py": "app_title"}
 
 
 def test_language_follows_the_user_across_pages(app, monkeypatch):

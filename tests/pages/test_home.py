@@ -6,7 +6,9 @@ def test_home_in_each_language(app, lang):
     at = app("pages/home.py", lang)
     no_traceback(at)
     assert at.title[0].value == STRINGS[lang]["app_title"]
-    assert STRINGS[lang]["home_ewma"] in texts(at)
+    assert STRINGS[lang]["home_ewma"] in texts(at) and STRINGS[lang]["home_tune"] in texts(at)
+    links = [link.proto.page for link in at.get("page_link")]
+    assert links == ["ewma", "optimizers", "batchnorm", "tuning"], links
 
 
 def test_language_switch_in_sidebar(app):

@@ -24,6 +24,7 @@ from tests.pages.conftest import APP, no_traceback, set_language
 
 ROOT = Path(__file__).resolve().parents[2]
 EWMA, OPT, BN, HOME = "pages/ewma.py", "pages/optimizers.py", "pages/batchnorm.py", "pages/home.py"
+TUNE = "pages/tuning.py"
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 MILLION = pd.DataFrame({"v": np.random.default_rng(0).normal(size=1_000_000)}).to_csv(index=False).encode()
 
@@ -102,6 +103,9 @@ CASES = [
     ("url-ewma-zoom-range", "url", (EWMA, {"zoom": "99999"}), "toast", "url_ignored"),
     ("url-present-case", "url", (EWMA, {"present": "TRUE"}), "none", ""),
     ("url-ewma-beta-comma", "url", (EWMA, {"b1": "0,9"}), "toast", "url_ignored"),
+    ("url-tune-seed-range", "url", (TUNE, {"tseed": "-1"}), "toast", "url_ignored"),
+    ("url-tune-steps-float", "url", (TUNE, {"tsteps": "300.0"}), "none", ""),
+    ("url-tune-optimizer", "url", (TUNE, {"topt": "sgd; drop table"}), "toast", "url_ignored"),
     # Typed formulas on the optimizer page
     ("expr-import", "expr", "__import__('os').system('ls')", "error", "err_expr_call"),
     ("expr-open", "expr", "open('/etc/passwd')", "error", "err_expr_call"),

@@ -1,0 +1,65 @@
+"""The tuning page's controls (the sidebar's objective, the live seed and rounds) and the cached
+tables its charts draw from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from bnviz import tuning
+from bnviz.surfaces import SURFACES
+from bnviz.ui import live, urlstate
+from bnviz.ui.i18n import t
+from bnviz.ui.tuning_charts import IDS
+
+SURFACE_KEYS = ("rosenbrock", "valley", "beale")
+STEPS = (100, 300, 1000)
+SEEDS = 20  # the seed slider's positions: every one is computed once, the browser picks
+ROUNDS = (1, 2, 3)
+BUDGET = 9  # the notes' 3 × 3 grid: every strategy gets as many runs per round
+CONTROLS = (live.Control(IDS["seed"], "range", key="tseed", options=tuple(range(SEEDS))),
+            live.Control(IDS["rounds"], "range", key="trounds", options=ROUNDS))
+
+
+def sidebar() -> tuple[str, str, int]:
+    """The objective: which surface, which optimizer, how many steps."""
+    sb = st.sidebar
+    sb.header(t("tune_objective"))
+    urlstate.init("tsurf", "rosenbrock", urlstate.choice(SURFACE_KEYS))
+    urlstate.init("topt", "momentum", urlstate.choice(tuning.OPTIMIZERS))
+    urlstate.init("tsteps", 300, urlstate.choice(STEPS))
+    surface = sb.selectbox(t("surface"), SURFACE_KEYS, key="tsurf", format_func=lambda k: t(f"surf_{k}"))
+    optimizer = sb.radio(t("tune_optimizer"), tuning.OPTIMIZERS, key="topt", format_func=lambda k: t(f"opt_{k}"),
+                         horizontal=True)
+    steps = sb.select_slider(t("tune_steps"), STEPS, key="tsteps", help=t("tune_steps_help"))
+    return surface, optimizer, steps
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def tables(surface_key: str, optimizer: str, steps: int):
+    """(cells, points, best, betas): the landscape, every strategy's points for every seed, the
+    true best, and the β samples of every seed — computed once per objective."""
+    surface = SURFACES[surface_key]
+    cells = tuning.landscape(surface, optimizer, steps)
+    points = tuning.strategies(surface, optimizer, steps, BUDGET, SEEDS, ROUNDS[-1])
+    pool = pd.concat([cells[["alpha", "beta", "score"]], points[["alpha", "beta", "score"]]], ignore_index=True).dropna()
+    top = pool.loc[pool.score.idxmin()] if not pool.empty else None
+    best = pd.DataFrame([] if top is None else [{"alpha": top.alpha, "beta": top.beta, "score": top.score,
+                                                  "la": np.log10(top.alpha), "ld": np.log10(1 - top.beta)}])
+    betas = pd.concat([tuning.beta_samples(seed, 50).assign(seed=seed) for seed in range(SEEDS)], ignore_index=True)
+    return cells, points, best, betas
+
+
+def init_controls() -> None:
+    urlstate.init("tseed", 0, urlstate.choice(tuple(range(SEEDS))))
+    urlstate.init("trounds", ROUNDS[-1], urlstate.choice(ROUNDS))
+
+
+def controls_panel() -> None:
+    texts = {IDS["seed"]: {"label": t("tune_seed"), "texts": [t("tune_seed_value", seed=s) for s in range(SEEDS)],
+                           "max": SEEDS - 1},
+             IDS["rounds"]: {"label": t("tune_rounds"), "texts": [t("tune_rounds_value", n=n) for n in ROUNDS],
+                             "max": len(ROUNDS) - 1}}
+    live.panel("tune", CONTROLS, texts, key="tune_live")
+    st.caption(t("tune_live_hint"))

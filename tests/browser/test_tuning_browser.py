@@ -1,0 +1,49 @@
+"""The tuning page in real Chromium: the seed and the rounds redraw every chart in the browser with
+no server run; the table follows once the slider is let go; the page in Chinese."""
+
+import re
+
+from playwright.sync_api import expect
+
+from bnviz.ui.strings import STRINGS
+from tests.browser.conftest import no_exception
+from tests.browser.harness import ROOT, chart_pixels, drag, open_page, runs_seen, wait_ready, watch_runs
+
+EN, ZH = STRINGS["en"], STRINGS["zh"]
+CANVAS = "[data-testid='stVegaLiteChart'] canvas"
+
+
+def test_the_seed_redraws_every_chart_with_no_server_run(page, server):
+    open_page(page, server, "tuning", EN["tune_title"])
+    page.locator(CANVAS).nth(2).wait_for(timeout=30_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "tuning.png"))
+    before = [chart_pixels(page, i) for i in range(3)]
+    table = page.locator("[data-testid='stTable']").first.inner_text()
+    watch_runs(page)
+    drag(page, "#tune-seed", to=0.5)  # another draw of the random points, the mouse still pressed
+    page.wait_for_timeout(300)
+    assert runs_seen(page) == 0
+    during = [chart_pixels(page, i) for i in range(3)]
+    assert all(a != b for a, b in zip(before, during))  # the points of every chart moved
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"[?&]tseed=\d+"), timeout=20_000)  # committed on release
+    wait_ready(page)
+    assert runs_seen(page) == 1
+    assert page.locator("[data-testid='stTable']").first.inner_text() != table  # the table follows
+    # Fewer rounds of coarse to fine: only the second chart changes.
+    before = [chart_pixels(page, i) for i in range(3)]
+    drag(page, "#tune-rounds", to=0.0)
+    page.mouse.up()
+    wait_ready(page)
+    after = [chart_pixels(page, i) for i in range(3)]
+    assert after[1] != before[1]
+    no_exception(page)
+
+
+def test_the_page_in_chinese(page, server):
+    open_page(page, server, "tuning?lang=zh", ZH["tune_title"])
+    page.locator(CANVAS).nth(2).wait_for(timeout=30_000)
+    expect(page.get_by_text(ZH["tune_strategy_grid"]).first).to_be_visible()
+    assert "Strategy" not in page.inner_text("[data-testid='stMain']")
+    no_exception(page)
