@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, ewma, instant, optimizers
+from bench import bn, ewma, instant, optimizers, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -21,6 +21,7 @@ BENCHES = {
     "reproduce": lambda: print_table("d2l recipe, 10 epochs, real Fashion-MNIST", bn.reproduce()),
     "optimizers-core": lambda: print_table("Optimizers: server compute and course form vs torch.optim",
                                            optimizers.core()),
+    "tuning": tuning.run,
 }
 
 

@@ -7,7 +7,8 @@
 // (Start becomes Pause, a choice button is rebuilt): the browser then moves focus to the page
 // body. Each focused control is remembered by the outermost keyed container around it (its
 // "st-key-…" class) and its position among that container's focusable elements; when focus has
-// fallen to the body soon after, the element in the same place gets it back.
+// fallen to the body soon after, the element in the same place gets it back (a click anywhere
+// first forgets it: a mouse user who clicks the page's background keeps that).
 const FOCUSABLE = "button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
 const KEEP_MS = 15000;
 
@@ -49,5 +50,7 @@ export default function (component) {
     }
   }
 
+  // A pointer (mouse, finger) puts focus where it wants: only a keyboard's focus is kept.
+  document.addEventListener("pointerdown", () => { state.where = null; }, true);
   new MutationObserver(restore).observe(document.body, { childList: true, subtree: true });
 }

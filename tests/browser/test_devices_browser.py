@@ -1,6 +1,8 @@
 """Every page on a phone (390×844, touch), on a projector (1280×720, presenter mode) and by keyboard,
 in real Chromium. The phone and presenter screenshots are the README's (docs/screenshots/)."""
 
+import time
+
 import pytest
 
 from bnviz.ui.strings import STRINGS
@@ -41,9 +43,16 @@ def projector(browser):
     context.close()
 
 
-def fits(page):
-    found = page.evaluate(OVERFLOW)
-    assert found["page"] <= page.viewport_size["width"] and not found["out"], found
+def fits(page, settle_s: float = 10.0):
+    """Nothing wider than the screen, once what moves has settled (a toast or a redraw slides in
+    from the side for a moment; something that stays out for ``settle_s`` fails)."""
+    deadline = time.time() + settle_s
+    while True:
+        found = page.evaluate(OVERFLOW)
+        if found["page"] <= page.viewport_size["width"] and not found["out"]:
+            return
+        assert time.time() < deadline, found
+        page.wait_for_timeout(250)
 
 
 def sidebar_folded(page):
