@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, ewma, instant, optimizers, tuning
+from bench import bn, ewma, instant, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -22,6 +22,7 @@ BENCHES = {
     "optimizers-core": lambda: print_table("Optimizers: server compute and course form vs torch.optim",
                                            optimizers.core()),
     "tuning": tuning.run,
+    "sweep": sweep.run,
 }
 
 

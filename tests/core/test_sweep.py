@@ -1,0 +1,94 @@
+"""The learning-rate sweep (bnviz.sweep): every model trained in the batch equals the same model
+trained alone by a plain PyTorch loop, on real Fashion-MNIST — per-step losses, BatchNorm's
+running statistics, test accuracy and where it diverged."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bnviz import data, models, sweep
+
+# Three learning rates, one of which diverges within the 8 steps; real images, batches of 64.
+CONFIG = sweep.SweepConfig(lrs=(0.05, 0.5, 200.0), epochs=1, train_limit=512, test_limit=256, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return data.load_fashion_mnist()
+
+
+def alone(name, lr, fashion, config=CONFIG):
+    """One model, one plain loop: torch.optim.SGD on the sweep's batches, stopped where it diverges."""
+    torch.manual_seed(config.seed)
+    (x, y), (xt, yt) = sweep.tensors(fashion, config)
+    model = models.lenet(name == "lenet_bn", activation=config.activation)
+    models.init_weights(model, config.seed)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses, diverged = [], None
+    for step, idx in enumerate(sweep.batches(config, len(y)), 1):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        losses.append(loss.item())
+        if diverged is None and (not math.isfinite(loss.item()) or loss.item() > sweep.DIVERGED_LOSS):
+            diverged = step
+        if diverged is None:
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(xt).argmax(-1) == yt).float().mean().item()
+    return np.array(losses), acc, diverged, model
+
+
+@pytest.fixture(scope="module")
+def batched(fashion):
+    return sweep.run(fashion, CONFIG), {f: sweep.family(f, CONFIG) for f in models.MODELS}
+
+
+@pytest.mark.parametrize("name", models.MODELS)
+@pytest.mark.parametrize("k", range(len(CONFIG.lrs)))
+def test_each_batched_model_equals_the_same_model_trained_alone(fashion, batched, name, k):
+    result, _ = batched
+    losses, acc, diverged, _ = alone(name, CONFIG.lrs[k], fashion)
+    got = result[name]
+    assert got["diverged_at"][k] == diverged
+    n = diverged or len(losses)  # up to the step it diverged, the losses agree
+    np.testing.assert_allclose(got["losses"][:n, k], losses[:n], rtol=2e-4)
+    if diverged is None:
+        assert abs(got["accuracy"][-1][k] - acc) <= 1 / CONFIG.test_limit  # one image at most
+    else:
+        assert math.isnan(got["accuracy"][-1][k])
+
+
+def test_the_large_rate_diverges_and_the_others_learn(batched):
+    result, _ = batched
+    for name in models.MODELS:
+        assert result[name]["diverged_at"][2] is not None and result[name]["diverged_at"][:2] == [None, None]
+        assert result[name]["losses"][-1, 1] < result[name]["losses"][0, 1]  # α = 0.5 brought the loss down
+
+
+def test_each_model_keeps_its_own_batchnorm_statistics(fashion):
+    """The running mean of each batched LeNet-BN equals its lone twin's, and differs between rates
+    (statistics shared between the models would make them equal)."""
+    config = CONFIG
+    (x, y), _ = sweep.tensors(fashion, config)
+    fam = sweep.family("lenet_bn", config)
+    for step, idx in enumerate(sweep.batches(config, len(y)), 1):
+        sweep.train_step(fam, x[idx], y[idx], step)
+    for k in (0, 1):
+        twin = alone("lenet_bn", config.lrs[k], fashion)[3]
+        for layer in models.HIDDEN:
+            np.testing.assert_allclose(fam.buffers[f"{layer}_bn.running_mean"][k].numpy(),
+                                       getattr(twin, f"{layer}_bn").running_mean.numpy(), rtol=1e-3, atol=1e-5)
+    a, b = fam.buffers["fc1_bn.running_var"][0], fam.buffers["fc1_bn.running_var"][1]
+    assert not torch.allclose(a, b, rtol=1e-2)
+
+
+def test_every_model_starts_from_the_same_weights():
+    plain, bn = sweep.family("lenet", CONFIG), sweep.family("lenet_bn", CONFIG)
+    for name, w in plain.params.items():
+        assert torch.equal(w[0], w[-1]) and torch.equal(w[0], bn.params[name][0])  # shared layers alike
