@@ -147,9 +147,10 @@ def tensors(data, config: SweepConfig):
 
 
 def run(data, config: SweepConfig, progress=None, stop=None) -> dict:
-    """Train both families through the whole sweep. ``progress(step, total, losses)`` is called
-    after every step; ``stop()`` returning True ends early. Returns per model: its losses per
-    step, test accuracy per epoch, and where it diverged."""
+    """Train both families through the whole sweep. ``progress(step, total, losses, accuracy,
+    diverged)`` is called after every step (per model: the K losses, the K test accuracies at the
+    end of an epoch or None, where each diverged); ``stop()`` returning True ends early. Returns
+    per model: its losses per step, test accuracy per epoch, and where it diverged."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -161,11 +162,14 @@ def run(data, config: SweepConfig, progress=None, stop=None) -> dict:
         xb, yb = x[idx], y[idx]
         for f in fams:
             losses[f.name].append(train_step(f, xb, yb, step).cpu().numpy())
-        if step % config.steps_per_epoch == 0:
+        epoch_end = step % config.steps_per_epoch == 0
+        if epoch_end:
             for f in fams:
                 acc[f.name].append(accuracy(f, xt, yt))
         if progress:
-            progress(step, config.total_steps, {f.name: losses[f.name][-1] for f in fams})
+            progress(step, config.total_steps, {f.name: losses[f.name][-1] for f in fams},
+                     {f.name: acc[f.name][-1] for f in fams} if epoch_end else None,
+                     {f.name: list(f.diverged_at) for f in fams})
         if stop and stop():
             break
     return {f.name: {"losses": np.array(losses[f.name]), "accuracy": np.array(acc[f.name]),

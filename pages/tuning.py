@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz import tuning
-from bnviz.ui import tuning_charts
+from bnviz.ui import sweep_panel, tuning_charts
 from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present, slots
 from bnviz.ui.common import formula, guarded
@@ -76,6 +76,9 @@ with guarded():
     share = betas[betas.seed == st.session_state["tseed"]].groupby("scale").beta.apply(lambda b: (b < 0.99).mean())
     st.caption(t("tune_scale_explain", linear=share.get("linear", 0.0), log=share.get("log", 0.0)))
     st.latex(tuning.LATEX["log_sample"])
+
+with guarded():
+    sweep_panel.section()
 
 st.subheader(t("tune_more_header"))
 st.markdown(t("tune_more"))

@@ -47,3 +47,16 @@ def test_the_page_in_chinese(page, server):
     expect(page.get_by_text(ZH["tune_strategy_grid"]).first).to_be_visible()
     assert "Strategy" not in page.inner_text("[data-testid='stMain']")
     no_exception(page)
+
+
+def test_the_learning_rate_sweep_starts_draws_and_stops(page, server):
+    open_page(page, server, "tuning?sw_subset=3000&sw_epochs=1", EN["tune_title"])
+    page.get_by_role("button", name=EN["sweep_start"]).click()
+    progress = page.locator("[data-testid='stProgress']").first
+    expect(progress).to_contain_text(EN["sweep_state_running"], timeout=30_000)
+    page.locator(CANVAS).nth(3).wait_for(timeout=60_000)  # the loss of every run, drawn while it trains
+    page.get_by_role("button", name=EN["sweep_stop"]).click()
+    expect(progress).to_contain_text(re.compile(f"{EN['sweep_state_stopped']}|{EN['sweep_state_finished']}"),
+                                     timeout=60_000)
+    expect(page.get_by_role("button", name=EN["sweep_start"])).to_be_enabled(timeout=20_000)
+    no_exception(page)

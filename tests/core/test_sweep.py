@@ -92,3 +92,28 @@ def test_every_model_starts_from_the_same_weights():
     plain, bn = sweep.family("lenet", CONFIG), sweep.family("lenet_bn", CONFIG)
     for name, w in plain.params.items():
         assert torch.equal(w[0], w[-1]) and torch.equal(w[0], bn.params[name][0])  # shared layers alike
+
+
+def test_the_sweep_job_takes_a_slot_reports_progress_and_stops(fashion):
+    from bnviz.job_manager import MANAGER, JobRefused
+    from bnviz.sweep_job import SweepJob
+
+    config = sweep.SweepConfig(lrs=(0.1, 1.0), epochs=2, train_limit=640, test_limit=200, batch_size=64)
+    before = MANAGER.cap
+    MANAGER.cap = 1
+    try:
+        job = SweepJob(config, fashion).start()
+        with pytest.raises(JobRefused):  # the same cap as the BatchNorm trainings
+            SweepJob(config, fashion).start()
+        assert job.join(60) and not job.alive
+        snap = job.snapshot()
+        assert snap.state == "finished" and snap.step == snap.total == 20 and snap.eta is None
+        assert snap.losses["lenet_bn"].shape == (20, 2) and snap.accuracy["lenet"].shape == (2, 2)
+        assert job not in MANAGER.active()
+        stopped = SweepJob(sweep.SweepConfig(lrs=(0.1,), epochs=50, train_limit=640, test_limit=200,
+                                             batch_size=64), fashion).start()
+        stopped.stop()
+        assert stopped.join(60)
+        assert stopped.snapshot().state == "stopped" and stopped.snapshot().step < stopped.config.total_steps
+    finally:
+        MANAGER.cap = before

@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz import tuning
 from bnviz.surfaces import SURFACES
+from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from bnviz.ui.tuning_controls import BUDGET, ROUNDS, SEEDS
 from tests.pages.conftest import APP, bound_elements, chart_datasets, chart_specs, live_panels, no_traceback, texts
@@ -71,3 +72,39 @@ def test_the_objective_is_in_the_link_and_bad_values_are_said():
     no_traceback(bad)
     assert bad.toast and all(k in bad.toast[0].value for k in ("tseed", "tsteps", "tsurf"))
     assert bad.session_state["tseed"] == 0 and bad.session_state["tsteps"] == 300
+
+
+def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
+    """The smaller sweep (3,000 images, 1 epoch) runs as a job under the cap and draws 18 runs."""
+    import time
+
+    from bnviz import training
+    from tests.pages.conftest import set_language
+
+    at = app(PAGE)  # widgets are set in English (AppTest formats options outside the session)
+    at.session_state["sw_subset"] = 3_000
+    at.session_state["sw_epochs"] = 1
+    at.run()
+    at.button(key="sweep_start").click().run()
+    no_traceback(at)
+    assert len(training.MANAGER.active()) == 1  # the same cap as the BatchNorm trainings
+    deadline = time.time() + 120
+    while time.time() < deadline and training.MANAGER.active():
+        time.sleep(0.5)
+    at.run()
+    no_traceback(at)
+    assert not training.MANAGER.active()
+    assert STRINGS["en"]["sweep_state_finished"] in at.get("progress")[0].proto.text
+    found = [chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    acc = next(d["acc"] for d in found if "acc" in d)
+    assert len(acc) == 18 and set(acc.model) == {"LeNet", "LeNet-BN"}
+    assert acc[~acc.diverged].accuracy.between(0, 1).all() and acc[acc.diverged].accuracy.isna().all()
+    assert acc[acc.lr >= 31].diverged.all()  # α ≥ 31.6 diverges for both
+    assert any("loss" in d for d in found)
+    # The same finished run, read in Chinese.
+    set_language(at, "zh")
+    monkeypatch.setattr(i18n, "default_language", lambda: "zh")
+    at.run()
+    no_traceback(at)
+    assert STRINGS["zh"]["sweep_state_finished"] in at.get("progress")[0].proto.text
+    assert STRINGS["zh"]["sweep_header"] in [h.value for h in at.subheader]

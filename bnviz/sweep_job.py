@@ -1,0 +1,102 @@
+"""The learning-rate sweep as a background job: one thread, under the same process-wide cap as the
+BatchNorm trainings (:data:`bnviz.job_manager.MANAGER`), with Stop, progress and an ETA.
+
+The page reads :meth:`SweepJob.snapshot` (a copy, safe from any thread) on each live refresh.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import models, sweep
+from .job_manager import MANAGER
+
+log = logging.getLogger("bnviz")
+
+
+@dataclass(frozen=True)
+class SweepSnapshot:
+    state: str  # "running", "stopped", "finished" or "failed"
+    step: int
+    total: int
+    elapsed: float
+    eta: float | None  # seconds left, from the pace so far
+    lrs: tuple
+    losses: dict  # model → (steps, K) array
+    accuracy: dict  # model → (epochs done, K) array, NaN where diverged
+    diverged_at: dict  # model → list of step or None
+    device: str
+
+
+class SweepJob:
+    _ids = itertools.count(1)
+
+    def __init__(self, config: sweep.SweepConfig, data):
+        self.id = f"sweep-{next(self._ids)}"
+        self.config, self._data = config, data
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._losses = {m: [] for m in models.MODELS}
+        self._accuracy = {m: [] for m in models.MODELS}
+        self._diverged = {m: [None] * len(config.lrs) for m in models.MODELS}
+        self._step, self._state, self._started = 0, "running", time.perf_counter()
+        self._elapsed = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"bnviz-train-{self.id}", daemon=True)
+
+    def start(self) -> "SweepJob":
+        """Take a slot under the cap (:class:`JobRefused` when none is free), then train."""
+        MANAGER.admit(self)
+        self._thread.start()
+        return self
+
+    def _progress(self, step, total, losses, accuracy, diverged) -> None:
+        with self._lock:
+            self._step = step
+            self._elapsed = time.perf_counter() - self._started
+            for m in models.MODELS:
+                self._losses[m].append(losses[m])
+                if accuracy is not None:
+                    self._accuracy[m].append(accuracy[m])
+                self._diverged[m] = list(diverged[m])
+
+    def _run(self) -> None:
+        try:
+            sweep.run(self._data, self.config, progress=self._progress, stop=self._stop.is_set)
+            state = "stopped" if self._stop.is_set() and self._step < self.config.total_steps else "finished"
+        except Exception:  # noqa: BLE001 - a failed job is reported on the page, never raised
+            log.exception("sweep %s failed", self.id)
+            state = "failed"
+        with self._lock:
+            self._state = state
+            self._elapsed = time.perf_counter() - self._started
+        MANAGER.forget(self)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    release = stop  # what the manager calls to end every job
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> SweepSnapshot:
+        with self._lock:
+            step, total = self._step, self.config.total_steps
+            eta = self._elapsed / step * (total - step) if step and self._state == "running" else None
+            k = len(self.config.lrs)
+            return SweepSnapshot(
+                self._state, step, total, self._elapsed, eta, tuple(self.config.lrs),
+                {m: np.array(v).reshape(-1, k) for m, v in self._losses.items()},
+                {m: np.array(v).reshape(-1, k) for m, v in self._accuracy.items()},
+                {m: list(v) for m, v in self._diverged.items()}, self.config.device)
