@@ -128,10 +128,10 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     images = page.locator("[data-testid='stMain'] img")
     images.first.wait_for(timeout=20_000)
     assert images.count() == 4
-    for i in range(4):  # images below the fold load when scrolled to
+    for i in range(4):  # images below the fold load when scrolled to (and again if a rerun gave them new addresses)
         images.nth(i).scroll_into_view_if_needed()
-        images.nth(i).evaluate("i => new Promise(done => i.complete ? done() : i.addEventListener('load', done))")
-        assert images.nth(i).evaluate("i => i.naturalWidth") > 100
+        page.wait_for_function("""i => { const im = document.querySelectorAll("[data-testid='stMain'] img")[i];
+                                          return im && im.complete && im.naturalWidth > 100; }""", arg=i, timeout=20_000)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)
     page.screenshot(path=str(SHOTS / "phone-home.png"), scale="css")
@@ -139,7 +139,8 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
 
 
 @pytest.mark.parametrize("path, title, control", [
-    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr")])
+    ("ewma", EN["ewma_title"], "#ewma-b1"), ("optimizers", EN["opt_title"], "#opt-lr"),
+    ("tuning", EN["tune_title"], "#tune-seed")])
 def test_on_a_projector_the_chart_is_the_first_screen(projector, server, path, title, control):
     page = projector
     open_page(page, server, f"{path}?present=True", title)
@@ -148,7 +149,8 @@ def test_on_a_projector_the_chart_is_the_first_screen(projector, server, path, t
     page.wait_for_timeout(500)
     assert sidebar_folded(page)
     # Text for the back of the room: the page's root size goes from 16 to 21 px, all text with it.
-    assert page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)") == 21
+    page.wait_for_function("() => parseFloat(getComputedStyle(document.documentElement).fontSize) === 21",
+                           timeout=20_000)
     top = box(chart)
     assert top["top"] < 250 and top["bottom"] <= 720 and top["right"] - top["left"] >= 900, top
     assert box(page.locator(control))["top"] < 720  # the slider that moves it is on the same screen
@@ -209,3 +211,20 @@ def test_navigation_and_chart_toolbars_show_a_focus_ring(page, server):
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.closest(\"[data-testid='stElementToolbar']\") !== null")
     assert page.evaluate(ring)
+
+
+@pytest.mark.parametrize("path, title, first", [("", EN["app_title"], None),
+                                                ("batchnorm", EN["bn_title"], EN["bn_start"])])
+def test_the_other_pages_fit_a_projector(projector, server, path, title, first):
+    """Home and BatchNorm at 1280×720 in presenter mode: large text, nothing cut off, and
+    BatchNorm's Start on the first screen (its charts come once a run has started)."""
+    page = projector
+    open_page(page, server, f"{path}?present=True", title)
+    assert sidebar_folded(page)
+    page.wait_for_function("() => parseFloat(getComputedStyle(document.documentElement).fontSize) === 21",
+                           timeout=20_000)
+    fits(page)
+    if first:
+        assert box(page.get_by_role("button", name=first))["bottom"] <= 720
+    no_exception(page)
+
