@@ -13,6 +13,7 @@ from bnviz.ui import urlstate
 from bnviz.ui.classroom import presenter_toggle, share_box, start_run, svg_download
 from bnviz.ui.common import page_helper
 from bnviz.ui.i18n import language_selector, t
+from bnviz.ui.shell import PAGES
 
 # A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
 st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide",
@@ -20,13 +21,8 @@ st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="
 urlstate.start_run()
 language_selector()
 presenter_toggle()
-pages = [
-    st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
-    st.Page("pages/ewma.py", title=t("nav_ewma"), icon=":material/show_chart:", url_path="ewma"),
-    st.Page("pages/optimizers.py", title=t("nav_opt"), icon=":material/route:", url_path="optimizers"),
-    st.Page("pages/batchnorm.py", title=t("nav_bn"), icon=":material/stacked_bar_chart:", url_path="batchnorm"),
-    st.Page("pages/tuning.py", title=t("nav_tune"), icon=":material/tune:", url_path="tuning"),
-]
+pages = [st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
+         *(st.Page(f"pages/{path}.py", title=t(f"nav_{key}"), icon=icon, url_path=path) for path, key, icon in PAGES)]
 page = st.navigation(pages)
 page_helper()
 start_run()

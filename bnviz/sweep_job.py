@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from . import models, sweep
 from .job_manager import MANAGER
@@ -100,3 +101,23 @@ class SweepJob:
                 {m: np.array(v).reshape(-1, k) for m, v in self._losses.items()},
                 {m: np.array(v).reshape(-1, k) for m, v in self._accuracy.items()},
                 {m: list(v) for m, v in self._diverged.items()}, self.config.device)
+
+
+def frames(snap: SweepSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(acc, loss) tables of a snapshot for the page's charts: the last finished epoch's test
+    accuracy per (model, lr) with whether the run diverged, and every step's loss up to where the
+    run diverged (a loss of 10¹¹ would squash every other curve)."""
+    acc, loss = [], []
+    for model in models.MODELS:
+        label = models.LABELS[model]
+        last = snap.accuracy[model][-1] if len(snap.accuracy[model]) else np.full(len(snap.lrs), np.nan)
+        steps = snap.losses[model]
+        for k, lr in enumerate(snap.lrs):
+            acc.append({"model": label, "lr": lr, "accuracy": None if np.isnan(last[k]) else float(last[k]),
+                        "diverged": snap.diverged_at[model][k] is not None})
+            column = steps[:, k] if len(steps) else np.array([])
+            ok = np.isfinite(column) & (column > 0) & (column <= sweep.DIVERGED_LOSS)
+            loss.append(pd.DataFrame({"step": np.arange(1, len(column) + 1)[ok], "model": label,
+                                      "lr": f"{lr:.3g}", "loss": column[ok]}))
+    return pd.DataFrame(acc), pd.concat(loss, ignore_index=True)
+

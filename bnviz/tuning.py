@@ -158,3 +158,25 @@ def summary(points: pd.DataFrame, true_best: float) -> pd.DataFrame:
                      "behind": np.nan if top is None else top.score - true_best,
                      "best_alpha": np.nan if top is None else top.alpha, "best_beta": np.nan if top is None else top.beta})
     return pd.DataFrame(rows)
+
+
+def true_best(cells: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """The lowest score on the landscape or among every point tried, as one row (alpha, beta,
+    score, la, ld); no row when every run diverged."""
+    pool = pd.concat([cells[["alpha", "beta", "score"]], points[["alpha", "beta", "score"]]],
+                     ignore_index=True).dropna()
+    top = pool.nsmallest(1, "score")
+    return top.assign(la=np.log10(top.alpha), ld=np.log10(1 - top.beta)).reset_index(drop=True)
+
+
+def better_than_grid(table: pd.DataFrame) -> dict:
+    """For each other strategy of a :func:`summary`, on how many seeds it found a better score
+    than the notes' grid."""
+    by = table.pivot(index="seed", columns="strategy", values="best")
+    return {s: int((by[s] < by["grid"]).sum()) for s in by.columns if s != "grid"}
+
+
+def share_below(draws: pd.DataFrame, beta: float = 0.99) -> dict:
+    """The share of each way's β samples (:func:`beta_samples`) that fall below ``beta``."""
+    return {scale: float((g.beta < beta).mean()) for scale, g in draws.groupby("scale")}
+

@@ -5,14 +5,10 @@ from pathlib import Path
 import streamlit as st
 
 from bnviz.ui.i18n import t
-from bnviz.ui.shell import ensure_entrypoint
+from bnviz.ui.shell import PAGES, ensure_entrypoint
 
 ensure_entrypoint()
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-PAGES = (("ewma", "pages/ewma.py", "nav_ewma", ":material/show_chart:", "home_ewma"),
-         ("optimizers", "pages/optimizers.py", "nav_opt", ":material/route:", "home_opt"),
-         ("batchnorm", "pages/batchnorm.py", "nav_bn", ":material/stacked_bar_chart:", "home_bn"),
-         ("tuning", "pages/tuning.py", "nav_tune", ":material/tune:", "home_tune"))
 
 
 @st.cache_data(show_spinner=False)
@@ -31,11 +27,11 @@ def thumbnail(name: str):
 st.title(t("app_title"))
 st.markdown(t("home_intro"))
 st.subheader(t("home_pages"))
-for name, script, label, icon, text in PAGES:
+for path, key, icon in PAGES:
     picture, words = st.columns([2, 3], vertical_alignment="center")
-    if (image := thumbnail(name)) is not None:
+    if (image := thumbnail(path)) is not None:
         picture.image(image, width="stretch")
-    words.page_link(script, label=t(label), icon=icon)
-    words.markdown(t(text))
+    words.page_link(f"pages/{path}.py", label=t(f"nav_{key}"), icon=icon)
+    words.markdown(t(f"home_{key}"))
 st.caption(t("home_more"))
 st.info(t("home_howto"))

@@ -56,9 +56,7 @@ with guarded():
         t("tune_col_where"): [f"α = {a:.3g}, β = {b:.4g}" if pd.notna(a) else "—"
                               for a, b in zip(shown.best_alpha, shown.best_beta)],
     }).set_index(t("tune_strategy")))
-    by = table.pivot(index="seed", columns="strategy", values="best")
-    st.markdown(t("tune_verdict", random=int((by.random < by.grid).sum()), fine=int((by.fine < by.grid).sum()),
-                  seeds=SEEDS, budget=BUDGET, best=true_best))
+    st.markdown(t("tune_verdict", **tuning.better_than_grid(table), seeds=SEEDS, budget=BUDGET, best=true_best))
 
 with guarded():
     st.subheader(t("tune_fine_header"))
@@ -73,8 +71,7 @@ with guarded():
     st.vega_lite_chart(present(vega_spec(
         tuning_charts.sampling_chart, {"betas": betas}, x_title=t("tune_axis_window"), y_title=t("tune_axis_drawn"))),
         width="stretch", key="tune_chart_scale")
-    share = betas[betas.seed == st.session_state["tseed"]].groupby("scale").beta.apply(lambda b: (b < 0.99).mean())
-    st.caption(t("tune_scale_explain", linear=share.get("linear", 0.0), log=share.get("log", 0.0)))
+    st.caption(t("tune_scale_explain", **tuning.share_below(betas[betas.seed == st.session_state["tseed"]])))
     st.latex(tuning.LATEX["log_sample"])
 
 with guarded():

@@ -175,3 +175,29 @@ def probe_chart(*, field: str, x_title: str, y_title: str, model_title: str, tot
         _model(model_title),
         tooltip=["step:Q", "model:N", alt.Tooltip(f"{field}:Q", format=".3e")],
     ).properties(height=height, usermeta=CANVAS)
+
+
+def sweep_accuracy_chart(*, x_title: str, y_title: str, model_title: str, diverged_label: str,
+                         height: int = 300) -> alt.LayerChart:
+    """The learning-rate sweep: test accuracy against α (log axis) for both models ("acc": lr,
+    model, accuracy, diverged); a diverged run is an ✕ at the bottom."""
+    x = alt.X("lr:Q", title=x_title, scale=alt.Scale(type="log"))
+    tips = ["model:N", alt.Tooltip("lr:Q", format=".3g")]
+    line = _data("acc").transform_filter("!datum.diverged").mark_line(point=True).encode(
+        x, alt.Y("accuracy:Q", title=y_title, scale=alt.Scale(domain=[0, 1])), _model(model_title),
+        tooltip=[*tips, alt.Tooltip("accuracy:Q", format=".3f")])
+    crosses = _data("acc").transform_filter("datum.diverged").transform_calculate(y="0.02", what=f"'{diverged_label}'") \
+        .mark_point(shape="cross", size=140, filled=True).encode(
+            x, alt.Y("y:Q"), _model(model_title), tooltip=[*tips, alt.Tooltip("what:N", title="")])
+    return alt.layer(line, crosses).properties(height=height, usermeta=CANVAS)
+
+
+def sweep_loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, height: int = 260) -> alt.Chart:
+    """The learning-rate sweep: every run's training loss per step ("loss": step, model, lr,
+    loss), log scale, one line per run."""
+    return _data("loss").mark_line(strokeWidth=1.2, opacity=0.8).encode(
+        alt.X("step:Q", title=x_title), alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log")),
+        _model(model_title), alt.Detail("lr:N"),
+        tooltip=["model:N", alt.Tooltip("lr:N", title=lr_title), "step:Q", alt.Tooltip("loss:Q", format=".3f")],
+    ).properties(height=height, usermeta=CANVAS)
+

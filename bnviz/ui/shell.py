@@ -9,6 +9,11 @@ This guard switches the mode and reruns, so the same request is served through `
 
 import streamlit as st
 
+# The pages after Home, in the navigation's order: (url path, string key, icon). The script is
+# ``pages/<url path>.py``; its title is the string ``nav_<key>``, its line on Home ``home_<key>``.
+PAGES = (("ewma", "ewma", ":material/show_chart:"), ("optimizers", "opt", ":material/route:"),
+         ("batchnorm", "bn", ":material/stacked_bar_chart:"), ("tuning", "tune", ":material/tune:"))
+
 
 def ensure_entrypoint() -> None:
     from streamlit.runtime.pages_manager import PagesManager

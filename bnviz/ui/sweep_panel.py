@@ -5,68 +5,16 @@ torch is imported only once a sweep is started (the search above needs none)."""
 
 from __future__ import annotations
 
-import altair as alt
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from bnviz.ui import urlstate
-from bnviz.ui.charts import CANVAS, vega_spec
+from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
 from bnviz.ui.i18n import t
 
 JOB = "_sweep_job"
-LABELS = {"lenet": "LeNet", "lenet_bn": "LeNet-BN"}
-COLOURS = alt.Scale(domain=list(LABELS.values()), range=["#d62728", "#1f77b4"])
 SUBSETS = (3_000, 12_000)
 EPOCHS = (1, 2)
-
-
-def accuracy_chart(*, x_title: str, y_title: str, model_title: str, diverged_label: str,
-                   height: int = 300) -> alt.LayerChart:
-    """Test accuracy against the learning rate (log axis) for both models ("acc": lr, model,
-    accuracy, diverged); a diverged run is an ✕ at the bottom."""
-    x = alt.X("lr:Q", title=x_title, scale=alt.Scale(type="log"))
-    base = alt.Chart(alt.NamedData("acc"))
-    line = base.transform_filter("!datum.diverged").mark_line(point=True).encode(
-        x, alt.Y("accuracy:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
-        alt.Color("model:N", title=model_title, scale=COLOURS, legend=alt.Legend(orient="bottom")),
-        tooltip=["model:N", alt.Tooltip("lr:Q", format=".3g"), alt.Tooltip("accuracy:Q", format=".3f")])
-    crosses = base.transform_filter("datum.diverged").transform_calculate(y="0.02", what=f"'{diverged_label}'") \
-        .mark_point(shape="cross", size=140, filled=True).encode(
-            x, alt.Y("y:Q"), alt.Color("model:N", scale=COLOURS),
-            tooltip=["model:N", alt.Tooltip("lr:Q", format=".3g"), alt.Tooltip("what:N", title="")])
-    return alt.layer(line, crosses).properties(height=height, usermeta=CANVAS)
-
-
-def loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, height: int = 260) -> alt.Chart:
-    """Every run's training loss per step ("loss": step, model, lr, loss), log scale, one line each."""
-    return alt.Chart(alt.NamedData("loss")).mark_line(strokeWidth=1.2, opacity=0.8).encode(
-        alt.X("step:Q", title=x_title), alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log")),
-        alt.Color("model:N", title=model_title, scale=COLOURS, legend=alt.Legend(orient="bottom")),
-        alt.Detail("lr:N"),
-        tooltip=["model:N", alt.Tooltip("lr:N", title=lr_title), "step:Q", alt.Tooltip("loss:Q", format=".3f")],
-    ).properties(height=height, usermeta=CANVAS)
-
-
-def frames(snap) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(acc, loss) tables of a snapshot: the last epoch's accuracy per (model, lr), every step's
-    loss up to where the run diverged (a loss of 10¹¹ would squash every other curve)."""
-    from bnviz.sweep import DIVERGED_LOSS
-
-    acc, loss = [], []
-    for model, label in LABELS.items():
-        last = snap.accuracy[model][-1] if len(snap.accuracy[model]) else np.full(len(snap.lrs), np.nan)
-        for k, lr in enumerate(snap.lrs):
-            acc.append({"model": label, "lr": lr, "accuracy": None if np.isnan(last[k]) else float(last[k]),
-                        "diverged": snap.diverged_at[model][k] is not None})
-        steps = snap.losses[model]
-        for k, lr in enumerate(snap.lrs):
-            column = steps[:, k] if len(steps) else np.array([])
-            ok = np.isfinite(column) & (column > 0) & (column <= DIVERGED_LOSS)
-            loss.append(pd.DataFrame({"step": np.arange(1, len(column) + 1)[ok], "model": label,
-                                      "lr": f"{lr:.3g}", "loss": column[ok]}))
-    return pd.DataFrame(acc), pd.concat(loss, ignore_index=True) if loss else pd.DataFrame()
 
 
 def _start() -> None:
@@ -128,6 +76,9 @@ def live() -> None:
     if not job.alive and st.session_state.get(SEEN_RUNNING):
         st.session_state[SEEN_RUNNING] = False
         st.rerun()  # the whole page: Start comes back, the refresh stops
+    from bnviz import sweep_job
+    from bnviz.ui import bn_charts
+
     snap = job.snapshot()
     eta = t("sweep_eta", s=round(snap.eta)) if snap.eta is not None else ""
     st.progress(snap.step / max(1, snap.total),
@@ -135,17 +86,17 @@ def live() -> None:
                        s=round(snap.elapsed), eta=eta, device=snap.device))
     if snap.state == "failed":
         st.error(t("sweep_failed"))
-    acc, loss = frames(snap)
+    acc, loss = sweep_job.frames(snap)
+    model = t("bn_model")
     if len(snap.accuracy["lenet"]):
-        st.vega_lite_chart(present(vega_spec(accuracy_chart, {"acc": acc}, x_title=t("sweep_axis_lr"),
-                                             y_title=t("sweep_axis_acc"), model_title=t("bn_model"),
-                                             diverged_label=t("tune_diverged"))),
-                           width="stretch", key="sweep_chart_acc")
+        st.vega_lite_chart(present(vega_spec(
+            bn_charts.sweep_accuracy_chart, {"acc": acc}, x_title=t("sweep_axis_lr"), y_title=t("sweep_axis_acc"),
+            model_title=model, diverged_label=t("tune_diverged"))), width="stretch", key="sweep_chart_acc")
         st.caption(t("sweep_acc_explain"))
     if len(loss):
-        st.vega_lite_chart(present(vega_spec(loss_chart, {"loss": loss}, x_title=t("sweep_axis_step"),
-                                             y_title=t("sweep_axis_loss"), model_title=t("bn_model"),
-                                             lr_title="α")), width="stretch", key="sweep_chart_loss")
+        st.vega_lite_chart(present(vega_spec(
+            bn_charts.sweep_loss_chart, {"loss": loss}, x_title=t("sweep_axis_step"), y_title=t("sweep_axis_loss"),
+            model_title=model, lr_title="α")), width="stretch", key="sweep_chart_loss")
     if not job.alive:
         st.download_button(t("sweep_download"), loss.to_csv(index=False), file_name="bnviz_lr_sweep.csv",
                            mime="text/csv", icon=":material/download:")

@@ -3,7 +3,6 @@ tables its charts draw from."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -43,10 +42,7 @@ def tables(surface_key: str, optimizer: str, steps: int):
     surface = SURFACES[surface_key]
     cells = tuning.landscape(surface, optimizer, steps)
     points = tuning.strategies(surface, optimizer, steps, BUDGET, SEEDS, ROUNDS[-1])
-    pool = pd.concat([cells[["alpha", "beta", "score"]], points[["alpha", "beta", "score"]]], ignore_index=True).dropna()
-    top = pool.loc[pool.score.idxmin()] if not pool.empty else None
-    best = pd.DataFrame([] if top is None else [{"alpha": top.alpha, "beta": top.beta, "score": top.score,
-                                                  "la": np.log10(top.alpha), "ld": np.log10(1 - top.beta)}])
+    best = tuning.true_best(cells, points)
     betas = pd.concat([tuning.beta_samples(seed, 50).assign(seed=seed) for seed in range(SEEDS)], ignore_index=True)
     return cells, points, best, betas
 

@@ -99,17 +99,18 @@ def live_text(at, control_id) -> str:
     return c["texts"][c["value"]] if "texts" in c else c["template"].replace("{value}", str(c["value"]))
 
 
-def bound_elements(spec) -> set[str]:
-    """The ids of the live controls a chart's parameters follow."""
-    found = set()
+def spec_nodes(spec):
+    """Every dict inside a chart spec (its layers, encodings, parameters, ...), depth first."""
     if isinstance(spec, dict):
-        for param in spec.get("params", []):
-            bind = param.get("bind")
-            if isinstance(bind, dict) and str(bind.get("element", "")).startswith("#"):
-                found.add(bind["element"][1:])
+        yield spec
         for value in spec.values():
-            found |= bound_elements(value)
+            yield from spec_nodes(value)
     elif isinstance(spec, list):
         for value in spec:
-            found |= bound_elements(value)
-    return found
+            yield from spec_nodes(value)
+
+
+def bound_elements(spec) -> set[str]:
+    """The ids of the live controls a chart's parameters follow."""
+    binds = (param.get("bind") for node in spec_nodes(spec) for param in node.get("params", []))
+    return {b["element"][1:] for b in binds if isinstance(b, dict) and str(b.get("element", "")).startswith("#")}

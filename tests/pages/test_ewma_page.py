@@ -6,7 +6,7 @@ import pytest
 
 from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import (bound_elements, chart_datasets, chart_specs, live_panels, live_text, no_traceback,
-                                  set_language, texts)
+                                  set_language, spec_nodes, texts)
 
 PAGE = "pages/ewma.py"
 
@@ -239,21 +239,9 @@ def test_a_failing_section_says_so_in_the_language_without_the_exception_text(ap
 
 def _colour_scales(spec):
     """Every colour scale on the field ``beta`` in a spec: (domain, range)."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            colour = node.get("color")
-            if isinstance(colour, dict) and colour.get("field") == "beta" and "scale" in colour:
-                found.append((colour["scale"]["domain"], colour["scale"]["range"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(spec)
-    return found
+    colours = (node.get("color") for node in spec_nodes(spec))
+    return [(c["scale"]["domain"], c["scale"]["range"]) for c in colours
+            if isinstance(c, dict) and c.get("field") == "beta" and "scale" in c]
 
 
 def test_the_same_beta_has_the_same_colour_in_every_slot_and_chart(app):
