@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnviz import models
+from bnviz.lr_grid import log_grid
 
 DIVERGED_LOSS = 1e3  # far above ln 10 ≈ 2.3, the loss of a uniform guess over 10 classes
-LEARNING_RATES = tuple(float(v) for v in np.logspace(-2, 2, 9).round(6))  # 0.01 … 100, the default
+LEARNING_RATES = log_grid(0.01, 100.0, 9)  # 0.01 … 100, the default
 
 
 @dataclass(frozen=True)

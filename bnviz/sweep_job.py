@@ -118,6 +118,6 @@ def frames(snap: SweepSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
             column = steps[:, k] if len(steps) else np.array([])
             ok = np.isfinite(column) & (column > 0) & (column <= sweep.DIVERGED_LOSS)
             loss.append(pd.DataFrame({"step": np.arange(1, len(column) + 1)[ok], "model": label,
-                                      "lr": f"{lr:.3g}", "loss": column[ok]}))
+                                      "lr": f"{lr:g}", "loss": column[ok]}))
     return pd.DataFrame(acc), pd.concat(loss, ignore_index=True)
 

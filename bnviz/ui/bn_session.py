@@ -14,6 +14,7 @@ import streamlit as st
 
 from bnviz import data, runs, training
 from bnviz.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN, WIDTHS
+from bnviz.run_config import MAX_LR
 from bnviz.ui import urlstate
 from bnviz.ui.i18n import t
 from bnviz.ui.settings import Setting, number, preset_state, translated
@@ -24,15 +25,16 @@ BATCHES = (8, 16, 32, 64, 128, 256, 512, 1024)
 BN_MOMENTA = (0.01, 0.05, 0.1, 0.2, 0.5, 0.9)
 BN_EPS = (1e-5, 1e-3, 1e-1)
 HIST_EVERY = (1, 2, 5, 10, 20, 50, 100)
-SUBSETS = (0, 30_000, 12_000, 6_000, 2_000, 512)  # 0: all training images
+SUBSETS = (0, 30_000, 12_000, 6_000, 3_000, 2_000, 512)  # 0: all training images
 SUBSET_TEST = 2048  # test images used with a training subset
 TICKS = (0.5, 1.0, 2.0, 5.0, 0.0)  # live refresh interval in seconds; 0: only on demand
+ANY_LR = urlstate.float_range(1e-6, MAX_LR)  # a link may name any rate the trainer accepts
 PANELS = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 # TrainConfig field → its control. The device's options are the devices found (see device_setting).
 FORM = {
-    "lr": Setting("bn_lr", DEFAULTS.lr, "bn_lr_plain", options=LRS, fmt=number),
-    "lr_bn": Setting("bn_lr_bn", DEFAULTS.lr_bn, "bn_lr_bn", options=LRS, fmt=number),
+    "lr": Setting("bn_lr", DEFAULTS.lr, "bn_lr_plain", options=LRS, fmt=number, accept=ANY_LR),
+    "lr_bn": Setting("bn_lr_bn", DEFAULTS.lr_bn, "bn_lr_bn", options=LRS, fmt=number, accept=ANY_LR),
     "batch_size": Setting("bn_batch", DEFAULTS.batch_size, "batch_size", options=BATCHES),
     "epochs": Setting("bn_epochs", DEFAULTS.epochs, "bn_epochs", "number", (1, 50)),
     "optimizer": Setting("bn_opt", DEFAULTS.optimizer, "bn_optimizer", "selectbox", training.OPTIMIZERS,

@@ -41,8 +41,12 @@ class Setting:
     help: str | None = None  # strings key
     extra: dict = field(default_factory=dict)  # more keyword arguments for the widget
     help_params: dict = field(default_factory=dict)  # placeholders of the help text
+    accept: Callable[[str], Any] | None = None  # a link parser wider than the options: a value it
+    # accepts joins the options while it is chosen (a learning rate sent by the tuning page's sweep)
 
     def parser(self) -> Callable[[str], Any]:
+        if self.accept is not None:
+            return self.accept
         if self.widget in ("number", "slider"):
             return urlstate.int_range(*self.options)
         if self.widget in ("toggle", "checkbox"):
@@ -63,6 +67,8 @@ class Setting:
         if self.help:
             kw["help"] = t(self.help, **self.help_params)
         opts = list(self.options if options is None else options)
+        if self.accept is not None and (value := st.session_state.get(self.key)) is not None and value not in opts:
+            opts = sorted([*opts, value])
         if self.fmt is not None and self.widget not in ("number", "slider", "toggle", "checkbox"):
             kw["format_func"] = self.fmt
         if self.widget == "number":

@@ -21,9 +21,33 @@ CONTROLS = (live.Control(IDS["seed"], "range", key="tseed", options=tuple(range(
             live.Control(IDS["rounds"], "range", key="trounds", options=ROUNDS))
 
 
+# One click shows an example of the notes: link keys and their values; the rest goes back to its default.
+PRESETS = {
+    "grid": {"tseed": 0, "trounds": 1},  # the notes' 3 × 3 grid against 9 random points: random wins
+    "unlucky": {"tseed": 2, "trounds": 1},  # … and a seed where it loses: random is no guarantee
+    "fine": {"tseed": 16, "trounds": 3},  # coarse to fine lands on the true best
+    "adam": {"topt": "adam"},
+    "band": {"sw_act": "relu"},  # the sweep's defaults: BatchNorm's wider band of α
+    "sigmoid": {"sw_act": "sigmoid"},  # the notes' LeNet: trains or not
+    "quick": {"sw_subset": 3_000, "sw_epochs": 1, "sw_k": 5},  # a sweep that fits a lesson's pause
+    "wide": {"sw_lo": 0.001, "sw_hi": 1000.0, "sw_k": 13},
+}
+
+
+def apply_preset() -> None:
+    preset = PRESETS.get(st.session_state.get("tune_preset"))
+    if preset:
+        urlstate.reset_page(keep=("tune_preset",))
+        st.session_state.update(preset)
+
+
 def sidebar() -> tuple[str, str, int]:
-    """The objective: which surface, which optimizer, how many steps."""
+    """The presets, then the objective: which surface, which optimizer, how many steps."""
     sb = st.sidebar
+    sb.selectbox(t("preset"), ["none", *PRESETS], key="tune_preset",
+                 format_func=lambda k: t(f"tune_preset_{k}") if k != "none" else t("preset_none"))
+    sb.button(t("preset_apply"), on_click=apply_preset, width="stretch", key="tune_preset_apply",
+              disabled=st.session_state.get("tune_preset", "none") == "none")
     sb.header(t("tune_objective"))
     urlstate.init("tsurf", "rosenbrock", urlstate.choice(SURFACE_KEYS))
     urlstate.init("topt", "momentum", urlstate.choice(tuning.OPTIMIZERS))

@@ -58,5 +58,22 @@ def test_the_learning_rate_sweep_starts_draws_and_stops(page, server):
     page.get_by_role("button", name=EN["sweep_stop"]).click()
     expect(progress).to_contain_text(re.compile(f"{EN['sweep_state_stopped']}|{EN['sweep_state_finished']}"),
                                      timeout=60_000)
-    expect(page.get_by_role("button", name=EN["sweep_start"])).to_be_enabled(timeout=20_000)
+    start = page.get_by_role("button", name=EN["sweep_start"])
+    expect(start).to_be_enabled(timeout=20_000)
+    # A sweep over the cap, typed: said in words, Start off; a usable one turns it back on.
+    k = page.get_by_role("spinbutton", name=EN["sweep_k"])
+    k.fill("40")
+    k.press("Enter")
+    expect(page.get_by_text(EN["err_sweep_too_many"].format(k=40, models_asked=80, max=15, models=30))).to_be_visible(
+        timeout=20_000)
+    expect(start).to_be_disabled()
+    k.fill("5")
+    k.press("Enter")
+    expect(page.get_by_text(EN["sweep_rates"].format(rates="0.01, 0.1, 1, 10, 100", models=10))).to_be_visible(
+        timeout=20_000)
+    expect(start).to_be_enabled()
+    # Panda: one of the rates, opened on the BatchNorm page's live view.
+    page.get_by_role("button", name=EN["sweep_panda_go"].format(lr=1.0)).click()
+    expect(page).to_have_url(re.compile(r"batchnorm.*bn_lr=1\b"), timeout=30_000)
+    expect(page.get_by_role("heading", name=EN["bn_title"])).to_be_visible(timeout=30_000)
     no_exception(page)

@@ -1,6 +1,7 @@
 """The tuning page under AppTest: default view in both languages, the live seed and rounds, the
 objective in the link, the table against the core."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import tuning
@@ -8,7 +9,15 @@ from bnviz.surfaces import SURFACES
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from bnviz.ui.tuning_controls import BUDGET, ROUNDS, SEEDS
-from tests.pages.conftest import APP, bound_elements, chart_datasets, chart_specs, live_panels, no_traceback, texts
+from tests.pages.conftest import (
+    APP,
+    bound_elements,
+    chart_datasets,
+    chart_specs,
+    live_panels,
+    no_traceback,
+    texts,
+)
 
 PAGE = "pages/tuning.py"
 
@@ -100,7 +109,12 @@ def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
     assert len(acc) == 18 and set(acc.model) == {"LeNet", "LeNet-BN"}
     assert acc[~acc.diverged].accuracy.between(0, 1).all() and acc[acc.diverged].accuracy.isna().all()
     assert acc[acc.lr >= 31].diverged.all()  # α ≥ 31.6 diverges for both
-    assert any("loss" in d for d in found)
+    loss = next(d["loss"] for d in found if "loss" in d)
+    assert set(loss.lr) == {"0.01", "0.03162", "0.1", "0.3162", "1", "3.162", "10", "31.62", "100"}
+    at.session_state["sw_runs"] = ["0.1", "1"]  # the runs picked for the loss chart
+    at.run()
+    loss = next(d["loss"] for d in (chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart")))) if "loss" in d)
+    assert set(loss.lr) == {"0.1", "1"} and set(loss.model) == {"LeNet", "LeNet-BN"}
     # The same finished run, read in Chinese.
     set_language(at, "zh")
     monkeypatch.setattr(i18n, "default_language", lambda: "zh")
@@ -108,3 +122,116 @@ def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
     no_traceback(at)
     assert STRINGS["zh"]["sweep_state_finished"] in at.get("progress")[0].proto.text
     assert STRINGS["zh"]["sweep_header"] in [h.value for h in at.subheader]
+
+
+def sweep_rates_caption(at, lang="en"):
+    return next((c.value for c in at.caption if c.value.startswith(STRINGS[lang]["sweep_rates"].split("{")[0])), None)
+
+
+def test_the_sweep_range_is_editable_and_its_rates_are_the_cores(app):
+    from bnviz.lr_grid import log_grid
+
+    at = app(PAGE)
+    assert sweep_rates_caption(at) == STRINGS["en"]["sweep_rates"].format(
+        rates="0.01, 0.03162, 0.1, 0.3162, 1, 3.162, 10, 31.62, 100", models=18)
+    at.number_input(key="sw_lo").set_value(0.001)
+    at.number_input(key="sw_hi").set_value(1000.0)
+    at.number_input(key="sw_k").set_value(7).run()
+    no_traceback(at)
+    want = log_grid(0.001, 1000.0, 7)
+    assert sweep_rates_caption(at) == STRINGS["en"]["sweep_rates"].format(
+        rates=", ".join(f"{v:g}" for v in want), models=14)
+    assert not at.button(key="sweep_start").disabled
+    assert (at.query_params["sw_lo"], at.query_params["sw_hi"], at.query_params["sw_k"]) == ("0.001", "1000", "7")
+
+
+HOSTILE_RANGES = [  # (smallest α, largest α, K) as a user could type them, and the message key
+    ((0.0, 100.0, 9), "sweep_rate_bad"),
+    ((-1.0, 100.0, 9), "sweep_rate_bad"),
+    ((100.0, 0.01, 9), "sweep_range_empty"),
+    ((1.0, 1.0, 9), "sweep_range_empty"),
+    ((0.01, 1e9, 9), "sweep_rate_limits"),
+    ((0.01, 100.0, 1), "sweep_too_few"),
+    ((0.01, 100.0, 500), "sweep_too_many"),
+    ((1.0, 1.0001, 15), "sweep_range_narrow"),
+]
+
+
+@pytest.mark.parametrize("values, key", HOSTILE_RANGES)
+def test_a_range_that_cannot_be_swept_is_said_and_start_is_off(app, lang, values, key, monkeypatch):
+    monkeypatch.setattr(i18n, "default_language", lambda: lang)  # AppTest formats options outside the session
+    at = app(PAGE, lang)
+    for name, value in zip(("sw_lo", "sw_hi", "sw_k"), values):
+        at.session_state[name] = value
+    at.run()
+    no_traceback(at)
+    from bnviz.lr_grid import SweepError, log_grid
+
+    with pytest.raises(SweepError) as err:
+        log_grid(*values)
+    assert err.value.key == key
+    assert [e.value for e in at.error] == [STRINGS[lang][f"err_{key}"].format(**err.value.params)]
+    assert at.button(key="sweep_start").disabled
+    assert sweep_rates_caption(at, lang) is None
+
+
+def test_a_sweep_over_the_cap_in_a_link_is_said_not_run():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"sw_k": "100000", "sw_lo": "5", "sw_hi": "nan"})
+    at.switch_page(PAGE).run()
+    no_traceback(at)
+    assert at.session_state["sw_k"] == 100_000 and at.session_state["sw_lo"] == 5.0
+    assert at.toast and "sw_hi" in at.toast[0].value  # NaN is no number: ignored, said
+    at.session_state["sw_hi"] = 1.0
+    at.run()
+    assert [e.value for e in at.error] == [STRINGS["en"]["err_sweep_range_empty"].format(lo=5.0, hi=1.0)]
+    at.session_state["sw_hi"] = 50.0
+    at.run()
+    assert [e.value for e in at.error] == [STRINGS["en"]["err_sweep_too_many"].format(
+        k=100_000, models_asked=200_000, max=15, models=30)]
+    assert at.button(key="sweep_start").disabled
+
+
+def apply_preset(at, key):
+    at.selectbox(key="tune_preset").set_value(key).run()
+    at.button(key="tune_preset_apply").click().run()
+    no_traceback(at)
+    return {name: row.iloc[3] for name, row in table_rows(at).items()}  # best score per strategy
+
+
+def test_the_presets_show_what_they_name(app):
+    s = STRINGS["en"]
+    grid, random, fine = (s[f"tune_strategy_{k}"] for k in ("grid", "random", "fine"))
+    at = app(PAGE)
+    best = apply_preset(at, "grid")
+    assert (at.session_state["tseed"], at.session_state["trounds"]) == (0, 1)
+    assert live_panels(at)["tune-rounds"]["value"] == 0
+    assert float(best[random]) < float(best[grid])  # random search wins here …
+    best = apply_preset(at, "unlucky")
+    assert float(best[random]) > float(best[grid])  # … and loses here
+    best = apply_preset(at, "fine")
+    assert table_rows(at)[fine].iloc[4] == "0.00"  # nothing behind the true best
+    apply_preset(at, "wide")
+    assert sweep_rates_caption(at) == s["sweep_rates"].format(rates="0.001, 0.003162, 0.01, 0.03162, 0.1, 0.3162, "
+                                                              "1, 3.162, 10, 31.62, 100, 316.2, 1000", models=26)
+    apply_preset(at, "sigmoid")  # resets what it does not name
+    assert (at.session_state["sw_act"], at.session_state["sw_k"], at.session_state["tseed"]) == ("sigmoid", 9, 0)
+    assert at.session_state["trounds"] == ROUNDS[-1]
+    assert at.query_params["sw_act"] == "sigmoid" and "sw_k" not in at.query_params
+
+
+def test_panda_opens_the_batchnorm_page_on_one_rate_of_the_sweep(app):
+    at = app(PAGE)
+    at.session_state["sw_act"] = "relu"
+    at.session_state["sw_subset"] = 3_000
+    at.run()
+    at.select_slider(key="sw_panda").set_value(3.162).run()
+    at.button(key="sweep_panda").click().run()
+    no_traceback(at)
+    assert at.title[0].value == STRINGS["en"]["bn_title"]
+    state = at.session_state
+    assert (state["bn_lr"], state["bn_lr_bn"], state["bn_act"], state["bn_subset"], state["bn_epochs"]) == (
+        3.162, 3.162, "relu", 3_000, 2)
+    slider = at.select_slider(key="bn_lr")  # the rate joins the page's options, in order
+    assert slider.value == 3.162 and slider.options.index("3.162") == slider.options.index("2") + 1
+    assert at.query_params["bn_lr"] == "3.162"
