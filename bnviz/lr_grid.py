@@ -13,6 +13,9 @@ from bnviz.errors import KeyedError
 
 RATE_LIMITS = (1e-5, 1e4)  # the rates a sweep may use (the BatchNorm page's trainer stops at 1e4 too)
 MAX_RATES = 15  # 2 × 15 models at once: what one server trains in a few minutes on a CPU
+# What each of the 2K models does with its rate on mini-batch B_t (bnviz.sweep.train_step); a
+# model whose loss stops being finite or passes 1000 is frozen there.
+LATEX_UPDATE = r"\theta_k \leftarrow \theta_k - \alpha_k \nabla_\theta L(\theta_k;\ B_t),\quad k = 0,\dots,K-1"
 LATEX_GRID = r"\alpha_k = \alpha_{\min}\left(\frac{\alpha_{\max}}{\alpha_{\min}}\right)^{k/(K-1)},\quad k = 0,\dots,K-1"
 
 
@@ -22,7 +25,7 @@ class SweepError(KeyedError, ValueError):
 
 def log_grid(lo: float, hi: float, k: int) -> tuple[float, ...]:
     """K learning rates evenly spaced on a log scale from ``lo`` to ``hi``, both included,
-    rounded to 4 significant digits (the formula: :data:`LATEX_GRID`). An empty, absurd or
+    rounded to 4 significant digits (:data:`LATEX_GRID`, with k counted from 0). An empty, absurd or
     too large range raises :class:`SweepError`."""
     a, b = RATE_LIMITS
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi)) or lo <= 0 or hi <= 0:

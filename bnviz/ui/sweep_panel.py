@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz.lr_grid import LATEX_GRID, MAX_RATES, SweepError, log_grid
+from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, MAX_RATES, SweepError, log_grid
 from bnviz.ui import urlstate
 from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
@@ -54,6 +54,7 @@ def _stop() -> None:
 def section() -> None:
     st.subheader(t("sweep_header"))
     st.markdown(t("sweep_intro"))
+    st.latex(LATEX_UPDATE)
     urlstate.init("sw_act", "relu", urlstate.choice(("relu", "sigmoid")))
     urlstate.init("sw_epochs", 2, urlstate.choice(EPOCHS))
     urlstate.init("sw_subset", 12_000, urlstate.choice(SUBSETS))

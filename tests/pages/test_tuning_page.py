@@ -129,9 +129,10 @@ def sweep_rates_caption(at, lang="en"):
 
 
 def test_the_sweep_range_is_editable_and_its_rates_are_the_cores(app):
-    from bnviz.lr_grid import log_grid
+    from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, log_grid
 
     at = app(PAGE)
+    assert {LATEX_GRID, LATEX_UPDATE} <= {f.value.strip("$\n") for f in at.latex}  # the core's formulas, by the controls
     assert sweep_rates_caption(at) == STRINGS["en"]["sweep_rates"].format(
         rates="0.01, 0.03162, 0.1, 0.3162, 1, 3.162, 10, 31.62, 100", models=18)
     at.number_input(key="sw_lo").set_value(0.001)
