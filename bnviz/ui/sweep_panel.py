@@ -5,6 +5,8 @@ torch is imported only once a sweep is started (the search above needs none)."""
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, MAX_RATES, SweepError, log_grid
@@ -102,13 +104,12 @@ def section() -> None:
 PANDA_GO = "_sweep_panda_go"
 
 
-def _watch_one() -> None:
+def _watch_one(lr: float) -> None:
     """Button callback: the BatchNorm page's settings for one rate of this sweep (both models at
     that α, the same activation, epochs and training images, SGD with batch 256, seed 0)."""
     from bnviz.ui.bn_session import FORM
 
     s = st.session_state
-    lr = s["sw_panda"]
     values = {"lr": lr, "lr_bn": lr, "activation": s["sw_act"], "epochs": s["sw_epochs"],
               "train_limit": s["sw_subset"], "optimizer": "sgd", "batch_size": 256, "seed": 0}
     s.update({FORM[name].key: value for name, value in values.items()})
@@ -117,14 +118,15 @@ def _watch_one() -> None:
 
 
 def panda(lrs) -> None:
-    """Panda: one rate of the sweep, trained and watched on the BatchNorm page's live view."""
+    """Panda: one rate of the sweep, trained and watched on the BatchNorm page's live view. The
+    slider is a new widget for each grid of rates (its options are part of what it is), and the
+    button acts on the rate the slider shows."""
     st.markdown(f"#### {t('sweep_panda_header')}")
     st.caption(t("sweep_panda_explain"))
-    if st.session_state.get("sw_panda") not in lrs:
-        st.session_state["sw_panda"] = min(lrs, key=lambda v: abs(v - 1.0))
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    c1.select_slider(t("sweep_panda_pick"), lrs, key="sw_panda", format_func=lambda v: f"{v:g}")
-    c2.button(t("sweep_panda_go", lr=st.session_state["sw_panda"]), on_click=_watch_one, key="sweep_panda",
+    pick = c1.select_slider(t("sweep_panda_pick"), lrs, value=min(lrs, key=lambda v: abs(math.log(v))),
+                            key=f"sw_panda_{lrs[0]:g}_{lrs[-1]:g}_{len(lrs)}", format_func=lambda v: f"{v:g}")
+    c2.button(t("sweep_panda_go", lr=pick), on_click=_watch_one, args=(pick,), key="sweep_panda",
               icon=":material/visibility:", width="stretch")
 
 

@@ -41,6 +41,21 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def contexts(browser):
+    """``contexts(**options)`` opens a browser context that is closed when the test ends, passed or
+    failed: a failed test must not leave its tab, and so its training, holding a slot of the cap."""
+    made = []
+
+    def new(**options):
+        made.append(browser.new_context(**options))
+        return made[-1]
+
+    yield new
+    for context in made:
+        context.close()  # a second close (the test closed it already) does nothing
+
+
 def no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in page.inner_text("body")

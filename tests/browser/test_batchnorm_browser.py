@@ -50,8 +50,8 @@ def active_jobs(page, server) -> int:
     return int(re.search(r"server: (\d+)", caption).group(1))
 
 
-def test_live_training_pause_resume_stop(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+def test_live_training_pause_resume_stop(contexts, server):
+    context = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = context.new_page()
     open_page(page, server, SMALL, EN["bn_title"])
     no_exception(page)
@@ -90,7 +90,7 @@ def test_live_training_pause_resume_stop(browser, server):
     expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     context.close()
-    watcher = browser.new_context(locale="en-US")
+    watcher = contexts(locale="en-US")
     probe = watcher.new_page()
     deadline = time.time() + 30
     count = active_jobs(probe, server)
@@ -119,18 +119,20 @@ def open_tab(page, name: str, shows, tries: int = 3) -> None:
 
 
 def charts_fit(page) -> None:
-    """Every chart on screen lies inside the page's width: nothing cut off."""
-    width = page.evaluate("document.documentElement.clientWidth")
-    charts = page.locator(CHART)
-    for i in range(charts.count()):
-        box = charts.nth(i).bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (i, box, width)
+    """Every chart on screen lies inside the page's width: nothing cut off. Measured in one go in
+    the page: a live refresh may replace a chart between two calls from here."""
+    width, boxes = page.evaluate("""sel => [document.documentElement.clientWidth,
+        [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect(); return [r.x, r.width]; })]""",
+                                 CHART)
+    assert boxes, "no chart on the page"
+    for i, (x, w) in enumerate(boxes):
+        assert x >= 0 and x + w <= width + 1, (i, x, w, width)
 
 
-def test_the_deeper_panels_live_in_chinese(browser, server):
+def test_the_deeper_panels_live_in_chinese(contexts, server):
     """In Chinese: every layer side by side, fitting the page; one batch by hand, whose numbers
     change with Step; the smoothness probe; no English left in the panels' headers."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = contexts(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     open_page(page, server, SMALL + "&lang=zh", ZH["bn_title"])
     page.get_by_role("button", name=ZH["bn_start"]).click()

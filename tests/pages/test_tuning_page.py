@@ -226,7 +226,7 @@ def test_panda_opens_the_batchnorm_page_on_one_rate_of_the_sweep(app):
     at.session_state["sw_act"] = "relu"
     at.session_state["sw_subset"] = 3_000
     at.run()
-    at.select_slider(key="sw_panda").set_value(3.162).run()
+    at.select_slider(key="sw_panda_0.01_100_9").set_value(3.162).run()
     at.button(key="sweep_panda").click().run()
     no_traceback(at)
     assert at.title[0].value == STRINGS["en"]["bn_title"]
