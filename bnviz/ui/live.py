@@ -15,6 +15,7 @@ position and never recompute a formula.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +75,17 @@ def _row(c: Control) -> str:
     return f'<div class="{cls}" data-row="{ident}">{body}</div>'
 
 
-@functools.cache
 def _component(name: str, controls: tuple[Control, ...]):
     markup = '<div class="bnviz-live">' + "".join(_row(c) for c in controls) + "</div>"
+    return _declared(f"bnviz_live_{name}_{hashlib.sha1(markup.encode()).hexdigest()[:12]}", markup)
+
+
+@functools.cache
+def _declared(name: str, markup: str):
+    """One component per markup. Streamlit keeps one definition per name for the whole server and
+    a mount reads it by name, so two sets of controls under one name would swap their inputs."""
     return st.components.v2.component(
-        f"bnviz_live_{name}", html=markup, css=(HERE / "live.css").read_text(encoding="utf-8"),
+        name, html=markup, css=(HERE / "live.css").read_text(encoding="utf-8"),
         js=(HERE / "live.js").read_text(encoding="utf-8"), isolate_styles=False)
 
 

@@ -161,3 +161,23 @@ def test_bad_link_values_are_ignored_with_a_notice(query):
     assert not at.error, [e.value for e in at.error]
     bad = [k for k in query if k != "surf"]
     assert at.toast and all(k in at.toast[0].value for k in bad)
+
+
+def markup_ids(at) -> set[str]:
+    """The element ids in the markup the browser gets for the page's live panels."""
+    import re
+
+    return {i for e in at.get("bidi_component") for i in re.findall(r'\bid="([^"]+)"', e.proto.html_content)}
+
+
+def test_a_panel_gets_the_markup_of_its_own_controls(app):
+    """Streamlit keeps one component definition per name for the whole server, and a mount reads
+    it by name: a panel must never get the inputs of another set of controls drawn before it (a
+    page once had no α slider after a tab had chosen an α per optimizer and back)."""
+    at = app(PAGE)
+    assert {"opt-lr", "opt-b-momentum", "opt-step"} <= markup_ids(at)
+    at.sidebar.toggle(key="same").set_value(False).run()
+    assert "opt-lr-momentum" in markup_ids(at) and "opt-lr" not in markup_ids(at)
+    at.sidebar.toggle(key="same").set_value(True).run()  # back to the first set of controls
+    assert {"opt-lr", "opt-b-momentum", "opt-step"} <= markup_ids(at)
+    assert "opt-lr-momentum" not in markup_ids(at)
