@@ -107,8 +107,9 @@ def next_request(server, since: float) -> dict:
     html = urllib.request.urlopen(server.url(""), timeout=10).read().decode()
     asset = re.search(r'src="\.?/?(static/[^"]+\.js)"', html).group(1)
     urllib.request.urlopen(server.url(asset), timeout=10).read()
+    served = time.time()
     time.sleep(0.5)
-    return take(server.proc.pid, server.census_path)
+    return {**take(server.proc.pid, server.census_path), "served": served}
 
 
 def sessions_after_visit(browser, server, timeout: float = 5.0) -> int:
@@ -161,7 +162,11 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
                 return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl)
             finally:
                 b.close()
-    env = {"BNVIZ_MAX_JOBS": str(CAP), "BNVIZ_WATCH_GRACE": "2"}  # closed owners' runs go 2 s later
+    # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
+    # per two cores, is raised here), so their OpenMP threads do not fight. Closed owners' runs go
+    # 2 s later.
+    env = {"BNVIZ_MAX_JOBS": str(CAP), "BNVIZ_WATCH_GRACE": "2",
+           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // CAP))}
     if session_ttl is not None:  # how long the server keeps a closed tab's session for reconnecting
         env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(session_ttl)
     server = Server(env=env, census=True)
@@ -354,7 +359,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "pools_after": census["pools"], "left_python": left["python"],
             "left_native": left["native"],
             "threads_next_request": nxt and nxt["total"], "pools_next_request": nxt and nxt["pools"],
-            "next_request_s": nxt and round(time.time() - t_closed, 1),
+            "next_request_s": nxt and round(nxt["served"] - t_closed, 1),
             "rss_after_mb": round(after["rss_mb"]), "blocks_after": blocks,
             "sessions_after": census["sessions"], "sessions_after_visit": alive}
 
@@ -367,13 +372,21 @@ def rounds_from_env(default: int) -> int:
     return int(os.environ.get("BNVIZ_LOAD_ROUNDS", default))
 
 
+BRIEF = ("live", "round_s", "started", "refused", "exceptions", "watchers", "watchers_advanced", "ticks",
+         "refresh_median_ms", "refresh_p95_ms", "tick_server_median_ms", "watcher_controls", "owner_controls",
+         "run_unchanged", "runs_after", "jobs_after", "jobs_gone_s", "training_threads_peak",
+         "training_threads_after", "left_python", "left_native", "threads_back_s", "pools_after",
+         "threads_next_request", "sessions_after_visit", "blocks_after", "rss_after_mb", "threads", "rss_mb")
+
+
 def check(result: dict) -> list[str]:
     """Everything a class must leave as it found it, as a list of problems (empty: all held)."""
     problems = []
 
     def need(ok, what, r):
-        if not ok:
-            problems.append(f"{what}: {r}")
+        if not ok:  # the figures that say why, not the whole round (the CI log keeps little)
+            shown = {k: v for k, v in r.items() if k in BRIEF} if isinstance(r, dict) else r
+            problems.append(f"{what}: {shown}")
 
     # No exception in the server log but Streamlit's own websocket-close race (see log_errors).
     need(result["log_errors"] == 0, "the server logged an exception", result["log_errors"])
@@ -386,8 +399,11 @@ def check(result: dict) -> list[str]:
         if r["live"]:  # the warm-up's watchers load once, without live refresh
             need(r["watchers_advanced"] == r["watchers"] and r["ticks"] >= r["watchers"],
                  "a watcher's page stopped following the run", r)
-            need(r["refresh_p95_ms"] is not None and r["refresh_p95_ms"] <= 2000,
-                 "watchers' refresh p95 over 2 s", r)
+            # A refresh ends long before the next is due (every WATCH_TICK s): the median within
+            # 1 s, the 95th percentile (of a score of refreshes: the slowest) within half the tick.
+            need(r["refresh_median_ms"] is not None and r["refresh_median_ms"] <= 1000
+                 and r["refresh_p95_ms"] <= 500 * WATCH_TICK,
+                 f"watchers' refresh median over 1 s or p95 over {WATCH_TICK / 2:g} s", r)
         # A watcher cannot change the run, not even with the owner's settings in its link.
         need(r["watcher_controls"] == 0 and r["run_unchanged"], "a watcher could change the run", r)
         need(r["owner_controls"] > 0, "the controls were not found on the owner's page either", r)
@@ -406,8 +422,8 @@ def check(result: dict) -> list[str]:
         need(all(n <= most for n, most in r["pools_after"].values()), "a pool over its cap", r)
         # AnyIO stops threads idle for 10 s when it next hands out work: after the next visitor's
         # request (11 s after the last page load) the process has no more threads than at the
-        # baseline, within 30 s of the close.
-        need(r["next_request_s"] <= 30 and r["threads_next_request"] <= base["threads"],
+        # baseline. (When that request comes is the test's own pace, not the server's.)
+        need(r["threads_next_request"] is not None and r["threads_next_request"] <= base["threads"],
              "threads left behind after the next request", r)
         # Every closed tab's session is freed once its reconnect window has passed: after one more
         # visit only that visit's session is alive. Nothing of ours keeps a session.

@@ -21,15 +21,17 @@ SESSION_TTL = 5
 def test_a_class_watching_one_run_on_one_server(browser):
     result = classroom(starters=3, watchers=sessions_from_env(6), others=2, rounds=rounds_from_env(1),
                        watch_s=15.0, browser=browser, session_ttl=SESSION_TTL)
-    print("\nload test:", result)  # the figures, visible with -s and in CI logs on failure
-    assert check(result) == [], result
+    print("\nload test:", result)  # every figure, visible with -s and in CI logs on failure
+    problems = check(result)
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
 
 
 def test_the_checks_see_a_leak_between_rounds():
     """``check`` is what the test asserts: a round that leaves a thread, a session or memory
     behind, or a cap that did not hold, is reported (the soak in ``python -m bench load``)."""
     good = {"live": True, "exceptions": 0, "started": 2, "refused": 3, "ticks": 60, "watchers": 30, "watchers_advanced": 30,
-            "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "run_unchanged": True, "runs_after": 0,
+            "refresh_median_ms": 300, "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "run_unchanged": True, "runs_after": 0,
             "jobs_after": 0, "jobs_gone_s": 2.0, "training_threads_peak": 4, "training_threads_after": 0,
             "left_python": [], "left_native": 0, "threads_back_s": 3.0, "pools_after": {"anyio": [3, 28]},
             "next_request_s": 14.0, "threads_next_request": 30, "sessions_after_visit": 1,
@@ -40,7 +42,8 @@ def test_the_checks_see_a_leak_between_rounds():
     for change, words in (({"left_python": ["bnviz-train-3"]}, "left behind"),
                           ({"started": 3, "refused": 2}, "cap"),
                           ({"watchers_advanced": 29}, "stopped following"),
-                          ({"refresh_p95_ms": 2400}, "p95"),
+                          ({"refresh_p95_ms": 2600}, "p95"),
+                          ({"refresh_median_ms": 1100}, "median"),
                           ({"run_unchanged": False}, "could change"),
                           ({"owner_controls": 0}, "not found"),
                           ({"runs_after": 1}, "grace"),

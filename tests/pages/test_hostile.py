@@ -190,7 +190,7 @@ def run_case(kind, payload, lang, monkeypatch, tmp_path):
         return into(at.run(), lang, monkeypatch)
     if kind == "train":
         at = fresh(BN)
-        for key, value in {"bn_subset": 512, "bn_batch": 64, "bn_epochs": 20, "bn_lr": payload}.items():
+        for key, value in {"bn_subset": 512, "bn_batch": 64, "bn_epochs": 2, "bn_lr": payload}.items():
             at.session_state[key] = value
         at.run()
         into(at, lang, monkeypatch)
