@@ -67,7 +67,7 @@ def _viewer(code: str, panel: str):
 
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
     at.query_params.update({"watch": code, "bn_view": panel})
-    at.run()
+    # The link opens its own page first (a first run on Home would drop the parameters Home does not read).
     return at.switch_page("pages/batchnorm.py").run()
 
 
@@ -124,6 +124,8 @@ def gil(seconds: float = 8.0, rounds: int = 2, panels=("hist", "time")) -> list[
     for n, panel in phases[1:]:
         rate = sum(rates[(n, panel)]) / rounds
         q = sorted(ticks[(n, panel)])
+        if not q:
+            raise RuntimeError(f"no refresh of the {panel} panel reached the run: the viewers are not watching it")
         rows.append({"viewers": f"{n}, each 1 refresh/s", "panel": panel, "training images/s": f"{rate:,.0f}",
                      "vs none": f"{rate / idle:.3f}",
                      "refresh median / p95 (server)": f"{1e3 * q[len(q) // 2]:.1f} / {1e3 * q[int(0.95 * (len(q) - 1))]:.1f} ms",
