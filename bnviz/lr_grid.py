@@ -19,6 +19,11 @@ LATEX_UPDATE = r"\theta_k \leftarrow \theta_k - \alpha_k \nabla_\theta L(\theta_
 LATEX_GRID = r"\alpha_k = \alpha_{\min}\left(\frac{\alpha_{\max}}{\alpha_{\min}}\right)^{k/(K-1)},\quad k = 0,\dots,K-1"
 
 
+def label(lr: float) -> str:
+    """A rate as the page, the loss chart's runs and the CSV write it: 0.03162, 1, 100."""
+    return f"{lr:g}"
+
+
 class SweepError(KeyedError, ValueError):
     """A sweep that cannot be run as asked (its message names what to change)."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import models, sweep
+from . import lr_grid, models, sweep
 from .job_manager import MANAGER
 
 log = logging.getLogger("bnviz")
@@ -118,6 +118,6 @@ def frames(snap: SweepSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
             column = steps[:, k] if len(steps) else np.array([])
             ok = np.isfinite(column) & (column > 0) & (column <= sweep.DIVERGED_LOSS)
             loss.append(pd.DataFrame({"step": np.arange(1, len(column) + 1)[ok], "model": label,
-                                      "lr": f"{lr:g}", "loss": column[ok]}))
+                                      "lr": lr_grid.label(lr), "loss": column[ok]}))
     return pd.DataFrame(acc), pd.concat(loss, ignore_index=True)
 

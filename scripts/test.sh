@@ -16,7 +16,7 @@ reports=.pytest_cache/junit
 rm -rf "$reports" && mkdir -p "$reports"
 status=0
 # Two workers on two cores: torch in each (and in the browser tests' server) takes one core, not
-# both, so their OpenMP threads do not fight (phase 1: 317 s -> 280 s here).
+# both, so their OpenMP threads do not fight (phase 1: 317 s -> 274 s here).
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -n 2 --dist loadgroup -m "not load" --tb=line --junitxml="$reports/main.xml" || status=$?
 .venv/bin/python -m pytest -m load --tb=line --junitxml="$reports/load.xml" || status=$?
 .venv/bin/python scripts/slowest.py "$reports"/*.xml

@@ -9,7 +9,14 @@ import math
 
 import streamlit as st
 
-from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, MAX_RATES, SweepError, log_grid
+from bnviz.lr_grid import (
+    LATEX_GRID,
+    LATEX_UPDATE,
+    MAX_RATES,
+    SweepError,
+    label,
+    log_grid,
+)
 from bnviz.ui import urlstate
 from bnviz.ui.charts import vega_spec
 from bnviz.ui.classroom import present
@@ -22,7 +29,7 @@ RANGE = {"sw_lo": 0.01, "sw_hi": 100.0, "sw_k": 9}  # the issue's default: 9 rat
 
 
 def rates() -> tuple[float, ...]:
-    """The learning rates the range controls describe (:class:`bnviz.sweep.SweepError` if none)."""
+    """The learning rates the range controls describe (:class:`bnviz.lr_grid.SweepError` if none)."""
     s = st.session_state
     return log_grid(float(s["sw_lo"]), float(s["sw_hi"]), s["sw_k"])
 
@@ -83,7 +90,7 @@ def section() -> None:
         st.error(t(f"err_{err.key}", **err.params), icon=":material/error:")
     else:
         st.latex(LATEX_GRID)
-        st.caption(t("sweep_rates", rates=", ".join(f"{v:g}" for v in lrs), models=2 * len(lrs)))
+        st.caption(t("sweep_rates", rates=", ".join(map(label, lrs)), models=2 * len(lrs)))
     b1, b2 = st.columns(2)
     b1.button(t("sweep_start"), on_click=_start, disabled=running or lrs is None, key="sweep_start", type="primary",
               icon=":material/play_arrow:", width="stretch")
@@ -125,7 +132,7 @@ def panda(lrs) -> None:
     st.caption(t("sweep_panda_explain"))
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     pick = c1.select_slider(t("sweep_panda_pick"), lrs, value=min(lrs, key=lambda v: abs(math.log(v))),
-                            key=f"sw_panda_{lrs[0]:g}_{lrs[-1]:g}_{len(lrs)}", format_func=lambda v: f"{v:g}")
+                            key=f"sw_panda_{label(lrs[0])}_{label(lrs[-1])}_{len(lrs)}", format_func=label)
     c2.button(t("sweep_panda_go", lr=pick), on_click=_watch_one, args=(pick,), key="sweep_panda",
               icon=":material/visibility:", width="stretch")
 
@@ -159,7 +166,7 @@ def live() -> None:
             model_title=model, diverged_label=t("tune_diverged"))), width="stretch", key="sweep_chart_acc")
         st.caption(t("sweep_acc_explain"))
     if len(loss):
-        labels = [f"{lr:g}" for lr in snap.lrs]  # as sweep_job.frames writes them
+        labels = [label(lr) for lr in snap.lrs]
         if any(p not in labels for p in st.session_state.get("sw_runs") or []):
             st.session_state["sw_runs"] = []  # a new sweep with other rates
         chosen = st.pills(t("sweep_runs"), labels, selection_mode="multi", key="sw_runs")

@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import tuning
+from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, SweepError, log_grid
 from bnviz.surfaces import SURFACES
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
@@ -129,8 +130,6 @@ def sweep_rates_caption(at, lang="en"):
 
 
 def test_the_sweep_range_is_editable_and_its_rates_are_the_cores(app):
-    from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, log_grid
-
     at = app(PAGE)
     assert {LATEX_GRID, LATEX_UPDATE} <= {f.value.strip("$\n") for f in at.latex}  # the core's formulas, by the controls
     assert sweep_rates_caption(at) == STRINGS["en"]["sweep_rates"].format(
@@ -166,8 +165,6 @@ def test_a_range_that_cannot_be_swept_is_said_and_start_is_off(app, lang, values
         at.session_state[name] = value
     at.run()
     no_traceback(at)
-    from bnviz.lr_grid import SweepError, log_grid
-
     with pytest.raises(SweepError) as err:
         log_grid(*values)
     assert err.value.key == key
