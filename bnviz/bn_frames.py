@@ -89,15 +89,17 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, g
     li, ki = LAYERS.index(layer), KINDS.index(kind)
     edges = snap.edges[kind]
     centres = (edges[:-1] + edges[1:]) / 2
-    parts = []
-    for i in _thin(len(snap.captures), rows):
-        c = snap.captures[i]
-        for k, label in enumerate(MODEL_LABELS):
-            parts.append(pd.DataFrame({"step": c.step, "model": label, "x": centres,
-                                       "share": _shares(c.hist[k, li, ki])}))
-    frame = pd.concat(parts, ignore_index=True)
-    rank = {s: i for i, s in enumerate(sorted(frame.step.unique()))}
-    frame["base"] = -frame.step.map(rank).astype(float)
+    kept = [snap.captures[i] for i in _thin(len(snap.captures), rows)]
+    # (capture, model, bin) in one array: rows ordered by capture, then model, then bin.
+    share = np.stack([[_shares(c.hist[k, li, ki]) for k in range(len(MODEL_LABELS))] for c in kept])
+    n_rows, n_models, n_bins = share.shape
+    steps = np.array([c.step for c in kept])
+    rank = np.unique(steps, return_inverse=True)[1]  # 0 for the earliest capture
+    per_row = n_models * n_bins
+    frame = pd.DataFrame({"step": np.repeat(steps, per_row),
+                          "model": np.tile(np.repeat(MODEL_LABELS, n_bins), n_rows),
+                          "x": np.tile(centres, n_rows * n_models), "share": share.ravel()})
+    frame["base"] = -np.repeat(rank, per_row).astype(float)
     frame["top"] = frame.base + gain * frame.share
     return frame
 

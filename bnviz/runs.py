@@ -32,6 +32,21 @@ def grace_from_env() -> float:
     return value if 0 <= value <= 7 * 86_400 else GRACE_S
 
 
+class _Shared:
+    """One shared value: being computed until ``done`` is set, then its value or its error."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.value = None
+        self.error: BaseException | None = None
+
+    def get(self):
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class Run:
     """An owner's training with a watch code, and what its viewers share. The owner may replace
     the job (Reset, a new Start after the end): the code, and so the QR code, stays."""
@@ -67,18 +82,33 @@ class Run:
 
     # ---- shared data --------------------------------------------------------------------
     def shared(self, key, version: int, make):
-        """``make()``, computed once per (job, ``key``, ``version``) for every viewer of this run."""
+        """``make()``, computed once per (job, ``key``, ``version``) for every viewer of this run.
+        Viewers asking while it is being computed wait for that computation instead of starting
+        their own (a new snapshot reaches thirty refreshes at once); a failure is theirs too, and
+        the next ask computes again."""
         full = (self.job.id, key, version)
         with self._lock:
-            if full in self._shared:
+            entry = self._shared.get(full)
+            mine = entry is None
+            if mine:
+                entry = self._shared[full] = _Shared()
+                while len(self._shared) > SHARED_ENTRIES:
+                    self._shared.popitem(last=False)
+            else:
                 self._shared.move_to_end(full)
-                return self._shared[full]
-        value = make()  # outside the lock: viewers of other views are not held up
-        with self._lock:
-            self._shared[full] = value
-            while len(self._shared) > SHARED_ENTRIES:
-                self._shared.popitem(last=False)
-        return value
+        if not mine:
+            return entry.get()
+        try:  # outside the lock: viewers of other views are not held up
+            entry.value = make()
+        except BaseException as exc:
+            entry.error = exc
+            with self._lock:
+                if self._shared.get(full) is entry:
+                    del self._shared[full]
+            raise
+        finally:
+            entry.done.set()
+        return entry.value
 
     def result(self, name: str):
         """What the owner measured last for the current job (None if nothing, or for an older job)."""

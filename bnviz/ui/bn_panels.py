@@ -109,11 +109,16 @@ def panel_hist(v: View) -> None:
                 chart(bn_charts.hist_chart, {"data": v.data(("hist", layer, kind), one, captures=True)}, f"bn_chart_hist_{kind}",
                       x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
     for layer_name in ([layer] if layer else HIDDEN):
-        out = v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_frame(snap, n), captures=True)
-        for row in out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples():
+        for row in v.value(("outside", layer_name), lambda n=layer_name: _outside_rows(snap, n), captures=True):
             st.caption(t("bn_outside", model=row.model, kind=t(f"bn_kind_{row.kind}", layer=layer_name),
                          under=row.under, over=row.over, nan=row.nan, inf=row.inf))
     st.latex(training.LATEX[snap.config.activation])
+
+
+def _outside_rows(snap, layer: str) -> list:
+    """The rows of ``layer``'s counts outside the histogram range that are not all zero."""
+    out = bn_frames.outside_frame(snap, layer)
+    return list(out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples())
 
 
 def _grown(key, found) -> tuple[float, float]:
@@ -131,14 +136,15 @@ def panel_time(v: View) -> None:
     layer = layer_picker()
     kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
     frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind), captures=True)
-    found = bn_frames.extent(frame) or histograms.ranges(snap.config.activation)[kind]
+    found = v.value(("extent", layer, kind), lambda: bn_frames.extent(frame), captures=True) \
+        or histograms.ranges(snap.config.activation)[kind]
     domain = _grown((v.job.id, layer, kind), found)
     chart(bn_charts.percentile_chart,
           {"data": v.data(("pct_arrow", layer, kind), lambda: frame, captures=True),
            "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
           "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
           start_title=t("bn_start_median"), total_steps=snap.total_steps, domain=list(domain))
-    drift = bn_frames.drift(snap, layer, kind)
+    drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind), captures=True)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")
@@ -306,7 +312,7 @@ def panel_smooth(v: View) -> None:
             st.markdown(f"**{t(f'bn_probe_{field}')}**")
             chart(bn_charts.probe_chart, data, f"bn_chart_probe_{field}", field=field, x_title=t("axis_step"),
                   y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"), total_steps=snap.total_steps)
-    medians = bn_frames.probe_summary(frame)
+    medians = v.value("probe_medians", lambda: bn_frames.probe_summary(frame), captures=True)
     if len(medians) == 2:
         plain, normed = (medians[LABELS[m]] for m in MODELS)
         smoother = all(normed[k] < plain[k] for k in ("variation", "predictiveness"))

@@ -57,3 +57,51 @@ def test_a_run_stays_watchable_for_its_grace_period_then_is_freed():
         time.sleep(0.01)
     assert reg.find(run.code) is None and reg.runs() == []  # … and the run forgotten
     assert not [t for t in threading.enumerate() if t.name == "bnviz-watch-grace"]
+
+
+def test_viewers_asking_during_the_computation_wait_for_it_instead_of_computing_again():
+    run = Registry(grace_s=60).create(FakeJob())
+    calls, release = [], threading.Event()
+
+    def make():
+        calls.append(1)
+        release.wait(5)  # a slow computation: every other viewer arrives while it runs
+        return object()
+
+    got = []
+    viewers = [threading.Thread(target=lambda: got.append(run.shared("ridge", 7, make))) for _ in range(10)]
+    for v in viewers:
+        v.start()
+    time.sleep(0.2)
+    release.set()
+    for v in viewers:
+        v.join(5)
+    assert len(calls) == 1 and len(got) == 10 and all(v is got[0] for v in got)
+
+
+def test_a_failed_computation_reaches_its_waiters_and_the_next_ask_computes_again():
+    run = Registry(grace_s=60).create(FakeJob())
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def boom():
+        started.set()
+        release.wait(5)
+        raise ValueError("no data")
+
+    def viewer(make):
+        try:
+            run.shared("pct", 1, make)
+        except ValueError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=viewer, args=(boom,))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=viewer, args=(lambda: "never called",))
+    second.start()
+    time.sleep(0.1)
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert len(errors) == 2  # the one computing and the one waiting
+    assert run.shared("pct", 1, lambda: "fresh") == "fresh"

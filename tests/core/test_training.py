@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as functional
 
-from bnviz import data, histograms, jobs, lockstep, models, population, probe, training
+from bnviz import bn_frames, data, histograms, jobs, lockstep, models, population, probe, training
 from bnviz.training import Job, JobManager, JobRefused, TrainConfig
 
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
@@ -235,6 +235,26 @@ def test_snapshot_fields_shapes_and_immutability(synth):
     assert [r["batch"] for r in tt["rows"]] == [1, 8, 64] and tt["n"] == 256
     assert len({r["eval"] for r in tt["rows"]}) == 1
     assert tt["rows"][0]["train"] < tt["rows"][0]["eval"]
+
+
+def test_the_ridge_frame_is_each_kept_capture_as_shares_one_row_lower_each(synth):
+    """TensorBoard's offset view, checked row by row against the captures' own counts."""
+    s = run(TrainConfig(**SMALL), synth).snapshot()
+    kept = [0, 3, 5, 8]  # 4 of the 9 captures, evenly spread, the last kept
+    frame = bn_frames.ridge_frame(s, "fc1", "act", rows=4, gain=6.0)
+    centres = (s.edges["act"][:-1] + s.edges["act"][1:]) / 2
+    bins = len(centres)
+    assert len(frame) == len(kept) * 2 * bins
+    for r, i in enumerate(kept):
+        c = s.captures[i]
+        for k, label in enumerate(bn_frames.MODEL_LABELS):
+            part = frame.iloc[(2 * r + k) * bins:(2 * r + k + 1) * bins]
+            counts = c.hist[k, training.LAYERS.index("fc1"), training.KINDS.index("act")]
+            assert (part.step == c.step).all() and (part.model == label).all()
+            np.testing.assert_allclose(part.x, centres)
+            np.testing.assert_allclose(part.share, counts / counts.sum())
+            assert (part.base == -r).all()
+            np.testing.assert_allclose(part.top, -r + 6.0 * counts / counts.sum())
 
 
 def test_bn_statistics_in_the_capture_match_the_module(synth):
