@@ -12,6 +12,7 @@ import urllib.request
 from bnviz.ui.strings import STRINGS
 from tests.browser.census import take
 from tests.browser.harness import READY, Server, launch
+from tests.browser.wire import STEP, Wire
 
 EN = STRINGS["en"]
 CAP = 2
@@ -45,6 +46,28 @@ def training_threads(pid: int) -> int:
         except OSError:
             pass
     return count
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds the process has used so far: (its training threads', everything else's).
+    Threads that have ended (Streamlit runs each script in a thread of its own) count in the
+    process's total, so "everything else" is that total less the training threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(stat_path: str) -> float:
+        with open(stat_path) as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    training = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                if fh.read().startswith("bnviz-train"):
+                    training += used(f"/proc/{pid}/task/{tid}/stat")
+        except OSError:
+            pass
+    return training, used(f"/proc/{pid}/stat") - training
 
 
 def proc_status(pid: int) -> dict:
@@ -142,7 +165,7 @@ PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 
 def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: int = 1, watch_s: float = 15.0,
-              browser=None, session_ttl: int | None = None) -> dict:
+              browser=None, session_ttl: int | None = None, tabs: int | None = None) -> dict:
     """A warm-up round, then ``rounds`` measured ones, on one server. Each round: a teacher
     presses Start and ``watchers`` students open the teacher's watch link, spread over the
     panels, every third in Chinese; ``starters − 1`` more press Start of their own against the
@@ -152,14 +175,20 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     come back to those after the warm-up. Worker pools (AnyIO's file-serving threads,
     ``concurrent.futures`` executors such as Streamlit's file poller) are counted apart: they
     grow with the load and keep idle threads for reuse, up to their caps. ``session_ttl`` sets
-    Streamlit's reconnect window for closed tabs (default 120 s)."""
+    Streamlit's reconnect window for closed tabs (default 120 s).
+
+    The first ``tabs`` watchers (default: all) are Chromium tabs; the others are wire tabs
+    (tests/browser/wire.py), which ask the server for the same refreshes and draw nothing, so
+    a class of thirty fits on a small machine. One of them also sends the owner's buttons'
+    clicks from the watch link."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
         with sync_playwright() as p:
             b = launch(p)
             try:
-                return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl)
+                return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl,
+                                 tabs=tabs)
             finally:
                 b.close()
     # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
@@ -175,21 +204,21 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     try:
         # The warm-up round brings every pool and cache to its working size: its watchers open
         # every panel and language the measured rounds will, once each, without live refresh.
-        out["warmup"] = _round(browser, server, pid, None, starters, sorted(set(watch_views(watchers))), others,
-                               0.0, tick=0.0)
+        tabs = watchers if tabs is None else min(tabs, watchers)
+        in_tabs = sorted(set(watch_views(tabs)))
+        out["warmup"] = _round(browser, server, pid, None, starters,
+                               in_tabs + sorted(set(watch_views(watchers)) - set(in_tabs)), others, 0.0,
+                               tick=0.0, tabs=len(in_tabs))
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path)}
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
-                                        watch_s))
+                                        watch_s, tabs=tabs))
         out.update(log_errors(server.server_log()))
     finally:
         server.stop()
     return out
-
-
-STEP = re.compile(r"step (\d+)/|第 (\d+)/\d+ 步")  # English or Chinese progress bar
 
 
 def step_shown(page) -> int | None:
@@ -200,6 +229,7 @@ def step_shown(page) -> int | None:
 
 
 CONTROLS = ("bn_start", "bn_pause", "bn_stop", "bn_reset", "bn_step", "bn_resume")
+CONTROL_LABELS = {STRINGS[lang][k] for lang in STRINGS for k in CONTROLS}  # any language
 
 
 def run_controls(page) -> int:
@@ -244,8 +274,11 @@ def watch_views(n: int) -> list[tuple[str, str]]:
     return [(PANEL_CYCLE[i % len(PANEL_CYCLE)], "zh" if i % 3 == 2 else "en") for i in range(n)]
 
 
-def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK) -> dict:
+def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK,
+           tabs: int | None = None) -> dict:
     t0 = time.time()
+    tabs = len(views) if tabs is None else tabs
+    wire = Wire()
     refused_text = EN["err_job_cap"].split("{")[0].strip()
     running = f"{EN['bn_state_running']} · "
     contexts, starts = [], []
@@ -263,9 +296,12 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
         contexts.append(ctx)
         starts.append(page)
     watch_pages = []
-    for i, (panel, lang) in enumerate(views):
-        ctx, page = _open(browser, server, f"batchnorm?watch={code}&bn_view={panel}&lang={lang}&bn_tick={tick:g}",
-                          "zh-CN" if lang == "zh" else "en-US")
+    link = f"batchnorm?watch={code}&bn_view={{}}&lang={{}}&bn_tick={tick:g}"
+    # The wire watchers arrive over one tick, as a class does; they draw nothing.
+    wired = [wire.open(server.port, link.format(panel, lang), delay=i * max(tick, 1.0) / max(1, len(views) - tabs))
+             for i, (panel, lang) in enumerate(views[tabs:])]
+    for i, (panel, lang) in enumerate(views[:tabs]):
+        ctx, page = _open(browser, server, link.format(panel, lang), "zh-CN" if lang == "zh" else "en-US")
         contexts.append(ctx)
         watch_pages.append(page)
         if (i + 1) % OPEN_BATCH == 0:
@@ -282,6 +318,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
         page.wait_for_selector(READY, timeout=180_000)
     for page in watch_pages:  # a live page is seldom between two refreshes: it shows a step
         _following(page)
+    wire.wait(lambda: all(w.steps or w.problems for w in wired), 120, "every wire watcher shows the run's step")
     opened_s = time.time() - t0
     _say(t0, "all open")
     for page in starts:
@@ -291,7 +328,9 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     peak = {**proc_status(pid), "pools": take(pid, server.census_path)["pools"]}
     peak_training = training_threads(pid)
     # Every watcher follows the run: its step moves, its refreshes stay quick.
-    first = [step_shown(pg) for pg in watch_pages]
+    first = [step_shown(pg) for pg in watch_pages] + [w.last_step() for w in wired]
+    for w in wired:
+        w.refreshes.clear()
     for pg in watch_pages:
         pg.evaluate(OBSERVE_RUNS)
     _say(t0, "watching")
@@ -299,7 +338,8 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     refresh = []
     for pg in watch_pages:
         refresh += [end - start for start, end in pg.evaluate("window.__runs") if end is not None]
-    last = [step_shown(pg) for pg in watch_pages]
+    last = [step_shown(pg) for pg in watch_pages] + [w.last_step() for w in wired]
+    refresh += [1e3 * w for tab in wired for w in tab.refreshes]  # ms, as the pages' own
     advanced = sum(a is not None and b is not None and b > a for a, b in zip(first, last))
     census = take(pid, server.census_path)
     run_now = next(r for r in census["runs"] if r["code"] == code)
@@ -313,13 +353,28 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     contexts.append(ctx)
     forged.wait_for_selector(READY, timeout=60_000)
     forged_buttons = run_controls(forged)
+    # From the watch link, the owner's buttons clicked by their widget ids (as an owner's page of
+    # this server has them), all in one run of the page: the way in that has no button to press.
+    wired_controls = sum(label in CONTROL_LABELS for w in wired for label in w.buttons)
+    owner_page = wire.open(server.port, f"batchnorm?{TRAIN_QUERY}")
+    wire.wait(lambda: owner_page.runs or owner_page.problems, 60, "an owner's page")
+    owner_ids = tuple(i for label, i in owner_page.buttons.items() if label in CONTROL_LABELS)
+    clicker = wire.open(server.port, f"batchnorm?watch={code}")
+    wire.wait(lambda: clicker.runs or clicker.problems, 60, "the clicking watcher's page")
+    if owner_ids:
+        before_clicks = clicker.runs
+        wire.press(clicker, ids=owner_ids)
+        wire.wait(lambda: clicker.runs > before_clicks or clicker.problems, 60, "the forged clicks' run")
     run_after = next(r for r in take(pid, server.census_path)["runs"] if r["code"] == code)
     unchanged = run_after["lr"] == run_now["lr"] and run_after["epochs"] == run_now["epochs"] \
-        and run_after["state"] in ("running", "paused")
-    exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in pages)
+        and run_after["state"] == run_now["state"] == "running"
+    exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in pages) \
+        + sum(len(w.exceptions) for w in wire.tabs)
     _say(t0, "checked")
     for ctx in contexts:
         ctx.close()
+    wire.close()
+    wire_problems = [p for w in wire.tabs for p in w.problems] + wire.problems
     t_closed = time.time()
     _say(t0, "closed")
     jobs = active_jobs(browser, server)
@@ -344,13 +399,14 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     blocks = take(pid, server.census_path)["blocks"] if base is not None else census["blocks"]
     q = sorted(refresh)
     return {"live": tick > 0, "round_s": round(time.time() - t0, 1), "opened_s": round(opened_s, 1), "started": len(started), "refused": len(refused),
-            "exceptions": exceptions, "watchers": len(watch_pages), "watchers_advanced": advanced,
+            "exceptions": exceptions, "watchers": len(watch_pages) + len(wired), "watchers_advanced": advanced,
             "ticks": len(q), "refresh_median_ms": round(statistics.median(q)) if q else None,
             "refresh_p95_ms": round(q[min(len(q) - 1, int(0.95 * len(q)))]) if q else None,
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": round(1e3 * ticks[min(len(ticks) - 1, int(0.95 * len(ticks)))], 1) if ticks else None,
-            "images_per_s_watched": round(trained * 64), "watcher_controls": controls_seen + forged_buttons,
-            "owner_controls": owner_controls,
+            "images_per_s_watched": round(trained * 64), "watcher_controls": controls_seen + forged_buttons + wired_controls,
+            "owner_controls": owner_controls, "owner_ids_clicked": len(owner_ids),
+            "wire_watchers": len(wired), "wire_problems": wire_problems,
             "run_unchanged": unchanged, "runs_after": len(census["runs"]),
             "peak_threads": peak["threads"], "peak_pools": peak["pools"], "peak_rss_mb": round(peak["rss_mb"]),
             "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
@@ -368,12 +424,17 @@ def sessions_from_env(default: int = 20) -> int:
     return int(os.environ.get("BNVIZ_LOAD_SESSIONS", default))
 
 
+def tabs_from_env(default: int) -> int:
+    return int(os.environ.get("BNVIZ_LOAD_TABS", default))
+
+
 def rounds_from_env(default: int) -> int:
     return int(os.environ.get("BNVIZ_LOAD_ROUNDS", default))
 
 
 BRIEF = ("live", "round_s", "started", "refused", "exceptions", "watchers", "watchers_advanced", "ticks",
          "refresh_median_ms", "refresh_p95_ms", "tick_server_median_ms", "watcher_controls", "owner_controls",
+         "owner_ids_clicked", "wire_watchers", "wire_problems",
          "run_unchanged", "runs_after", "jobs_after", "jobs_gone_s", "training_threads_peak",
          "training_threads_after", "left_python", "left_native", "threads_back_s", "pools_after",
          "threads_next_request", "sessions_after_visit", "blocks_after", "rss_after_mb", "threads", "rss_mb")
@@ -406,7 +467,10 @@ def check(result: dict) -> list[str]:
                  f"watchers' refresh median over 1 s or p95 over {WATCH_TICK / 2:g} s", r)
         # A watcher cannot change the run, not even with the owner's settings in its link.
         need(r["watcher_controls"] == 0 and r["run_unchanged"], "a watcher could change the run", r)
-        need(r["owner_controls"] > 0, "the controls were not found on the owner's page either", r)
+        need(r["owner_controls"] > 0 and r["owner_ids_clicked"] > 0,
+             "the controls were not found on the owner's page either", r)
+        # Every wire tab kept its connection and read what the server sent.
+        need(r["wire_problems"] == [], "a wire watcher failed", r)
         need(r["runs_after"] == 0, "a run kept after its grace period", r)
         need(r["jobs_after"] == 0 and r["jobs_gone_s"] <= 30, "trainings left after the close", r)
         # Each job's OS threads carry its name (its OpenMP team inherits it): all gone after close.

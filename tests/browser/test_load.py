@@ -1,15 +1,28 @@
-"""Load test: a class on one server — a teacher's run watched by 6 students' tabs refreshing
-live (``BNVIZ_LOAD_SESSIONS`` for more), two more Starts against the cap, two other pages — one
-measured round after a warm-up round (``BNVIZ_LOAD_ROUNDS`` for more). See tests/browser/load.py.
+"""Load test: a class on one server — a teacher's run watched by 30 students refreshing live
+(``BNVIZ_LOAD_SESSIONS``), 6 of them in Chromium tabs (``BNVIZ_LOAD_TABS``) and the others wire
+tabs, two more Starts against the cap, two other pages — one measured round after a warm-up
+round (``BNVIZ_LOAD_ROUNDS`` for more). See tests/browser/load.py.
 
-Every tab's browser runs on this machine's two cores beside the server and the training: a
-watcher's refresh costs its renderer ~0.2 s of CPU, so six live tabs are what fits in the test
-budget. ``python -m bench load`` is the full class: 30 watchers, five Starts, three rounds, the
-same checks; ``python -m bench bn-gil`` the server's cost of 30 viewers without their browsers."""
+Every browser runs on this machine's two cores beside the server and the training: a watcher's
+refresh costs its renderer ~0.2 s of CPU, so six Chromium tabs are what fits in the test budget.
+The other 24 are wire tabs (tests/browser/wire.py): Streamlit's protocol without a renderer, the
+same refreshes asked of the server. ``python -m bench load`` is the class in Chromium only:
+30 tabs, five Starts, three rounds, the same checks; ``python -m bench bn-gil`` the training's
+speed under 30 watchers."""
+
+import tomllib
+from pathlib import Path
 
 import pytest
 
-from tests.browser.load import check, classroom, log_errors, rounds_from_env, sessions_from_env
+from tests.browser.load import (
+    check,
+    classroom,
+    log_errors,
+    rounds_from_env,
+    sessions_from_env,
+    tabs_from_env,
+)
 
 # Streamlit keeps a closed tab's session for 120 s so that a dropped connection can resume it.
 # Here it keeps them 5 s, so each round starts without the last one's sessions and any memory a
@@ -19,8 +32,8 @@ SESSION_TTL = 5
 
 @pytest.mark.load
 def test_a_class_watching_one_run_on_one_server(browser):
-    result = classroom(starters=3, watchers=sessions_from_env(6), others=2, rounds=rounds_from_env(1),
-                       watch_s=15.0, browser=browser, session_ttl=SESSION_TTL)
+    result = classroom(starters=3, watchers=sessions_from_env(30), others=2, rounds=rounds_from_env(1),
+                       watch_s=15.0, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
     print("\nload test:", result)  # every figure, visible with -s and in CI logs on failure
     problems = check(result)
     if problems:
@@ -31,7 +44,8 @@ def test_the_checks_see_a_leak_between_rounds():
     """``check`` is what the test asserts: a round that leaves a thread, a session or memory
     behind, or a cap that did not hold, is reported (the soak in ``python -m bench load``)."""
     good = {"live": True, "exceptions": 0, "started": 2, "refused": 3, "ticks": 60, "watchers": 30, "watchers_advanced": 30,
-            "refresh_median_ms": 300, "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "run_unchanged": True, "runs_after": 0,
+            "refresh_median_ms": 300, "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "owner_ids_clicked": 4, "wire_problems": [],
+            "run_unchanged": True, "runs_after": 0,
             "jobs_after": 0, "jobs_gone_s": 2.0, "training_threads_peak": 4, "training_threads_after": 0,
             "left_python": [], "left_native": 0, "threads_back_s": 3.0, "pools_after": {"anyio": [3, 28]},
             "next_request_s": 14.0, "threads_next_request": 30, "sessions_after_visit": 1,
@@ -46,6 +60,8 @@ def test_the_checks_see_a_leak_between_rounds():
                           ({"refresh_median_ms": 1100}, "median"),
                           ({"run_unchanged": False}, "could change"),
                           ({"owner_controls": 0}, "not found"),
+                          ({"owner_ids_clicked": 0}, "not found"),
+                          ({"wire_problems": ["ConnectionClosedError: 1011"]}, "wire watcher failed"),
                           ({"runs_after": 1}, "grace"),
                           ({"sessions_after_visit": 4}, "sessions"),
                           ({"rss_after_mb": 560}, "memory")):
@@ -81,3 +97,11 @@ def test_the_server_log_counts_our_exceptions_and_sets_apart_streamlits_websocke
     # The same race with our code on the stack is ours.
     assert log_errors(LOG.replace("/x/streamlit/web", "/x/pages/web")) == {"log_errors": 1, "websocket_races": 0}
     assert log_errors("no traceback here") == {"log_errors": 0, "websocket_races": 0}
+
+
+def test_the_server_does_not_collect_all_garbage_after_every_refresh():
+    """Streamlit's default runs a full collection after every script run, a live fragment's
+    refresh included: ~150 ms of the BatchNorm page's ~180 ms refresh, holding the GIL, with
+    torch and pandas loaded (``python -m bench bn-gil``). The app's config turns it off."""
+    with open(Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml", "rb") as fh:
+        assert tomllib.load(fh)["runner"]["postScriptGC"] is False
