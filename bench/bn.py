@@ -64,7 +64,7 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
     """Training images/s on a real server (``streamlit run``, the app's own settings) while
     ``n`` watchers of its run refresh their live panel, against no watcher, in one run; phases
     interleaved, ``rounds`` each: 1 and 30 watchers of the histograms at the page's default tick
-    (1 s), 30 of Figure 1 and of the loss, and 30 spread over every panel at the slowest tick (5 s).
+    (1 s), 1 and 30 of Figure 1, 30 of the loss, and 30 spread over every panel at the slowest tick (5 s).
 
     Every watcher is a wire tab (tests/browser/wire.py): it speaks Streamlit's protocol and
     re-runs the page's live fragment when the server's timer says, as a browser does, and draws
@@ -108,7 +108,7 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
                 "ticks": ticks[-len(waits):] if waits else [], "other_cpu": other1 - other0,
                 "train_cores": (train1 - train0) / (t1 - t0)}
 
-    phases = [(0, ("hist",), 1.0), (1, ("hist",), 1.0), (30, ("hist",), 1.0), (30, ("time",), 1.0),
+    phases = [(0, ("hist",), 1.0), (1, ("hist",), 1.0), (1, ("time",), 1.0), (30, ("hist",), 1.0), (30, ("time",), 1.0),
               (30, ("loss",), 1.0), (30, PANEL_CYCLE, 5.0)]
     found = {ph: [] for ph in phases}
     try:

@@ -75,10 +75,13 @@ def layers_frame(snap: Snapshot, kind: str, capture: int = -1) -> pd.DataFrame:
     c = snap.captures[capture]
     ki = KINDS.index(kind)
     edges = snap.edges[kind]
-    return pd.DataFrame([(label, layer, lo, hi, share)
-                         for k, label in enumerate(MODEL_LABELS) for li, layer in enumerate(LAYERS)
-                         for lo, hi, share in zip(edges[:-1], edges[1:], _shares(c.hist[k, li, ki]))],
-                        columns=["model", "layer", "lo", "hi", "share"])
+    # (model, layer, bin) in one array: rows ordered by model, then layer, then bin.
+    share = np.stack([[_shares(c.hist[k, li, ki]) for li in range(len(LAYERS))] for k in range(len(MODEL_LABELS))])
+    n_models, n_layers, n_bins = share.shape
+    return pd.DataFrame({"model": np.repeat(MODEL_LABELS, n_layers * n_bins),
+                         "layer": np.tile(np.repeat(LAYERS, n_bins), n_models),
+                         "lo": np.tile(edges[:-1], n_models * n_layers), "hi": np.tile(edges[1:], n_models * n_layers),
+                         "share": share.ravel()})
 
 
 def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, gain: float = 6.0) -> pd.DataFrame:
@@ -107,9 +110,14 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, g
 def percentile_frame(snap: Snapshot, layer: str, kind: str = "pre") -> pd.DataFrame:
     """The BN paper's Figure 1 data: step, model, p15, p50, p85 of ``layer``'s ``kind``."""
     li, ki = LAYERS.index(layer), KINDS.index(kind)
-    rows = [(c.step, label, *map(float, c.pct[k, li, ki]))
-            for c in snap.captures for k, label in enumerate(MODEL_LABELS)]
-    return pd.DataFrame(rows, columns=["step", "model", "p15", "p50", "p85"])
+    if not snap.captures:
+        return pd.DataFrame(columns=["step", "model", "p15", "p50", "p85"])
+    # (capture, model, percentile) in one array: rows ordered by capture, then model.
+    pct = np.stack([c.pct[:, li, ki] for c in snap.captures]).astype(float)
+    n_models = pct.shape[1]
+    return pd.DataFrame({"step": np.repeat([c.step for c in snap.captures], n_models),
+                         "model": np.tile(MODEL_LABELS, len(snap.captures)),
+                         "p15": pct[..., 0].ravel(), "p50": pct[..., 1].ravel(), "p85": pct[..., 2].ravel()})
 
 
 def start_medians(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,9 +132,10 @@ def extent(frame: pd.DataFrame, low: str = "p15", high: str = "p85") -> tuple[fl
     return (float(values.min()), float(values.max())) if values.size else None
 
 
-def drift(snap: Snapshot, layer: str = "fc2", kind: str = "pre") -> dict[str, float]:
-    """How far the median of ``layer``'s ``kind`` moves from its first capture: max |p50(t) − p50(0)|."""
-    frame = percentile_frame(snap, layer, kind)
+def drift(snap: Snapshot, layer: str = "fc2", kind: str = "pre", frame: pd.DataFrame | None = None) -> dict[str, float]:
+    """How far the median of ``layer``'s ``kind`` moves from its first capture: max |p50(t) − p50(0)|
+    (from ``frame``, its :func:`percentile_frame`, when given)."""
+    frame = percentile_frame(snap, layer, kind) if frame is None else frame
     out = {}
     for label in MODEL_LABELS:
         p50 = frame.loc[frame.model == label, "p50"].to_numpy()
@@ -134,17 +143,16 @@ def drift(snap: Snapshot, layer: str = "fc2", kind: str = "pre") -> dict[str, fl
     return out
 
 
-def outside_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:
-    """Counts under/over the histogram range and non-finite counts of one capture."""
+def outside_rows(snap: Snapshot, layer: str, capture: int = -1) -> list[dict]:
+    """``layer``'s values outside the histogram range in one capture, per model and kind, where
+    there are any: model, kind, and the counts under, over, NaN and ±inf."""
     from .histograms import OUTSIDE
 
     if not snap.captures:
-        return pd.DataFrame(columns=["model", "kind", *OUTSIDE])
-    c = snap.captures[capture]
-    li = LAYERS.index(layer)
-    rows = [(label, kind, *map(int, c.outside[k, li, ki]))
-            for k, label in enumerate(MODEL_LABELS) for ki, kind in enumerate(KINDS)]
-    return pd.DataFrame(rows, columns=["model", "kind", *OUTSIDE])
+        return []
+    counts = snap.captures[capture].outside[:, LAYERS.index(layer)]  # (model, kind, OUTSIDE)
+    return [{"model": label, "kind": kind, **dict(zip(OUTSIDE, map(int, counts[k, ki])))}
+            for k, label in enumerate(MODEL_LABELS) for ki, kind in enumerate(KINDS) if counts[k, ki].any()]
 
 
 def gamma_beta_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:

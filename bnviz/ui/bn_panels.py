@@ -9,6 +9,7 @@ thirty watchers share one computation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -109,25 +110,24 @@ def panel_hist(v: View) -> None:
                 chart(bn_charts.hist_chart, {"data": v.data(("hist", layer, kind), one, captures=True)}, f"bn_chart_hist_{kind}",
                       x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
     for layer_name in ([layer] if layer else HIDDEN):
-        for row in v.value(("outside", layer_name), lambda n=layer_name: _outside_rows(snap, n), captures=True):
-            st.caption(t("bn_outside", model=row.model, kind=t(f"bn_kind_{row.kind}", layer=layer_name),
-                         under=row.under, over=row.over, nan=row.nan, inf=row.inf))
+        for row in v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_rows(snap, n),
+                           captures=True):
+            st.caption(t("bn_outside", **{**row, "kind": t(f"bn_kind_{row['kind']}", layer=layer_name)}))
     st.latex(training.LATEX[snap.config.activation])
 
 
-def _outside_rows(snap, layer: str) -> list:
-    """The rows of ``layer``'s counts outside the histogram range that are not all zero."""
-    out = bn_frames.outside_frame(snap, layer)
-    return list(out[(out[list(histograms.OUTSIDE)] > 0).any(axis=1)].itertuples())
-
-
 def _grown(key, found) -> tuple[float, float]:
-    """A range that only grows (kept per run and view in this session), padded by 5 %."""
+    """A range that only grows (kept per run and view in this session), padded by 5 % and
+    widened to round numbers (multiples of a tenth of the power of ten below its span): it changes only
+    when the data crosses one, so the chart's spec, built once per range, is seldom rebuilt and
+    the viewers of a run mostly share it."""
     kept = st.session_state.setdefault("_bn_ranges", {}).get(key)
     lo, hi = found if kept is None else (min(kept[0], found[0]), max(kept[1], found[1]))
     st.session_state["_bn_ranges"][key] = (lo, hi)
     pad = 0.05 * (hi - lo) or 0.5
-    return lo - pad, hi + pad
+    lo, hi = lo - pad, hi + pad
+    step = 10 ** math.floor(math.log10(hi - lo)) / 10
+    return round(math.floor(lo / step) * step, 12), round(math.ceil(hi / step) * step, 12)
 
 
 def panel_time(v: View) -> None:
@@ -144,7 +144,7 @@ def panel_time(v: View) -> None:
            "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
           "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
           start_title=t("bn_start_median"), total_steps=snap.total_steps, domain=list(domain))
-    drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind), captures=True)
+    drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind, frame), captures=True)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")

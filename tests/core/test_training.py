@@ -257,6 +257,52 @@ def test_the_ridge_frame_is_each_kept_capture_as_shares_one_row_lower_each(synth
             np.testing.assert_allclose(part.top, -r + 6.0 * counts / counts.sum())
 
 
+def test_the_layer_grid_is_the_last_capture_as_shares_and_out_of_range_counts_are_listed(synth):
+    """The histogram grid (model × layer) and the out-of-range notes, against the capture itself;
+    a diverging rate so that some counts fall outside the axis."""
+    s = run(TrainConfig(**{**SMALL, "lr": 30.0, "lr_bn": 30.0}), synth).snapshot()
+    c, edges = s.captures[-1], s.edges["pre"]
+    frame = bn_frames.layers_frame(s, "pre")
+    bins = len(edges) - 1
+    assert len(frame) == 2 * len(training.LAYERS) * bins
+    for k, label in enumerate(bn_frames.MODEL_LABELS):
+        for li, layer in enumerate(training.LAYERS):
+            part = frame.iloc[(k * len(training.LAYERS) + li) * bins:][:bins]
+            counts = c.hist[k, li, 0]
+            assert (part.model == label).all() and (part.layer == layer).all()
+            np.testing.assert_allclose(part.lo, edges[:-1])
+            np.testing.assert_allclose(part.hi, edges[1:])
+            np.testing.assert_allclose(part.share, counts / counts.sum() if counts.sum() else counts)
+    listed = 0
+    for li, layer in enumerate(training.LAYERS):
+        rows = bn_frames.outside_rows(s, layer)
+        expected = [(label, kind) for k, label in enumerate(bn_frames.MODEL_LABELS)
+                    for ki, kind in enumerate(training.KINDS) if c.outside[k, li, ki].sum() > 0]
+        assert [(r["model"], r["kind"]) for r in rows] == expected
+        for r in rows:
+            k, ki = bn_frames.MODEL_LABELS.index(r["model"]), training.KINDS.index(r["kind"])
+            assert [r[name] for name in histograms.OUTSIDE] == c.outside[k, li, ki].tolist()
+        listed += len(rows)
+    assert listed > 0  # the rate really sent values off the axis
+
+
+def test_figure_1_is_every_capture_s_percentiles_and_the_drift_is_read_from_them(synth):
+    s = run(TrainConfig(**SMALL), synth).snapshot()
+    li, ki = training.LAYERS.index("fc1"), training.KINDS.index("act")
+    frame = bn_frames.percentile_frame(s, "fc1", "act")
+    assert len(frame) == 2 * len(s.captures)
+    for i, c in enumerate(s.captures):
+        for k, label in enumerate(bn_frames.MODEL_LABELS):
+            row = frame.iloc[2 * i + k]
+            assert row.step == c.step and row.model == label
+            np.testing.assert_allclose([row.p15, row.p50, row.p85], c.pct[k, li, ki])
+    for k, label in enumerate(bn_frames.MODEL_LABELS):
+        medians = np.array([c.pct[k, li, ki, 1] for c in s.captures])
+        expected = np.abs(medians - medians[0]).max()
+        assert bn_frames.drift(s, "fc1", "act")[label] == pytest.approx(expected)
+        assert bn_frames.drift(s, "fc1", "act", frame)[label] == pytest.approx(expected)
+
+
 def test_bn_statistics_in_the_capture_match_the_module(synth):
     """Step 0's capture holds the batch statistics BN used; one update later the module's running
     statistics must be exactly the EWMA step from them (PyTorch: unbiased variance)."""
