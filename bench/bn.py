@@ -129,6 +129,7 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
         values = sorted(values)
         return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else float("nan")
 
+    floor = _floor(seconds)
     idle = sum(m["rate"] for m in found[phases[0]]) / rounds
     rows = []
     for ph in phases:
@@ -147,9 +148,32 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
             "fragment median / p95": f"{1e3 * pct(ticks, .5):.1f} / {1e3 * pct(ticks, .95):.1f} ms" if ticks else "",
             "watcher waits median / p95": f"{1e3 * pct(waits, .5):.0f} / {1e3 * pct(waits, .95):.0f} ms" if waits else "",
             "goal": "" if not n else ("≥ 0.9; median ≤ 25 ms" if n == 30 and tick == 1.0 else "median ≤ 25 ms")})
+    rows.append({"watchers": "30, every 1 s: Streamlit's floor", "panel": "a progress bar only (bench/floor_app.py)",
+                 **{k: "" for k in list(rows[0])[2:]}, "server CPU per refresh": f"{floor:.1f} ms"})
     rows.append({"watchers": f"one run, batch {batch}, CPU ({os.cpu_count()} cores), the app's threads; "
                              f"{rounds} × {seconds:.0f} s per phase, interleaved", **{k: "" for k in list(rows[0])[1:]}})
     return rows
+
+
+def _floor(seconds: float, n: int = 30) -> float:
+    """Server CPU ms per refresh of ``n`` wire tabs on bench/floor_app.py (a live fragment with a
+    progress bar only), on the app's config: what any live refresh costs in Streamlit here."""
+    from tests.browser.harness import Server
+    from tests.browser.load import cpu_seconds
+    from tests.browser.wire import Wire
+
+    server = Server(script="bench/floor_app.py")
+    wire = Wire()
+    try:
+        tabs = [wire.open(server.port, "", delay=i / n) for i in range(n)]
+        wire.wait(lambda: all(t.refreshes for t in tabs), 60, "every tab's first refresh")
+        done0, cpu0 = sum(len(t.refreshes) for t in tabs), cpu_seconds(server.proc.pid)[1]
+        time.sleep(seconds)
+        done1, cpu1 = sum(len(t.refreshes) for t in tabs), cpu_seconds(server.proc.pid)[1]
+    finally:
+        wire.close()
+        server.stop()
+    return 1e3 * (cpu1 - cpu0) / max(1, done1 - done0)
 
 
 def reproduce(epochs: int = 10) -> list[dict]:

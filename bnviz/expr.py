@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from bnviz import pysource
 from bnviz.errors import KeyedError
 from bnviz.surfaces import Surface
 
@@ -104,7 +105,7 @@ def parse(text: str):
         raise ExprError("expr_too_long", max=MAX_LENGTH)
     text = text.replace("^", "**")  # a common habit from maths notation
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = pysource.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         raise ExprError("expr_syntax") from None
     return _compile(tree.body, 0, [0])

@@ -6,12 +6,11 @@ The owner's page (no ``watch`` in the link) has every control; a watcher's page
 (``?watch=CODE``) shows the same run, live, with its own tab, layer, language and presenter
 mode, and no control that could change the run."""
 
-import inspect
 import time
 
 import streamlit as st
 
-from bnviz import bn
+from bnviz import bn, pysource
 from bnviz.ui import bn_controls, bn_panels, bn_session, urlstate
 from bnviz.ui.bn_session import PANELS, VIEW
 from bnviz.ui.classroom import start_run
@@ -86,5 +85,5 @@ if run is not None:  # outside the live part: three downloads less to send on ev
 
 with st.expander(t("bn_code_header")):
     st.caption(t("bn_code_text"))
-    st.code(inspect.getsource(bn.BatchNormScratch), language="python")
-    st.code(inspect.getsource(bn.batch_stats) + "\n" + inspect.getsource(bn.normalise), language="python")
+    st.code(pysource.listing(bn.BatchNormScratch), language="python")
+    st.code(pysource.listing(bn.batch_stats, bn.normalise), language="python")

@@ -22,16 +22,17 @@ def free_port() -> int:
 
 
 class Server:
-    """A ``streamlit run app.py`` process; ``url(path)`` gives its addresses. With ``census`` it
+    """A ``streamlit run app.py`` process (or another ``script`` of the repository, with the
+    app's config); ``url(path)`` gives its addresses. With ``census`` it
     runs under tests/browser/census.py and writes its thread list to ``census_path`` on request."""
 
-    def __init__(self, env: dict | None = None, census: bool = False):
+    def __init__(self, env: dict | None = None, census: bool = False, script: str = "app.py"):
         self.port = free_port()
         cache = ROOT / ".pytest_cache"
         self.log = open(cache / f"streamlit-{self.port}.log", "w+") if cache.is_dir() else subprocess.DEVNULL
         self.census_path = str((cache if cache.is_dir() else Path("/tmp")) / f"census-{self.port}.json")
         runner = ["tests.browser.census", self.census_path] if census else ["streamlit"]
-        cmd = [sys.executable, "-m", *runner, "run", str(ROOT / "app.py"), "--server.headless", "true",
+        cmd = [sys.executable, "-m", *runner, "run", str(ROOT / script), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,

@@ -1,0 +1,66 @@
+"""Parsing Python from many threads (bnviz.pysource): one parse at a time, listings read once."""
+
+import ast
+import contextlib
+import inspect
+import threading
+import time
+
+from bnviz import bn, expr, pysource
+
+
+def most_parses_at_once(monkeypatch) -> int:
+    """Eight students each parse formulas and read the BatchNorm page's listings: how many
+    ``ast.parse`` calls ran at the same moment, at most."""
+    inside, most, lock = [0], [0], threading.Lock()
+    real = ast.parse
+
+    def watched(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # long enough for another thread to come in, were it allowed
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", watched)
+    pysource.listing.cache_clear()
+    results, errors = [], []
+
+    def student(i):
+        try:
+            for _ in range(5):
+                results.append(expr.parse(f"x**2 + {i}*y"))
+                results.append(pysource.listing(bn.BatchNormScratch))  # a class: found by parsing
+        except Exception as exc:  # noqa: BLE001 — the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors and len(results) == 80
+    return most[0]
+
+
+def test_parses_from_many_threads_never_overlap(monkeypatch):
+    """CPython 3.11's AST constructor shares its recursion depth between threads
+    (python/cpython#106905): the app's parses — formulas, the code listing — take turns."""
+    assert most_parses_at_once(monkeypatch) == 1
+
+
+def test_without_the_lock_they_would(monkeypatch):
+    """The check above can fail: with no lock, the same students' parses overlap."""
+    monkeypatch.setattr(pysource, "PARSE_LOCK", contextlib.nullcontext())
+    assert most_parses_at_once(monkeypatch) > 1
+
+
+def test_a_listing_is_the_functions_source_read_once():
+    pysource.listing.cache_clear()
+    text = pysource.listing(bn.batch_stats, bn.normalise)
+    assert text == inspect.getsource(bn.batch_stats) + "\n" + inspect.getsource(bn.normalise)
+    assert pysource.listing(bn.batch_stats, bn.normalise) is text  # the same string: not read again
