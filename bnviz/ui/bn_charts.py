@@ -93,12 +93,13 @@ def ridge_chart(*, x_title: str, y_title: str, model_title: str, domain, height:
 
 
 def percentile_chart(*, x_title: str, y_title: str, model_title: str, start_title: str, total_steps: int,
-                     domain, height: int = 300) -> alt.LayerChart:
+                     height: int = 300) -> alt.LayerChart:
     """The BN paper's Figure 1 ("data": step, model, p15, p50, p85): the 15–85th percentile band
-    and the median of both models over steps, on a range that only grows (``domain``), with each
-    model's starting median as a dotted rule ("start": model, p50)."""
+    and the median of both models over steps, on a range that only grows (parameters ``y_lo``,
+    ``y_hi``: they change as the run goes, the spec does not), with each model's starting median
+    as a dotted rule ("start": model, p50)."""
     x = alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)]))
-    y_scale = alt.Scale(domain=list(domain), clamp=True, nice=False)
+    y_scale = alt.Scale(domain=alt.ExprRef(expr="[y_lo, y_hi]"), clamp=True, nice=False)
     band = _data().mark_area(opacity=0.25).encode(
         x, alt.Y("p15:Q", title=y_title, scale=y_scale), alt.Y2("p85:Q"), _model(model_title))
     median = _data().mark_line(strokeWidth=2).encode(
@@ -107,7 +108,8 @@ def percentile_chart(*, x_title: str, y_title: str, model_title: str, start_titl
                  alt.Tooltip("p50:Q", format=".3f"), alt.Tooltip("p85:Q", format=".3f")])
     start = _data("start").mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(
         alt.Y("p50:Q"), _model(model_title), tooltip=["model:N", alt.Tooltip("p50:Q", title=start_title, format=".3f")])
-    return alt.layer(band, median, start).properties(height=height, usermeta=CANVAS)
+    return alt.layer(band, median, start).add_params(alt.param(name="y_lo", value=0), alt.param(name="y_hi", value=1)
+                                                     ).properties(height=height, usermeta=CANVAS)
 
 
 def gamma_beta_chart(*, x_title: str, y_title: str, param_title: str, height: int = 220) -> alt.Chart:

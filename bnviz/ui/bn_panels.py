@@ -9,7 +9,6 @@ thirty watchers share one computation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -117,17 +116,12 @@ def panel_hist(v: View) -> None:
 
 
 def _grown(key, found) -> tuple[float, float]:
-    """A range that only grows (kept per run and view in this session), padded by 5 % and
-    widened to round numbers (multiples of a tenth of the power of ten below its span): it changes only
-    when the data crosses one, so the chart's spec, built once per range, is seldom rebuilt and
-    the viewers of a run mostly share it."""
+    """A range that only grows (kept per run and view in this session), padded by 5 %."""
     kept = st.session_state.setdefault("_bn_ranges", {}).get(key)
     lo, hi = found if kept is None else (min(kept[0], found[0]), max(kept[1], found[1]))
     st.session_state["_bn_ranges"][key] = (lo, hi)
     pad = 0.05 * (hi - lo) or 0.5
-    lo, hi = lo - pad, hi + pad
-    step = 10 ** math.floor(math.log10(hi - lo)) / 10
-    return round(math.floor(lo / step) * step, 12), round(math.ceil(hi / step) * step, 12)
+    return lo - pad, hi + pad
 
 
 def panel_time(v: View) -> None:
@@ -143,7 +137,7 @@ def panel_time(v: View) -> None:
           {"data": v.data(("pct_arrow", layer, kind), lambda: frame, captures=True),
            "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
           "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
-          start_title=t("bn_start_median"), total_steps=snap.total_steps, domain=list(domain))
+          start_title=t("bn_start_median"), total_steps=snap.total_steps, params={"y_lo": domain[0], "y_hi": domain[1]})
     drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind, frame), captures=True)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")

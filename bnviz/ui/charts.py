@@ -28,10 +28,15 @@ def _spec_json(builder, options: str) -> str:
     return json.dumps(spec)
 
 
-def vega_spec(builder, data: dict, **options) -> dict:
+def vega_spec(builder, data: dict, params: dict | None = None, **options) -> dict:
     """The Vega-Lite spec ``builder(**options)`` makes (its layers read named datasets), with
-    ``data`` (name → DataFrame) as those datasets. ``options`` must be JSON-like (they are the
-    cache key)."""
+    ``data`` (name → DataFrame) as those datasets and ``params`` (name → value) as the values of
+    its top-level parameters. ``options`` must be JSON-like (they are the cache key); what changes
+    from one refresh to the next belongs in ``data`` or ``params``, so the spec is built once."""
     spec = json.loads(_spec_json(builder, json.dumps(options, sort_keys=True, ensure_ascii=False)))
     spec["datasets"] = dict(data)
+    if params:
+        declared = {p["name"]: p for p in spec.get("params", [])}
+        for name, value in params.items():
+            declared[name]["value"] = value  # a KeyError names a parameter the chart does not declare
     return spec

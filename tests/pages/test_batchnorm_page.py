@@ -336,3 +336,31 @@ def test_histogram_charts_render_to_svg_with_their_data(app, configure):
     with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn))) as zf:
         svg = zf.read(zf.namelist()[0]).decode()
     assert "LeNet-BN" in svg and "fc2" in svg and "<path" in svg
+
+
+def test_figure_1_grows_its_range_through_parameters_and_keeps_its_spec(app, configure):
+    """Figure 1's y range follows the data as the run goes; it reaches the chart as the values of
+    two parameters, so the spec itself stays the one built once. Rendered (vl-convert), the axis
+    spans the range the parameters give."""
+    import re
+
+    import vl_convert
+
+    at = configure(app(PAGE))
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
+    open_tab(at, "en", "time")
+    no_traceback(at)
+    spec = chart_specs(at)[0]
+    assert spec["layer"][0]["encoding"]["y"]["scale"]["domain"] == {"expr": "[y_lo, y_hi]"}
+    values = {p["name"]: p["value"] for p in spec["params"]}
+    frame = chart_datasets(at, 0)["data"]
+    lo, hi = frame[["p15", "p85"]].min().min(), frame[["p15", "p85"]].max().max()
+    assert values["y_lo"] < lo and values["y_hi"] > hi  # every percentile inside, with room
+    assert values["y_hi"] - values["y_lo"] < 1.2 * (hi - lo) + 1.01  # and not much more (5 % each side)
+    # The same spec with other values draws another axis: the parameters are what it reads.
+    datasets = {name: df.to_dict("records") for name, df in chart_datasets(at, 0).items()}
+    for p in spec["params"]:
+        p["value"] = {"y_lo": -7, "y_hi": 7}[p["name"]]
+    svg = vl_convert.vegalite_to_svg({**spec, "datasets": datasets})
+    assert re.search(r"Y-axis[^\"]*values from −7 to 7", svg)
