@@ -122,12 +122,15 @@ def percentile_frame(snap: Snapshot, layer: str, kind: str = "pre") -> pd.DataFr
 
 def start_medians(frame: pd.DataFrame) -> pd.DataFrame:
     """Each model's median at its first capture (model, p50), from a :func:`percentile_frame`."""
-    return frame.sort_values("step").groupby("model", as_index=False).first()[["model", "p50"]]
+    steps, models, p50 = frame.step.to_numpy(), frame.model.to_numpy(), frame.p50.to_numpy(float)
+    labels = sorted(set(models))
+    first = [np.flatnonzero(models == m)[np.argmin(steps[models == m])] for m in labels]
+    return pd.DataFrame({"model": labels, "p50": p50[first]})
 
 
 def extent(frame: pd.DataFrame, low: str = "p15", high: str = "p85") -> tuple[float, float] | None:
     """The smallest and largest finite value of two columns (None when there is none)."""
-    values = frame[[low, high]].to_numpy(dtype=float)
+    values = np.concatenate([frame[low].to_numpy(dtype=float), frame[high].to_numpy(dtype=float)])
     values = values[np.isfinite(values)]
     return (float(values.min()), float(values.max())) if values.size else None
 

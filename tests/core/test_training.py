@@ -301,6 +301,12 @@ def test_figure_1_is_every_capture_s_percentiles_and_the_drift_is_read_from_them
         expected = np.abs(medians - medians[0]).max()
         assert bn_frames.drift(s, "fc1", "act")[label] == pytest.approx(expected)
         assert bn_frames.drift(s, "fc1", "act", frame)[label] == pytest.approx(expected)
+        start = bn_frames.start_medians(frame.iloc[::-1])  # any row order: the earliest step's median
+        assert start.loc[start.model == label, "p50"].item() == pytest.approx(medians[0])
+    every = np.array([c.pct[:, li, ki, [0, 2]] for c in s.captures])
+    assert bn_frames.extent(frame) == (pytest.approx(every.min()), pytest.approx(every.max()))
+    no_finite = frame.assign(p15=np.nan, p85=np.inf)
+    assert bn_frames.extent(no_finite) is None
 
 
 def test_bn_statistics_in_the_capture_match_the_module(synth):
