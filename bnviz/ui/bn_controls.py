@@ -10,8 +10,8 @@ import streamlit as st
 
 from bnviz import training
 from bnviz.models import LABELS, MODELS
-from bnviz.ui.bn_session import (FORM, LRS, PRESETS, apply_preset, change_lr, control, device_label,
-                                 device_setting)
+from bnviz.ui.bn_session import (CLASS_TICKS, FORM, LRS, PRESETS, VIEW, apply_preset, change_lr, control,
+                                 device_label, device_setting)
 from bnviz.ui.classroom import share_link
 from bnviz.ui.i18n import t
 
@@ -110,8 +110,12 @@ def watch_box(run, url_path: str) -> None:
     """The owner's watch link, its QR code (large, for a projector) and how many watch."""
     import segno
 
-    link = share_link(url_path, {"watch": run.code})
     with st.expander(t("watch_header", n=run.watchers()), icon=":material/groups:"):
+        # The class's refresh goes into the link: a large class on a small server can slow it.
+        tick = st.segmented_control(t("watch_tick"), CLASS_TICKS, default=CLASS_TICKS[0], required=True,
+                                    format_func=lambda v: f"{v:g} s", key="bn_watch_tick", help=t("watch_tick_help"))
+        query = {"watch": run.code} if tick == VIEW["tick"].default else {"watch": run.code, "bn_tick": f"{tick:g}"}
+        link = share_link(url_path, query)
         c1, c2 = st.columns([1, 2])
         buf = io.BytesIO()
         segno.make(link, error="m").save(buf, kind="png", scale=10, border=2)

@@ -28,6 +28,7 @@ HIST_EVERY = (1, 2, 5, 10, 20, 50, 100)
 SUBSETS = (0, 30_000, 12_000, 6_000, 3_000, 2_000, 512)  # 0: all training images
 SUBSET_TEST = 2048  # test images used with a training subset
 TICKS = (0.5, 1.0, 2.0, 5.0, 0.0)  # live refresh interval in seconds; 0: only on demand
+CLASS_TICKS = (1.0, 2.0, 5.0)  # what the owner can put into the watch link for the class
 ANY_LR = urlstate.float_range(1e-6, MAX_LR)  # a link may name any rate the trainer accepts
 PANELS = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 

@@ -364,3 +364,27 @@ def test_figure_1_grows_its_range_through_parameters_and_keeps_its_spec(app, con
         p["value"] = {"y_lo": -7, "y_hi": 7}[p["name"]]
     svg = vl_convert.vegalite_to_svg({**spec, "datasets": datasets})
     assert re.search(r"Y-axis[^\"]*values from −7 to 7", svg)
+
+
+def test_the_owner_sets_the_class_s_refresh_in_the_watch_link(app, configure, lang):
+    """A large class on a small server: the owner slows the students' refresh; the link and its
+    QR code carry it, and a page opened from it refreshes at that pace."""
+    owner = configure(app(PAGE), bn_epochs=50)
+    owner.button(key="bn_start").click().run()
+    wait_until(owner, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    link = next(c.value for c in owner.get("code") if "watch=" in c.value)
+    assert "bn_tick" not in link  # every second, the page's own default
+    def qr(at):  # the address of the QR code's image: a hash of its content
+        return next(i.url for e in at.get("image") for i in e.proto.imgs if i.caption == STRINGS["en"]["watch_scan"])
+
+    qr_before = qr(owner)
+    owner.segmented_control(key="bn_watch_tick").set_value(5.0).run()
+    no_traceback(owner)
+    link = next(c.value for c in owner.get("code") if "watch=" in c.value)
+    assert link.endswith("&bn_tick=5") and qr(owner) != qr_before
+    watcher = AppTest.from_file(APP, default_timeout=60)
+    watcher.query_params.update({**dict(part.split("=") for part in link.split("?")[1].split("&")), "lang": lang})
+    watcher.switch_page(PAGE).run()
+    no_traceback(watcher)
+    assert watcher.segmented_control(key="bn_tick").value == 5.0
+    owner.button(key="bn_stop").click().run()

@@ -335,6 +335,10 @@ STRINGS = {
     "watch_scan": "Scan to watch this run",
     "watch_help": "Anyone with this link sees this run live, on their own screen, in their own language, with their own tab and layer. They cannot change it.",
     "watch_grace": "If you close this tab, the run stays watchable for {minutes} minutes.",
+    "watch_tick": "The class's pages refresh every",
+    "watch_tick_help": "Put into the link and its QR code; each student can still change it. Every refresh of every "
+                       "student's page costs the server about 10 ms: on a 2-core laptop thirty students every second "
+                       "leave the training about two thirds of its speed, every 5 s about nine tenths.",
     "watch_unknown": "This watch link is not valid any more: the run has ended, or the link is wrong. Ask for a new one.",
     "watch_own": "Train a run of your own",
     "watch_watching": "You are watching a run live. Pick any tab or layer; only its owner can change the run.",
