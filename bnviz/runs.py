@@ -33,18 +33,14 @@ def grace_from_env() -> float:
 
 
 class _Shared:
-    """One shared value: being computed until ``done`` is set, then its value or its error."""
+    """One shared value: being computed until ``done`` is set, then its value, its error, or
+    ``abandoned`` (the computing thread was stopped, e.g. its page rerun: no error of the data)."""
 
     def __init__(self):
         self.done = threading.Event()
         self.value = None
-        self.error: BaseException | None = None
-
-    def get(self):
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value
+        self.error: Exception | None = None
+        self.abandoned = False
 
 
 class Run:
@@ -97,11 +93,19 @@ class Run:
             else:
                 self._shared.move_to_end(full)
         if not mine:
-            return entry.get()
+            entry.done.wait()
+            if entry.abandoned:
+                return self.shared(key, version, make)
+            if entry.error is not None:
+                raise entry.error
+            return entry.value
         try:  # outside the lock: viewers of other views are not held up
             entry.value = make()
         except BaseException as exc:
-            entry.error = exc
+            if isinstance(exc, Exception):
+                entry.error = exc
+            else:  # the thread was stopped (Streamlit's rerun and stop are BaseExceptions): not theirs
+                entry.abandoned = True
             with self._lock:
                 if self._shared.get(full) is entry:
                     del self._shared[full]

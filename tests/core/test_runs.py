@@ -105,3 +105,35 @@ def test_a_failed_computation_reaches_its_waiters_and_the_next_ask_computes_agai
     second.join(5)
     assert len(errors) == 2  # the one computing and the one waiting
     assert run.shared("pct", 1, lambda: "fresh") == "fresh"
+
+
+def test_a_computation_stopped_by_its_page_is_redone_by_a_waiting_viewer():
+    """Streamlit stops a script thread for a rerun with a BaseException: that is not an error
+    of the data, so a viewer waiting for it computes the value itself instead of raising it."""
+    run = Registry(grace_s=60).create(FakeJob())
+    started, release, got, raised = threading.Event(), threading.Event(), [], []
+
+    class Stopped(BaseException):
+        pass
+
+    def stopped():
+        started.set()
+        release.wait(5)
+        raise Stopped
+
+    def first():
+        try:
+            run.shared("hist", 2, stopped)
+        except Stopped:
+            raised.append("first")
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert started.wait(5)
+    t2 = threading.Thread(target=lambda: got.append(run.shared("hist", 2, lambda: "computed by the waiter")))
+    t2.start()
+    time.sleep(0.1)
+    release.set()
+    t1.join(5)
+    t2.join(5)
+    assert raised == ["first"] and got == ["computed by the waiter"]
