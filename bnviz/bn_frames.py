@@ -99,12 +99,11 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, g
     steps = np.array([c.step for c in kept])
     rank = np.unique(steps, return_inverse=True)[1]  # 0 for the earliest capture
     per_row = n_models * n_bins
-    frame = pd.DataFrame({"step": np.repeat(steps, per_row),
-                          "model": np.tile(np.repeat(MODEL_LABELS, n_bins), n_rows),
-                          "x": np.tile(centres, n_rows * n_models), "share": share.ravel()})
-    frame["base"] = -np.repeat(rank, per_row).astype(float)
-    frame["top"] = frame.base + gain * frame.share
-    return frame
+    base = -np.repeat(rank, per_row).astype(float)
+    return pd.DataFrame({"step": np.repeat(steps, per_row),
+                         "model": np.tile(np.repeat(MODEL_LABELS, n_bins), n_rows),
+                         "x": np.tile(centres, n_rows * n_models), "share": share.ravel(),
+                         "base": base, "top": base + gain * share.ravel()})
 
 
 def percentile_frame(snap: Snapshot, layer: str, kind: str = "pre") -> pd.DataFrame:
