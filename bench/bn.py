@@ -7,6 +7,8 @@ import os
 import threading
 import time
 
+import numpy as np
+
 from bench.common import print_table
 from bnviz import bn_frames, data
 from bnviz.training import Job, TrainConfig, device_info, pick_device
@@ -128,9 +130,8 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
         wire.close()
         server.stop()
 
-    def pct(values, q):
-        values = sorted(values)
-        return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else float("nan")
+    def pct(values, q):  # the value at rank ⌊q·(n − 1)⌋ of the sorted values
+        return float(np.percentile(values, 100 * q, method="lower"))
 
     floor = _floor(seconds)
     idle = sum(m["rate"] for m in found[phases[0]]) / rounds

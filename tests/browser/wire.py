@@ -28,23 +28,21 @@ FINISHED = ForwardMsg.ScriptFinishedStatus
 class WireTab:
     """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
 
-    What it saw: ``steps`` (time, step) from the page's progress bar, ``refreshes`` (seconds from
-    a fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
-    ``buttons`` (label → widget id, latest run), ``exceptions`` and ``errors`` (texts of
-    ``st.exception`` and ``st.error`` elements), ``problems`` (anything the protocol did not
-    expect, e.g. a closed socket)."""
+    What it saw: ``steps`` shown by the page's progress bar, ``refreshes`` (seconds from a
+    fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
+    ``buttons`` (label → widget id, latest run), ``exceptions`` (texts of ``st.exception``
+    elements), ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
 
     def __init__(self, port: int, path: str):
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
         page, _, self.query = path.partition("?")
         self.page_name = page
         self.page_hash = ""
-        self.steps: list[tuple[float, int]] = []
+        self.steps: list[int] = []
         self.refreshes: list[float] = []
         self.runs = 0
         self.buttons: dict[str, str] = {}
         self.exceptions: list[str] = []
-        self.errors: list[str] = []
         self.problems: list[str] = []
         self._fragments: dict[str, float] = {}  # live fragment id → its interval (s)
         self._sent = 0.0
@@ -54,10 +52,10 @@ class WireTab:
 
     # ---- what a test asks --------------------------------------------------------------
     def last_step(self) -> int | None:
-        return self.steps[-1][1] if self.steps else None
+        return self.steps[-1] if self.steps else None
 
     # ---- the protocol ------------------------------------------------------------------
-    async def _send(self, fragment_id: str = "", widgets: list[dict] | None = None) -> None:
+    async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = ()) -> None:
         msg = BackMsg()
         state = msg.rerun_script
         state.query_string = self.query
@@ -66,11 +64,8 @@ class WireTab:
         if fragment_id:
             state.fragment_id = fragment_id
             state.is_auto_rerun = True
-        for w in widgets or []:
-            ws = state.widget_states.widgets.add()
-            ws.id = w["id"]
-            if "trigger" in w:
-                ws.trigger_value = w["trigger"]
+        for widget_id in clicks:  # a button's click: its trigger set for this one run
+            state.widget_states.widgets.add(id=widget_id, trigger_value=True)
         self._idle.clear()
         self._fragment_run = bool(fragment_id)
         self._sent = time.perf_counter()
@@ -88,13 +83,11 @@ class WireTab:
             el = msg.delta.new_element
             which = el.WhichOneof("type")
             if which == "progress" and (found := STEP.search(el.progress.text)):
-                self.steps.append((time.monotonic(), int(found.group(1) or found.group(2))))
+                self.steps.append(int(found.group(1) or found.group(2)))
             elif which == "button":
                 self.buttons[el.button.label] = el.button.id
             elif which == "exception":
                 self.exceptions.append(el.exception.message)
-            elif which == "alert" and el.alert.format == el.alert.ERROR:
-                self.errors.append(el.alert.body)
         elif kind == "auto_rerun":
             self._fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":
@@ -151,20 +144,17 @@ class WireTab:
 
 
 class Wire:
-    """Wire tabs on one event loop in a thread: ``open`` them, ``call`` into them, ``close``."""
+    """Wire tabs on one event loop in a thread: ``open`` them, ``press`` their buttons, ``wait``
+    for what they see, ``close`` them all."""
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="wire-tabs", daemon=True)
         self._thread.start()
-        self._stop = asyncio.run_coroutine_threadsafe(self._make_event(), self.loop).result()
+        self._stop = asyncio.Event()  # set from this thread with call_soon_threadsafe
         self.tabs: list[WireTab] = []
         self.problems: list[str] = []
         self._tasks = []
-
-    @staticmethod
-    async def _make_event() -> asyncio.Event:
-        return asyncio.Event()
 
     def open(self, port: int, path: str, delay: float = 0.0) -> WireTab:
         tab = WireTab(port, path)
@@ -175,9 +165,8 @@ class Wire:
     def press(self, tab: WireTab, label: str | None = None, ids: tuple = ()) -> None:
         """Click a button by its label as the tab last saw it, or send clicks for any widget ids
         (forged ones too): one rerun of the whole page with those triggers set."""
-        ids = ids or (tab.buttons[label],)
-        widgets = [{"id": widget_id, "trigger": True} for widget_id in ids]
-        asyncio.run_coroutine_threadsafe(tab._send(widgets=widgets), self.loop).result(10)
+        clicks = tuple(ids) or (tab.buttons[label],)
+        asyncio.run_coroutine_threadsafe(tab._send(clicks=clicks), self.loop).result(10)
 
     def wait(self, ok, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -59,6 +59,26 @@ def test_a_run_stays_watchable_for_its_grace_period_then_is_freed():
     assert not [t for t in threading.enumerate() if t.name == "bnviz-watch-grace"]
 
 
+class SeenWait(threading.Event):
+    """An event that says when a thread has begun to wait on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout=None):
+        self.waiting.set()
+        return super().wait(timeout)
+
+
+def waiter_seen(run) -> threading.Event:
+    """While the run's one shared value is being computed: an event set once another viewer
+    waits for it (so a test releases the computation only then, on any machine's pace)."""
+    [entry] = run._shared.values()
+    entry.done = SeenWait()
+    return entry.done.waiting
+
+
 def test_viewers_asking_during_the_computation_wait_for_it_instead_of_computing_again():
     run = Registry(grace_s=60).create(FakeJob())
     calls, release = [], threading.Event()
@@ -98,8 +118,9 @@ def test_a_failed_computation_reaches_its_waiters_and_the_next_ask_computes_agai
     first.start()
     assert started.wait(5)
     second = threading.Thread(target=viewer, args=(lambda: "never called",))
+    seen = waiter_seen(run)
     second.start()
-    time.sleep(0.1)
+    assert seen.wait(5)
     release.set()
     first.join(5)
     second.join(5)
@@ -131,8 +152,9 @@ def test_a_computation_stopped_by_its_page_is_redone_by_a_waiting_viewer():
     t1.start()
     assert started.wait(5)
     t2 = threading.Thread(target=lambda: got.append(run.shared("hist", 2, lambda: "computed by the waiter")))
+    seen = waiter_seen(run)
     t2.start()
-    time.sleep(0.1)
+    assert seen.wait(5)
     release.set()
     t1.join(5)
     t2.join(5)
