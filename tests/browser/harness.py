@@ -118,6 +118,28 @@ def chart_pixels(page, index: int = 0) -> str:
     return page.evaluate(f"document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas\")[{index}].toDataURL()")
 
 
+def settled_pixels(page, index: int = 0, timeout: float = 10.0) -> str:
+    """Chart ``index``'s pixels once it is drawn (not a blank canvas, as while a chart is mounted
+    again after a server run) and unchanged for 250 ms: on a busy machine a read can otherwise
+    fall between two drawings."""
+    page.wait_for_function(f"""() => {{
+        const c = document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas")[{index}];
+        if (!c) return false;
+        const blank = document.createElement("canvas");
+        blank.width = c.width; blank.height = c.height;
+        return c.toDataURL() !== blank.toDataURL();
+    }}""", timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    last = chart_pixels(page, index)
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        now = chart_pixels(page, index)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def drag(page, selector: str, to: float, steps: int = 12, pause_ms: int = 40) -> None:
     """Press on a range input's thumb area and drag it to fraction ``to`` of its width, without
     releasing (call ``page.mouse.up()`` to release)."""
