@@ -36,15 +36,23 @@ class View:
     def data(self, key, make, captures: bool = False):
         """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot; with
         ``captures``, of every snapshot with the same captures and probes."""
-        from streamlit import dataframe_util
-
-        return self.value(key, lambda: dataframe_util.convert_anything_to_arrow_bytes(make()), captures, "arrow")
+        return self.value(key, lambda: arrow_bytes(make()), captures, "arrow")
 
     def value(self, key, make, captures: bool = False, form: str = ""):
         """``make()``, shared by every viewer of this snapshot (with ``captures``: of these captures)."""
         if captures:
             return self.run.shared(("captures", form, key), self.snap.capture_version, make)
         return self.run.shared((form, key), self.snap.version, make)
+
+
+def arrow_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame in the Arrow form Streamlit sends, converted in this thread: pyarrow's default
+    starts a pool of threads for a frame of more than 100 rows per column, and starting them
+    (each waiting for the GIL a training thread holds) cost more than the conversion itself."""
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_table_to_arrow_bytes(pa.Table.from_pandas(frame, nthreads=1))
 
 
 def chart(builder, data: dict, key: str, **options) -> None:

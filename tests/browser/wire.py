@@ -1,7 +1,7 @@
 """Tabs without a browser: Streamlit's own websocket protocol, spoken by a few lines of Python.
 
 A :class:`WireTab` asks for a page as a browser does (``BackMsg.rerun_script`` with the link's
-query string), reads what the server sends back (``ForwardMsg``: elements, the fragment timers,
+query string, kept as the page rewrites it), reads what the server sends back (``ForwardMsg``: elements, the fragment timers,
 the end of each run) and re-runs a live fragment at the interval the server asked for, as
 Streamlit's frontend does. It draws nothing, so thirty of them cost the machine next to nothing
 and the server does exactly the work thirty real tabs would ask of it. Used by the load test
@@ -88,6 +88,8 @@ class WireTab:
                 self.buttons[el.button.label] = el.button.id
             elif which == "exception":
                 self.exceptions.append(el.exception.message)
+        elif kind == "page_info_changed":  # the page wrote its link: a browser's address bar follows
+            self.query = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
             self._fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":

@@ -388,3 +388,19 @@ def test_the_owner_sets_the_class_s_refresh_in_the_watch_link(app, configure, la
     no_traceback(watcher)
     assert watcher.segmented_control(key="bn_tick").value == 5.0
     owner.button(key="bn_stop").click().run()
+
+
+def test_chart_data_is_the_arrow_streamlit_would_send():
+    """Shared chart data is converted in the page's thread, byte for byte what Streamlit makes
+    of the same frame (a ridge-sized frame, where pyarrow's default starts threads)."""
+    import numpy as np
+    import pandas as pd
+    from streamlit import dataframe_util
+
+    from bnviz.ui.bn_panels import arrow_bytes
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"step": np.repeat(np.arange(1200), 2), "model": ["LeNet", "LeNet-BN"] * 1200,
+                          "x": rng.normal(size=2400), "share": rng.random(2400).astype("float32")})
+    assert arrow_bytes(frame) == dataframe_util.convert_anything_to_arrow_bytes(frame)
+    assert arrow_bytes(frame.iloc[::-1]) != arrow_bytes(frame)  # it does depend on the rows
