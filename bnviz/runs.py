@@ -7,11 +7,15 @@ the job's controls. When the owner's tab closes, the run stays findable for ``gr
 (``$BNVIZ_WATCH_GRACE``, default 600), then its job is released and it is forgotten.
 
 Chart data is computed once per run, snapshot version and view and shared by every viewer
-(:meth:`Run.shared`): thirty students cost about what one does.
+(:meth:`Run.shared`): thirty students cost about what one does. Their refreshes still cost each a
+few milliseconds of the server's (and the GIL's) time, so the class shares a budget of refreshes
+per second (:meth:`Run.class_interval`): a large class on a small server refreshes less often
+instead of slowing the training it watches.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import threading
@@ -21,15 +25,26 @@ from collections import OrderedDict, deque
 GRACE_S = 600.0
 WATCHER_TIMEOUT_S = 15.0  # a watcher not seen for this long no longer counts
 SHARED_ENTRIES = 64
+CLASS_REFRESHES_PER_CORE = 3.0  # refreshes per second, per CPU core, that a run's watchers share
+MAX_CLASS_INTERVAL_S = 10.0  # however large the class (a watcher is still counted: < WATCHER_TIMEOUT_S)
+
+
+def _env_float(name: str, default: float, lo: float, hi: float) -> float:
+    try:
+        value = float(os.environ.get(name, "").strip())
+    except ValueError:
+        return default
+    return value if lo <= value <= hi else default
 
 
 def grace_from_env() -> float:
-    raw = os.environ.get("BNVIZ_WATCH_GRACE", "").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        return GRACE_S
-    return value if 0 <= value <= 7 * 86_400 else GRACE_S
+    return _env_float("BNVIZ_WATCH_GRACE", GRACE_S, 0, 7 * 86_400)
+
+
+def class_budget() -> float:
+    """Refreshes per second a run's watchers share: ``$BNVIZ_CLASS_REFRESHES`` (0: no limit), by
+    default :data:`CLASS_REFRESHES_PER_CORE` per core of this machine."""
+    return _env_float("BNVIZ_CLASS_REFRESHES", CLASS_REFRESHES_PER_CORE * (os.cpu_count() or 1), 0, 10_000)
 
 
 class _Shared:
@@ -71,6 +86,22 @@ class Run:
         with self._lock:
             self._watchers = {k: t for k, t in self._watchers.items() if now - t < WATCHER_TIMEOUT_S}
             return len(self._watchers)
+
+    def class_interval(self, asked: float, budget: float | None = None) -> float:
+        r"""The refresh interval of a watcher who asked for ``asked`` seconds (0: only on demand),
+        such that the run's :math:`n` watchers together refresh at most :math:`B` times a second:
+
+        .. math:: \Delta t = \begin{cases} \Delta t_\text{asked} & n / B \le \Delta t_\text{asked} \\
+                  \min(\lceil n / B \rceil,\ 10) & \text{otherwise} \end{cases}
+
+        A stretched interval is in whole seconds, so that a class of a changing size keeps it for a
+        while (each change costs every watcher one full page run). ``budget`` :math:`B`: refreshes
+        per second (default :func:`class_budget`; 0: no limit)."""
+        budget = class_budget() if budget is None else budget
+        if asked <= 0 or budget <= 0:
+            return asked
+        needed = self.watchers() / budget
+        return asked if needed <= asked else min(float(math.ceil(needed)), MAX_CLASS_INTERVAL_S)
 
     def left(self, viewer: str) -> None:
         with self._lock:

@@ -40,6 +40,9 @@ if owner:
 else:
     bn_controls.watcher_header(watched)
 tick = VIEW["tick"].show()
+every = tick if owner else watched.class_interval(tick)  # a large class refreshes less often
+if every != tick:
+    st.caption(t("watch_slowed", n=watched.watchers(), s=f"{every:g}"))
 st.caption(t("bn_tick_cost"))
 # The view is in the link too (language-independent ids; the tab widget itself holds a label).
 for name in ("panel", "layer", "kind"):
@@ -49,7 +52,7 @@ if polling and not tick:
     st.button(t("bn_refresh"), icon=":material/refresh:", key="bn_refresh")
 
 
-@st.fragment(run_every=tick if polling and tick else None)
+@st.fragment(run_every=every if polling and every else None)
 def live():
     began = time.perf_counter()
     start_run()  # every chart of this page is drawn here: the SVG download holds the latest tick's
@@ -57,8 +60,8 @@ def live():
     snap = current.job.snapshot() if current is not None else None
     if watched is not None:
         watched.seen(st.session_state["_viewer"])
-    if (snap is not None and snap.active) != polling:
-        st.rerun(scope="app")  # started or ended since the page ran: switch the timer
+    if (snap is not None and snap.active) != polling or not owner and watched.class_interval(tick) != every:
+        st.rerun(scope="app")  # started or ended, or the class grew, since the page ran: switch the timer
     with guarded():
         bn_controls.status(snap)
         if snap is None or snap.step == 0 and not snap.captures:

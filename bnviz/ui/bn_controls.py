@@ -9,6 +9,7 @@ import io
 import streamlit as st
 
 from bnviz import training
+from bnviz.runs import class_budget
 from bnviz.models import LABELS, MODELS
 from bnviz.ui.bn_session import (CLASS_TICKS, FORM, LRS, PRESETS, VIEW, apply_preset, change_lr, control,
                                  device_label, device_setting)
@@ -113,8 +114,11 @@ def watch_box(run, url_path: str) -> None:
     with st.expander(t("watch_header", n=run.watchers()), icon=":material/groups:"):
         # The class's refresh goes into the link: a large class on a small server can slow it.
         tick = st.segmented_control(t("watch_tick"), CLASS_TICKS, default=CLASS_TICKS[0], required=True,
-                                    format_func=lambda v: f"{v:g} s", key="bn_watch_tick", help=t("watch_tick_help"))
+                                    format_func=lambda v: f"{v:g} s", key="bn_watch_tick",
+                                    help=t("watch_tick_help", budget=f"{class_budget():g}"))
         query = {"watch": run.code} if tick == VIEW["tick"].default else {"watch": run.code, "bn_tick": f"{tick:g}"}
+        if (every := run.class_interval(tick)) != tick:
+            st.caption(t("watch_class_slowed", n=run.watchers(), s=f"{every:g}"))
         link = share_link(url_path, query)
         c1, c2 = st.columns([1, 2])
         buf = io.BytesIO()

@@ -36,3 +36,40 @@ def test_every_chart_saves_as_png_and_shows_its_data(page, server, path, title):
     data = open(info.value.path(), "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
     no_exception(page)
+
+
+def test_a_large_class_refreshes_less_often_instead_of_slowing_the_training():
+    """A server that gives a run's watchers 2 refreshes a second: four students asking for 1 s
+    get every 2 s from the server's timer, a fifth makes it 3 s for all of them (each page runs
+    again to take it), and they keep refreshing at that pace; the owner's own page keeps its 1 s."""
+    import time
+
+    from tests.browser.census import take
+    from tests.browser.harness import Server
+    from tests.browser.wire import Wire
+
+    server = Server(census=True, env={"BNVIZ_CLASS_REFRESHES": "2"})
+    wire = Wire()
+    try:
+        owner = wire.open(server.port, "batchnorm?bn_subset=2000&bn_epochs=50&bn_batch=64")
+        wire.wait(lambda: EN["bn_start"] in owner.buttons, 120, "the owner's Start button")
+        wire.press(owner, EN["bn_start"])
+        wire.wait(lambda: take(server.proc.pid, server.census_path)["runs"], 60, "the run")
+        code = take(server.proc.pid, server.census_path)["runs"][0]["code"]
+        link = f"batchnorm?watch={code}&bn_view={{}}"
+        class_ = [wire.open(server.port, link.format(view)) for view in ("loss", "hist", "time", "bn")]
+        wire.wait(lambda: all(w.interval() == 2.0 for w in class_), 60, "four watchers every 2 s")
+        class_.append(wire.open(server.port, link.format("grad")))
+        wire.wait(lambda: all(w.interval() == 3.0 for w in class_), 60, "five watchers every 3 s")
+        for w in class_:
+            w.refreshes.clear()
+        began = [len(w.steps) for w in class_]
+        time.sleep(7.5)
+        served = [len(w.refreshes) for w in class_]
+        assert all(1 <= n <= 3 for n in served), served  # 2 or 3 in 7.5 s at 3 s, not 7 at 1 s
+        assert all(len(w.steps) > b for w, b in zip(class_, began))
+        assert owner.interval() == 1.0
+        assert not [p for w in wire.tabs for p in w.problems + w.exceptions]
+    finally:
+        wire.close()
+        server.stop()

@@ -28,7 +28,8 @@ FINISHED = ForwardMsg.ScriptFinishedStatus
 class WireTab:
     """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
 
-    What it saw: ``steps`` shown by the page's progress bar, ``refreshes`` (seconds from a
+    What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
+    fragment, ``refreshes`` (seconds from a
     fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
     ``buttons`` (label → widget id, latest run), ``exceptions`` (texts of ``st.exception``
     elements), ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
@@ -54,6 +55,10 @@ class WireTab:
     def last_step(self) -> int | None:
         return self.steps[-1] if self.steps else None
 
+    def interval(self) -> float | None:
+        """Seconds between refreshes of its live fragment, as the server last asked (None: none live)."""
+        return next(iter(self._fragments.values()), None)
+
     # ---- the protocol ------------------------------------------------------------------
     async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = ()) -> None:
         msg = BackMsg()
@@ -77,7 +82,8 @@ class WireTab:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.page_hash = msg.new_session.page_script_hash
-            if not self._fragment_run:
+            if not msg.metadata.run.fragment_ids:  # a whole run: as the frontend, forget every timer
+                self._fragments.clear()
                 self.buttons = {}
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             el = msg.delta.new_element
@@ -88,6 +94,8 @@ class WireTab:
                 self.buttons[el.button.label] = el.button.id
             elif which == "exception":
                 self.exceptions.append(el.exception.message)
+        elif kind == "navigation":  # the page st.navigation ran (a first run's new_session names the entry script)
+            self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":  # the page wrote its link: a browser's address bar follows
             self.query = msg.page_info_changed.query_string
         elif kind == "auto_rerun":

@@ -159,3 +159,40 @@ def test_a_computation_stopped_by_its_page_is_redone_by_a_waiting_viewer():
     t1.join(5)
     t2.join(5)
     assert raised == ["first"] and got == ["computed by the waiter"]
+
+
+def test_a_large_class_refreshes_less_often_within_its_budget(monkeypatch):
+    """The watchers of one run refresh at most B times a second together: each asks for its own
+    interval and gets ⌈n / B⌉ whole seconds once the class needs it, at most 10 s."""
+    import math
+
+    from bnviz import runs
+
+    run = Registry(grace_s=60).create(FakeJob())
+
+    def with_watchers(n):
+        run._watchers.clear()
+        for i in range(n):
+            run.seen(f"student-{i}")
+        return run
+
+    for n, asked, budget, expect in [(1, 1.0, 6, 1.0), (6, 1.0, 6, 1.0), (7, 1.0, 6, 2.0), (30, 1.0, 6, 5.0),
+                                     (31, 1.0, 6, 6.0), (30, 5.0, 6, 5.0), (12, 0.5, 6, 2.0), (3, 0.5, 6, 0.5),
+                                     (200, 1.0, 6, 10.0), (30, 2.0, 30, 2.0), (30, 0.0, 6, 0.0), (30, 1.0, 0, 1.0)]:
+        got = with_watchers(n).class_interval(asked, budget)
+        assert got == expect, (n, asked, budget, got)
+        if asked and budget and got < runs.MAX_CLASS_INTERVAL_S:
+            assert n / got <= budget + 1e-9  # the class keeps its budget …
+            assert got == asked or n / (got - 1) > budget  # … and no slower than it must
+    # A watcher gone quiet for WATCHER_TIMEOUT_S no longer counts.
+    with_watchers(30)
+    for viewer in list(run._watchers)[:24]:
+        run._watchers[viewer] -= runs.WATCHER_TIMEOUT_S + 1
+    assert run.class_interval(1.0, 6) == 1.0
+    # The budget: per core by default, or the environment's (0: no limit; nonsense is ignored).
+    monkeypatch.setattr(runs.os, "cpu_count", lambda: 2)
+    for raw, expect in [("", 6.0), ("12", 12.0), ("0", 0.0), ("-3", 6.0), ("many", 6.0)]:
+        monkeypatch.setenv("BNVIZ_CLASS_REFRESHES", raw)
+        assert runs.class_budget() == expect
+    monkeypatch.setenv("BNVIZ_CLASS_REFRESHES", "")
+    assert with_watchers(30).class_interval(1.0) == math.ceil(30 / (runs.CLASS_REFRESHES_PER_CORE * 2))

@@ -390,6 +390,31 @@ def test_the_owner_sets_the_class_s_refresh_in_the_watch_link(app, configure, la
     owner.button(key="bn_stop").click().run()
 
 
+def test_a_large_class_is_told_its_refresh_was_slowed(app, configure, lang, monkeypatch):
+    """Twelve watchers on a server that gives a run's watchers 3 refreshes a second: each page
+    refreshes every 4 s instead of 1 s and says why, in its language; so does the owner's box."""
+    monkeypatch.setenv("BNVIZ_CLASS_REFRESHES", "3")
+    owner = configure(app(PAGE), bn_epochs=50)
+    owner.button(key="bn_start").click().run()
+    wait_until(owner, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    code = next(c.value for c in owner.get("code") if "watch=" in c.value).split("watch=")[1]
+    watcher = AppTest.from_file(APP, default_timeout=60)
+    watcher.query_params.update({"watch": code, "lang": lang})
+    watcher.switch_page(PAGE).run()
+    no_traceback(watcher)
+    slowed = STRINGS[lang]["watch_slowed"]
+    assert not [c for c in watcher.caption if c.value.startswith(slowed[:8])]  # alone: its own 1 s
+    [run] = REGISTRY.runs()
+    for i in range(11):
+        run.seen(f"student-{i}")
+    watcher.run()
+    no_traceback(watcher)
+    assert slowed.format(n=12, s="4") in [c.value for c in watcher.caption]
+    owner.run()
+    assert STRINGS["en"]["watch_class_slowed"].format(n=12, s="4") in [c.value for c in owner.caption]
+    owner.button(key="bn_stop").click().run()
+
+
 def test_chart_data_is_the_arrow_streamlit_would_send():
     """Shared chart data is converted in the page's thread, byte for byte what Streamlit makes
     of the same frame (a ridge-sized frame, where pyarrow's default starts threads)."""

@@ -336,9 +336,12 @@ STRINGS = {
     "watch_help": "Anyone with this link sees this run live, on their own screen, in their own language, with their own tab and layer. They cannot change it.",
     "watch_grace": "If you close this tab, the run stays watchable for {minutes} minutes.",
     "watch_tick": "The class's pages refresh every",
-    "watch_tick_help": "Put into the link and its QR code; each student can still change it. Every refresh of every "
-                       "student's page costs the server about 10 ms: on a 2-core laptop thirty students every second "
-                       "leave the training about two thirds of its speed, every 5 s about nine tenths.",
+    "watch_tick_help": "Put into the link and its QR code; each student can still change it. Every refresh of a "
+                       "student's page costs the server a few milliseconds of the time the training needs, so all "
+                       "watchers of a run together refresh at most {budget} times a second on this server: a large "
+                       "class gets a slower refresh instead of a slower training.",
+    "watch_class_slowed": "{n} watching: their pages refresh every {s} s, so that the training keeps its pace.",
+    "watch_slowed": "{n} people are watching this run: this page refreshes every {s} s, so that the training keeps its pace.",
     "watch_unknown": "This watch link is not valid any more: the run has ended, or the link is wrong. Ask for a new one.",
     "watch_own": "Train a run of your own",
     "watch_watching": "You are watching a run live. Pick any tab or layer; only its owner can change the run.",
