@@ -9,8 +9,8 @@ import io
 import streamlit as st
 
 from bnviz import training
-from bnviz.runs import class_budget
 from bnviz.models import LABELS, MODELS
+from bnviz.runs import class_budget
 from bnviz.ui.bn_session import (CLASS_TICKS, FORM, LRS, PRESETS, VIEW, apply_preset, change_lr, control,
                                  device_label, device_setting)
 from bnviz.ui.classroom import share_link
