@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import CHROMIUM, Server, launch
+from tests.browser.harness import CHROMIUM, Server, count_runs, launch
 
 
 # A closed owner's run stays watchable for the grace period (10 minutes by default): 3 s here.
@@ -37,6 +37,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     pg = context.new_page()
+    count_runs(pg)
     yield pg
     context.close()
 

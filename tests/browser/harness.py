@@ -95,22 +95,30 @@ def open_page(page, server, path: str, title: str):
     return page
 
 
-# Counts script (and fragment) runs as the page sees them: each time the app goes "running".
-WATCH_RUNS = """() => {
-  window.__scriptRuns = 0;
-  const app = document.querySelector("[data-testid='stApp']");
-  new MutationObserver(() => {
-    if (app.getAttribute("data-test-script-state") === "running") window.__scriptRuns++;
-  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+def count_runs(page) -> None:
+    """Count the script runs ``page`` asks of the server from now on: the rerun requests its
+    websocket sends (``BackMsg.rerun_script``). Counting the app's "running" state instead misses
+    a run that starts and ends within one frame, as it can on a busy machine."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    page.bnviz_runs = 0
+
+    def sent(payload):
+        if isinstance(payload, bytes) and BackMsg.FromString(payload).WhichOneof("type") == "rerun_script":
+            page.bnviz_runs += 1
+
+    page.on("websocket", lambda ws: ws.on("framesent", sent))
 
 
 def watch_runs(page) -> None:
-    page.evaluate(WATCH_RUNS)
+    """Start counting afresh (the pages of the ``page`` fixture are counted from their creation)."""
+    page.evaluate("0")  # a round trip: what the page sent before is counted before the reset
+    page.bnviz_runs = 0
 
 
 def runs_seen(page) -> int:
-    return page.evaluate("window.__scriptRuns")
+    page.evaluate("0")  # … and what it sent until now, after
+    return page.bnviz_runs
 
 
 def chart_pixels(page, index: int = 0) -> str:
