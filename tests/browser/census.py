@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 
 
 def pool_of(thread: threading.Thread) -> tuple[str, int] | None:
@@ -32,10 +33,28 @@ def pool_of(thread: threading.Thread) -> tuple[str, int] | None:
     return None
 
 
+_SESSIONS: weakref.WeakSet = weakref.WeakSet()  # every AppSession made in this process, while alive
+
+
+def _track_sessions() -> None:
+    """Keep a weak reference to every Streamlit session made from now on. (Not a scan of
+    ``gc.get_objects()``: that hands out objects other threads are still building, and a tuple
+    under construction then fails with "SystemError: bad argument to internal function".)"""
+    from streamlit.runtime.app_session import AppSession
+
+    made = AppSession.__init__
+
+    def init(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        _SESSIONS.add(self)
+
+    AppSession.__init__ = init
+
+
 def sessions() -> int:
     """Streamlit sessions alive in this process (open tabs, and closed ones kept for reconnecting)."""
     gc.collect()
-    return sum(type(o).__name__ == "AppSession" for o in gc.get_objects())
+    return len(_SESSIONS)
 
 
 def runs() -> list[dict]:
@@ -90,6 +109,7 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
 
 if __name__ == "__main__":
     _install(sys.argv[1])
+    _track_sessions()
     sys.argv = ["streamlit", *sys.argv[2:]]
     from streamlit.web.cli import main
 
