@@ -379,9 +379,10 @@ def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
     """The soak: the load test's class (a teacher's run, ``watchers`` watching it, four more
     Starts, three other pages), a warm-up round, then ``rounds`` measured ones (default 3, or
     $BNVIZ_LOAD_ROUNDS), with the load test's checks over every round."""
-    from tests.browser.load import check, classroom, rounds_from_env
+    from tests.browser.load import SESSION_TTL, check, classroom, rounds_from_env
 
-    result = classroom(starters=5, watchers=watchers, others=3, rounds=rounds or rounds_from_env(3))
+    result = classroom(starters=5, watchers=watchers, others=3, rounds=rounds or rounds_from_env(3),
+                       session_ttl=SESSION_TTL)
     base = result["baseline"]
     rows = []
     for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:

@@ -159,6 +159,10 @@ def active_jobs(browser, server) -> int:
     return int(re.search(r"server: (\d+)", caption).group(1))
 
 
+# Streamlit keeps a closed tab's session for 120 s so that a dropped connection can resume it.
+# The load test (and its soak, ``python -m bench load``) keeps them 5 s, so each round starts
+# without the last one's sessions and any memory a round leaves behind is ours.
+SESSION_TTL = 5
 WATCH_TICK = 5.0  # seconds between a watcher's refreshes (the slowest live setting: 30 tabs share 2 cores here)
 OPEN_BATCH = 6  # tabs opened together; the next batch once these are ready, as a class arrives
 PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")

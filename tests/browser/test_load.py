@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.load import (
+    SESSION_TTL,
     check,
     classroom,
     log_errors,
@@ -23,11 +24,6 @@ from tests.browser.load import (
     sessions_from_env,
     tabs_from_env,
 )
-
-# Streamlit keeps a closed tab's session for 120 s so that a dropped connection can resume it.
-# Here it keeps them 5 s, so each round starts without the last one's sessions and any memory a
-# round leaves behind is ours.
-SESSION_TTL = 5
 
 
 @pytest.mark.load
