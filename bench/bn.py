@@ -114,9 +114,18 @@ def _gil_server(env: dict, phases: list, seconds: float, rounds: int, label: str
         try:
             viewers = [tabs.open(server.port, f"batchnorm?watch={code}&bn_view={panels[i % len(panels)]}&bn_tick={tick:g}",
                                  delay=tick * i / max(1, n)) for i in range(n)]
-            # Every watcher refreshed once at the pace the server set for the whole class.
-            tabs.wait(lambda: all(v.refreshes for v in viewers) and len({v.interval() for v in viewers}) <= 1,
-                      120, "every watcher's refresh at the class's pace")
+            # Every watcher refreshed once at the pace the server set for the whole class, and the
+            # last phase's watchers no longer count (a change of pace reruns every watcher's page).
+            def settled() -> bool:
+                if not all(v.refreshes for v in viewers) or len({v.interval() for v in viewers}) > 1:
+                    return False
+                time.sleep(0.5)  # a census costs the server a full collection: not every 50 ms
+                return take(pid, server.census_path)["runs"][0]["watchers"] == n
+
+            tabs.wait(settled, 120, "every watcher's refresh at the class's pace")
+            for v in viewers:
+                v.refreshes.clear()
+            tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
             every = viewers[0].interval() if viewers else None
             for v in viewers:
                 v.refreshes.clear()
