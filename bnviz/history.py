@@ -121,6 +121,11 @@ class Snapshot:
     def active(self) -> bool:
         return self.state in ACTIVE
 
+    @property
+    def begun(self) -> bool:
+        """Whether there is anything to draw yet: a step taken or a capture made."""
+        return self.step > 0 or bool(self.captures)
+
     def nbytes(self) -> int:
         """Bytes held by the arrays of this snapshot (history size)."""
         total = self.loss.nbytes + sum(a.nbytes for a in self.epochs.values())

@@ -48,26 +48,22 @@ st.caption(t("bn_tick_cost"))
 for name in ("panel", "layer", "kind"):
     VIEW[name].init()
 polling = snap0 is not None and snap0.active
+begun = snap0 is not None and snap0.begun  # else the page says how to begin, and has no tabs
 if polling and not tick:
     st.button(t("bn_refresh"), icon=":material/refresh:", key="bn_refresh")
-
-
-def drawn(snap) -> bool:
-    """Whether the run has anything for the panels (else the page says how to begin)."""
-    return snap is not None and (snap.step > 0 or bool(snap.captures))
 
 
 @st.fragment(run_every=every if polling and every else None)
 def live(panel: str | None):
     """The live part: the run's status and the open tab's panel (the tabs themselves are drawn
     once per page run, not on every refresh: nine blocks less to send each time)."""
-    began = time.perf_counter()
+    t0 = time.perf_counter()
     start_run()  # every chart of this page is drawn here: the SVG download holds the latest tick's
     current = watched or slot.run
     snap = current.job.snapshot() if current is not None else None
     if watched is not None:
         watched.seen(st.session_state["_viewer"])
-    if (snap is not None and snap.active) != polling or drawn(snap) != drawn(snap0) \
+    if (snap is not None and snap.active) != polling or (snap is not None and snap.begun) != begun \
             or not owner and watched.class_interval(tick) != every:
         st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
     with guarded():
@@ -77,10 +73,10 @@ def live(panel: str | None):
             return
         bn_panels.panel(panel, bn_panels.View(current, snap, owner))
         urlstate.sync()  # a layer chosen inside the fragment goes into the link at once
-    current.tick_costs.append(time.perf_counter() - began)
+    current.tick_costs.append(time.perf_counter() - t0)
 
 
-if drawn(snap0):
+if begun:
     labels = [t(f"bn_tab_{p}") for p in PANELS]
     if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
         st.session_state["bn_panel"] = labels[PANELS.index(st.session_state["bn_view"])]

@@ -99,32 +99,43 @@ def test_viewers_asking_during_the_computation_wait_for_it_instead_of_computing_
     assert len(calls) == 1 and len(got) == 10 and all(v is got[0] for v in got)
 
 
-def test_a_failed_computation_reaches_its_waiters_and_the_next_ask_computes_again():
-    run = Registry(grace_s=60).create(FakeJob())
-    started, release, errors = threading.Event(), threading.Event(), []
+def two_viewers(run, key, version, first, second) -> list:
+    """Viewer 1 computes ``run.shared(key, version, …)`` with ``first``, held until viewer 2 is
+    seen waiting for it with ``second``; then both finish. What each got: a value or what it raised."""
+    started, release, got = threading.Event(), threading.Event(), [None, None]
 
-    def boom():
+    def held():
         started.set()
         release.wait(5)
-        raise ValueError("no data")
+        return first()
 
-    def viewer(make):
+    def viewer(i, make):
         try:
-            run.shared("pct", 1, make)
-        except ValueError as exc:
-            errors.append(exc)
+            got[i] = run.shared(key, version, make)
+        except BaseException as exc:  # noqa: BLE001 — the test reads it
+            got[i] = exc
 
-    first = threading.Thread(target=viewer, args=(boom,))
-    first.start()
+    one = threading.Thread(target=viewer, args=(0, held))
+    one.start()
     assert started.wait(5)
-    second = threading.Thread(target=viewer, args=(lambda: "never called",))
+    two = threading.Thread(target=viewer, args=(1, second))
     seen = waiter_seen(run)
-    second.start()
+    two.start()
     assert seen.wait(5)
     release.set()
-    first.join(5)
-    second.join(5)
-    assert len(errors) == 2  # the one computing and the one waiting
+    one.join(5)
+    two.join(5)
+    return got
+
+
+def test_a_failed_computation_reaches_its_waiters_and_the_next_ask_computes_again():
+    run = Registry(grace_s=60).create(FakeJob())
+
+    def boom():
+        raise ValueError("no data")
+
+    got = two_viewers(run, "pct", 1, boom, lambda: "never called")
+    assert all(isinstance(g, ValueError) for g in got)  # the one computing and the one waiting
     assert run.shared("pct", 1, lambda: "fresh") == "fresh"
 
 
@@ -132,33 +143,15 @@ def test_a_computation_stopped_by_its_page_is_redone_by_a_waiting_viewer():
     """Streamlit stops a script thread for a rerun with a BaseException: that is not an error
     of the data, so a viewer waiting for it computes the value itself instead of raising it."""
     run = Registry(grace_s=60).create(FakeJob())
-    started, release, got, raised = threading.Event(), threading.Event(), [], []
 
     class Stopped(BaseException):
         pass
 
     def stopped():
-        started.set()
-        release.wait(5)
         raise Stopped
 
-    def first():
-        try:
-            run.shared("hist", 2, stopped)
-        except Stopped:
-            raised.append("first")
-
-    t1 = threading.Thread(target=first)
-    t1.start()
-    assert started.wait(5)
-    t2 = threading.Thread(target=lambda: got.append(run.shared("hist", 2, lambda: "computed by the waiter")))
-    seen = waiter_seen(run)
-    t2.start()
-    assert seen.wait(5)
-    release.set()
-    t1.join(5)
-    t2.join(5)
-    assert raised == ["first"] and got == ["computed by the waiter"]
+    first, second = two_viewers(run, "hist", 2, stopped, lambda: "computed by the waiter")
+    assert isinstance(first, Stopped) and second == "computed by the waiter"
 
 
 def test_a_large_class_refreshes_less_often_within_its_budget(monkeypatch):
