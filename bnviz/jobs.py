@@ -28,7 +28,7 @@ import numpy as np
 from .data import Dataset
 from .evaluation import accuracy, test_time_accuracy
 from .history import ACTIVE, History, Outbox, Snapshot
-from .job_manager import JobManager, JobRefused
+from .job_manager import JobManager, JobRefused, as_training_thread
 from .lockstep import Lockstep
 from .models import MODELS
 from .run_config import ConfigError, TrainConfig, pick_device, valid_lr
@@ -218,7 +218,7 @@ class Job:
 
     # ---- the thread -----------------------------------------------------------------------
     def _run(self) -> None:
-        _name_os_thread(f"bnviz-train-{self.id}")
+        as_training_thread(f"bnviz-train-{self.id}")
         try:
             self._train()
         except Exception as exc:  # noqa: BLE001 - recorded, shown as the failed state
@@ -411,14 +411,3 @@ class Job:
         from .readouts import Readouts
 
         return Readouts(self)
-
-
-def _name_os_thread(name: str) -> None:
-    """Give the OS thread the job's name (Linux), so ``top -H`` and /proc show training threads."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME, at most 15 bytes
-    except (OSError, AttributeError):
-        pass

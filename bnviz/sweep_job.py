@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import lr_grid, models, sweep
-from .job_manager import MANAGER
+from .job_manager import MANAGER, as_training_thread
 
 log = logging.getLogger("bnviz")
 
@@ -67,6 +67,7 @@ class SweepJob:
                 self._diverged[m] = list(diverged[m])
 
     def _run(self) -> None:
+        as_training_thread(f"bnviz-train-{self.id}")
         try:
             sweep.run(self._data, self.config, progress=self._progress, stop=self._stop.is_set)
             state = "stopped" if self._stop.is_set() and self._step < self.config.total_steps else "finished"

@@ -16,8 +16,9 @@ from tests.browser.wire import STEP, Wire
 
 EN = STRINGS["en"]
 CAP = 2
-# Still running at the end (batch 64); the owners' pages refresh every 2 s (the watchers' every 5 s).
-TRAIN_QUERY = "bn_subset=6000&bn_epochs=30&bn_batch=64&bn_every=5&bn_tick=2"
+# Still running at the end of a round, even one of 30 Chromium tabs (batch 64, 4,700 steps); the
+# owners' pages refresh every 2 s (the watchers' every 5 s).
+TRAIN_QUERY = "bn_subset=6000&bn_epochs=50&bn_batch=64&bn_every=5&bn_tick=2"
 OTHERS = ["", "ewma", "optimizers", "ewma?b1=0.98&src=synthetic", "optimizers?preset=adam",
           "batchnorm", "ewma?lang=zh", "optimizers?surf=saddle&lang=zh"]
 # Start and end of every script or fragment run, as seen by the page.
@@ -164,6 +165,7 @@ def active_jobs(browser, server) -> int:
 # without the last one's sessions and any memory a round leaves behind is ours.
 SESSION_TTL = 5
 WATCH_TICK = 5.0  # seconds between a watcher's refreshes (the slowest live setting: 30 tabs share 2 cores here)
+REFRESH_P95_MS = 2000  # the issue's goal for a watcher's refresh (#13)
 OPEN_BATCH = 6  # tabs opened together; the next batch once these are ready, as a class arrives
 PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
@@ -465,10 +467,10 @@ def check(result: dict) -> list[str]:
             need(r["watchers_advanced"] == r["watchers"] and r["ticks"] >= r["watchers"],
                  "a watcher's page stopped following the run", r)
             # A refresh ends long before the next is due (every WATCH_TICK s): the median within
-            # 1 s, the 95th percentile (of a score of refreshes: the slowest) within half the tick.
+            # 1 s, the 95th percentile within REFRESH_P95_MS.
             need(r["refresh_median_ms"] is not None and r["refresh_median_ms"] <= 1000
-                 and r["refresh_p95_ms"] <= 500 * WATCH_TICK,
-                 f"watchers' refresh median over 1 s or p95 over {WATCH_TICK / 2:g} s", r)
+                 and r["refresh_p95_ms"] <= REFRESH_P95_MS,
+                 f"watchers' refresh median over 1 s or p95 over {REFRESH_P95_MS / 1000:g} s", r)
         # A watcher cannot change the run, not even with the owner's settings in its link.
         need(r["watcher_controls"] == 0 and r["run_unchanged"], "a watcher could change the run", r)
         need(r["owner_controls"] > 0 and r["owner_ids_clicked"] > 0,

@@ -3,6 +3,9 @@ trained alone by a plain PyTorch loop, on real Fashion-MNIST — per-step losses
 running statistics, test accuracy and where it diverged."""
 
 import math
+import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -95,7 +98,7 @@ def test_every_model_starts_from_the_same_weights():
 
 
 def test_the_sweep_job_takes_a_slot_reports_progress_and_stops(fashion):
-    from bnviz.job_manager import MANAGER, JobRefused
+    from bnviz.job_manager import MANAGER, JobRefused, train_nice
     from bnviz.sweep_job import SweepJob
 
     config = sweep.SweepConfig(lrs=(0.1, 1.0), epochs=2, train_limit=640, test_limit=200, batch_size=64)
@@ -112,6 +115,12 @@ def test_the_sweep_job_takes_a_slot_reports_progress_and_stops(fashion):
         assert job not in MANAGER.active()
         stopped = SweepJob(sweep.SweepConfig(lrs=(0.1,), epochs=50, train_limit=640, test_limit=200,
                                              batch_size=64), fashion).start()
+        deadline = time.time() + 60
+        while stopped.snapshot().step == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        # It runs as the BatchNorm trainings do: named, and nicer than the server.
+        nice = os.getpriority(os.PRIO_PROCESS, stopped._thread.native_id)
+        assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + train_nice())
         stopped.stop()
         assert stopped.join(60)
         assert stopped.snapshot().state == "stopped" and stopped.snapshot().step < stopped.config.total_steps

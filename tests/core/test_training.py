@@ -2,8 +2,8 @@
 
 import copy
 import io
-import os
 import itertools
+import os
 import threading
 import time
 
@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as functional
 
 from bnviz import bn_frames, data, histograms, jobs, lockstep, models, population, probe, training
+from bnviz.job_manager import as_training_thread
 from bnviz.training import Job, JobManager, JobRefused, TrainConfig
 
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
@@ -470,6 +471,65 @@ def test_default_cap_per_device(monkeypatch):
     assert training.default_cap("cuda") == 8
     monkeypatch.setenv("BNVIZ_MAX_JOBS", "3")
     assert training.default_cap("cpu") == 3 and JobManager().cap == 3
+
+
+def _nice(native_id: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, native_id)  # Linux: one thread's nice value
+
+
+@pytest.mark.parametrize("env, nicer", [(None, 10), ("0", 0), ("4", 4), ("20", 10), ("-5", 10), ("x", 10)])
+def test_a_training_thread_runs_nicer_than_the_server(synth, monkeypatch, env, nicer):
+    """People first: a training thread runs $BNVIZ_TRAIN_NICE (default 10; 0 to 19) steps nicer
+    than the thread that started it, which keeps its own priority."""
+    if env is None:
+        monkeypatch.delenv("BNVIZ_TRAIN_NICE", raising=False)
+    else:
+        monkeypatch.setenv("BNVIZ_TRAIN_NICE", env)
+    base = _nice(threading.get_native_id())
+    job = Job(TrainConfig(**{**SMALL, "epochs": 100}), synth)
+    job.start()
+    try:
+        deadline = time.time() + 60
+        while job.snapshot().step == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        assert job.snapshot().step > 0
+        assert _nice(job._thread.native_id) == min(19, base + nicer)
+        assert _nice(threading.get_native_id()) == base
+    finally:
+        job.stop()
+        assert job.join(60)
+
+
+def test_a_training_thread_s_openmp_team_inherits_its_name_and_priority(monkeypatch):
+    """What ``top -H`` and the load test's census read: the threads torch starts for a training
+    (its OpenMP team) carry the training's name and its lower priority."""
+    monkeypatch.delenv("BNVIZ_TRAIN_NICE", raising=False)
+    seen = {}
+
+    def training():
+        training_thread = threading.get_native_id()
+        as_training_thread("bnviz-train-t")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(2)  # a team of its own, whatever this machine's default
+        try:
+            a = torch.randn(400, 400)
+            for _ in range(10):
+                a @ a
+        finally:
+            torch.set_num_threads(threads)
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/comm") as fh:
+                if fh.read().strip() == "bnviz-train-t":
+                    seen[int(tid)] = _nice(int(tid))
+        seen["self"] = training_thread
+
+    base = _nice(threading.get_native_id())
+    worker = threading.Thread(target=training)
+    worker.start()
+    worker.join(60)
+    me = seen.pop("self")
+    assert me in seen and len(seen) >= 2, seen  # the thread and at least one of its team
+    assert set(seen.values()) == {min(19, base + 10)}
 
 
 def test_device_selection(monkeypatch):
