@@ -2,7 +2,7 @@
 
 Tests only. On SIGUSR1 the server's main thread writes to FILE, as JSON, every Python thread it
 has (name, OS id, and the worker pool it serves, if any), the memory blocks Python's allocator
-holds and the Streamlit sessions alive. OS threads missing from the list are native ones (torch's
+holds, glibc's malloc arenas and the Streamlit sessions alive. OS threads missing from the list are native ones (torch's
 OpenMP team, BLAS). The load test uses it to tell what a class leaves behind from the worker pools
 of the web server and of Streamlit, which keep idle threads for reuse by design."""
 
@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 import weakref
+
+from bnviz import memory
 
 
 def pool_of(thread: threading.Thread) -> tuple[str, int] | None:
@@ -72,7 +74,7 @@ def _install(path: str) -> None:
         rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
-            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "sessions": sessions(),
+            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(), "sessions": sessions(),
                        "runs": runs(), "time": time.monotonic()}, fh)
         os.replace(tmp, path)
 
@@ -82,7 +84,7 @@ def _install(path: str) -> None:
 def take(pid: int, path: str, timeout: float = 10.0) -> dict:
     """Ask the server for its census. Returns ``pools`` (pool → [threads, most threads]),
     ``python`` (the names of all other Python threads), ``native`` (the count of OS threads
-    Python does not know), ``total``, ``blocks`` and ``sessions``."""
+    Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's) and ``sessions``."""
     before = os.stat(path).st_mtime_ns if os.path.exists(path) else None
     os.kill(pid, signal.SIGUSR1)
     deadline = time.time() + timeout
@@ -103,7 +105,7 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
             pools.setdefault(name, [0, most])[0] += 1
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
-            "blocks": census["blocks"], "sessions": census["sessions"], "runs": census["runs"],
+            "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"], "runs": census["runs"],
             "time": census["time"]}
 
 

@@ -35,8 +35,12 @@ class Server:
         cmd = [sys.executable, "-m", *runner, "run", str(ROOT / script), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        from bnviz.memory import ARENAS
+
+        # As scripts/app.sh starts the app (a value in the environment wins there too).
+        arenas = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", str(ARENAS))}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **arenas, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
             try:

@@ -9,6 +9,7 @@ import statistics
 import time
 import urllib.request
 
+from bnviz import memory
 from bnviz.ui.strings import STRINGS
 from tests.browser.census import take
 from tests.browser.harness import READY, Server, launch
@@ -331,7 +332,8 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
         _start(page, running, refused_text)
     started = [pg for pg in [teacher, *starts] if running in pg.locator("[data-testid='stProgress']").first.inner_text()]
     refused = [pg for pg in starts if pg.get_by_text(refused_text).count()]
-    peak = {**proc_status(pid), "pools": take(pid, server.census_path)["pools"]}
+    at_peak = take(pid, server.census_path)
+    peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}
     peak_training = training_threads(pid)
     # Every watcher follows the run: its step moves, its refreshes stay quick.
     first = [step_shown(pg) for pg in watch_pages] + [w.last_step() for w in wired]
@@ -415,6 +417,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "wire_watchers": len(wired), "wire_problems": wire_problems,
             "run_unchanged": unchanged, "runs_after": len(census["runs"]),
             "peak_threads": peak["threads"], "peak_pools": peak["pools"], "peak_rss_mb": round(peak["rss_mb"]),
+            "peak_arenas": peak["arenas"],
             "training_threads_peak": peak_training, "training_threads_after": training_threads(pid),
             "jobs_after": jobs, "jobs_gone_s": round(jobs_gone_s, 1),
             "threads_after": census["total"], "threads_back_s": round(waited, 1),
@@ -438,7 +441,7 @@ def rounds_from_env(default: int) -> int:
     return int(os.environ.get("BNVIZ_LOAD_ROUNDS", default))
 
 
-BRIEF = ("live", "round_s", "started", "refused", "exceptions", "watchers", "watchers_advanced", "ticks",
+BRIEF = ("live", "round_s", "peak_arenas", "started", "refused", "exceptions", "watchers", "watchers_advanced", "ticks",
          "refresh_median_ms", "refresh_p95_ms", "tick_server_median_ms", "watcher_controls", "owner_controls",
          "owner_ids_clicked", "wire_watchers", "wire_problems",
          "run_unchanged", "runs_after", "jobs_after", "jobs_gone_s", "training_threads_peak",
@@ -502,6 +505,9 @@ def check(result: dict) -> list[str]:
         # and the process within 20 % of its settled footprint after the warm-up.
         need(r["blocks_after"] <= 1.01 * base["blocks"], "Python objects left behind (memory)", r)
         need(r["rss_after_mb"] <= 1.20 * base["rss_mb"], "memory above the baseline", r)
+        # Thirty tabs' page runs, each in a thread of its own, share the app's malloc arenas
+        # (bnviz/memory.py) instead of each keeping one.
+        need(r["peak_arenas"] <= memory.ARENAS, "more malloc arenas than the app allows", r)
     for first, last in zip(result["rounds"], result["rounds"][1:]):
         # Over several rounds (the soak): a new pool per round would be a leak, and each round
         # ends where the one before did (5 % for the allocator's noise).

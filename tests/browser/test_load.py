@@ -45,7 +45,7 @@ def test_the_checks_see_a_leak_between_rounds():
             "jobs_after": 0, "jobs_gone_s": 2.0, "training_threads_peak": 4, "training_threads_after": 0,
             "left_python": [], "left_native": 0, "threads_back_s": 3.0, "pools_after": {"anyio": [3, 28]},
             "next_request_s": 14.0, "threads_next_request": 30, "sessions_after_visit": 1,
-            "blocks_after": 100_000, "rss_after_mb": 500}
+            "blocks_after": 100_000, "rss_after_mb": 500, "peak_arenas": 2}
     result = {"training": 5, "log_errors": 0, "warmup": good, "rounds": [good, good],
               "baseline": {"threads": 30, "blocks": 100_000, "rss_mb": 480}}
     assert check(result) == []
@@ -60,7 +60,8 @@ def test_the_checks_see_a_leak_between_rounds():
                           ({"wire_problems": ["ConnectionClosedError: 1011"]}, "wire watcher failed"),
                           ({"runs_after": 1}, "grace"),
                           ({"sessions_after_visit": 4}, "sessions"),
-                          ({"rss_after_mb": 560}, "memory")):
+                          ({"rss_after_mb": 560}, "memory"),
+                          ({"peak_arenas": 9}, "arenas")):
         bad = {**result, "rounds": [good, {**good, **change}]}
         assert any(words in problem for problem in check(bad)), change
 
