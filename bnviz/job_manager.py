@@ -8,7 +8,7 @@ A training thread runs :data:`NICE_DEFAULT` steps nicer than the server (``$BNVI
 0 to 19; 0: the same priority). Training is background work: when the cores are all busy, a page
 load, a watcher's refresh or a browser on the same machine gets the CPU first, and the training
 takes what is left (on a 2-core machine, 30 Chromium watchers' p95 refresh went from 3.0 s to
-0.6 s: ``python -m bench load``). Idle cores still go to the training in full.
+0.6–1.2 s: ``python -m bench load``). Idle cores still go to the training in full.
 """
 
 from __future__ import annotations

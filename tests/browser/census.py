@@ -2,9 +2,10 @@
 
 Tests only. On SIGUSR1 the server's main thread writes to FILE, as JSON, every Python thread it
 has (name, OS id, and the worker pool it serves, if any), the memory blocks Python's allocator
-holds, glibc's malloc arenas and the Streamlit sessions alive. OS threads missing from the list are native ones (torch's
-OpenMP team, BLAS). The load test uses it to tell what a class leaves behind from the worker pools
-of the web server and of Streamlit, which keep idle threads for reuse by design."""
+holds, glibc's malloc arenas and the Streamlit sessions alive. OS threads missing from the list
+are native ones (torch's OpenMP team, BLAS). The load test uses it to tell what a class leaves
+behind from the worker pools of the web server and of Streamlit, which keep idle threads for
+reuse by design."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ def _install(path: str) -> None:
         rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
-            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(), "sessions": sessions(),
-                       "runs": runs(), "time": time.monotonic()}, fh)
+            json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(),
+                       "sessions": sessions(), "runs": runs(), "time": time.monotonic()}, fh)
         os.replace(tmp, path)
 
     signal.signal(signal.SIGUSR1, write)
@@ -105,8 +106,8 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
             pools.setdefault(name, [0, most])[0] += 1
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
-            "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"], "runs": census["runs"],
-            "time": census["time"]}
+            "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"],
+            "runs": census["runs"], "time": census["time"]}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bnviz.memory import ARENAS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -35,8 +37,6 @@ class Server:
         cmd = [sys.executable, "-m", *runner, "run", str(ROOT / script), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-        from bnviz.memory import ARENAS
-
         # As scripts/app.sh starts the app (a value in the environment wins there too).
         arenas = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", str(ARENAS))}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
