@@ -4,6 +4,7 @@ in real Chromium. The phone and presenter screenshots are the README's (docs/scr
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from tests.browser.conftest import no_exception
@@ -126,8 +127,8 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     page = phone
     open_page(page, server, "", EN["app_title"])
     images = page.locator("[data-testid='stMain'] img")
-    images.first.wait_for(timeout=20_000)
-    assert images.count() == 4
+    # Four pictures, once the page has settled (a phone's first load reruns it: the page is drawn twice).
+    expect(images).to_have_count(4, timeout=20_000)
     for i in range(4):  # images below the fold load when scrolled to (and again if a rerun gave them new addresses)
         images.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("""i => { const im = document.querySelectorAll("[data-testid='stMain'] img")[i];
