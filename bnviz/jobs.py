@@ -78,6 +78,7 @@ class Job:
         self._step = 0
         self._epoch = 0
         self._active_s = 0.0
+        self._testing = (0.0, None)  # seconds spent on the epochs' test accuracy; start of the current one
         self._last_batch = None  # the batch of the last step (for a capture of where the run waits)
         self._next_batch = None  # indices of the batch the next step will train on
         self._captured_at = None
@@ -90,6 +91,12 @@ class Job:
     def steps_done(self) -> int:
         """Training steps completed so far (read without taking a snapshot)."""
         return self._step
+
+    def testing_s(self) -> float:
+        """Seconds spent so far measuring test accuracy at the ends of epochs (the one under way
+        included): time in which no step trains, which a benchmark of training speed leaves out."""
+        done, since = self._testing
+        return done + (time.perf_counter() - since if since is not None else 0.0)
 
     # ---- controls -------------------------------------------------------------------------
     @property
@@ -308,6 +315,8 @@ class Job:
             if self._drain(outbox, wait=True):
                 return
             sums = epoch_sums.cpu().numpy()
+            since = time.perf_counter()
+            self._testing = (self._testing[0], since)
             with self.model_lock:
                 for model in trainer.models:
                     model.eval()
@@ -315,6 +324,7 @@ class Job:
                             for m, on in zip(trainer.models, trainer.active)]
                 for model in trainer.models:
                     model.train()
+            self._testing = (self._testing[0] + time.perf_counter() - since, None)
             history.add_epoch(epoch + 1, sums[:, 0] / self.n_train, sums[:, 1] / self.n_train,
                               np.array(test_acc))
             self._epoch = epoch + 1

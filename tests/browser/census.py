@@ -61,11 +61,12 @@ def sessions() -> int:
 
 
 def runs() -> list[dict]:
-    """The watchable runs of this server: watchers, steps trained so far, and the server time of
-    each page refresh (seconds, the latest 2000)."""
+    """The watchable runs of this server: watchers, steps trained so far, seconds spent on test
+    accuracy so far, and the server time of each page refresh (seconds, the latest 2000)."""
     from bnviz.runs import REGISTRY
 
-    return [{"code": run.code, "watchers": run.watchers(), "steps": run.job.steps_done, "state": run.job.state,
+    return [{"code": run.code, "watchers": run.watchers(), "steps": run.job.steps_done,
+             "testing_s": run.job.testing_s(), "state": run.job.state,
              "lr": run.job.config.lr, "epochs": run.job.config.epochs, "ticks": list(run.tick_costs)}
             for run in REGISTRY.runs()]
 

@@ -348,6 +348,31 @@ def test_histogram_capture_agrees_with_numpy():
     assert all_nan[:4].sum() == 0 and all_nan[6] == 10 and np.isnan(all_nan[-3:]).all()
 
 
+def test_the_time_spent_on_test_accuracy_is_counted_while_and_after_it_runs(synth, monkeypatch):
+    """bench bn-gil leaves the epochs' test accuracy out of training speed: ``testing_s`` counts
+    each one, the one under way included, and no step trains meanwhile."""
+    real, calls = jobs.accuracy, []
+
+    def slow_accuracy(model, x, y):
+        before = job.testing_s(), job.steps_done
+        time.sleep(0.2)
+        calls.append((before, (job.testing_s(), job.steps_done)))
+        return real(model, x, y)
+
+    monkeypatch.setattr(jobs, "accuracy", slow_accuracy)
+    job = Job(TrainConfig(**SMALL), synth)  # 2 epochs, 2 models: four calls
+    assert job.testing_s() == 0.0
+    t0 = time.perf_counter()
+    job.start()
+    assert job.join(120)
+    wall = time.perf_counter() - t0
+    assert len(calls) == 4 and job.snapshot().state == "finished"
+    for (testing0, steps0), (testing1, steps1) in calls:
+        assert testing1 - testing0 >= 0.2 and steps1 == steps0  # counted while under way; no step
+    assert 0.8 <= job.testing_s() < wall
+    assert job.testing_s() == job.testing_s()  # nothing under way any more: it stands still
+
+
 def test_pause_step_resume_stop_and_reset(synth):
     cfg = TrainConfig(**{**SMALL, "epochs": 50})
     job = Job(cfg, synth)
