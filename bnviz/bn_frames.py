@@ -211,6 +211,7 @@ def probe_frame(snap: Snapshot) -> pd.DataFrame:
             read = summary(arr[k])
             rows.append((step, label, read["variation"], read["predictiveness"]))
     frame = pd.DataFrame(rows, columns=["step", "model", "variation", "predictiveness"])
+    frame = frame.astype({"step": np.int64, "variation": np.float64, "predictiveness": np.float64})  # none yet too
     return frame[np.isfinite(frame[["variation", "predictiveness"]]).all(axis=1)]
 
 

@@ -238,6 +238,17 @@ def test_snapshot_fields_shapes_and_immutability(synth):
     assert tt["rows"][0]["train"] < tt["rows"][0]["eval"]
 
 
+def test_the_probe_frame_is_empty_before_the_first_probe_and_finite_after(synth):
+    """The smoothness panel can be drawn before any probe arrived (a watcher opening it at the
+    start: the load test's server once failed there on an empty, untyped frame)."""
+    idle = Job(TrainConfig(**SMALL), synth).snapshot()
+    frame = bn_frames.probe_frame(idle)
+    assert frame.empty and list(frame.columns) == ["step", "model", "variation", "predictiveness"]
+    assert frame["variation"].dtype == np.float64
+    ran = bn_frames.probe_frame(run(TrainConfig(**SMALL), synth).snapshot())
+    assert len(ran) and np.isfinite(ran[["variation", "predictiveness"]].to_numpy()).all()
+
+
 def test_the_ridge_frame_is_each_kept_capture_as_shares_one_row_lower_each(synth):
     """TensorBoard's offset view, checked row by row against the captures' own counts."""
     s = run(TrainConfig(**SMALL), synth).snapshot()
