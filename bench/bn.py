@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 from bench.common import print_table
-from bnviz import bn_frames, data
-from bnviz.training import Job, TrainConfig, device_info, pick_device
+from bnviz.data import fashion_mnist
+from bnviz.training import Job, TrainConfig, bn_frames, device_info, pick_device
 
 D2L = {"LeNet": {"loss": 0.469, "train": 0.823}, "LeNet-BN": {"loss": 0.267, "train": 0.902}}
 DESIGN_HERE = {"LeNet": {"loss": 0.501, "train": 0.806, "test": 0.797},
@@ -24,7 +24,7 @@ def device_name(device: str) -> str:
 
 
 def _dataset():
-    return data.load_fashion_mnist(fallback_synthetic=True)
+    return fashion_mnist.load_fashion_mnist(fallback_synthetic=True)
 
 
 def _throughput(ds, steps: int, **cfg) -> float:
@@ -38,7 +38,7 @@ def _throughput(ds, steps: int, **cfg) -> float:
 
 
 def overhead(steps: int = 80, rounds: int = 3, device: str = "auto") -> list[dict]:
-    """Histogram capture every 10 steps / every step, and the smoothness probe (``bnviz.probe``),
+    """Histogram capture every 10 steps / every step, and the smoothness probe (``bnviz.batchnorm.probe``),
     vs none (best of ``rounds``, interleaved)."""
     ds = _dataset()
     dev = pick_device(device)
@@ -67,18 +67,18 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
     ``n`` watchers of its run refresh their live panel, against no watcher, in one run; phases
     interleaved, ``rounds`` each: 1 and 30 watchers of the histograms and of Figure 1 asking for
     the page's default tick (1 s), 30 of the loss, 30 spread over every panel. Thirty watchers
-    share the app's class budget (``bnviz.runs.class_budget``), so the server stretches their
+    share the app's class budget (``bnviz.training.watching.class_budget``), so the server stretches their
     tick; a second server without the budget (``BNVIZ_CLASS_REFRESHES=0``) shows what thirty
     refreshes a second would cost.
 
-    Every watcher is a wire tab (tests/browser/wire.py): it speaks Streamlit's protocol and
+    Every watcher is a wire tab (harness/wire.py): it speaks Streamlit's protocol and
     re-runs the page's live fragment when the server's timer says, as a browser does, and draws
     nothing, so the server does the work thirty tabs ask of it and the machine's cores are not
     spent on thirty renderers. Measured in the server: steps trained per second of training (its
     census; the test accuracy at the ends of epochs left out), CPU time of everything but the
     training threads per refresh, and the live fragment's own time per refresh
-    (``Run.tick_costs``); and what a watcher waits from asking to the refresh's end."""
-    from tests.browser.load import PANEL_CYCLE
+    (``WatchedRun.tick_costs``); and what a watcher waits from asking to the refresh's end."""
+    from harness.classroom_load import PANEL_CYCLE
 
     app = [(0, ("hist",), 1.0), (1, ("hist",), 1.0), (1, ("time",), 1.0), (30, ("hist",), 1.0),
            (30, ("time",), 1.0), (30, ("loss",), 1.0), (30, PANEL_CYCLE, 1.0)]
@@ -86,89 +86,104 @@ def gil(seconds: float = 8.0, rounds: int = 2) -> list[dict]:
     rows = _gil_server({}, app, seconds, rounds, "")
     rows += _gil_server({"BNVIZ_CLASS_REFRESHES": "0"}, unlimited, seconds, rounds, "no class budget: ")
     blank = {k: "" for k in rows[0]}
-    rows.append({**blank, "watchers": "30, every 1 s: Streamlit's floor", "panel": "a progress bar only (bench/floor_app.py)",
+    rows.append({**blank, "watchers": "30, every 1 s: Streamlit's floor",
+                 "panel": "a progress bar only (bench/floor_app.py)",
                  "server CPU per refresh": f"{_floor(seconds):.1f} ms"})
-    rows.append({**blank, "watchers": f"one run, batch {TrainConfig().batch_size}, CPU ({os.cpu_count()} cores), the app's "
-                                      f"threads; {rounds} × {seconds:.0f} s per phase, interleaved; 'vs none' against "
-                                      f"no watcher on the same server; images/s without the epochs' test accuracy"})
+    rows.append({**blank, "watchers": f"one run, batch {TrainConfig().batch_size}, CPU ({os.cpu_count()} cores), "
+                                      f"the app's threads; {rounds} × {seconds:.0f} s per phase, interleaved; "
+                                      f"'vs none' against no watcher on the same server; images/s without the "
+                                      f"epochs' test accuracy"})
     return rows
 
 
 def _gil_server(env: dict, phases: list, seconds: float, rounds: int, label: str) -> list[dict]:
     """:func:`gil`'s phases on one server started with ``env``: one row per phase."""
-    from tests.browser.census import take
-    from tests.browser.harness import Server
-    from tests.browser.load import EN, cpu_seconds
-    from tests.browser.wire import Wire
+    from harness.browser import Server
+    from harness.census import take
+    from harness.classroom_load import EN
+    from harness.wire import Wire
 
-    batch = TrainConfig().batch_size
     server = Server(census=True, env=env)
-    pid = server.proc.pid
     wire = Wire()
-
-    def steps() -> tuple[int, float]:
-        """Steps trained so far, and the server's clock less the run's time on test accuracy at
-        the ends of epochs: an 8 s window that holds one (~0.6 s, no step trains, whoever
-        watches) would otherwise read ~8 % slower than one that does not."""
-        census = take(pid, server.census_path)
-        [found] = census["runs"]
-        return found["steps"], census["time"] - found["testing_s"]
-
-    def measure(n: int, panels: tuple, tick: float) -> dict:
-        tabs = Wire()
-        try:
-            viewers = [tabs.open(server.port, f"batchnorm?watch={code}&bn_view={panels[i % len(panels)]}&bn_tick={tick:g}",
-                                 delay=tick * i / max(1, n)) for i in range(n)]
-            # Every watcher refreshed once at the pace the server set for the whole class, and the
-            # last phase's watchers no longer count (a change of pace reruns every watcher's page).
-            def settled() -> bool:
-                if not all(v.refreshes for v in viewers) or len({v.interval() for v in viewers}) > 1:
-                    return False
-                time.sleep(0.5)  # a census costs the server a full collection: not every 50 ms
-                return take(pid, server.census_path)["runs"][0]["watchers"] == n
-
-            tabs.wait(settled, 120, "every watcher's refresh at the class's pace")
-            for v in viewers:
-                v.refreshes.clear()
-            tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
-            every = viewers[0].interval() if viewers else None
-            for v in viewers:
-                v.refreshes.clear()
-            # The census (a full garbage collection in the server) falls outside the CPU window.
-            steps0, t0 = steps()
-            (train0, other0), c0 = cpu_seconds(pid), time.monotonic()
-            time.sleep(seconds)
-            (train1, other1), c1 = cpu_seconds(pid), time.monotonic()
-            steps1, t1 = steps()
-            ticks = [tk for r in take(pid, server.census_path)["runs"] for tk in r["ticks"]]
-            waits = [w for v in viewers for w in v.refreshes]
-            problems = [p for v in viewers for p in v.problems + v.exceptions]
-        finally:
-            tabs.close()
-        if problems:
-            raise RuntimeError(f"a watcher failed: {problems[:3]}")
-        return {"rate": (steps1 - steps0) * batch / (t1 - t0), "refreshes": len(waits), "waits": waits,
-                "ticks": ticks[-len(waits):] if waits else [], "other_cpu": other1 - other0,
-                "train_cores": (train1 - train0) / (c1 - c0), "every": every}
-
     found = {ph: [] for ph in phases}
     try:
         owner = wire.open(server.port, "batchnorm?bn_epochs=50&bn_every=10&bn_tick=0")  # the owner does not poll
         wire.wait(lambda: EN["bn_start"] in owner.buttons, 120, "the owner's Start button")
         wire.press(owner, EN["bn_start"])
-        wire.wait(lambda: take(pid, server.census_path)["runs"], 60, "the run")
-        code = take(pid, server.census_path)["runs"][0]["code"]
+        wire.wait(lambda: take(server.proc.pid, server.census_path)["runs"], 60, "the run")
+        code = take(server.proc.pid, server.census_path)["runs"][0]["code"]
         time.sleep(3.0)  # warm-up
         for _ in range(rounds):
             for ph in phases:
-                found[ph].append(measure(*ph))
+                found[ph].append(_gil_phase(server, code, *ph, seconds=seconds))
     finally:
         wire.close()
         server.stop()
+    return _gil_rows(found, phases, rounds, label)
 
-    def pct(values, q):  # the value at rank ⌊q·(n − 1)⌋ of the sorted values
-        return float(np.percentile(values, 100 * q, method="lower"))
 
+def _run_steps(server) -> tuple[int, float]:
+    """Steps the server's run has trained, and the server's clock less the run's time on test
+    accuracy at the ends of epochs: an 8 s window that holds one (~0.6 s, no step trains, whoever
+    watches) would otherwise read ~8 % slower than one that does not."""
+    from harness.census import take
+
+    census = take(server.proc.pid, server.census_path)
+    [found] = census["runs"]
+    return found["steps"], census["time"] - found["testing_s"]
+
+
+def _gil_phase(server, code: str, n: int, panels: tuple, tick: float, seconds: float) -> dict:
+    """``n`` wire watchers of the run, asking every ``tick`` s: once the class's pace has settled,
+    ``seconds`` of training speed, server CPU and the watchers' waits."""
+    from harness.census import take
+    from harness.classroom_load import cpu_seconds
+    from harness.wire import Wire
+
+    pid, tabs = server.proc.pid, Wire()
+    try:
+        viewers = [tabs.open(server.port, f"batchnorm?watch={code}&bn_view={panels[i % len(panels)]}&bn_tick={tick:g}",
+                             delay=tick * i / max(1, n)) for i in range(n)]
+
+        # Every watcher refreshed once at the pace the server set for the whole class, and the
+        # last phase's watchers no longer count (a change of pace reruns every watcher's page).
+        def settled() -> bool:
+            if not all(v.refreshes for v in viewers) or len({v.interval() for v in viewers}) > 1:
+                return False
+            time.sleep(0.5)  # a census costs the server a full collection: not every 50 ms
+            return take(pid, server.census_path)["runs"][0]["watchers"] == n
+
+        tabs.wait(settled, 120, "every watcher's refresh at the class's pace")
+        for v in viewers:
+            v.refreshes.clear()
+        tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
+        every = viewers[0].interval() if viewers else None
+        for v in viewers:
+            v.refreshes.clear()
+        # The census (a full garbage collection in the server) falls outside the CPU window.
+        steps0, t0 = _run_steps(server)
+        (train0, other0), c0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        (train1, other1), c1 = cpu_seconds(pid), time.monotonic()
+        steps1, t1 = _run_steps(server)
+        ticks = [tk for r in take(pid, server.census_path)["runs"] for tk in r["ticks"]]
+        waits = [w for v in viewers for w in v.refreshes]
+        problems = [p for v in viewers for p in v.problems + v.exceptions]
+    finally:
+        tabs.close()
+    if problems:
+        raise RuntimeError(f"a watcher failed: {problems[:3]}")
+    return {"rate": (steps1 - steps0) * TrainConfig().batch_size / (t1 - t0), "refreshes": len(waits), "waits": waits,
+            "ticks": ticks[-len(waits):] if waits else [], "other_cpu": other1 - other0,
+            "train_cores": (train1 - train0) / (c1 - c0), "every": every}
+
+
+def _lower_pct(values, q):
+    """The value at rank ⌊q·(n − 1)⌋ of the sorted values."""
+    return float(np.percentile(values, 100 * q, method="lower"))
+
+
+def _gil_rows(found: dict, phases: list, rounds: int, label: str) -> list[dict]:
     idle = sum(m["rate"] for m in found[phases[0]]) / rounds
     rows = []
     for ph in phases:
@@ -186,8 +201,10 @@ def _gil_server(env: dict, phases: list, seconds: float, rounds: int, label: str
             "training images/s": f"{rate:,.0f}", "vs none": f"{rate / idle:.3f}",
             "training cores": f"{sum(m['train_cores'] for m in ms) / rounds:.2f}",
             "server CPU per refresh": f"{1e3 * sum(m['other_cpu'] for m in ms) / served:.1f} ms" if served else "",
-            "fragment median / p95": f"{1e3 * pct(ticks, .5):.1f} / {1e3 * pct(ticks, .95):.1f} ms" if ticks else "",
-            "watcher waits median / p95": f"{1e3 * pct(waits, .5):.0f} / {1e3 * pct(waits, .95):.0f} ms" if waits else "",
+            "fragment median / p95":
+                f"{1e3 * _lower_pct(ticks, .5):.1f} / {1e3 * _lower_pct(ticks, .95):.1f} ms" if ticks else "",
+            "watcher waits median / p95":
+                f"{1e3 * _lower_pct(waits, .5):.0f} / {1e3 * _lower_pct(waits, .95):.0f} ms" if waits else "",
             "goal": "" if not n or label else ("≥ 0.9; median ≤ 25 ms" if n == 30 else "median ≤ 25 ms")})
     return rows
 
@@ -195,9 +212,9 @@ def _gil_server(env: dict, phases: list, seconds: float, rounds: int, label: str
 def _floor(seconds: float, n: int = 30) -> float:
     """Server CPU ms per refresh of ``n`` wire tabs on bench/floor_app.py (a live fragment with a
     progress bar only), on the app's config: what any live refresh costs in Streamlit here."""
-    from tests.browser.harness import Server
-    from tests.browser.load import cpu_seconds
-    from tests.browser.wire import Wire
+    from harness.browser import Server
+    from harness.classroom_load import cpu_seconds
+    from harness.wire import Wire
 
     server = Server(script="bench/floor_app.py")
     wire = Wire()
@@ -333,8 +350,8 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
 
     from playwright.sync_api import sync_playwright
 
-    from bench.common import median
-    from tests.browser.harness import Server, launch, open_page, wait_ready
+    from bnviz.ui.strings import STRINGS
+    from harness.browser import Server, launch, open_page, wait_ready
 
     server = Server(env)
     rates = {every: [], "off": []}
@@ -349,8 +366,11 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
                 page.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for(timeout=60_000)
             time.sleep(3)
 
+            EN = STRINGS["en"]
+
             def switch(label: str) -> tuple[int, float]:
-                page.locator("[data-testid='stButtonGroup'] button").filter(
+                # The run's own refresh control (a watch box beside it offers the class's pace too).
+                page.get_by_label(EN["bn_tick"], exact=True).locator("button").filter(
                     has_text=re.compile(f"^{re.escape(label)}$")).click()
                 page.wait_for_timeout(150)
                 wait_ready(page)
@@ -371,15 +391,28 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
             b.close()
     finally:
         server.stop()
-    # A tick's refresh: from the fragment rerun starting to its end or the last chart drawing in it.
+    return _browser_rows(rates, _refreshes(runs, draws), rounds, seconds, every, tab)
+
+
+def _refreshes(runs: list, draws: list) -> list[float]:
+    """A tick's refresh: from the fragment rerun starting to its end or the last chart drawing in it."""
     refresh = []
     for i, r in enumerate(runs[:-1]):
         if r["end"] is None:
             continue
         inside = [d for d in draws if r["start"] <= d < runs[i + 1]["start"]]
         refresh.append(max([r["end"], *inside]) - r["start"])
+    return refresh
+
+
+def _browser_rows(rates: dict, refresh: list, rounds: int, seconds: float, every: str, tab: str) -> list[dict]:
+    from bench.common import median
+
     polled, idle = sum(rates[every]) / rounds, sum(rates["off"]) / rounds
-    fmt = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+
+    def fmt(xs):
+        return ", ".join(f"{x:.1f}" for x in xs)
+
     return [{"measure": f"training steps/s, page not polling (refresh off), {rounds} × {seconds:.0f} s",
              "value": f"{idle:.1f} ({fmt(rates['off'])})", "goal": ""},
             {"measure": f"training steps/s, live page polling every {every} ({tab} tab)",
@@ -393,27 +426,32 @@ def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
     """The soak: the load test's class (a teacher's run, ``watchers`` watching it, four more
     Starts, three other pages), a warm-up round, then ``rounds`` measured ones (default 3, or
     $BNVIZ_LOAD_ROUNDS), with the load test's checks over every round."""
-    from tests.browser.load import SESSION_TTL, check, classroom, rounds_from_env
+    from harness.classroom_load import SESSION_TTL, check, classroom, rounds_from_env
 
     result = classroom(starters=5, watchers=watchers, others=3, rounds=rounds or rounds_from_env(3),
                        session_ttl=SESSION_TTL)
     base = result["baseline"]
     rows = []
     for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:
-        rows.append({"round": name, "open all (s)": r["opened_s"], "started / refused": f"{r['started']} / {r['refused']}",
-                     "page exceptions": r["exceptions"],
-                     "watchers following": f"{r['watchers_advanced']} / {r['watchers']}",
-                     "watchers' refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
-                     "server time per refresh median / p95 (ms)": f"{r['tick_server_median_ms']} / {r['tick_server_p95_ms']}",
-                     "peak threads (AnyIO) / RSS MB": f"{r['peak_threads']} ({r['peak_pools'].get('anyio', [0])[0]}) / {r['peak_rss_mb']}",
-                     "jobs gone (s)": r["jobs_gone_s"],
-                     "left beyond baseline at (s)": f"{len(r['left_python']) + r['left_native']} at {r['threads_back_s']}",
-                     "threads: after close / next request": f"{r['threads_after']} / {r['threads_next_request']}",
-                     "RSS after (MB)": r["rss_after_mb"],
-                     "Python blocks after (k)": round(r["blocks_after"] / 1000),
-                     "sessions alive: after close / after a visit": f"{r['sessions_after']} / {r['sessions_after_visit']}"})
-    rows.append({"round": f"baseline after warm-up: {base['threads']} threads ({base['pools'].get('anyio', [0])[0]} idle AnyIO), "
-                          f"{base['rss_mb']:.0f} MB, {base['blocks'] / 1000:.0f}k blocks; server log exceptions: {result['log_errors']} (+ {result['websocket_races']} Streamlit websocket races)"})
+        rows.append({
+            "round": name, "open all (s)": r["opened_s"], "started / refused": f"{r['started']} / {r['refused']}",
+            "page exceptions": r["exceptions"],
+            "watchers following": f"{r['watchers_advanced']} / {r['watchers']}",
+            "watchers' refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
+            "server time per refresh median / p95 (ms)": f"{r['tick_server_median_ms']} / {r['tick_server_p95_ms']}",
+            "peak threads (AnyIO) / RSS MB":
+                f"{r['peak_threads']} ({r['peak_pools'].get('anyio', [0])[0]}) / {r['peak_rss_mb']}",
+            "jobs gone (s)": r["jobs_gone_s"],
+            "left beyond baseline at (s)": f"{len(r['left_python']) + r['left_native']} at {r['threads_back_s']}",
+            "threads: after close / next request": f"{r['threads_after']} / {r['threads_next_request']}",
+            "RSS after (MB)": r["rss_after_mb"],
+            "Python blocks after (k)": round(r["blocks_after"] / 1000),
+            "sessions alive: after close / after a visit": f"{r['sessions_after']} / {r['sessions_after_visit']}"})
+    anyio = base["pools"].get("anyio", [0])[0]
+    rows.append({"round": f"baseline after warm-up: {base['threads']} threads ({anyio} idle AnyIO), "
+                          f"{base['rss_mb']:.0f} MB, {base['blocks'] / 1000:.0f}k blocks; server log exceptions: "
+                          f"{result['log_errors']} (+ {result['websocket_races']} Streamlit websocket races)"})
     problems = check(result)
-    rows.append({"round": "checks of the load test, every round: " + ("all hold" if not problems else "; ".join(problems))})
+    verdict = "all hold" if not problems else "; ".join(problems)
+    rows.append({"round": "checks of the load test, every round: " + verdict})
     return rows

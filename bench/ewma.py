@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import best_of, print_table
-from bnviz import ewma
+from bnviz.smoothing import ewma
 
 N = 1_000_000
 
@@ -38,7 +38,8 @@ def core(n: int = N) -> list[dict]:
 
 def page_tables() -> list[dict]:
     """What the page computes once per series: every β of the slider's grid, every variant."""
-    from bnviz import ewma_frames, series
+    from bnviz.data import series
+    from bnviz.smoothing import ewma_frames
 
     temps = series.temperatures("temp_max")
     big = series.Series(np.random.default_rng(0).normal(size=N), "noise")

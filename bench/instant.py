@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 from bench.common import print_table
-from tests.browser.harness import ROOT, Server, free_port, launch, open_page, wait_ready
+from harness.browser import ROOT, Server, free_port, launch, open_page, wait_ready
 
 # Time of the last input event anywhere, and of the last drawing call on a chart canvas (per
 # chart), and the animation frames in which a chart canvas was drawn.

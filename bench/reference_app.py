@@ -13,14 +13,17 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bnviz import ewma, ewma_frames, opt_frames, series  # noqa: E402
-from bnviz.surfaces import SURFACES  # noqa: E402
-from bnviz.ui import ewma_charts, opt_charts  # noqa: E402
-from bnviz.ui.charts import vega_spec  # noqa: E402
+from bnviz.data import series
+from bnviz.optimization import path_frames
+from bnviz.optimization.surfaces import SURFACES
+from bnviz.smoothing import ewma, ewma_frames
+from bnviz.ui.optimization import charts as optimization_charts
+from bnviz.ui.smoothing import charts as smoothing_charts
+from bnviz.ui.vega import vega_spec
 
 # The parameter the bench moves, its native range, and the values the other parameters keep.
 CASES = {"ewma": ("b1", len(ewma_frames.BETAS) - 1, {"b2": 9, "b3": 0, "nc": 2, "vz": 1, "vc": 1, "vf": 1}),
-         "opt": ("step", 150, {"lr": opt_frames.LRS.index(0.4), "b_momentum": opt_frames.BETAS.index(0.9)})}
+         "opt": ("step", 150, {"lr": path_frames.LRS.index(0.4), "b_momentum": path_frames.BETAS.index(0.9)})}
 
 
 def native(spec: dict, moving: str, top: int, fixed: dict) -> dict:
@@ -53,7 +56,7 @@ def ewma_chart():
     s = series.temperatures("temp_max")
     raw, drawn = ewma_frames.raw_table(s)
     ticks, tick_format = ewma_frames.date_ticks(s)
-    return vega_spec(ewma_charts.smoothing_chart, {"raw": raw, "curves": ewma_frames.curve_table(s)},
+    return vega_spec(smoothing_charts.smoothing_chart, {"raw": raw, "curves": ewma_frames.curve_table(s)},
                      labels=[ewma_frames.beta_label(b) for b in ewma_frames.BETAS],
                      variants={v: v for v in ewma.VARIANTS}, ticks=ticks, tick_format=tick_format, few=drawn <= 200,
                      x_title="date", y_title="value", curve_title="β", variant_title="variant", raw_label="raw")
@@ -62,11 +65,11 @@ def ewma_chart():
 def opt_chart():
     s = SURFACES["valley"]
     settings = {"gd": {"lr": 0.4}, "momentum": {"lr": 0.4, "beta": 0.9}}
-    fstar = opt_frames.lowest_value(s)
-    paths, _, _ = opt_frames.trajectory_table(s, s.start, 150, settings, fstar)
+    fstar = path_frames.lowest_value(s)
+    paths, _, _ = path_frames.trajectory_table(s, s.start, 150, settings, fstar)
     paths = paths.assign(label=paths.optimizer)
-    data = {"cells": opt_frames.grid_frame(s, fstar), "paths": paths, "minima": pd_minima(s)}
-    return vega_spec(opt_charts.contour_chart, data, names=list(settings), same=True,
+    data = {"cells": path_frames.grid_frame(s, fstar), "paths": paths, "minima": pd_minima(s)}
+    return vega_spec(optimization_charts.contour_chart, data, names=list(settings), same=True,
                      labels={"gd": "gd", "momentum": "momentum"}, domain=s.domain, x_title="x", y_title="y",
                      loss_title="log f", opt_title="optimizer")
 

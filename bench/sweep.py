@@ -10,7 +10,9 @@ import time
 import numpy as np
 
 from bench.common import print_table
-from bnviz import data, models, sweep
+from bnviz.batchnorm import models
+from bnviz.data import fashion_mnist
+from bnviz.training import sweep
 
 
 def one_after_another(fashion, config: sweep.SweepConfig) -> float:
@@ -39,7 +41,7 @@ def one_after_another(fashion, config: sweep.SweepConfig) -> float:
 
 
 def run() -> None:
-    fashion = data.load_fashion_mnist()
+    fashion = fashion_mnist.load_fashion_mnist()
     rows, timing = [], []
     for activation in ("relu", "sigmoid"):
         config = sweep.SweepConfig(activation=activation)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from bench.common import best_of, print_table
-from bnviz import optimizers, tuning
-from bnviz.surfaces import SURFACES
+from bnviz.optimization import descent
+from bnviz.optimization.surfaces import SURFACES
+from bnviz.tuning import search
 
 
 def core(steps: int = 300, n: int = 41) -> list[dict]:
     s = SURFACES["rosenbrock"]
-    t_batch = best_of(lambda: tuning.landscape(s, "momentum", steps, n), repeat=3)
-    cells = tuning.landscape(s, "momentum", steps, n)
+    t_batch = best_of(lambda: search.landscape(s, "momentum", steps, n), repeat=3)
+    cells = search.landscape(s, "momentum", steps, n)
     sample = cells.sample(100, random_state=0)  # one run after another: 100 of the cells, scaled up
-    t_alone = best_of(lambda: [optimizers.run("momentum", s, s.start, steps, lr=a, beta=b)
+    t_alone = best_of(lambda: [descent.run("momentum", s, s.start, steps, lr=a, beta=b)
                                for a, b in zip(sample.alpha, sample.beta)], repeat=1) * len(cells) / len(sample)
-    t_page = best_of(lambda: (tuning.landscape(s, "momentum", steps, n),
-                              tuning.strategies(s, "momentum", steps, 9, 20, 3)), repeat=3)
-    points = tuning.strategies(s, "momentum", steps, 9, 20, 3)
-    best = float(tuning.true_best(cells, points).score.iloc[0])
-    by = tuning.summary(points, best).groupby("strategy").best.median()
+    t_page = best_of(lambda: (search.landscape(s, "momentum", steps, n),
+                              search.strategies(s, "momentum", steps, 9, 20, 3)), repeat=3)
+    points = search.strategies(s, "momentum", steps, 9, 20, 3)
+    best = float(search.true_best(cells, points).score.iloc[0])
+    by = search.summary(points, best).groupby("strategy").best.median()
     return [
         {"measure": f"landscape, {n}×{n} (α, β) × {steps} steps, one batch", "ms": f"{t_batch * 1e3:.0f}",
          "reference": f"one run after another ≈ {t_alone * 1e3:.0f} ms", "ratio": f"{t_batch / t_alone:.3f}"},

@@ -1,4 +1,4 @@
-"""The one error shape the core uses for problems a user can fix."""
+"""The error shapes the core uses for problems a user can fix."""
 
 
 class KeyedError(Exception):
@@ -9,3 +9,7 @@ class KeyedError(Exception):
         super().__init__(f"{key}: {params}")
         self.key = key
         self.params = params
+
+
+class ConfigError(KeyedError, ValueError):
+    """A run setting that cannot be used (or a device that is not there)."""

@@ -1,28 +1,11 @@
 """Landing page: what each page teaches, with a picture of each (the browser tests' screenshots)."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from bnviz.ui.i18n import t
-from bnviz.ui.shell import PAGES, ensure_entrypoint
+from bnviz.ui.navigation import PAGES, ensure_entrypoint, thumbnail
 
 ensure_entrypoint()
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-
-
-@st.cache_data(show_spinner=False)
-def thumbnail(name: str):
-    """The page's screenshot, 640 px wide at most (a tenth of the bytes); None if it is missing."""
-    from PIL import Image
-
-    try:
-        with Image.open(SHOTS / f"{name}.png") as image:
-            image.thumbnail((640, 640))
-            return image.convert("RGB")
-    except OSError:
-        return None
-
 
 st.title(t("app_title"))
 st.markdown(t("home_intro"))

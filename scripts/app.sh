@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Every page run is a thread of its own: two malloc arenas keep the server's memory flat over a
-# class (bnviz/memory.py). glibc reads this once, at the start; a value already set wins.
+# class (bnviz/server/memory.py). glibc reads this once, at the start; a value already set wins.
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 exec .venv/bin/streamlit run app.py "$@"

@@ -36,6 +36,6 @@ def test_every_literal_key_used_in_code_exists():
 
 
 def test_error_keys_cover_series_errors():
-    src = (ROOT / "bnviz" / "series.py").read_text(encoding="utf-8")
+    src = (ROOT / "bnviz" / "data" / "series.py").read_text(encoding="utf-8")
     keys = set(re.findall(r"SeriesError\(\s*\"([a-z_]+)\"", src))
     assert keys and {f"err_{k}" for k in keys} <= set(STRINGS["en"])

@@ -11,7 +11,8 @@ parse or are out of range are ignored and listed by ``ignored()``. A preset star
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -21,7 +22,7 @@ _KEPT = "_url_kept"  # the last value of each key at the end of a complete run
 _RUN = "_url_run"  # the keys initialised by the current run (the page's own and the shared ones)
 
 
-def start_run() -> None:
+def begin_page_run() -> None:
     """Called by app.py first: the keys the new run reads are counted from here."""
     st.session_state[_RUN] = set()
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import CHROMIUM, Server, count_runs, launch
-
+from harness.browser import CHROMIUM, Server, count_runs, launch
 
 # A closed owner's run stays watchable for the grace period (10 minutes by default): 3 s here.
 GRACE_S = 3

@@ -8,15 +8,17 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
+from harness.browser import ROOT, open_page, wait_ready
 from tests.browser.conftest import no_exception
-from tests.browser.harness import ROOT, open_page, wait_ready
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart']"
 # 12,000 images, batch 64, 5 epochs: ~940 steps, long enough to watch, short on two cores.
 SMALL = "batchnorm?bn_subset=12000&bn_epochs=5&bn_batch=64&bn_every=5"
 CANVAS_HASH = """() => Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas"))
-    .map(c => { const d = c.toDataURL(); let h = 0; for (let i = 0; i < d.length; i += 7) h = (h * 31 + d.charCodeAt(i)) | 0; return h; })
+    .map(c => { const d = c.toDataURL(); let h = 0;
+                for (let i = 0; i < d.length; i += 7) h = (h * 31 + d.charCodeAt(i)) | 0;
+                return h; })
     .join(",")"""
 
 
@@ -122,7 +124,8 @@ def charts_fit(page) -> None:
     """Every chart on screen lies inside the page's width: nothing cut off. Measured in one go in
     the page: a live refresh may replace a chart between two calls from here."""
     width, boxes = page.evaluate("""sel => [document.documentElement.clientWidth,
-        [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect(); return [r.x, r.width]; })]""",
+        [...document.querySelectorAll(sel)].map(e => {
+            const r = e.getBoundingClientRect(); return [r.x, r.width]; })]""",
                                  CHART)
     assert boxes, "no chart on the page"
     for i, (x, w) in enumerate(boxes):

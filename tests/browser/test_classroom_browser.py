@@ -4,8 +4,8 @@ test_devices_browser.py)."""
 import pytest
 
 from bnviz.ui.strings import STRINGS
+from harness.browser import open_page
 from tests.browser.conftest import no_exception
-from tests.browser.harness import open_page
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart']"
@@ -44,9 +44,9 @@ def test_a_large_class_refreshes_less_often_instead_of_slowing_the_training():
     again to take it), and they keep refreshing at that pace; the owner's own page keeps its 1 s."""
     import time
 
-    from tests.browser.census import take
-    from tests.browser.harness import Server
-    from tests.browser.wire import Wire
+    from harness.browser import Server
+    from harness.census import take
+    from harness.wire import Wire
 
     server = Server(census=True, env={"BNVIZ_CLASS_REFRESHES": "2"})
     wire = Wire()

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
+from harness.browser import ROOT, open_page, wait_ready
 from tests.browser.conftest import no_exception
-from tests.browser.harness import ROOT, open_page, wait_ready
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart']"
@@ -21,13 +21,15 @@ OVERFLOW = """() => {
       "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-live, " +
       "[data-testid='stMain'] button, [data-testid='stMain'] img, [data-testid='stMain'] input")]
     .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > w + 1); })
-    .map(e => e.tagName + " " + Math.round(e.getBoundingClientRect().left) + "-" + Math.round(e.getBoundingClientRect().right));
+    .map(e => { const r = e.getBoundingClientRect();
+                return e.tagName + " " + Math.round(r.left) + "-" + Math.round(r.right); });
   return {page: document.documentElement.scrollWidth, out};
 }"""
 # The app's main area scrolls, not the window; the header (≈ 60 px) covers the top of it.
 SCROLL_TO = """e => { e.scrollIntoView({block: "start"}); let p = e.parentElement;
   while (p && p.scrollHeight <= p.clientHeight) p = p.parentElement; if (p) p.scrollBy(0, -70); }"""
-BOX = "e => { const r = e.getBoundingClientRect(); return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, left: r.left, right: r.right}; }"
+BOX = """e => { const r = e.getBoundingClientRect();
+  return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, left: r.left, right: r.right}; }"""
 
 
 @pytest.fixture
@@ -129,10 +131,12 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     images = page.locator("[data-testid='stMain'] img")
     # Four pictures, once the page has settled (a phone's first load reruns it: the page is drawn twice).
     expect(images).to_have_count(4, timeout=20_000)
-    for i in range(4):  # images below the fold load when scrolled to (and again if a rerun gave them new addresses)
+    # Images below the fold load when scrolled to (and again if a rerun gave them new addresses).
+    for i in range(4):
         images.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("""i => { const im = document.querySelectorAll("[data-testid='stMain'] img")[i];
-                                          return im && im.complete && im.naturalWidth > 100; }""", arg=i, timeout=20_000)
+                                          return im && im.complete && im.naturalWidth > 100; }""",
+                               arg=i, timeout=20_000)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)
     page.screenshot(path=str(SHOTS / "phone-home.png"), scale="css")
@@ -156,7 +160,8 @@ def test_on_a_projector_the_chart_is_the_first_screen(projector, server, path, t
     assert top["top"] < 250 and top["bottom"] <= 720 and top["right"] - top["left"] >= 900, top
     assert box(page.locator(control))["top"] < 720  # the slider that moves it is on the same screen
     if path == "ewma":  # the effective window, read from the back of the room
-        size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.bnviz-live .bl-text')).fontSize)")
+        size = page.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector('.bnviz-live .bl-text')).fontSize)")
         assert size >= 30, size
     page.screenshot(path=str(SHOTS / f"present-{path}.png"), scale="css")
     no_exception(page)
@@ -167,7 +172,7 @@ def test_keyboard_focus_stays_on_the_control_pressed(page, server):
     play = page.locator(".bnviz-live button", has_text=EN["play"])
     play.focus()
     page.keyboard.press("Enter")  # plays to the end, then commits: the page is drawn again
-    page.wait_for_function("() => document.querySelector('#opt-step').value === document.querySelector('#opt-step').max",
+    page.wait_for_function("() => { const s = document.querySelector('#opt-step'); return s.value === s.max; }",
                            timeout=30_000)
     wait_ready(page)
     page.wait_for_timeout(800)
@@ -197,7 +202,8 @@ def test_keyboard_focus_stays_on_the_control_pressed(page, server):
 def test_navigation_and_chart_toolbars_show_a_focus_ring(page, server):
     open_page(page, server, "ewma", EN["ewma_title"])
     page.locator(CHART).first.locator("canvas").wait_for(timeout=30_000)
-    ring = "() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }"
+    ring = """() => { const s = getComputedStyle(document.activeElement);
+                      return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }"""
     link = page.locator("[data-testid='stSidebarNav'] a").nth(1)
     link.focus()
     page.keyboard.press("Shift+Tab")

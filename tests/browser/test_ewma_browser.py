@@ -7,8 +7,8 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
+from harness.browser import ROOT, chart_pixels, drag, open_page, runs_seen, wait_ready, watch_runs
 from tests.browser.conftest import no_exception
-from tests.browser.harness import ROOT, chart_pixels, drag, open_page, runs_seen, wait_ready, watch_runs
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 CHART_MARKS = "[data-testid='stVegaLiteChart'] canvas"  # charts ask vega-embed for canvas

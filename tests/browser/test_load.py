@@ -1,11 +1,11 @@
 """Load test: a class on one server — a teacher's run watched by 30 students refreshing live
 (``BNVIZ_LOAD_SESSIONS``), 6 of them in Chromium tabs (``BNVIZ_LOAD_TABS``) and the others wire
 tabs, two more Starts against the cap, two other pages — one measured round after a warm-up
-round (``BNVIZ_LOAD_ROUNDS`` for more). See tests/browser/load.py.
+round (``BNVIZ_LOAD_ROUNDS`` for more). See harness/classroom_load.py.
 
 Every browser runs on this machine's two cores beside the server and the training: a watcher's
 refresh costs its renderer ~0.2 s of CPU, so six Chromium tabs are what fits in the test budget.
-The other 24 are wire tabs (tests/browser/wire.py): Streamlit's protocol without a renderer, the
+The other 24 are wire tabs (harness/wire.py): Streamlit's protocol without a renderer, the
 same refreshes asked of the server. ``python -m bench load`` is the class in Chromium only:
 30 tabs, five Starts, three rounds, the same checks; ``python -m bench bn-gil`` the training's
 speed under 30 watchers."""
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.load import (
+from harness.classroom_load import (
     SESSION_TTL,
     check,
     classroom,
@@ -39,8 +39,9 @@ def test_a_class_watching_one_run_on_one_server(browser):
 def test_the_checks_see_a_leak_between_rounds():
     """``check`` is what the test asserts: a round that leaves a thread, a session or memory
     behind, or a cap that did not hold, is reported (the soak in ``python -m bench load``)."""
-    good = {"live": True, "exceptions": 0, "started": 2, "refused": 3, "ticks": 60, "watchers": 30, "watchers_advanced": 30,
-            "refresh_median_ms": 300, "refresh_p95_ms": 900, "watcher_controls": 0, "owner_controls": 2, "owner_ids_clicked": 4, "wire_problems": [],
+    good = {"live": True, "exceptions": 0, "started": 2, "refused": 3, "ticks": 60, "watchers": 30,
+            "watchers_advanced": 30, "refresh_median_ms": 300, "refresh_p95_ms": 900, "watcher_controls": 0,
+            "owner_controls": 2, "owner_ids_clicked": 4, "wire_problems": [],
             "run_unchanged": True, "runs_after": 0,
             "jobs_after": 0, "jobs_gone_s": 2.0, "training_threads_peak": 4, "training_threads_after": 0,
             "left_python": [], "left_native": 0, "threads_back_s": 3.0, "pools_after": {"anyio": [3, 28]},

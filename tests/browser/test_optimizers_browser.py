@@ -7,8 +7,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from tests.browser.conftest import no_exception
-from tests.browser.harness import (
+from harness.browser import (
     ROOT,
     chart_pixels,
     drag,
@@ -18,6 +17,7 @@ from tests.browser.harness import (
     wait_ready,
     watch_runs,
 )
+from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart']"

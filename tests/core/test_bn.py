@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from bnviz.bn import BatchNormScratch, batch_stats, normalise
+from bnviz.batchnorm.scratch import BatchNormScratch, batch_stats, normalise
 
 CASES = [(2, (32, 7)), (4, (16, 5, 6, 6))]
 

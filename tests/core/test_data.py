@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnviz import data
-from bnviz.data import DataError, FileSpec
+from bnviz.data import fashion_mnist
+from bnviz.data.fashion_mnist import DataError, FileSpec
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -33,7 +33,7 @@ def write_set(folder: Path, n_train=12, n_test=5, seed=0) -> dict:
     for key, arr in arrays.items():
         raw = idx_bytes(arr)
         gz = gzip.compress(raw)
-        name = data.FILES[key].name
+        name = fashion_mnist.FILES[key].name
         (folder / name).write_bytes(gz)
         specs[key] = FileSpec(name, hashlib.sha256(raw).hexdigest(), len(raw),
                               hashlib.md5(gz).hexdigest())
@@ -43,7 +43,7 @@ def write_set(folder: Path, n_train=12, n_test=5, seed=0) -> dict:
 def hide_datasets(monkeypatch, tmp_path):
     """No Debian copy, no cache, no $BNVIZ_DATA: the search sees only folders under ``tmp_path``
     (``debian`` stands in for Debian's folder)."""
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("BNVIZ_DATA", raising=False)
     return tmp_path
@@ -56,7 +56,7 @@ def nowhere(tmp_path, monkeypatch):
 
 def test_parse_matches_written_arrays(tmp_path):
     made = write_set(tmp_path / "set")
-    ds = data.read_folder(tmp_path / "set", files=made["specs"])
+    ds = fashion_mnist.read_folder(tmp_path / "set", files=made["specs"])
     np.testing.assert_array_equal(ds.x_train, made["arrays"]["train_images"])
     np.testing.assert_array_equal(ds.y_test, made["arrays"]["test_labels"])
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
@@ -74,20 +74,20 @@ def test_parse_matches_written_arrays(tmp_path):
 ])
 def test_damaged_file_is_a_clear_error(tmp_path, damage, key):
     made = write_set(tmp_path / "set")
-    path = tmp_path / "set" / data.FILES["train_images"].name
+    path = tmp_path / "set" / fashion_mnist.FILES["train_images"].name
     path.write_bytes(damage(path.read_bytes()))
     # Checksum errors need the spec; the others are caught by the parser even without one.
     with pytest.raises(DataError) as err:
-        data.read_folder(tmp_path / "set", files=made["specs"])
+        fashion_mnist.read_folder(tmp_path / "set", files=made["specs"])
     assert err.value.key == key
-    assert err.value.params["file"].endswith(data.FILES["train_images"].name)
+    assert err.value.params["file"].endswith(fashion_mnist.FILES["train_images"].name)
 
 
 def test_missing_file_names_it(tmp_path):
     made = write_set(tmp_path / "set")
-    (tmp_path / "set" / data.FILES["test_labels"].name).unlink()
+    (tmp_path / "set" / fashion_mnist.FILES["test_labels"].name).unlink()
     with pytest.raises(DataError) as err:
-        data.read_folder(tmp_path / "set", files=made["specs"])
+        fashion_mnist.read_folder(tmp_path / "set", files=made["specs"])
     assert err.value.key == "data_missing_file" and "t10k-labels" in err.value.params["file"]
 
 
@@ -96,20 +96,20 @@ def test_search_order(nowhere, monkeypatch):
     for name in ("explicit", "env", "cache/bnviz/fashion-mnist", "debian"):
         write_set(tmp / name)
     monkeypatch.setenv("BNVIZ_DATA", str(tmp / "env"))
-    assert data.find(tmp / "explicit") == tmp / "explicit"
-    assert data.find() == tmp / "env"
+    assert fashion_mnist.find(tmp / "explicit") == tmp / "explicit"
+    assert fashion_mnist.find() == tmp / "env"
     monkeypatch.delenv("BNVIZ_DATA")
-    assert data.find() == tmp / "cache/bnviz/fashion-mnist"
-    (tmp / "cache/bnviz/fashion-mnist" / data.FILES["train_images"].name).unlink()
-    assert data.find() == tmp / "debian"
-    assert data.find(tmp / "empty-folder") == tmp / "debian"
+    assert fashion_mnist.find() == tmp / "cache/bnviz/fashion-mnist"
+    (tmp / "cache/bnviz/fashion-mnist" / fashion_mnist.FILES["train_images"].name).unlink()
+    assert fashion_mnist.find() == tmp / "debian"
+    assert fashion_mnist.find(tmp / "empty-folder") == tmp / "debian"
 
 
 def test_no_copy_raises_or_falls_back_to_labelled_synthetic(nowhere):
     with pytest.raises(DataError) as err:
-        data.load_fashion_mnist()
+        fashion_mnist.load_fashion_mnist()
     assert err.value.key == "data_not_found" and "debian" in err.value.params["folders"]
-    ds = data.load_fashion_mnist(fallback_synthetic=True)
+    ds = fashion_mnist.load_fashion_mnist(fallback_synthetic=True)
     assert ds.synthetic and ds.source == "synthetic"
     assert ds.x_train.shape[1:] == (28, 28) and ds.x_train.dtype == np.uint8
     assert set(np.unique(ds.y_train)) == set(range(10))
@@ -118,12 +118,12 @@ def test_no_copy_raises_or_falls_back_to_labelled_synthetic(nowhere):
 def test_corrupt_copy_is_not_papered_over_by_the_fallback(nowhere):
     write_set(nowhere / "debian")  # checksums of the real files cannot match
     with pytest.raises(DataError) as err:
-        data.load_fashion_mnist(fallback_synthetic=True)
+        fashion_mnist.load_fashion_mnist(fallback_synthetic=True)
     assert err.value.key == "data_checksum"
 
 
 def test_synthetic_is_seeded_and_learnable_by_a_nearest_mean_rule():
-    a, b = data.synthetic(600, 200, seed=3), data.synthetic(600, 200, seed=3)
+    a, b = fashion_mnist.synthetic(600, 200, seed=3), fashion_mnist.synthetic(600, 200, seed=3)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     x = a.x_train.reshape(len(a.x_train), -1).astype(float)
     means = np.stack([x[a.y_train == k].mean(0) for k in range(10)])
@@ -139,16 +139,18 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 def test_download_from_a_local_server_with_progress_and_checksums(tmp_path, nowhere):
     made = write_set(tmp_path / "served")
-    handler = lambda *a, **k: _Handler(*a, directory=str(tmp_path / "served"), **k)  # noqa: E731
+    def handler(*a, **k):
+        return _Handler(*a, directory=str(tmp_path / "served"), **k)
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     seen = []
     try:
-        dest = data.download(tmp_path / "got", base_url=url, files=made["specs"],
+        dest = fashion_mnist.download(tmp_path / "got", base_url=url, files=made["specs"],
                              progress=lambda name, done, total: seen.append((name, done, total)))
-        ds = data.read_folder(dest, files=made["specs"])
+        ds = fashion_mnist.read_folder(dest, files=made["specs"])
         np.testing.assert_array_equal(ds.x_train, made["arrays"]["train_images"])
         assert {name for name, _, _ in seen} == {s.name for s in made["specs"].values()}
         assert all(done == total for name, done, total in seen if done == total) and seen[-1][1] > 0
@@ -156,13 +158,13 @@ def test_download_from_a_local_server_with_progress_and_checksums(tmp_path, nowh
         bad = dict(made["specs"], train_labels=made["specs"]["train_labels"]._replace(gz_md5="0" * 32))
         (tmp_path / "got2").mkdir()
         with pytest.raises(DataError) as err:
-            data.download(tmp_path / "got2", base_url=url, files=bad)
+            fashion_mnist.download(tmp_path / "got2", base_url=url, files=bad)
         assert err.value.key == "data_checksum"
         assert not (tmp_path / "got2" / bad["train_labels"].name).exists()
         assert not list((tmp_path / "got2").glob("*.part"))
         # Unreachable server: a download error, not a traceback from urllib.
         with pytest.raises(DataError) as err:
-            data.download(tmp_path / "got3", base_url=url + "missing/", files=made["specs"])
+            fashion_mnist.download(tmp_path / "got3", base_url=url + "missing/", files=made["specs"])
         assert err.value.key == "data_download"
     finally:
         server.shutdown()
@@ -170,7 +172,7 @@ def test_download_from_a_local_server_with_progress_and_checksums(tmp_path, nowh
 
 def test_real_fashion_mnist_from_the_debian_package():
     """CI installs dataset-fashion-mnist; the real files must load and verify (never skipped)."""
-    ds = data.read_folder(data.DEBIAN_DIR)
+    ds = fashion_mnist.read_folder(fashion_mnist.DEBIAN_DIR)
     assert ds.x_train.shape == (60_000, 28, 28) and ds.x_test.shape == (10_000, 28, 28)
     assert ds.y_train.dtype == np.int64 and not ds.synthetic
     assert np.bincount(ds.y_train).tolist() == [6000] * 10

@@ -1,4 +1,4 @@
-"""bnviz.ewma checked against outside references: pandas' ewm and TensorBoard's smoothing loop."""
+"""bnviz.smoothing.ewma checked against outside references: pandas' ewm and TensorBoard's smoothing loop."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma, ewma_frames
-from bnviz.series import step_signal, temperatures
+from bnviz.data.series import step_signal, temperatures
+from bnviz.smoothing import ewma, ewma_frames
 
 BETAS = [0.0, 0.5, 0.9, 0.98, 0.999]
 

@@ -1,4 +1,4 @@
-"""The server's malloc arenas (bnviz/memory.py), in fresh processes: a thread per page run must
+"""The server's malloc arenas (bnviz/server/memory.py), in fresh processes: a thread per page run must
 not give the server an arena per thread. The load test checks the running server's count."""
 
 import os
@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bnviz.memory import ARENAS
+from bnviz.server.memory import ARENAS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Eight threads allocating at once outside the GIL (torch's matrix products), then the count.
 CODE = """
 import threading, torch
-from bnviz import memory
+from bnviz.server import memory
 def work():
     for _ in range(200):
         torch.randn(300, 300) @ torch.randn(300, 300)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from bnviz import models
+from bnviz.batchnorm import models
 
 
 @pytest.mark.parametrize("impl", models.BN_IMPLS)

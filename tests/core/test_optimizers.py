@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bnviz import optimizers
-from bnviz.surfaces import SURFACES
+from bnviz.optimization import descent, optimizers, schedules
+from bnviz.optimization.surfaces import SURFACES
 
 # α relative to the surface's GD learning rate: adaptive methods take steps of about α itself.
 LR = {"gd": 1.0, "momentum": 1.0, "nesterov": 1.0, "rmsprop": None, "adam": None, "adamw": None, "adagrad": None}
@@ -19,8 +19,8 @@ def lr_for(opt, surface):
 
 
 def compare(opt, surface, steps=100, **hp):
-    ours = optimizers.trajectory(opt, surface, surface.start, steps, **hp)
-    ref = optimizers.torch_trajectory(opt, surface, surface.start, steps, **hp)
+    ours = descent.trajectory(opt, surface, surface.start, steps, **hp)
+    ref = descent.torch_trajectory(opt, surface, surface.start, steps, **hp)
     assert ours.shape == ref.shape == (steps + 1, 2)
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     return np.nanmax(np.abs(ours - ref)), np.isfinite(ours).all()
@@ -35,7 +35,7 @@ def test_course_form_equals_torch_optim(opt, surface):
     assert finished, "these learning rates are meant to be stable: the comparison would be too short"
 
 
-@pytest.mark.parametrize("kind", optimizers.SCHEDULES)
+@pytest.mark.parametrize("kind", schedules.SCHEDULES)
 @pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
 def test_schedules_equal_torch_lambdalr(opt, kind):
     s = SURFACES["valley"]
@@ -50,14 +50,14 @@ def test_minibatch_noise_is_seeded_and_shared(opt):
     hp = dict(lr=lr_for(opt, s), noise=0.5, batch_size=4, seed=3)
     dev, _ = compare(opt, s, **hp)
     assert dev <= 1e-10
-    a = optimizers.trajectory(opt, s, s.start, 50, **hp)
-    assert np.array_equal(a, optimizers.trajectory(opt, s, s.start, 50, **hp))
-    assert not np.array_equal(a, optimizers.trajectory(opt, s, s.start, 50, **{**hp, "seed": 4}))
+    a = descent.trajectory(opt, s, s.start, 50, **hp)
+    assert np.array_equal(a, descent.trajectory(opt, s, s.start, 50, **hp))
+    assert not np.array_equal(a, descent.trajectory(opt, s, s.start, 50, **{**hp, "seed": 4}))
 
 
 def test_noise_shrinks_with_batch_size():
-    small = optimizers.noise_sequence(20000, {"noise": 1.0, "batch_size": 1})
-    big = optimizers.noise_sequence(20000, {"noise": 1.0, "batch_size": 64})
+    small = schedules.noise_sequence(20000, {"noise": 1.0, "batch_size": 1})
+    big = schedules.noise_sequence(20000, {"noise": 1.0, "batch_size": 64})
     assert small.std() == pytest.approx(1.0, rel=0.03) and big.std() == pytest.approx(1 / 8, rel=0.03)
 
 
@@ -74,17 +74,17 @@ def test_momentum_is_sgd_with_scaled_lr():
         theta.grad = torch.tensor(s.grad(*theta.detach().numpy()), dtype=torch.float64)
         opt.step()
         path.append(theta.detach().numpy().copy())
-    assert np.abs(np.array(path) - optimizers.trajectory("momentum", s, s.start, 5, lr=0.4, beta=0.9)).max() > 1e-3
+    assert np.abs(np.array(path) - descent.trajectory("momentum", s, s.start, 5, lr=0.4, beta=0.9)).max() > 1e-3
 
 
 def test_first_steps_of_rmsprop_and_adam():
     s = SURFACES["valley"]
     g = np.array(s.grad(*s.start))
-    rms = optimizers.trajectory("rmsprop", s, s.start, 1, lr=0.01, beta=0.99, eps=0.0)
+    rms = descent.trajectory("rmsprop", s, s.start, 1, lr=0.01, beta=0.99, eps=0.0)
     np.testing.assert_allclose(rms[1] - rms[0], -0.01 * np.sign(g) / math.sqrt(0.01), rtol=1e-12)  # 10× lr
-    adam = optimizers.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0)
+    adam = descent.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0)
     np.testing.assert_allclose(adam[1] - adam[0], -0.1 * np.sign(g), rtol=1e-12)
-    raw = optimizers.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0, bias_correction=False)
+    raw = descent.trajectory("adam", s, s.start, 1, lr=0.1, eps=0.0, bias_correction=False)
     # without correction m = 0.1 g and v = 0.001 g²: the first step is 0.1/√0.001 ≈ 3.16 α
     np.testing.assert_allclose(raw[1] - raw[0], -0.1 * 0.1 / math.sqrt(0.001) * np.sign(g), rtol=1e-12)
     with pytest.raises(ValueError):
@@ -96,62 +96,78 @@ def test_adam_weight_decay_is_l2_and_adamw_decouples():
     for opt in ("adam", "adamw"):
         dev, _ = compare(opt, s, lr=0.05, weight_decay=0.1)
         assert dev <= 1e-10
-    a = optimizers.trajectory("adam", s, s.start, 30, lr=0.05, weight_decay=0.1)
-    w = optimizers.trajectory("adamw", s, s.start, 30, lr=0.05, weight_decay=0.1)
+    a = descent.trajectory("adam", s, s.start, 30, lr=0.05, weight_decay=0.1)
+    w = descent.trajectory("adamw", s, s.start, 30, lr=0.05, weight_decay=0.1)
     assert np.abs(a - w).max() > 1e-4
 
 
 def test_schedule_formulas_from_the_notes():
-    assert optimizers.lr_factor({"kind": "inverse", "k": 1.0}, 1) == pytest.approx(0.5)  # α0/(1+1·1)
-    assert optimizers.lr_factor({"kind": "exp"}, 2) == pytest.approx(0.95 ** 2)
-    assert optimizers.lr_factor({"kind": "sqrt", "k": 2.0}, 3) == pytest.approx(1.0)  # 2/√4
-    assert optimizers.lr_factor({"kind": "staircase", "gamma": 0.5, "every": 10}, 25) == pytest.approx(0.25)
-    assert optimizers.lr_factor({"kind": "inverse", "k": 1.0, "steps_per_epoch": 10}, 9) == 1.0
-    assert optimizers.lr_factor(None, 5) == 1.0
-    r = optimizers.run("gd", SURFACES["valley"], (1, 1), 4, lr=0.2, schedule={"kind": "inverse", "k": 1.0})
+    assert schedules.lr_factor({"kind": "inverse", "k": 1.0}, 1) == pytest.approx(0.5)  # α0/(1+1·1)
+    assert schedules.lr_factor({"kind": "exp"}, 2) == pytest.approx(0.95 ** 2)
+    assert schedules.lr_factor({"kind": "sqrt", "k": 2.0}, 3) == pytest.approx(1.0)  # 2/√4
+    assert schedules.lr_factor({"kind": "staircase", "gamma": 0.5, "every": 10}, 25) == pytest.approx(0.25)
+    assert schedules.lr_factor({"kind": "inverse", "k": 1.0, "steps_per_epoch": 10}, 9) == 1.0
+    assert schedules.lr_factor(None, 5) == 1.0
+    r = descent.run("gd", SURFACES["valley"], (1, 1), 4, lr=0.2, schedule={"kind": "inverse", "k": 1.0})
     np.testing.assert_allclose(r.lr, [0.2, 0.1, 0.2 / 3, 0.05])
 
 
 def test_divergence_marks_the_step_and_keeps_the_shape():
     s = SURFACES["valley"]
-    r = optimizers.run("gd", s, s.start, 200, lr=10.0)
+    r = descent.run("gd", s, s.start, 200, lr=10.0)
     assert r.path.shape == (201, 2)
     assert r.diverged_at is not None and r.diverged_at < 50
     assert np.isfinite(r.path[: r.diverged_at]).all() and np.isnan(r.path[r.diverged_at:]).all()
-    summ = optimizers.summary(s, r)
+    summ = descent.summary(s, r)
     assert summ["diverged_at"] == r.diverged_at and math.isfinite(summ["final_loss"])
 
 
 def test_summary_counts_steps_to_the_minimum():
     s = SURFACES["valley"]
-    r = optimizers.run("momentum", s, s.start, 400, lr=0.4, beta=0.9)
-    summ = optimizers.summary(s, r)
+    r = descent.run("momentum", s, s.start, 400, lr=0.4, beta=0.9)
+    summ = descent.summary(s, r)
     k = summ["steps_to_min"]
     assert k is not None and np.hypot(*r.path[k]) < 1e-3 and np.hypot(*r.path[k - 1]) >= 1e-3
     assert summ["nearest_min"] == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("name", optimizers.OPTIMIZERS)
+def test_each_optimizer_is_defined_once_and_whole(name):
+    """One class says everything of its optimizer: what the page's slider moves and the sidebar
+    shows are hyper-parameters it has, its torch.optim class exists, its label is in both languages."""
+    from bnviz.ui.strings import STRINGS
+
+    opt = optimizers.get(name)
+    assert opt.name == name and "lr" in opt.defaults and opt.latex.strip()
+    assert opt.slider is None or opt.slider in opt.defaults
+    assert set(opt.settings) <= set(opt.defaults) - {"lr", opt.slider}
+    cls, kwargs = optimizers.torch_spec(name)
+    assert hasattr(torch.optim, cls) and kwargs["lr"] > 0
+    assert all(f"opt_{name}" in STRINGS[lang] for lang in STRINGS)
+    assert optimizers.torch_call(name).startswith(f"torch.optim.{cls}([theta], lr=")
+
+
 def test_unknown_names_are_errors():
     with pytest.raises(ValueError):
-        optimizers.trajectory("sgdx", SURFACES["valley"], (0, 0), 3)
+        descent.trajectory("sgdx", SURFACES["valley"], (0, 0), 3)
     with pytest.raises(ValueError):
-        optimizers.trajectory("gd", SURFACES["valley"], (0, 0), 3, beta=0.9)
+        descent.trajectory("gd", SURFACES["valley"], (0, 0), 3, beta=0.9)
 
 
 @pytest.mark.parametrize("start", [(np.nan, 1.0), (np.inf, 0.0), (1e9, 0.0)])
 def test_a_start_that_is_not_usable_diverges_at_step_zero(start):
     s = SURFACES["valley"]
-    r = optimizers.run("adam", s, start, 20)
+    r = descent.run("adam", s, start, 20)
     assert r.diverged_at == 0 and np.isnan(r.path).all() and r.path.shape == (21, 2)
-    summ = optimizers.summary(s, r)
+    summ = descent.summary(s, r)
     assert summ["diverged_at"] == 0 and math.isnan(summ["final_loss"]) and summ["final_point"] is None
 
 
 def test_max_deviation_ignores_rows_after_a_divergence():
     a = np.array([[0.0, 0.0], [1.0, 1.0], [np.nan, np.nan]])
     b = np.array([[0.0, 0.0], [1.0, 1.5], [np.nan, np.nan]])
-    assert optimizers.max_deviation(a, b) == 0.5
-    assert math.isnan(optimizers.max_deviation(a[2:], b[2:]))
+    assert descent.max_deviation(a, b) == 0.5
+    assert math.isnan(descent.max_deviation(a[2:], b[2:]))
 
 
 # --- a batch of runs, as the optimizer page precomputes every value of a slider's grid -----------
@@ -181,15 +197,15 @@ def assert_row_is_its_run(batch, k, alone):
 def test_a_batch_row_equals_the_run_of_its_own_value(opt, field, surface):
     """Every row of a batch is the run with that one value: the rows never mix, and a row that
     diverges stops alone (the grid's large learning rates diverge)."""
-    from bnviz import opt_frames
+    from bnviz.optimization import path_frames
 
     s = SURFACES[surface]
-    values = opt_frames.LRS if field == "lr" else opt_frames.BETAS
+    values = path_frames.LRS if field == "lr" else path_frames.BETAS
     hp = {"lr": lr_for(opt, s)} if field != "lr" else {}
-    batch = optimizers.run_batch(opt, s, s.start, 120, **hp, **{field: values})
+    batch = descent.run_batch(opt, s, s.start, 120, **hp, **{field: values})
     assert batch.paths.shape == (len(values), 121, 2)
     for k, value in enumerate(values):
-        assert_row_is_its_run(batch, k, optimizers.run(opt, s, s.start, 120, **hp, **{field: value}))
+        assert_row_is_its_run(batch, k, descent.run(opt, s, s.start, 120, **hp, **{field: value}))
     if opt == "gd":  # plain GD diverges at the grid's large learning rates on every one of these
         assert any(d is not None for d in batch.diverged_at) and any(d is None for d in batch.diverged_at)
 
@@ -199,9 +215,9 @@ def test_a_batch_with_noise_and_a_schedule_equals_torch_row_by_row():
     s = SURFACES["valley"]
     hp = {"noise": 0.5, "batch_size": 4, "seed": 3, "schedule": {"kind": "inverse", "k": 0.05}}
     lrs = [0.01, 0.1, 0.4]
-    batch = optimizers.run_batch("momentum", s, s.start, 80, lr=lrs, **hp)
+    batch = descent.run_batch("momentum", s, s.start, 80, lr=lrs, **hp)
     for k, lr in enumerate(lrs):
-        ref = optimizers.torch_trajectory("momentum", s, s.start, 80, lr=lr, **hp)
+        ref = descent.torch_trajectory("momentum", s, s.start, 80, lr=lr, **hp)
         assert np.nanmax(np.abs(batch.paths[k] - ref)) <= 1e-10
 
 
@@ -209,15 +225,15 @@ def test_a_batch_with_noise_and_a_schedule_equals_torch_row_by_row():
 def test_a_broken_batch_is_caught(surface):
     """The row check fails a batch that is wrong by a little as well as by a lot: rows that share the
     first value by mistake, and β₁ kept in float32 (off by ~1e-8 relative)."""
-    from bnviz import opt_frames
+    from bnviz.optimization import path_frames
 
     s = SURFACES[surface]
-    values = np.asarray(opt_frames.BETAS)
+    values = np.asarray(path_frames.BETAS)
     hp = {"lr": lr_for("adam", s)}
-    shared = optimizers.run_batch("adam", s, s.start, 120, **hp, beta1=np.full_like(values, values[0]))
-    rounded = optimizers.run_batch("adam", s, s.start, 120, **hp, beta1=values.astype(np.float32).astype(float))
+    shared = descent.run_batch("adam", s, s.start, 120, **hp, beta1=np.full_like(values, values[0]))
+    rounded = descent.run_batch("adam", s, s.start, 120, **hp, beta1=values.astype(np.float32).astype(float))
     k = len(values) - 1
-    alone = optimizers.run("adam", s, s.start, 120, **hp, beta1=values[k])
+    alone = descent.run("adam", s, s.start, 120, **hp, beta1=values[k])
     for broken in (shared, rounded):
         with pytest.raises(AssertionError):
             assert_row_is_its_run(broken, k, alone)

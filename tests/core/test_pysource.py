@@ -1,4 +1,4 @@
-"""Parsing Python from many threads (bnviz.pysource): one parse at a time, listings read once."""
+"""Parsing Python from many threads (bnviz.server.pysource): one parse at a time, listings read once."""
 
 import ast
 import contextlib
@@ -6,7 +6,9 @@ import inspect
 import threading
 import time
 
-from bnviz import bn, expr, pysource
+from bnviz.batchnorm import scratch
+from bnviz.optimization import typed_surfaces
+from bnviz.server import pysource
 
 
 def most_parses_at_once(monkeypatch) -> int:
@@ -33,9 +35,9 @@ def most_parses_at_once(monkeypatch) -> int:
     def student(i):
         try:
             for _ in range(5):
-                results.append(expr.parse(f"x**2 + {i}*y"))
-                results.append(pysource.listing(bn.BatchNormScratch))  # a class: found by parsing
-        except Exception as exc:  # noqa: BLE001 — the test reports it
+                results.append(typed_surfaces.parse(f"x**2 + {i}*y"))
+                results.append(pysource.listing(scratch.BatchNormScratch))  # a class: found by parsing
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=student, args=(i,)) for i in range(8)]
@@ -61,6 +63,6 @@ def test_without_the_lock_they_would(monkeypatch):
 
 def test_a_listing_is_the_functions_source_read_once():
     pysource.listing.cache_clear()
-    text = pysource.listing(bn.batch_stats, bn.normalise)
-    assert text == inspect.getsource(bn.batch_stats) + "\n" + inspect.getsource(bn.normalise)
-    assert pysource.listing(bn.batch_stats, bn.normalise) is text  # the same string: not read again
+    text = pysource.listing(scratch.batch_stats, scratch.normalise)
+    assert text == inspect.getsource(scratch.batch_stats) + "\n" + inspect.getsource(scratch.normalise)
+    assert pysource.listing(scratch.batch_stats, scratch.normalise) is text  # the same string: not read again

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import ewma, ewma_frames, optimizers, series, tables
+from bnviz.data import series, tables
+from bnviz.optimization import descent
+from bnviz.smoothing import ewma, ewma_frames
 
 
 def test_seattle_temperatures_are_real_and_offline():
@@ -79,16 +81,16 @@ def test_the_curve_table_draws_non_finite_values_as_gaps():
 
 
 def test_optimizer_paths_table_keeps_finite_rows_and_a_positive_gap():
-    from bnviz import opt_frames
-    from bnviz.surfaces import SURFACES
+    from bnviz.optimization import path_frames
+    from bnviz.optimization.surfaces import SURFACES
 
     s = SURFACES["valley"]
     settings = {"gd": {"lr": 0.4}, "adam": {"lr": 0.1, "beta1": 0.9}}
-    fstar = opt_frames.lowest_value(s)
-    paths, rates, runs = opt_frames.trajectory_table(s, s.start, 50, settings, fstar)
+    fstar = path_frames.lowest_value(s)
+    paths, rates, runs = path_frames.trajectory_table(s, s.start, 50, settings, fstar)
     assert np.isfinite(paths[["x", "y", "loss", "gap"]].to_numpy()).all() and (paths["gap"] > 0).all()
-    gd10 = paths[(paths.optimizer == "gd") & (paths.li == opt_frames.LRS.index(10.0))]
-    diverged = optimizers.run("gd", s, s.start, 50, lr=10.0).diverged_at
+    gd10 = paths[(paths.optimizer == "gd") & (paths.li == path_frames.LRS.index(10.0))]
+    diverged = descent.run("gd", s, s.start, 50, lr=10.0).diverged_at
     assert diverged is not None and len(gd10) == diverged  # rows up to the divergence only
     assert (gd10["last"] == diverged - 1).all()
     assert runs["gd"].path.shape == (51, 2) and set(rates.optimizer) == {"gd", "adam"}
@@ -96,16 +98,16 @@ def test_optimizer_paths_table_keeps_finite_rows_and_a_positive_gap():
 
 def test_the_paths_table_holds_every_slider_value_as_computed_alone():
     """Each (α position, β position) path of the table equals the run with those values."""
-    from bnviz import opt_frames
-    from bnviz.surfaces import SURFACES
+    from bnviz.optimization import path_frames
+    from bnviz.optimization.surfaces import SURFACES
 
     s = SURFACES["rosenbrock"]
     settings = {"momentum": {"lr": 0.001, "beta": 0.9}}
-    paths, _, _ = opt_frames.trajectory_table(s, s.start, 80, settings, opt_frames.lowest_value(s))
+    paths, _, _ = path_frames.trajectory_table(s, s.start, 80, settings, path_frames.lowest_value(s))
     for (li, bi), rows in paths.groupby(["li", "bi"]):
-        alone = optimizers.run("momentum", s, s.start, 80, lr=opt_frames.LRS[li], beta=opt_frames.BETAS[bi])
+        alone = descent.run("momentum", s, s.start, 80, lr=path_frames.LRS[li], beta=path_frames.BETAS[bi])
         np.testing.assert_allclose(rows[["x", "y"]].to_numpy(), alone.path[rows.step.to_numpy()].astype(np.float32))
-    assert paths.groupby(["li", "bi"]).ngroups == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1
+    assert paths.groupby(["li", "bi"]).ngroups == len(path_frames.LRS) + len(path_frames.BETAS) - 1
 
 
 @pytest.mark.parametrize("text, values, assumed", [

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from bnviz.surfaces import SURFACES, grid, nearest_minimum
+from bnviz.optimization.surfaces import SURFACES, grid, nearest_minimum
 
 
 @pytest.mark.parametrize("name", sorted(SURFACES))

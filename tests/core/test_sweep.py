@@ -1,4 +1,4 @@
-"""The learning-rate sweep (bnviz.sweep): every model trained in the batch equals the same model
+"""The learning-rate sweep (bnviz.training.sweep): every model trained in the batch equals the same model
 trained alone by a plain PyTorch loop, on real Fashion-MNIST — per-step losses, BatchNorm's
 running statistics, test accuracy and where it diverged."""
 
@@ -12,7 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from bnviz import data, models, sweep
+from bnviz.batchnorm import models
+from bnviz.data import fashion_mnist
+from bnviz.training import sweep
 
 # Three learning rates, one of which diverges within the 8 steps; real images, batches of 64.
 CONFIG = sweep.SweepConfig(lrs=(0.05, 0.5, 200.0), epochs=1, train_limit=512, test_limit=256, batch_size=64)
@@ -20,7 +22,7 @@ CONFIG = sweep.SweepConfig(lrs=(0.05, 0.5, 200.0), epochs=1, train_limit=512, te
 
 @pytest.fixture(scope="module")
 def fashion():
-    return data.load_fashion_mnist()
+    return fashion_mnist.load_fashion_mnist()
 
 
 def alone(name, lr, fashion, config=CONFIG):
@@ -84,7 +86,7 @@ def test_each_model_keeps_its_own_batchnorm_statistics(fashion):
         sweep.train_step(fam, x[idx], y[idx], step)
     for k in (0, 1):
         twin = alone("lenet_bn", config.lrs[k], fashion)[3]
-        for layer in models.HIDDEN:
+        for layer in models.HIDDEN_LAYERS:
             np.testing.assert_allclose(fam.buffers[f"{layer}_bn.running_mean"][k].numpy(),
                                        getattr(twin, f"{layer}_bn").running_mean.numpy(), rtol=1e-3, atol=1e-5)
     a, b = fam.buffers["fc1_bn.running_var"][0], fam.buffers["fc1_bn.running_var"][1]
@@ -98,8 +100,8 @@ def test_every_model_starts_from_the_same_weights():
 
 
 def test_the_sweep_job_takes_a_slot_reports_progress_and_stops(fashion):
-    from bnviz.job_manager import MANAGER, JobRefused, train_nice
-    from bnviz.sweep_job import SweepJob
+    from bnviz.training.manager import MANAGER, JobRefused, train_nice
+    from bnviz.training.sweep_job import SweepJob
 
     config = sweep.SweepConfig(lrs=(0.1, 1.0), epochs=2, train_limit=640, test_limit=200, batch_size=64)
     before = MANAGER.cap

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz import series, tables
+from bnviz.data import series, tables
 
 LOG = "step,loss\n1,0.9\n2,0.7\n3,0.6\n4,0.5\n"
 
@@ -56,7 +56,8 @@ LEGACY = [
 def test_legacy_encodings_are_recognised_and_the_guess_is_said(header, codec):
     table = tables.read_table((header + "\n1,0.5\n2,0.25\n3,0.125\n").encode(codec))
     assert list(table.frame.columns) == header.split(",")
-    assert table.guessed and codecs.lookup(table.encoding).name in {codecs.lookup(c).name for c in (codec, "gb18030", "cp1252")}
+    plausible = {codecs.lookup(c).name for c in (codec, "gb18030", "cp1252")}
+    assert table.guessed and codecs.lookup(table.encoding).name in plausible
     assert table.frame.iloc[:, 1].tolist() == [0.5, 0.25, 0.125]
 
 

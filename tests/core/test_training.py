@@ -12,9 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as functional
 
-from bnviz import bn_frames, data, histograms, jobs, lockstep, models, population, probe, training
-from bnviz.job_manager import as_training_thread
-from bnviz.training import Job, JobManager, JobRefused, TrainConfig
+from bnviz import training
+from bnviz.batchnorm import models, population, probe
+from bnviz.data import fashion_mnist
+from bnviz.training import Job, JobManager, JobRefused, TrainConfig, bn_frames, histograms, lockstep, loop
+from bnviz.training.manager import as_training_thread
 
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
              test_time_batches=(1, 8, 64))
@@ -22,12 +24,12 @@ SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_ever
 
 @pytest.fixture(scope="module")
 def fashion():
-    return data.read_folder(data.DEBIAN_DIR)
+    return fashion_mnist.read_folder(fashion_mnist.DEBIAN_DIR)
 
 
 @pytest.fixture(scope="module")
 def synth():
-    return data.synthetic(1024, 256, seed=1)
+    return fashion_mnist.synthetic(1024, 256, seed=1)
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +131,7 @@ def test_real_data_job_equals_a_plain_training_loop_step_by_step(fashion):
     batch of the seeded order; per-epoch test accuracy equals an independent evaluation."""
     job, errors = checked_run(fashion)
     snap = job.snapshot()
-    assert snap.dataset_source == str(data.DEBIAN_DIR) and not snap.synthetic
+    assert snap.dataset_source == str(fashion_mnist.DEBIAN_DIR) and not snap.synthetic
     assert snap.step == snap.total_steps == 16 and np.isfinite(snap.loss).all()
     assert errors.shape == (16, 2, 2)
     assert errors[..., 0].max() < LOSS_RTOL, errors[..., 0].max()
@@ -218,7 +220,7 @@ def test_snapshot_fields_shapes_and_immutability(synth):
     assert c.hist[0, 0, 0].sum() == 64 * 6 * 24 * 24 and c.hist[1, 3, 1].sum() == 64 * 84
     assert (c.outside[..., 2:] == 0).all()
     assert np.all(np.diff(c.pct, axis=-1) >= 0)  # 15th ≤ 50th ≤ 85th
-    assert set(c.bn) == set(training.LAYERS)
+    assert set(c.bn) == set(training.HIDDEN_LAYERS)
     assert set(c.bn["fc1"]) == set(training.BN_FIELDS) and c.bn["fc1"]["gamma"].shape == (120,)
     assert s.edges["pre"][0] == -10 and s.edges["act"][-1] == 1 and len(s.edges["act"]) == cfg.bins + 1
     with pytest.raises(ValueError):
@@ -261,7 +263,7 @@ def test_the_ridge_frame_is_each_kept_capture_as_shares_one_row_lower_each(synth
         c = s.captures[i]
         for k, label in enumerate(bn_frames.MODEL_LABELS):
             part = frame.iloc[(2 * r + k) * bins:(2 * r + k + 1) * bins]
-            counts = c.hist[k, training.LAYERS.index("fc1"), training.KINDS.index("act")]
+            counts = c.hist[k, training.HIDDEN_LAYERS.index("fc1"), training.KINDS.index("act")]
             assert (part.step == c.step).all() and (part.model == label).all()
             np.testing.assert_allclose(part.x, centres)
             np.testing.assert_allclose(part.share, counts / counts.sum())
@@ -276,17 +278,17 @@ def test_the_layer_grid_is_the_last_capture_as_shares_and_out_of_range_counts_ar
     c, edges = s.captures[-1], s.edges["pre"]
     frame = bn_frames.layers_frame(s, "pre")
     bins = len(edges) - 1
-    assert len(frame) == 2 * len(training.LAYERS) * bins
+    assert len(frame) == 2 * len(training.HIDDEN_LAYERS) * bins
     for k, label in enumerate(bn_frames.MODEL_LABELS):
-        for li, layer in enumerate(training.LAYERS):
-            part = frame.iloc[(k * len(training.LAYERS) + li) * bins:][:bins]
+        for li, layer in enumerate(training.HIDDEN_LAYERS):
+            part = frame.iloc[(k * len(training.HIDDEN_LAYERS) + li) * bins:][:bins]
             counts = c.hist[k, li, 0]
             assert (part.model == label).all() and (part.layer == layer).all()
             np.testing.assert_allclose(part.lo, edges[:-1])
             np.testing.assert_allclose(part.hi, edges[1:])
             np.testing.assert_allclose(part.share, counts / counts.sum() if counts.sum() else counts)
     listed = 0
-    for li, layer in enumerate(training.LAYERS):
+    for li, layer in enumerate(training.HIDDEN_LAYERS):
         rows = bn_frames.outside_rows(s, layer)
         expected = [(label, kind) for k, label in enumerate(bn_frames.MODEL_LABELS)
                     for ki, kind in enumerate(training.KINDS) if c.outside[k, li, ki].sum() > 0]
@@ -300,7 +302,7 @@ def test_the_layer_grid_is_the_last_capture_as_shares_and_out_of_range_counts_ar
 
 def test_figure_1_is_every_capture_s_percentiles_and_the_drift_is_read_from_them(synth):
     s = run(TrainConfig(**SMALL), synth).snapshot()
-    li, ki = training.LAYERS.index("fc1"), training.KINDS.index("act")
+    li, ki = training.HIDDEN_LAYERS.index("fc1"), training.KINDS.index("act")
     frame = bn_frames.percentile_frame(s, "fc1", "act")
     assert len(frame) == 2 * len(s.captures)
     for i, c in enumerate(s.captures):
@@ -362,7 +364,7 @@ def test_histogram_capture_agrees_with_numpy():
 def test_the_time_spent_on_test_accuracy_is_counted_while_and_after_it_runs(synth, monkeypatch):
     """bench bn-gil leaves the epochs' test accuracy out of training speed: ``testing_s`` counts
     each one, the one under way included, and no step trains meanwhile."""
-    real, calls = jobs.accuracy, []
+    real, calls = loop.accuracy, []
 
     def slow_accuracy(model, x, y):
         before = job.testing_s(), job.steps_done
@@ -370,7 +372,7 @@ def test_the_time_spent_on_test_accuracy_is_counted_while_and_after_it_runs(synt
         calls.append((before, (job.testing_s(), job.steps_done)))
         return real(model, x, y)
 
-    monkeypatch.setattr(jobs, "accuracy", slow_accuracy)
+    monkeypatch.setattr(loop, "accuracy", slow_accuracy)
     job = Job(TrainConfig(**SMALL), synth)  # 2 epochs, 2 models: four calls
     assert job.testing_s() == 0.0
     t0 = time.perf_counter()
@@ -434,7 +436,7 @@ def test_a_model_that_diverges_stops_and_the_other_trains_on(synth):
     k = s.diverged_at
     assert 0 <= k < s.total_steps and not job.history.loss[k, 0] <= training.DIVERGED_LOSS
     assert (s.loss[:k, 0] <= training.DIVERGED_LOSS).all()
-    assert np.isnan(s.loss[k + jobs.DRAIN_EVERY + 1:, 0]).all()  # no more steps once it is known
+    assert np.isnan(s.loss[k + loop.DRAIN_EVERY + 1:, 0]).all()  # no more steps once it is known
     assert np.isfinite(s.loss[:, 1]).all() and s.loss[-5:, 1].mean() < s.loss[:5, 1].mean()
     assert np.isnan(s.epochs["test_acc"][-1, 0]) and s.epochs["test_acc"][-1, 1] > 0.5
     # Pre-activations pushed far outside the histogram range are counted, not dropped.
@@ -662,7 +664,7 @@ def test_population_statistics_equal_a_direct_computation(synth):
     pop = population.population_stats(net, x, chunk=96)  # chunks that do not divide 512
     stats = {}
     with torch.no_grad():
-        for layer, module in models.bn_layers(net).items():
+        for layer in models.bn_layers(net):
             inp = training.forward(net, training.as_input(x), until=layer, stats=stats).double().numpy()
             axes = (0,) if inp.ndim == 2 else (0, 2, 3)
             n = inp.size // inp.shape[1]
@@ -676,8 +678,8 @@ def test_population_statistics_equal_a_direct_computation(synth):
             assert pop[layer]["n"] == n
             stats[layer] = (torch.from_numpy(mean).float(), torch.from_numpy(var).float())
     result = job.readouts().population()
-    assert set(result["layers"]) == set(training.LAYERS) and result["n_train"] == 512
-    for layer in training.LAYERS:
+    assert set(result["layers"]) == set(training.HIDDEN_LAYERS) and result["n_train"] == 512
+    for layer in training.HIDDEN_LAYERS:
         gaps = result["layers"][layer]["gap"]
         assert set(gaps) == {"running", 0.01, 0.5} and all(np.isfinite(list(g.values())).all() for g in gaps.values())
     acc = result["accuracy"]

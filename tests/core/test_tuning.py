@@ -1,12 +1,13 @@
-"""Hyper-parameter search (bnviz.tuning): the score against torch.optim, the strategies' sampling,
+"""Hyper-parameter search (bnviz.tuning.search): the score against torch.optim, the strategies' sampling,
 coarse to fine."""
 
 import numpy as np
 import pytest
 
-from bnviz import optimizers, tuning
-from bnviz.opt_frames import lowest_value
-from bnviz.surfaces import SURFACES
+from bnviz.optimization import descent
+from bnviz.optimization.path_frames import lowest_value
+from bnviz.optimization.surfaces import SURFACES
+from bnviz.tuning import search
 
 ROSEN = SURFACES["rosenbrock"]
 
@@ -14,9 +15,9 @@ ROSEN = SURFACES["rosenbrock"]
 def torch_score(name, surface, steps, alpha, beta):
     """The score computed from a torch.optim run alone (the outside reference)."""
     field = "beta" if name == "momentum" else "beta1"
-    path = optimizers.torch_trajectory(name, surface, surface.start, steps, lr=alpha, **{field: beta})
+    path = descent.torch_trajectory(name, surface, surface.start, steps, lr=alpha, **{field: beta})
     gap = surface.f(*path[-1]) - lowest_value(surface)
-    return np.log10(max(gap, 10.0 ** tuning.FLOOR))
+    return np.log10(max(gap, 10.0 ** search.FLOOR))
 
 
 @pytest.mark.parametrize("name, alpha, beta", [("momentum", 0.02, 0.95), ("momentum", 0.003, 0.8),
@@ -25,45 +26,45 @@ def test_the_score_of_a_batch_is_the_score_of_torch_optim_alone(name, alpha, bet
     # Many pairs in one batch; each must score as torch.optim running that pair by itself.
     alphas = np.array([alpha, 0.01, 0.1, alpha])
     betas = np.array([beta, 0.9, 0.5, beta])
-    got = tuning.scores(ROSEN, name, 200, alphas, betas)
+    got = search.scores(ROSEN, name, 200, alphas, betas)
     want = torch_score(name, ROSEN, 200, alpha, beta)
     assert got[0] == pytest.approx(want, abs=1e-6) and got[3] == got[0]
 
 
 def test_a_diverged_run_has_no_score():
-    got = tuning.scores(ROSEN, "momentum", 300, [10.0, 0.02], [0.9, 0.95])
+    got = search.scores(ROSEN, "momentum", 300, [10.0, 0.02], [0.9, 0.95])
     assert np.isnan(got[0]) and np.isfinite(got[1])
-    assert optimizers.run("momentum", ROSEN, ROSEN.start, 300, lr=10.0, beta=0.9).diverged_at is not None
+    assert descent.run("momentum", ROSEN, ROSEN.start, 300, lr=10.0, beta=0.9).diverged_at is not None
 
 
 def test_the_landscape_covers_both_ranges_on_log_scales():
-    cells = tuning.landscape(ROSEN, "momentum", 100, n=21)
+    cells = search.landscape(ROSEN, "momentum", 100, n=21)
     assert len(cells) == 21 * 21
     assert cells.la.min() == pytest.approx(-4) and cells.la.max() == pytest.approx(1)
     assert cells.ld.min() == pytest.approx(-3) and cells.ld.max() == pytest.approx(np.log10(0.5))
     steps = np.diff(np.unique(cells.la.round(9)))
     assert np.allclose(steps, steps[0])  # evenly spaced in decades
     one = cells.iloc[123]
-    assert one.score == pytest.approx(tuning.scores(ROSEN, "momentum", 100, [one.alpha], [one.beta])[0], nan_ok=True)
+    assert one.score == pytest.approx(search.scores(ROSEN, "momentum", 100, [one.alpha], [one.beta])[0], nan_ok=True)
 
 
 def test_the_notes_grid_has_three_alphas_and_random_search_nine():
-    a, b = tuning.grid_points()
+    a, b = search.grid_points()
     assert sorted(set(a)) == [0.001, 0.01, 0.1] and sorted(set(b)) == [0.8, 0.88, 0.9] and len(a) == 9
-    points = tuning.strategies(ROSEN, "momentum", 100, 9, seeds=3, rounds=2)
-    table = tuning.summary(points, points.score.min())
+    points = search.strategies(ROSEN, "momentum", 100, 9, seeds=3, rounds=2)
+    table = search.summary(points, points.score.min())
     grid, rnd = table[table.strategy == "grid"], table[table.strategy == "random"]
     assert (grid.distinct_alpha == 3).all() and (rnd.distinct_alpha == 9).all() and (rnd.distinct_beta == 9).all()
-    (alo, ahi), (dlo, dhi) = tuning.grid_box()  # the same region as the grid, for a fair budget
+    (alo, ahi), (dlo, dhi) = search.grid_box()  # the same region as the grid, for a fair budget
     r = points[points.strategy == "random"]
     assert r.alpha.between(alo, ahi).all() and (1 - r.beta).between(dlo, dhi).all()
     assert (table.behind.dropna() >= 0).all()
-    again = tuning.strategies(ROSEN, "momentum", 100, 9, seeds=3, rounds=2)
+    again = search.strategies(ROSEN, "momentum", 100, 9, seeds=3, rounds=2)
     assert again.equals(points)  # seeded
 
 
 def test_log_uniform_samples_fill_every_decade_alike():
-    a, b = tuning.sample(np.random.default_rng(0), 20_000)
+    a, b = search.sample(np.random.default_rng(0), 20_000)
     per_decade = np.histogram(np.log10(a), bins=5, range=(-4, 1))[0] / len(a)
     assert np.allclose(per_decade, 0.2, atol=0.015)
     d = np.log10(1 - b)
@@ -73,7 +74,7 @@ def test_log_uniform_samples_fill_every_decade_alike():
 
 
 def test_beta_drawn_uniformly_lands_mostly_below_0_99():
-    draws = tuning.beta_samples(0, 20_000)
+    draws = search.beta_samples(0, 20_000)
     linear, log = draws[draws.scale == "linear"], draws[draws.scale == "log"]
     assert (linear.beta < 0.99).mean() == pytest.approx(0.09 / 0.099, abs=0.01)  # 91 %
     assert (log.beta < 0.99).mean() == pytest.approx(0.5, abs=0.01)  # half: one decade of two
@@ -82,8 +83,8 @@ def test_beta_drawn_uniformly_lands_mostly_below_0_99():
 
 
 def test_coarse_to_fine_shrinks_around_the_best_and_never_gets_worse():
-    points = tuning.coarse_to_fine(ROSEN, "momentum", 300, budget=9, rounds=3, seeds=range(4))
-    for seed, g in points.groupby("seed"):
+    points = search.coarse_to_fine(ROSEN, "momentum", 300, budget=9, rounds=3, seeds=range(4))
+    for _seed, g in points.groupby("seed"):
         best_so_far = [g[g["round"] <= r].score.min() for r in (1, 2, 3)]
         assert best_so_far[0] >= best_so_far[1] >= best_so_far[2]
         boxes = g.groupby("round")[["box_a0", "box_a1", "box_d0", "box_d1"]].first()

@@ -41,7 +41,7 @@ def app():
 
     yield open_page
     st.cache_resource.clear()
-    from bnviz.runs import REGISTRY
+    from bnviz.training.watching import REGISTRY
 
     REGISTRY.drop_all()  # the owners' runs stay watchable after their sessions: not between tests
 

@@ -7,9 +7,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bnviz import bn_frames, data
 from bnviz import training
-from bnviz.runs import REGISTRY
+from bnviz.data import fashion_mnist
+from bnviz.training import bn_frames
+from bnviz.training.watching import REGISTRY
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
@@ -97,13 +98,13 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
             assert spec["facet"]["row"]["field"] == "layer" and spec["facet"]["column"]["field"] == "model"
             frame = chart_datasets(at, 1)["data"]
-            assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == set(training.LAYERS)
+            assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == set(training.HIDDEN_LAYERS)
             assert frame.groupby(["model", "layer"]).share.sum().round(6).eq(1.0).all()
         if panel == "test":
             frame = chart_datasets(at, 0)["data"]
             assert len(frame) == 4 and frame.accuracy.between(0, 1).all()  # running, then batches 1, 8, 64
         if panel == "hand":
-            assert any(r"\mu_\mathcal{B}" in l.value for l in at.latex)
+            assert any(r"\mu_\mathcal{B}" in f.value for f in at.latex)
     assert {"bn_dl_csv", "bn_dl_json", "bn_dl_w"} <= {b.key for b in at.get("download_button")}
 
 
@@ -142,7 +143,7 @@ def test_controls_change_the_job(app, configure):
 
 def test_a_refused_start_says_why(app, configure, lang):
     blocker = training.Job(training.TrainConfig(train_limit=512, test_limit=256, epochs=100, batch_size=64),
-                    data.synthetic(600, 256), manager=training.MANAGER)
+                    fashion_mnist.synthetic(600, 256), manager=training.MANAGER)
     old_cap = training.MANAGER._cap
     training.MANAGER.cap = 1
     try:
@@ -270,7 +271,7 @@ def test_measure_test_time_and_population_statistics_while_paused(app, configure
     frame = chart_datasets(at, 0)["data"]
     assert len(frame) == 6  # + population, population with the unbiased variance
     [table] = at.dataframe
-    assert list(table.value.iloc[:, 0]) == list(training.LAYERS) and table.value.shape[1] == 7
+    assert list(table.value.iloc[:, 0]) == list(training.HIDDEN_LAYERS) and table.value.shape[1] == 7
     at.button(key="bn_stop").click().run()
 
 
@@ -324,16 +325,16 @@ def test_histogram_charts_render_to_svg_with_their_data(app, configure):
     import io
     import zipfile
 
-    from bnviz.ui import classroom
+    from bnviz.ui.classroom import svg_export
 
     at = configure(app(PAGE))
     at.button(key="bn_start").click().run()
     wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     open_tab(at, "en", "hist")
     at.run()
-    drawn = list(at.session_state[classroom._DRAWN])  # the two histogram grids
+    drawn = list(at.session_state[svg_export._DRAWN])  # the two histogram grids
     assert len(drawn) == 2
-    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn))) as zf:
+    with zipfile.ZipFile(io.BytesIO(svg_export._svg_zip(drawn))) as zf:
         svg = zf.read(zf.namelist()[0]).decode()
     assert "LeNet-BN" in svg and "fc2" in svg and "<path" in svg
 
@@ -422,7 +423,7 @@ def test_chart_data_is_the_arrow_streamlit_would_send():
     import pandas as pd
     from streamlit import dataframe_util
 
-    from bnviz.ui.bn_panels import arrow_bytes
+    from bnviz.ui.batchnorm.panels import arrow_bytes
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"step": np.repeat(np.arange(1200), 2), "model": ["LeNet", "LeNet-BN"] * 1200,

@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz.ui import i18n
-from bnviz.ui.classroom import BIG_TEXT
+from bnviz.ui.classroom.presenter import BIG_TEXT
 from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import APP, chart_specs, no_traceback
 
@@ -65,13 +65,14 @@ def test_page_charts_download_as_svg(app):
     import io
     import zipfile
 
-    from bnviz.ui import classroom, live
+    from bnviz.ui import browser_controls
+    from bnviz.ui.classroom import svg_export
 
     at = app("pages/optimizers.py")
     [button] = [b for b in at.get("download_button") if "SVG" in b.proto.label]
     assert "3" in button.proto.label or "2" in button.proto.label
-    drawn = list(at.session_state[classroom._DRAWN])  # the charts of the last run, as the button renders them
-    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn, at.session_state[live.BOUND]))) as zf:
+    drawn = list(at.session_state[svg_export._DRAWN])  # the charts of the last run, as the button renders them
+    with zipfile.ZipFile(io.BytesIO(svg_export._svg_zip(drawn, at.session_state[browser_controls.BOUND]))) as zf:
         names = zf.namelist()
         assert len(names) == len(drawn) >= 2
         svg = zf.read(names[0]).decode()
@@ -84,14 +85,15 @@ def test_svg_export_draws_the_committed_slider_values(app):
     import io
     import zipfile
 
-    from bnviz.ui import classroom, live
+    from bnviz.ui import browser_controls
+    from bnviz.ui.classroom import svg_export
 
     at = app("pages/ewma.py")
     at.session_state["b1"] = 0.999
     at.session_state["ncurves"] = 1
     at.run()
-    drawn = list(at.session_state[classroom._DRAWN])
-    with zipfile.ZipFile(io.BytesIO(classroom._svg_zip(drawn, at.session_state[live.BOUND]))) as zf:
+    drawn = list(at.session_state[svg_export._DRAWN])
+    with zipfile.ZipFile(io.BytesIO(svg_export._svg_zip(drawn, at.session_state[browser_controls.BOUND]))) as zf:
         main = zf.read(zf.namelist()[0]).decode()
     assert "β=0.999" in main and "β=0.98" not in main
 

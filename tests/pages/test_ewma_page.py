@@ -5,11 +5,19 @@ import pandas as pd
 import pytest
 
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import (bound_elements, chart_datasets, chart_specs, live_panels, live_text, no_traceback,
-                                  set_language, spec_nodes, texts)
+from tests.pages.conftest import (
+    bound_elements,
+    chart_datasets,
+    chart_specs,
+    live_panels,
+    live_text,
+    no_traceback,
+    set_language,
+    spec_nodes,
+    texts,
+)
 
 PAGE = "pages/ewma.py"
-
 
 
 def test_default_view(app, lang):
@@ -26,7 +34,7 @@ def test_default_view(app, lang):
     assert live_text(at, "ewma-b2") == window.format(beta=0.98, window=50.0)
     panel = live_panels(at)
     assert panel["ewma-nc"]["value"] == 2 and [panel[i]["value"] for i in ("ewma-vz", "ewma-vc", "ewma-vf")] == [1] * 3
-    assert any(r"\hat v_t = \frac{v_t}{1-\beta^{t}}" in l.value for l in at.latex), [l.value for l in at.latex]
+    assert any(r"\hat v_t = \frac{v_t}{1-\beta^{t}}" in f.value for f in at.latex), [f.value for f in at.latex]
 
 
 def test_every_chart_follows_the_live_controls(app):
@@ -225,12 +233,12 @@ def test_zoom_tab_shows_the_start(app):
 
 
 def test_a_failing_section_says_so_in_the_language_without_the_exception_text(app, lang, monkeypatch):
-    from bnviz.ui import ewma_charts
+    from bnviz.ui.smoothing import charts
 
     def broken(**options):
         raise RuntimeError("/srv/secret/path: index 7 out of range")
 
-    monkeypatch.setattr(ewma_charts, "weights_chart", broken)
+    monkeypatch.setattr(charts, "weights_chart", broken)
     at = app(PAGE, lang)
     assert [e.value for e in at.error] == [STRINGS[lang]["unexpected_error"]]
     assert "secret" not in texts(at) and "RuntimeError" not in texts(at)
@@ -247,7 +255,7 @@ def _colour_scales(spec):
 def test_the_same_beta_has_the_same_colour_in_every_slot_and_chart(app):
     """A curve's colour follows its β, not its slot: after Ng's preset β = 0.9 (now the second
     curve) keeps the colour it had as the first, in every chart and in the panel's swatch."""
-    from bnviz.ewma_frames import BETAS, beta_label
+    from bnviz.smoothing.ewma_frames import BETAS, beta_label
 
     at = app(PAGE)
     scales = [s for spec in chart_specs(at) for s in _colour_scales(spec)]

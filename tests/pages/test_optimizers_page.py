@@ -2,10 +2,18 @@
 
 import pytest
 
-from bnviz import opt_frames
+from bnviz.optimization import path_frames
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import (bound_elements, chart_datasets, chart_specs, live_panels, live_text, no_traceback,
-                                  set_language, texts)
+from tests.pages.conftest import (
+    bound_elements,
+    chart_datasets,
+    chart_specs,
+    live_panels,
+    live_text,
+    no_traceback,
+    set_language,
+    texts,
+)
 
 PAGE = "pages/optimizers.py"
 
@@ -33,7 +41,7 @@ def test_the_charts_pick_from_every_path_of_the_slider_grids(app):
     assert bound_elements(specs[0]) == bound_elements(specs[1]) == {"opt-lr", "opt-b-momentum", "opt-step"}
     paths = chart_datasets(at, 0)["paths"]
     per = paths.groupby("optimizer")[["li", "bi"]].apply(lambda g: len(set(zip(g.li, g.bi))))
-    assert per["gd"] == len(opt_frames.LRS) and per["momentum"] == len(opt_frames.LRS) + len(opt_frames.BETAS) - 1
+    assert per["gd"] == len(path_frames.LRS) and per["momentum"] == len(path_frames.LRS) + len(path_frames.BETAS) - 1
     assert paths.step.max() == 150
 
 
@@ -69,13 +77,13 @@ def test_a_bad_formula_keeps_the_start_and_the_step(app):
     assert live_panels(at)["opt-step"]["value"] == 40
 
 
-@pytest.mark.parametrize("preset", sorted(opt_frames.PRESETS))
+@pytest.mark.parametrize("preset", sorted(path_frames.PRESETS))
 def test_each_preset_runs_cleanly(app, preset):
     at = app(PAGE)
     at.sidebar.selectbox(key="preset").set_value(preset).run()
     at.sidebar.button[0].click().run()
     no_traceback(at)
-    p = opt_frames.PRESETS[preset]
+    p = path_frames.PRESETS[preset]
     assert at.sidebar.selectbox(key="surf").value == p["surface"]
     assert at.sidebar.multiselect(key="opts").value == p["optimizers"]
     assert not at.warning, [w.value for w in at.warning]  # no preset diverges
@@ -93,7 +101,8 @@ def test_divergence_is_reported_and_charts_stay_finite(app):
 
 
 @pytest.mark.parametrize("text, key", [("x +", "err_expr_syntax"), ("__import__('os')", "err_expr_call"),
-                                       ("x**y", "err_expr_power"), ("", "err_expr_empty"), ("log(-1-x*x)", "err_expr_nonfinite")])
+                                       ("x**y", "err_expr_power"), ("", "err_expr_empty"),
+                                       ("log(-1-x*x)", "err_expr_nonfinite")])
 def test_custom_formula_errors(app, lang, text, key):
     at = app(PAGE)
     at.sidebar.selectbox(key="surf").set_value("custom").run()
@@ -133,7 +142,7 @@ def test_each_optimizer_own_lr_and_noise(app):
     at.sidebar.select_slider(key="noise").set_value(1.0).run()
     no_traceback(at)
     assert live_text(at, "opt-lr-rmsprop") == "0.01" and "opt-lr" not in live_panels(at)
-    assert "Mini-batch" in texts(at) or any("xi" in l.value for l in at.sidebar.latex)
+    assert "Mini-batch" in texts(at) or any("xi" in f.value for f in at.sidebar.latex)
 
 
 def test_start_point_and_scrubber(app):

@@ -4,12 +4,12 @@ objective in the link, the table against the core."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bnviz import tuning
-from bnviz.lr_grid import LATEX_GRID, LATEX_UPDATE, SweepError, log_grid
-from bnviz.surfaces import SURFACES
+from bnviz.optimization.surfaces import SURFACES
+from bnviz.training.sweep_rates import LATEX_GRID, LATEX_UPDATE, SweepError, log_grid
+from bnviz.tuning import search
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
-from bnviz.ui.tuning_controls import BUDGET, ROUNDS, SEEDS
+from bnviz.ui.tuning.controls import BUDGET, ROUNDS, SEEDS
 from tests.pages.conftest import (
     APP,
     bound_elements,
@@ -51,7 +51,7 @@ def test_the_charts_follow_the_live_seed_and_rounds(app):
     data = chart_datasets(at, 0)
     assert len(data["cells"]) == 41 * 41 and set(data["points"].seed) == set(range(SEEDS))
     # The cells the browser colours are the core's scores, unchanged.
-    want = tuning.landscape(SURFACES["rosenbrock"], "momentum", 300)
+    want = search.landscape(SURFACES["rosenbrock"], "momentum", 300)
     assert data["cells"]["score"].round(9).equals(want["score"].round(9))
 
 
@@ -61,9 +61,9 @@ def test_a_committed_seed_changes_the_table_and_the_link(app):
     at.run()
     no_traceback(at)
     assert at.query_params["tseed"] == "7" and live_panels(at)["tune-seed"]["value"] == 7
-    points = tuning.strategies(SURFACES["rosenbrock"], "momentum", 300, BUDGET, SEEDS, ROUNDS[-1])
-    cells = tuning.landscape(SURFACES["rosenbrock"], "momentum", 300)
-    summary = tuning.summary(points, min(points.score.min(), cells.score.min()))
+    points = search.strategies(SURFACES["rosenbrock"], "momentum", 300, BUDGET, SEEDS, ROUNDS[-1])
+    cells = search.landscape(SURFACES["rosenbrock"], "momentum", 300)
+    summary = search.summary(points, min(points.score.min(), cells.score.min()))
     seven = summary[(summary.seed == 7) & (summary.strategy == "random")].iloc[0]
     shown = table_rows(at)[STRINGS["en"]["tune_strategy_random"]]
     assert shown.iloc[3] == f"{seven.best:.2f}"
@@ -114,7 +114,8 @@ def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
     assert set(loss.lr) == {"0.01", "0.03162", "0.1", "0.3162", "1", "3.162", "10", "31.62", "100"}
     at.session_state["sw_runs"] = ["0.1", "1"]  # the runs picked for the loss chart
     at.run()
-    loss = next(d["loss"] for d in (chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart")))) if "loss" in d)
+    charts = (chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart"))))
+    loss = next(d["loss"] for d in charts if "loss" in d)
     assert set(loss.lr) == {"0.1", "1"} and set(loss.model) == {"LeNet", "LeNet-BN"}
     # The same finished run, read in Chinese.
     set_language(at, "zh")
@@ -131,7 +132,8 @@ def sweep_rates_caption(at, lang="en"):
 
 def test_the_sweep_range_is_editable_and_its_rates_are_the_cores(app):
     at = app(PAGE)
-    assert {LATEX_GRID, LATEX_UPDATE} <= {f.value.strip("$\n") for f in at.latex}  # the core's formulas, by the controls
+    # The core's formulas, by the controls.
+    assert {LATEX_GRID, LATEX_UPDATE} <= {f.value.strip("$\n") for f in at.latex}
     assert sweep_rates_caption(at) == STRINGS["en"]["sweep_rates"].format(
         rates="0.01, 0.03162, 0.1, 0.3162, 1, 3.162, 10, 31.62, 100", models=18)
     at.number_input(key="sw_lo").set_value(0.001)

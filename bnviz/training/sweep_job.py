@@ -1,0 +1,125 @@
+"""The learning-rate sweep as a background job: one thread, under the same process-wide cap as the
+BatchNorm trainings (:data:`bnviz.training.manager.MANAGER`), with Stop, progress and an ETA.
+
+The page reads :meth:`SweepJob.snapshot` (a copy, safe from any thread) on each live refresh.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bnviz.batchnorm import models
+from bnviz.training import sweep, sweep_rates
+from bnviz.training.manager import MANAGER, as_training_thread
+
+log = logging.getLogger("bnviz")
+
+
+@dataclass(frozen=True)
+class SweepSnapshot:
+    state: str  # "running", "stopped", "finished" or "failed"
+    step: int
+    total: int
+    elapsed: float
+    eta: float | None  # seconds left, from the pace so far
+    lrs: tuple
+    losses: dict  # model → (steps, K) array
+    accuracy: dict  # model → (epochs done, K) array, NaN where diverged
+    diverged_at: dict  # model → list of step or None
+    device: str
+
+
+class SweepJob:
+    _ids = itertools.count(1)
+
+    def __init__(self, config: sweep.SweepConfig, data):
+        self.id = f"sweep-{next(self._ids)}"
+        self.config, self._data = config, data
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._losses = {m: [] for m in models.MODELS}
+        self._accuracy = {m: [] for m in models.MODELS}
+        self._diverged = {m: [None] * len(config.lrs) for m in models.MODELS}
+        self._step, self._state, self._started = 0, "running", time.perf_counter()
+        self._elapsed = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"bnviz-train-{self.id}", daemon=True)
+
+    def start(self) -> "SweepJob":
+        """Take a slot under the cap (:class:`JobRefused` when none is free), then train."""
+        MANAGER.admit(self)
+        self._thread.start()
+        return self
+
+    def _progress(self, step, total, losses, accuracy, diverged) -> None:
+        with self._lock:
+            self._step = step
+            self._elapsed = time.perf_counter() - self._started
+            for m in models.MODELS:
+                self._losses[m].append(losses[m])
+                if accuracy is not None:
+                    self._accuracy[m].append(accuracy[m])
+                self._diverged[m] = list(diverged[m])
+
+    def _run(self) -> None:
+        as_training_thread(f"bnviz-train-{self.id}")
+        try:
+            sweep.run(self._data, self.config, progress=self._progress, stop=self._stop.is_set)
+            state = "stopped" if self._stop.is_set() and self._step < self.config.total_steps else "finished"
+        except Exception:
+            log.exception("sweep %s failed", self.id)
+            state = "failed"
+        with self._lock:
+            self._state = state
+            self._elapsed = time.perf_counter() - self._started
+        MANAGER.forget(self)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    release = stop  # what the manager calls to end every job
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> SweepSnapshot:
+        with self._lock:
+            step, total = self._step, self.config.total_steps
+            eta = self._elapsed / step * (total - step) if step and self._state == "running" else None
+            k = len(self.config.lrs)
+            return SweepSnapshot(
+                self._state, step, total, self._elapsed, eta, tuple(self.config.lrs),
+                {m: np.array(v).reshape(-1, k) for m, v in self._losses.items()},
+                {m: np.array(v).reshape(-1, k) for m, v in self._accuracy.items()},
+                {m: list(v) for m, v in self._diverged.items()}, self.config.device)
+
+
+def frames(snap: SweepSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(acc, loss) tables of a snapshot for the page's charts: the last finished epoch's test
+    accuracy per (model, lr) with whether the run diverged, and every step's loss up to where the
+    run diverged (a loss of 10¹¹ would squash every other curve)."""
+    acc, loss = [], []
+    for model in models.MODELS:
+        label = models.LABELS[model]
+        last = snap.accuracy[model][-1] if len(snap.accuracy[model]) else np.full(len(snap.lrs), np.nan)
+        steps = snap.losses[model]
+        for k, lr in enumerate(snap.lrs):
+            acc.append({"model": label, "lr": lr, "accuracy": None if np.isnan(last[k]) else float(last[k]),
+                        "diverged": snap.diverged_at[model][k] is not None})
+            column = steps[:, k] if len(steps) else np.array([])
+            ok = np.isfinite(column) & (column > 0) & (column <= sweep.DIVERGED_LOSS)
+            loss.append(pd.DataFrame({"step": np.arange(1, len(column) + 1)[ok], "model": label,
+                                      "lr": sweep_rates.label(lr), "loss": column[ok]}))
+    return pd.DataFrame(acc), pd.concat(loss, ignore_index=True)
+

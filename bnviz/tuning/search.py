@@ -1,0 +1,185 @@
+"""Hyper-parameter search on the right scale (the course notes' tuning chapter).
+
+The objective is cheap and exact: an optimizer of :mod:`bnviz.optimization.optimizers` run for ``steps`` steps
+from a surface's start, scored by how far it still is from the lowest loss,
+
+    score(α, β) = log₁₀( f(θ_N) − f* )        (lower is better; NaN where the run diverged),
+
+so the whole landscape of the score over log α × log(1 − β) can be drawn and every search
+strategy compared with the true best:
+
+* the notes' grid, α ∈ {0.1, 0.01, 0.001} × β ∈ {0.8, 0.88, 0.9}: 9 runs, but only 3 distinct α;
+* random search with the same budget in the same region: 9 distinct α and 9 distinct β;
+* where samples land: β uniform in [0.9, 0.999] puts nine in ten below 0.99, while 1 − β uniform
+  on a log scale spreads them evenly over the effective windows 1/(1 − β) from 10 to 1000;
+* coarse to fine: search a box, shrink it around the best point found, search again.
+
+Everything is computed in one batch of runs (:func:`bnviz.optimization.optimizers.run_batch`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bnviz.optimization import descent, optimizers
+from bnviz.optimization.path_frames import lowest_value
+from bnviz.optimization.surfaces import Surface
+
+LATEX = {
+    "score": r"\text{score}(\alpha, \beta) = \log_{10}\big(f(\theta_N) - f^*\big)",
+    "log_sample": r"r \sim U[\log_{10} a,\ \log_{10} b],\qquad \alpha = 10^{r}",
+    "beta_sample": r"r \sim U[-3,\ -1],\qquad 1 - \beta = 10^{r},\qquad \beta \in [0.9,\ 0.999]",
+}
+ALPHA_RANGE = (1e-4, 10.0)  # α searched over five orders of magnitude
+ONE_MINUS_BETA_RANGE = (1e-3, 0.5)  # β from 0.5 to 0.999, on the scale of 1 − β
+NOTES_GRID = ((0.1, 0.01, 0.001), (0.8, 0.88, 0.9))  # α values × β values of the notes' example
+FLOOR = -12.0  # the score of a run that reached f* to 12 digits (float64 leaves nothing below)
+OPTIMIZERS = ("momentum", "adam")
+
+
+def scores(surface: Surface, optimizer: str, steps: int, alphas, betas) -> np.ndarray:
+    """The score of each (α, β) pair (equal-length sequences), NaN where the run diverged."""
+    alphas, betas = np.asarray(alphas, float), np.asarray(betas, float)
+    slider = optimizers.get(optimizer).slider
+    batch = descent.run_batch(optimizer, surface, surface.start, steps, lr=alphas, **{slider: betas})
+    last = batch.paths[:, -1]
+    with np.errstate(all="ignore"):
+        gap = surface.f(last[:, 0], last[:, 1]) - lowest_value(surface)
+        out = np.log10(np.maximum(gap, 10.0 ** FLOOR))
+    out[[d is not None for d in batch.diverged_at]] = np.nan
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _log_axis(lo: float, hi: float, n: int) -> np.ndarray:
+    return np.logspace(np.log10(lo), np.log10(hi), n)
+
+
+def landscape(surface: Surface, optimizer: str, steps: int, n: int = 41) -> pd.DataFrame:
+    """The score on an ``n`` × ``n`` grid, log-spaced in α and in 1 − β (cells for a heatmap)."""
+    alphas, gaps = _log_axis(*ALPHA_RANGE, n), _log_axis(*ONE_MINUS_BETA_RANGE, n)
+    a, d = np.meshgrid(alphas, gaps, indexing="ij")
+    a, d = a.ravel(), d.ravel()
+    half_a = (np.log10(alphas[1]) - np.log10(alphas[0])) / 2
+    half_d = (np.log10(gaps[1]) - np.log10(gaps[0])) / 2
+    la, ld = np.log10(a), np.log10(d)
+    return pd.DataFrame({"alpha": a, "beta": 1 - d, "la": la, "ld": ld, "la0": la - half_a, "la1": la + half_a,
+                         "ld0": ld - half_d, "ld1": ld + half_d, "score": scores(surface, optimizer, steps, a, 1 - d)})
+
+
+def grid_points() -> tuple[np.ndarray, np.ndarray]:
+    """The notes' 3 × 3 grid as 9 (α, β) pairs."""
+    a, b = np.meshgrid(*NOTES_GRID, indexing="ij")
+    return a.ravel(), b.ravel()
+
+
+def sample(rng: np.random.Generator, n: int, box=None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (α, β) pairs, α and 1 − β each uniform on a log scale within ``box``
+    ((α lo, α hi), (1−β lo, 1−β hi)); the whole range by default."""
+    (alo, ahi), (dlo, dhi) = (ALPHA_RANGE, ONE_MINUS_BETA_RANGE) if box is None else box
+    la = rng.uniform(np.log10(alo), np.log10(ahi), n)
+    ld = rng.uniform(np.log10(dlo), np.log10(dhi), n)
+    return 10.0 ** la, 1 - 10.0 ** ld
+
+
+def beta_samples(seed: int, n: int, lo: float = 0.9, hi: float = 0.999) -> pd.DataFrame:
+    """``n`` β in [lo, hi] drawn both ways — uniform in β, and uniform in log₁₀(1 − β) — with the
+    effective window 1/(1 − β) of each."""
+    rng = np.random.default_rng(seed)
+    linear = rng.uniform(lo, hi, n)
+    log = 1 - 10.0 ** rng.uniform(np.log10(1 - hi), np.log10(1 - lo), n)
+    rows = [pd.DataFrame({"scale": name, "beta": b, "window": 1 / (1 - b)})
+            for name, b in (("linear", linear), ("log", log))]
+    return pd.concat(rows, ignore_index=True)
+
+
+def grid_box() -> tuple[tuple[float, float], tuple[float, float]]:
+    """The region the notes' grid covers: α from 0.001 to 0.1, 1 − β from 0.1 to 0.2."""
+    (alphas, betas) = NOTES_GRID
+    return (min(alphas), max(alphas)), (1 - max(betas), 1 - min(betas))
+
+
+def coarse_to_fine(surface: Surface, optimizer: str, steps: int, budget: int, rounds: int, seeds,
+                   shrink: float = 0.3) -> pd.DataFrame:
+    """For each seed, ``rounds`` random searches of ``budget`` points: the first over the whole
+    range, each next one in a box around the best point that seed has found so far, ``shrink``
+    times as wide (in decades) and kept inside the range. One batch of runs per round.
+    Rows: seed, round, alpha, beta, score and the round's box (in decades)."""
+    full = np.log10(np.array([ALPHA_RANGE, ONE_MINUS_BETA_RANGE]))  # [[α lo, α hi], [1−β lo, 1−β hi]]
+    rngs = {seed: np.random.default_rng(10_000 + seed) for seed in seeds}
+    boxes = {seed: full.copy() for seed in seeds}
+    parts = []
+    for r in range(rounds):
+        drawn = {seed: sample(rngs[seed], budget, 10.0 ** boxes[seed]) for seed in seeds}
+        a = np.concatenate([drawn[seed][0] for seed in seeds])
+        b = np.concatenate([drawn[seed][1] for seed in seeds])
+        part = pd.DataFrame({"seed": np.repeat(list(seeds), budget), "round": r + 1, "alpha": a, "beta": b,
+                             "score": scores(surface, optimizer, steps, a, b)})
+        part[["box_a0", "box_a1", "box_d0", "box_d1"]] = np.stack([boxes[seed].ravel() for seed in part.seed])
+        parts.append(part)
+        found = pd.concat(parts, ignore_index=True).dropna(subset=["score"])
+        for seed, g in found.groupby("seed"):
+            best = g.loc[g.score.idxmin()]
+            centre = np.log10([best.alpha, 1 - best.beta])
+            half = (boxes[seed][:, 1] - boxes[seed][:, 0]) * shrink / 2
+            lo = np.clip(centre - half, full[:, 0], full[:, 1] - 2 * half)
+            boxes[seed] = np.stack([lo, lo + 2 * half], axis=1)
+    return pd.concat(parts, ignore_index=True)
+
+
+def strategies(surface: Surface, optimizer: str, steps: int, budget: int, seeds: int, rounds: int) -> pd.DataFrame:
+    """Every point each strategy tries, for every seed the page offers: the notes' grid (the
+    same for every seed); random search with the same budget in the same region (:func:`grid_box`),
+    α and 1 − β on log scales; and coarse to fine over the whole range (``rounds`` rounds of
+    ``budget`` points). Rows: strategy, seed, round, alpha, beta, score, la (log₁₀ α), ld (log₁₀(1 − β))."""
+    ga, gb = grid_points()
+    drawn = [sample(np.random.default_rng(seed), len(ga), grid_box()) for seed in range(seeds)]
+    ra, rb = np.concatenate([d[0] for d in drawn]), np.concatenate([d[1] for d in drawn])
+    out = pd.concat([
+        pd.DataFrame({"strategy": "grid", "seed": np.repeat(range(seeds), len(ga)), "round": 1,
+                      "alpha": np.tile(ga, seeds), "beta": np.tile(gb, seeds),
+                      "score": np.tile(scores(surface, optimizer, steps, ga, gb), seeds)}),
+        pd.DataFrame({"strategy": "random", "seed": np.repeat(range(seeds), len(ga)), "round": 1, "alpha": ra,
+                      "beta": rb, "score": scores(surface, optimizer, steps, ra, rb)}),
+        coarse_to_fine(surface, optimizer, steps, budget, rounds, range(seeds)).assign(strategy="fine"),
+    ], ignore_index=True)
+    return out.assign(la=np.log10(out.alpha), ld=np.log10(1 - out.beta))
+
+
+def summary(points: pd.DataFrame, true_best: float) -> pd.DataFrame:
+    """Per strategy and seed: runs, distinct α and β tried, the best score found and how far
+    it is from the true best (in decades of the gap), and where it was found."""
+    rows = []
+    for (strategy, seed), g in points.groupby(["strategy", "seed"], sort=False):
+        ok = g.dropna(subset=["score"])
+        top = ok.loc[ok.score.idxmin()] if not ok.empty else None
+        rows.append({"strategy": strategy, "seed": seed, "runs": len(g), "distinct_alpha": g.alpha.nunique(),
+                     "distinct_beta": g.beta.nunique(), "diverged": int(g.score.isna().sum()),
+                     "best": np.nan if top is None else top.score,
+                     "behind": np.nan if top is None else top.score - true_best,
+                     "best_alpha": np.nan if top is None else top.alpha,
+                     "best_beta": np.nan if top is None else top.beta})
+    return pd.DataFrame(rows)
+
+
+def true_best(cells: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """The lowest score on the landscape or among every point tried, as one row (alpha, beta,
+    score, la, ld); no row when every run diverged."""
+    pool = pd.concat([cells[["alpha", "beta", "score"]], points[["alpha", "beta", "score"]]],
+                     ignore_index=True).dropna()
+    top = pool.nsmallest(1, "score")
+    return top.assign(la=np.log10(top.alpha), ld=np.log10(1 - top.beta)).reset_index(drop=True)
+
+
+def better_than_grid(table: pd.DataFrame) -> dict:
+    """For each other strategy of a :func:`summary`, on how many seeds it found a better score
+    than the notes' grid."""
+    by = table.pivot(index="seed", columns="strategy", values="best")
+    return {s: int((by[s] < by["grid"]).sum()) for s in by.columns if s != "grid"}
+
+
+def share_below(draws: pd.DataFrame, beta: float = 0.99) -> dict:
+    """The share of each way's β samples (:func:`beta_samples`) that fall below ``beta``."""
+    return {scale: float((g.beta < beta).mean()) for scale, g in draws.groupby("scale")}
+

@@ -1,0 +1,123 @@
+"""The BatchNorm page's live part: who is looking (the run's owner or a watcher), how often the
+page refreshes, and the panels in their tabs, redrawn by one fragment on every refresh."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from bnviz.training.history import Snapshot
+from bnviz.ui import urlstate
+from bnviz.ui.batchnorm import controls, panels, session
+from bnviz.ui.batchnorm.session import PANELS, VIEW
+from bnviz.ui.classroom.svg_export import forget_charts
+from bnviz.ui.i18n import t
+from bnviz.ui.page import guarded, leave_warning
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """This page's view of a run: the owner's (every control) or a watcher's (none); the run
+    shown (None before a Start), its snapshot when the page ran, and the refresh it asked for."""
+
+    watched: object  # the watched run (bnviz.training.watching.WatchedRun), None on the owner's page
+    slot: session.Slot
+    snap: Snapshot | None
+    tick: float = 0.0  # seconds between refreshes asked for (0: on demand)
+    every: float = 0.0  # seconds between refreshes given (a large class refreshes less often)
+
+    @property
+    def owner(self) -> bool:
+        return self.watched is None
+
+    @property
+    def run(self):
+        return self.watched or self.slot.run
+
+    @property
+    def polling(self) -> bool:
+        return self.snap is not None and self.snap.active
+
+    @property
+    def begun(self) -> bool:  # else the page says how to begin, and has no tabs
+        return self.snap is not None and self.snap.begun
+
+
+def viewer() -> Viewer:
+    watched, slot = session.watched_run(), session.session_slot()
+    run = watched or slot.run
+    return Viewer(watched, slot, run.job.snapshot() if run is not None else None)
+
+
+def header(v: Viewer) -> None:
+    """The owner's sidebar, controls and watch link, or a watcher's line on whose run it is."""
+    if not v.owner:
+        controls.watcher_header(v.watched)
+        return
+    controls.sidebar()
+    controls.dataset_banner(*session.dataset())
+    with guarded():
+        controls.run_controls(v.snap, pending=v.polling and v.snap.config != session.config_from_state())
+        controls.live_rates(v.snap)
+        if v.run is not None:
+            controls.watch_box(v.run, "batchnorm")
+    leave_warning(v.polling, t("bn_leave_warning"))
+
+
+def refresh(v: Viewer) -> Viewer:
+    """The refresh setting, as the class's budget allows it, said when it is slowed."""
+    tick = VIEW["tick"].show()
+    every = tick if v.owner else v.watched.class_interval(tick)  # a large class refreshes less often
+    if every != tick:
+        st.caption(t("watch_slowed", n=v.watched.watchers(), s=f"{every:g}"))
+    st.caption(t("bn_tick_cost"))
+    # The view is in the link too (language-independent ids; the tab widget itself holds a label).
+    for name in ("panel", "layer", "kind"):
+        VIEW[name].init()
+    if v.polling and not tick:
+        st.button(t("bn_refresh"), icon=":material/refresh:", key="bn_refresh")
+    return Viewer(v.watched, v.slot, v.snap, tick, every)
+
+
+def tabs(v: Viewer) -> None:
+    """The panels' tabs, drawn once per page run; the open one refreshes (:func:`refreshing`)."""
+    refreshing = _refreshing(v)
+    if not v.begun:
+        refreshing(None)
+        return
+    labels = [t(f"bn_tab_{p}") for p in PANELS]
+    if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
+        st.session_state["bn_panel"] = labels[PANELS.index(st.session_state["bn_view"])]
+    for name, tab in zip(PANELS, st.tabs(labels, key="bn_panel", on_change="rerun")):
+        if tab.open:
+            st.session_state["bn_view"] = name
+            with tab:
+                refreshing(name)
+
+
+def _refreshing(v: Viewer):
+    @st.fragment(run_every=v.every if v.polling and v.every else None)
+    def refreshing(panel: str | None):
+        """The part that refreshes: the run's status and the open tab's panel (nine blocks less
+        to send each time than the whole page)."""
+        t0 = time.perf_counter()
+        forget_charts()  # every chart of this page is drawn here: the SVG download holds the latest tick's
+        current = v.run  # the slot's run is read anew: a Reset replaces it
+        snap = current.job.snapshot() if current is not None else None
+        if v.watched is not None:
+            v.watched.seen(st.session_state["_viewer"])
+        if (snap is not None and snap.active) != v.polling or (snap is not None and snap.begun) != v.begun \
+                or not v.owner and v.watched.class_interval(v.tick) != v.every:
+            st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
+        with guarded():
+            controls.status(snap)
+            if panel is None:
+                st.info(t("bn_press_start" if v.owner else "watch_not_started"))
+                return
+            panels.panel(panel, panels.View(current, snap, v.owner))
+            urlstate.sync()  # a layer chosen inside the fragment goes into the link at once
+        current.tick_costs.append(time.perf_counter() - t0)
+
+    return refreshing

@@ -1,0 +1,355 @@
+"""The BatchNorm page's panels and exports (the run controls and status: bnviz.ui.batchnorm.controls).
+
+Every panel draws from a :class:`View` — the run, its snapshot, and whether this page owns it.
+Chart data is computed once per run, snapshot version and view (:meth:`bnviz.training.watching.WatchedRun.shared`),
+already in the Arrow form Streamlit sends, and every chart's spec is built once per language
+(:func:`bnviz.ui.vega.vega_spec`): a refresh that finds nothing new costs next to nothing, and
+thirty watchers share one computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from bnviz import training
+from bnviz.batchnorm import population, probe, scratch
+from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WIDTHS
+from bnviz.training import bn_frames, histograms
+from bnviz.ui.batchnorm import charts
+from bnviz.ui.batchnorm.session import VIEW, control
+from bnviz.ui.classroom.presenter import present
+from bnviz.ui.i18n import listing, t
+from bnviz.ui.vega import vega_spec
+
+
+@dataclass
+class View:
+    run: object  # bnviz.training.watching.WatchedRun
+    snap: training.Snapshot
+    owner: bool
+
+    @property
+    def job(self) -> training.Job:
+        return self.run.job
+
+    def data(self, key, make, captures: bool = False):
+        """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot; with
+        ``captures``, of every snapshot with the same captures and probes."""
+        return self.value(key, lambda: arrow_bytes(make()), captures, "arrow")
+
+    def value(self, key, make, captures: bool = False, form: str = ""):
+        """``make()``, shared by every viewer of this snapshot (with ``captures``: of these captures)."""
+        if captures:
+            return self.run.shared(("captures", form, key), self.snap.capture_version, make)
+        return self.run.shared((form, key), self.snap.version, make)
+
+
+def arrow_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame in the Arrow form Streamlit sends, converted in this thread: pyarrow's default
+    starts a pool of threads for a frame of more than 100 rows per column, and starting them
+    (each waiting for the GIL a training thread holds) cost more than the conversion itself."""
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_table_to_arrow_bytes(pa.Table.from_pandas(frame, nthreads=1))
+
+
+def chart(builder, data: dict, key: str, **options) -> None:
+    st.vega_lite_chart(present(vega_spec(builder, data, **options)), width="stretch", key=key)
+
+
+# ---- the panels -------------------------------------------------------------------------------
+
+def layer_picker() -> str:
+    # The picker lives in several tabs; a copy outside widget state keeps the choice between them.
+    if st.session_state.get("bn_layer") not in VIEW["layer"].options:
+        st.session_state["bn_layer"] = st.session_state.get("_bn_layer", VIEW["layer"].default)
+    layer = st.segmented_control(t("bn_layer"), VIEW["layer"].options, key="bn_layer", required=True)
+    st.session_state["_bn_layer"] = layer
+    return layer
+
+
+def panel_loss(v: View) -> None:
+    st.caption(t("bn_explain_loss"))
+    snap = v.snap
+    c1, c2 = st.columns(2)
+    with c1:
+        chart(charts.loss_chart, {"loss": v.data("loss", lambda: bn_frames.loss_frame(snap)),
+                                     "marks": v.data("marks", lambda: bn_frames.marks_frame(snap))},
+              "bn_chart_loss", x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
+              lr_title=t("bn_lr_changed"), total_steps=snap.total_steps)
+    metrics = {"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")}
+
+    def epochs():
+        frame = bn_frames.epoch_frame(snap)
+        frame = frame[frame.metric.isin(list(metrics))].copy()
+        frame["metric"] = frame.metric.map(metrics)
+        return frame
+
+    with c2:
+        chart(charts.accuracy_chart, {"data": v.data(("acc", t("bn_train_acc")), epochs)}, "bn_chart_acc",
+              x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"), model_title=t("bn_model"),
+              metric_title=t("bn_metric"), metric_order=list(metrics.values()), epochs_total=snap.config.epochs)
+    st.latex(training.LATEX["loss"])
+
+
+def panel_hist(v: View) -> None:
+    st.caption(t("bn_explain_hist"))
+    snap = v.snap
+    c = snap.captures[-1]
+    rng = histograms.ranges(snap.config.activation)
+    grid = VIEW["grid"].show()
+    layer = None if grid else layer_picker()
+    for kind in training.KINDS:  # one under the other: each grid keeps its full width
+        with st.container():
+            what = t(f"bn_kind_{kind}", layer=t("bn_every_layer") if grid else layer)
+            st.markdown(f"**{what}** · {t('bn_at_step', step=c.step)}")
+            if grid:
+                grid_data = v.data(("grid", kind), lambda k=kind: bn_frames.layers_frame(snap, k), captures=True)
+                chart(charts.hist_grid, {"data": grid_data}, f"bn_chart_grid_{kind}",
+                      x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
+            else:
+                def one(k=kind):
+                    frame = bn_frames.hist_frame(snap, layer)
+                    return frame[frame.kind == k]
+
+                chart(charts.hist_chart, {"data": v.data(("hist", layer, kind), one, captures=True)},
+                      f"bn_chart_hist_{kind}", x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"),
+                      domain=rng[kind])
+    for layer_name in ([layer] if layer else HIDDEN_LAYERS):
+        for row in v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_rows(snap, n),
+                           captures=True):
+            st.caption(t("bn_outside", **{**row, "kind": t(f"bn_kind_{row['kind']}", layer=layer_name)}))
+    st.latex(training.LATEX[snap.config.activation])
+
+
+def _grown(key, found) -> tuple[float, float]:
+    """A range that only grows (kept per run and view in this session), padded by 5 %."""
+    kept = st.session_state.setdefault("_bn_ranges", {}).get(key)
+    lo, hi = found if kept is None else (min(kept[0], found[0]), max(kept[1], found[1]))
+    st.session_state["_bn_ranges"][key] = (lo, hi)
+    pad = 0.05 * (hi - lo) or 0.5
+    return lo - pad, hi + pad
+
+
+def panel_time(v: View) -> None:
+    st.caption(t("bn_explain_time"))
+    snap = v.snap
+    layer = layer_picker()
+    kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
+    frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind), captures=True)
+    found = v.value(("extent", layer, kind), lambda: bn_frames.extent(frame), captures=True) \
+        or histograms.ranges(snap.config.activation)[kind]
+    domain = _grown((v.job.id, layer, kind), found)
+    chart(charts.percentile_chart,
+          {"data": v.data(("pct_arrow", layer, kind), lambda: frame, captures=True),
+           "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
+          "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
+          start_title=t("bn_start_median"), total_steps=snap.total_steps, params={"y_lo": domain[0], "y_hi": domain[1]})
+    drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind, frame), captures=True)
+    for col, label in zip(st.columns(2), LABELS.values()):
+        col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
+    st.markdown(f"**{t('bn_ridge')}**")
+    ridge = v.data(("ridge", layer, kind), lambda: bn_frames.ridge_frame(snap, layer, kind), captures=True)
+    chart(charts.ridge_chart, {"data": ridge}, "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"),
+          y_title=t("axis_step"), model_title=t("bn_model"), domain=histograms.ranges(snap.config.activation)[kind])
+
+
+def panel_bn(v: View) -> None:
+    st.caption(t("bn_explain_internals"))
+    snap = v.snap
+    layer = layer_picker()
+    for key in ("mean", "var", "normalise", "scale", "running"):
+        st.latex(scratch.LATEX[key])
+    st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
+    gamma_beta = v.data(("gb", layer), lambda: bn_frames.gamma_beta_frame(snap, layer), captures=True)
+    chart(charts.gamma_beta_chart, {"data": gamma_beta}, "bn_chart_gb", x_title=t("bn_channel"),
+          y_title=t("bn_value"), param_title=t("bn_parameter"))
+    st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
+    sources = {"running": t("bn_running"), "batch": t("bn_batch")}
+
+    def stats():
+        frame = bn_frames.bn_stats_frame(snap, layer)
+        frame["source"] = frame.source.map(sources)
+        return frame
+
+    chart(charts.bn_stats_chart, {"data": v.data(("stats", layer, t("bn_running")), stats, captures=True)},
+          "bn_chart_stats", x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
+          source_order=list(sources.values()))
+    st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
+    st.caption(t(f"bn_unbiased_{snap.config.bn_impl}"))
+    st.latex(scratch.LATEX["unbiased"])
+
+
+def panel_grad(v: View) -> None:
+    st.caption(t("bn_explain_grad"))
+    snap = v.snap
+    chart(charts.grad_chart, {"data": v.data("grad", lambda: bn_frames.grad_frame(snap), captures=True)},
+          "bn_chart_grad", x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"),
+          total_steps=snap.total_steps)
+
+
+MEASURES = {"test_time": lambda job, progress: job.readouts().test_time_now(),
+            "population": lambda job, progress: job.readouts().population(progress)}
+
+
+def _ask(name: str) -> None:
+    """Button callback: measure ``name`` on this run (done by the page, with a progress bar)."""
+    st.session_state["bn_measure_next"] = name
+
+
+def _measure_if_asked(v: View) -> None:
+    """A reading the owner asked for, kept on the run for every viewer."""
+    name = st.session_state.pop("bn_measure_next", None)
+    job = v.job
+    if name not in MEASURES or not v.owner or job.state == "running":
+        return
+    bar = st.progress(0.0, text=t("bn_measuring"))
+    try:
+        value = MEASURES[name](job, lambda done, total: bar.progress(min(1.0, done / max(1, total)),
+                                                                     text=t("bn_measuring")))
+        v.run.results[name] = (job.id, job.steps_done, value)
+    except training.ConfigError as err:
+        st.warning(t(f"err_{err.key}", **err.params))
+    bar.empty()
+
+
+def panel_test(v: View) -> None:
+    st.caption(t("bn_explain_test", batches=listing(v.snap.config.test_time_batches)))
+    st.latex(scratch.LATEX["eval"])
+    snap, run = v.snap, v.run
+    _measure_if_asked(v)
+    kept = run.result("test_time")
+    result = kept[2] if kept and (snap.test_time is None or kept[1] >= snap.step) else snap.test_time
+    pop = run.result("population")
+    if v.owner and snap.state != "running":
+        c1, c2 = st.columns(2)
+        c1.button(t("bn_measure_now"), on_click=_ask, args=("test_time",), key="bn_measure",
+                  icon=":material/science:")
+        c2.button(t("bn_population_now"), on_click=_ask, args=("population",), key="bn_population",
+                  icon=":material/functions:", help=t("bn_population_help"))
+    elif v.owner:
+        st.caption(t("bn_test_pause"))
+    if result is None and pop is None:
+        st.info(t("bn_test_when"))
+        return
+    modes = {"eval": t("bn_mode_kept"), "train": t("bn_mode_batch")}
+    rows = []
+    if result is not None:
+        rows += [(t("bn_what_running"), modes["eval"], result["rows"][0]["eval"])]
+        rows += [(t("bn_what_batch", b=r["batch"]), modes["train"], r["train"]) for r in result["rows"]]
+    if pop is not None:
+        acc = pop[2]["accuracy"]
+        rows += [(t("bn_what_population"), modes["eval"], acc["population"]),
+                 (t("bn_what_population_unbiased"), modes["eval"], acc["population_unbiased"])]
+    frame = pd.DataFrame(rows, columns=["what", "mode", "accuracy"])
+    chart(charts.accuracy_bars, {"data": frame}, "bn_chart_test", x_title="", y_title=t("bn_axis_acc"),
+          mode_title=t("bn_mode"), mode_order=list(modes.values()))
+    if result is not None:
+        st.caption(t("bn_test_n", n=result["n"]))
+    if pop is not None:
+        population_table(pop[1], pop[2])
+
+
+def population_table(step: int, pop: dict) -> None:
+    st.markdown(f"**{t('bn_population_header', step=step, n=pop['n_train'])}**")
+    st.latex(population.LATEX["population"] + r",\qquad " + population.LATEX["unbiased"])
+    momenta = [pop["momentum"], *pop["alt_momenta"]]
+    rows = []
+    for layer, entry in pop["layers"].items():
+        row = {t("bn_layer"): layer}
+        for m in momenta:
+            gap = entry["gap"]["running" if m == pop["momentum"] else m]
+            row[t("bn_gap_mean", m=m)] = round(gap["mean"], 4)
+            row[t("bn_gap_var", m=m)] = round(gap["var"], 4)
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(t("bn_gap_explain", m=pop["momentum"]))
+    st.caption(t("bn_why_ewma"))
+
+
+def panel_hand(v: View) -> None:
+    """One batch worked through one BN layer and channel: the numbers beside the formulas."""
+    st.caption(t("bn_explain_hand"))
+    layer = layer_picker()
+    VIEW["channel"].init()
+    st.session_state["bn_channel"] = min(int(st.session_state["bn_channel"]), WIDTHS[layer] - 1)
+    channel = st.number_input(t("bn_channel"), 0, WIDTHS[layer] - 1, key="bn_channel")
+    worked = v.value(("hand", layer, channel), lambda: v.job.readouts().by_hand(layer, int(channel)))
+    st.caption(t("bn_hand_batch", step=worked["step"], m=worked["m"]))
+
+    def row(values):
+        return ", ".join(f"{x:.4f}" for x in values) + ", …"
+
+    st.latex(scratch.LATEX["mean"] + rf" = {worked['mean']:.5f}")
+    st.latex(scratch.LATEX["var"] + rf" = {worked['var']:.5f}")
+    st.markdown(f"x = {row(worked['x'])}")
+    st.latex(scratch.LATEX["normalise"])
+    st.markdown(f"x̂ = {row(worked['x_hat'])}")
+    st.latex(scratch.LATEX["scale"] + rf",\quad \gamma = {worked['gamma']:.4f},\ \beta = {worked['beta']:.4f}")
+    st.markdown(f"y = {row(worked['y'])}")
+    st.latex(scratch.LATEX["running"])
+    factor = "m/(m−1)·σ²_B" if worked["unbiased"] else "σ²_B"
+    st.markdown(t("bn_hand_running", m=worked["momentum"], mean0=f"{worked['running_mean']:.5f}",
+                  mean1=f"{worked['new_running_mean']:.5f}", var0=f"{worked['running_var']:.5f}",
+                  var1=f"{worked['new_running_var']:.5f}", batch_var=f"{worked['batch_var_to_running']:.5f}",
+                  factor=factor))
+    if v.owner and v.snap.state != "running":
+        st.button(t("bn_step"), on_click=control, args=("step",), key="bn_hand_step", icon=":material/skip_next:",
+                  help=t("bn_hand_step_help"))
+
+
+def panel_smooth(v: View) -> None:
+    """Santurkar et al. (2018): how much the loss and its gradient change along each step."""
+    st.caption(t("bn_explain_smooth"))
+    snap = v.snap
+    st.latex(probe.LATEX["variation"])
+    st.latex(probe.LATEX["predictiveness"])
+    frame = v.value("probe", lambda: bn_frames.probe_frame(snap), captures=True)
+    if frame.empty:
+        st.info(t("bn_no_probe"))
+        return
+    data = {"data": v.data("probe_arrow", lambda: frame, captures=True)}
+    c1, c2 = st.columns(2)
+    for col, field in zip((c1, c2), ("variation", "predictiveness")):
+        with col:
+            st.markdown(f"**{t(f'bn_probe_{field}')}**")
+            chart(charts.probe_chart, data, f"bn_chart_probe_{field}", field=field, x_title=t("axis_step"),
+                  y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"), total_steps=snap.total_steps)
+    medians = v.value("probe_medians", lambda: bn_frames.probe_summary(frame), captures=True)
+    if len(medians) == 2:
+        plain, normed = (medians[LABELS[m]] for m in MODELS)
+        smoother = all(normed[k] < plain[k] for k in ("variation", "predictiveness"))
+        st.markdown(t("bn_probe_verdict_yes" if smoother else "bn_probe_verdict_no",
+                      v0=f"{plain['variation']:.3g}", v1=f"{normed['variation']:.3g}",
+                      p0=f"{plain['predictiveness']:.3g}", p1=f"{normed['predictiveness']:.3g}"))
+
+
+PANELS = {"loss": panel_loss, "hist": panel_hist, "time": panel_time, "bn": panel_bn, "grad": panel_grad,
+          "test": panel_test, "hand": panel_hand, "smooth": panel_smooth}
+NEEDS_CAPTURE = ("hist", "time", "bn", "grad")
+
+
+def panel(name: str, v: View) -> None:
+    """One tab's content."""
+    if name in NEEDS_CAPTURE and not v.snap.captures:
+        st.info(t("bn_no_capture"))
+        return
+    PANELS[name](v)
+
+
+def exports(job: training.Job) -> None:
+    """The run's history (CSV, JSON) and weights, read when clicked: they need no refresh."""
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(t("bn_dl_csv"), lambda: bn_frames.history_csv(job.snapshot()),
+                       file_name="bnviz_history.csv", mime="text/csv", icon=":material/download:",
+                       key="bn_dl_csv")
+    c2.download_button(t("bn_dl_json"), lambda: bn_frames.history_json(job.snapshot()),
+                       file_name="bnviz_history.json", mime="application/json",
+                       icon=":material/download:", key="bn_dl_json")
+    c3.download_button(t("bn_dl_weights"), job.readouts().export_weights, file_name="bnviz_lenet_weights.pt",
+                       mime="application/octet-stream", icon=":material/download:", key="bn_dl_w")
+

@@ -1,0 +1,42 @@
+"""The app's pages (their order, titles, icons and pictures on Home), and the guard every page
+script calls first.
+
+Because a folder named ``pages/`` sits beside ``app.py``, Streamlit starts each new server process
+in its legacy multipage mode: if the very first request is a deep link (``/ewma?b1=0.98``), it runs
+``pages/ewma.py`` alone, without ``app.py`` (no page config, no language switch, no navigation).
+``st.navigation`` switches the process to the modern mode, but only once ``app.py`` has run.
+This guard switches the mode and reruns, so the same request is served through ``app.py``.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+# The pages after Home, in the navigation's order: (url path, string key, icon). The script is
+# ``pages/<url path>.py``; its title is the string ``nav_<key>``, its line on Home ``home_<key>``.
+PAGES = (("ewma", "ewma", ":material/show_chart:"), ("optimizers", "opt", ":material/route:"),
+         ("batchnorm", "bn", ":material/stacked_bar_chart:"), ("tuning", "tune", ":material/tune:"))
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"  # taken by the browser tests
+
+
+@st.cache_data(show_spinner=False)
+def thumbnail(path: str):
+    """The page's screenshot for Home, 640 px wide at most (a tenth of the bytes); None if missing."""
+    from PIL import Image
+
+    try:
+        with Image.open(SHOTS / f"{path}.png") as image:
+            image.thumbnail((640, 640))
+            return image.convert("RGB")
+    except OSError:
+        return None
+
+
+def ensure_entrypoint() -> None:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,167 @@
+"""Start ``streamlit run app.py`` on a free port and Debian's Chromium; shared by tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bnviz.server.memory import ARENAS
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
+READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A ``streamlit run app.py`` process (or another ``script`` of the repository, with the
+    app's config); ``url(path)`` gives its addresses. With ``census`` it
+    runs under harness/census.py and writes its thread list to ``census_path`` on request."""
+
+    def __init__(self, env: dict | None = None, census: bool = False, script: str = "app.py"):
+        self.port = free_port()
+        cache = ROOT / ".pytest_cache"
+        self.log = open(cache / f"streamlit-{self.port}.log", "w+") if cache.is_dir() else subprocess.DEVNULL
+        self.census_path = str((cache if cache.is_dir() else Path("/tmp")) / f"census-{self.port}.json")
+        runner = ["harness.census", self.census_path] if census else ["streamlit"]
+        cmd = [sys.executable, "-m", *runner, "run", str(ROOT / script), "--server.headless", "true",
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        # As scripts/app.sh starts the app (a value in the environment wins there too).
+        arenas = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", str(ARENAS))}
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **arenas, **(env or {})})
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url("_stcore/health"), timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"streamlit did not start on port {self.port}")
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def server_log(self) -> str:
+        if self.log is subprocess.DEVNULL:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+
+
+def launch(playwright):
+    """Debian's Chromium through Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        raise FileNotFoundError(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+
+
+def wait_ready(page, text: str | None = None, timeout: float = 30_000):
+    """Wait until the script has finished (and, if given, ``text`` is on screen)."""
+    if text:
+        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    page.wait_for_selector(READY, timeout=timeout)
+
+
+def open_page(page, server, path: str, title: str):
+    page.goto(server.url(path))
+    page.locator("h1", has_text=title).first.wait_for(timeout=30_000)
+    wait_ready(page)
+    return page
+
+
+def count_runs(page) -> None:
+    """Count the script runs ``page`` asks of the server from now on: the rerun requests its
+    websocket sends (``BackMsg.rerun_script``). Counting the app's "running" state instead misses
+    a run that starts and ends within one frame, as it can on a busy machine."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    page.bnviz_runs = 0
+
+    def sent(payload):
+        if isinstance(payload, bytes) and BackMsg.FromString(payload).WhichOneof("type") == "rerun_script":
+            page.bnviz_runs += 1
+
+    page.on("websocket", lambda ws: ws.on("framesent", sent))
+
+
+def watch_runs(page) -> None:
+    """Start counting afresh (the pages of the ``page`` fixture are counted from their creation)."""
+    page.evaluate("0")  # a round trip: what the page sent before is counted before the reset
+    page.bnviz_runs = 0
+
+
+def runs_seen(page) -> int:
+    page.evaluate("0")  # … and what it sent until now, after
+    return page.bnviz_runs
+
+
+def chart_pixels(page, index: int = 0) -> str:
+    """The pixels of chart ``index`` (its canvas), to tell whether it was redrawn."""
+    return page.evaluate(f"document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas\")[{index}].toDataURL()")
+
+
+def settled_pixels(page, index: int = 0, timeout: float = 10.0) -> str:
+    """Chart ``index``'s pixels once it is drawn (not a blank canvas, as while a chart is mounted
+    again after a server run) and unchanged for 250 ms: on a busy machine a read can otherwise
+    fall between two drawings."""
+    page.wait_for_function(f"""() => {{
+        const c = document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas")[{index}];
+        if (!c) return false;
+        const blank = document.createElement("canvas");
+        blank.width = c.width; blank.height = c.height;
+        return c.toDataURL() !== blank.toDataURL();
+    }}""", timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    last = chart_pixels(page, index)
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        now = chart_pixels(page, index)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def drag(page, selector: str, to: float, steps: int = 12, pause_ms: int = 40) -> None:
+    """Press on a range input's thumb area and drag it to fraction ``to`` of its width, without
+    releasing (call ``page.mouse.up()`` to release)."""
+    el = page.locator(selector)
+    el.scroll_into_view_if_needed()
+    box = el.bounding_box()
+    value, lo, hi = (float(el.evaluate(f"e => e.{a}")) for a in ("value", "min", "max"))
+    start = (value - lo) / max(1e-9, hi - lo)
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 8 + start * (box["width"] - 16), y)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        frac = start + (to - start) * i / steps
+        page.mouse.move(box["x"] + 8 + frac * (box["width"] - 16), y)
+        page.wait_for_timeout(pause_ms)

@@ -1,0 +1,196 @@
+"""Tabs without a browser: Streamlit's own websocket protocol, spoken by a few lines of Python.
+
+A :class:`WireTab` asks for a page as a browser does (``BackMsg.rerun_script`` with the link's
+query string, kept as the page rewrites it), reads what the server sends back (``ForwardMsg``:
+elements, the fragment timers, the end of each run) and re-runs a live fragment at the interval the server asked for, as
+Streamlit's frontend does. It draws nothing, so thirty of them cost the machine next to nothing
+and the server does exactly the work thirty real tabs would ask of it. Used by the load test
+(most of its watchers) and by ``python -m bench bn-gil`` (every viewer).
+
+All tabs of a :class:`Wire` share one event loop in one thread of the calling process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
+
+STEP = re.compile(r"step (\d+)/|第 (\d+)/\d+ 步")  # English or Chinese progress bar
+FINISHED = ForwardMsg.ScriptFinishedStatus
+
+
+class WireTab:
+    """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
+
+    What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
+    fragment, ``refreshes`` (seconds from a
+    fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
+    ``buttons`` (label → widget id, latest run), ``exceptions`` (texts of ``st.exception``
+    elements), ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
+
+    def __init__(self, port: int, path: str):
+        self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
+        page, _, self.query = path.partition("?")
+        self.page_name = page
+        self.page_hash = ""
+        self.steps: list[int] = []
+        self.refreshes: list[float] = []
+        self.runs = 0
+        self.buttons: dict[str, str] = {}
+        self.exceptions: list[str] = []
+        self.problems: list[str] = []
+        self._fragments: dict[str, float] = {}  # live fragment id → its interval (s)
+        self._sent = 0.0
+        self._fragment_run = False
+        self._idle = asyncio.Event()
+        self._ws = None
+
+    # ---- what a test asks --------------------------------------------------------------
+    def last_step(self) -> int | None:
+        return self.steps[-1] if self.steps else None
+
+    def interval(self) -> float | None:
+        """Seconds between refreshes of its live fragment, as the server last asked (None: none live)."""
+        return next(iter(self._fragments.values()), None)
+
+    # ---- the protocol ------------------------------------------------------------------
+    async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = ()) -> None:
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        state.page_name = self.page_name
+        state.page_script_hash = self.page_hash
+        if fragment_id:
+            state.fragment_id = fragment_id
+            state.is_auto_rerun = True
+        for widget_id in clicks:  # a button's click: its trigger set for this one run
+            state.widget_states.widgets.add(id=widget_id, trigger_value=True)
+        self._idle.clear()
+        self._fragment_run = bool(fragment_id)
+        self._sent = time.perf_counter()
+        await self._ws.send(msg.SerializeToString())
+
+    def _read(self, raw: bytes) -> None:
+        msg = ForwardMsg()
+        msg.ParseFromString(raw)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = msg.new_session.page_script_hash
+            if not msg.metadata.run.fragment_ids:  # a whole run: as the frontend, forget every timer
+                self._fragments.clear()
+                self.buttons = {}
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            which = el.WhichOneof("type")
+            if which == "progress" and (found := STEP.search(el.progress.text)):
+                self.steps.append(int(found.group(1) or found.group(2)))
+            elif which == "button":
+                self.buttons[el.button.label] = el.button.id
+            elif which == "exception":
+                self.exceptions.append(el.exception.message)
+        elif kind == "navigation":  # the page st.navigation ran (a first run's new_session names the entry script)
+            self.page_hash = msg.navigation.page_script_hash
+        elif kind == "page_info_changed":  # the page wrote its link: a browser's address bar follows
+            self.query = msg.page_info_changed.query_string
+        elif kind == "auto_rerun":
+            self._fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self._fragments.clear()
+        elif kind == "script_finished":
+            if msg.script_finished == FINISHED.FINISHED_EARLY_FOR_RERUN:
+                return
+            self.runs += 1
+            if msg.script_finished == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY and self._fragment_run:
+                self.refreshes.append(time.perf_counter() - self._sent)
+            self._idle.set()
+        elif kind == "ref_hash":
+            self.problems.append("the server referred to a cached message this tab never had")
+
+    async def _receive(self) -> None:
+        async for raw in self._ws:
+            self._read(raw)
+
+    async def main(self, delay: float, stop: asyncio.Event) -> None:
+        """Open the page after ``delay`` s, then follow its live fragment until ``stop``."""
+        await asyncio.sleep(delay)
+        try:
+            async with connect(self.url, subprotocols=["streamlit"], max_size=None, compression=None) as ws:
+                self._ws = ws
+                receiver = asyncio.create_task(self._receive())
+
+                async def until(*waits, timeout=None) -> bool:
+                    """Wait for the first of ``waits`` (or ``timeout``); False if the socket closed."""
+                    tasks = [asyncio.ensure_future(w) for w in waits]
+                    await asyncio.wait([*tasks, receiver], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    for task in tasks:
+                        task.cancel()
+                    return not receiver.done()
+
+                await self._send()
+                while not stop.is_set():
+                    if not await until(self._idle.wait(), stop.wait()):
+                        break
+                    if not self._fragments:  # nothing live: wait for a press or the end
+                        if not await until(stop.wait(), timeout=0.2):
+                            break
+                        continue
+                    fragment_id, every = next(iter(self._fragments.items()))
+                    due = self._sent + every - time.perf_counter()
+                    if due > 0 and not await until(stop.wait(), timeout=due):
+                        break
+                    if not stop.is_set() and self._idle.is_set():
+                        await self._send(fragment_id)
+                if receiver.done() and not stop.is_set():
+                    self.problems.append("the server closed the connection")
+                receiver.cancel()
+        except Exception as exc:
+            self.problems.append(f"{type(exc).__name__}: {exc}")
+
+
+class Wire:
+    """Wire tabs on one event loop in a thread: ``open`` them, ``press`` their buttons, ``wait``
+    for what they see, ``close`` them all."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="wire-tabs", daemon=True)
+        self._thread.start()
+        self._stop = asyncio.Event()  # set from this thread with call_soon_threadsafe
+        self.tabs: list[WireTab] = []
+        self.problems: list[str] = []
+        self._tasks = []
+
+    def open(self, port: int, path: str, delay: float = 0.0) -> WireTab:
+        tab = WireTab(port, path)
+        self.tabs.append(tab)
+        self._tasks.append(asyncio.run_coroutine_threadsafe(tab.main(delay, self._stop), self.loop))
+        return tab
+
+    def press(self, tab: WireTab, label: str | None = None, ids: tuple = ()) -> None:
+        """Click a button by its label as the tab last saw it, or send clicks for any widget ids
+        (forged ones too): one rerun of the whole page with those triggers set."""
+        clicks = tuple(ids) or (tab.buttons[label],)
+        asyncio.run_coroutine_threadsafe(tab._send(clicks=clicks), self.loop).result(10)
+
+    def wait(self, ok, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ok():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"wire tabs: {what} not within {timeout:g} s")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        for task in self._tasks:
+            try:
+                task.result(15)
+            except Exception as exc:
+                self.problems.append(f"{type(exc).__name__}: {exc}")
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
