@@ -128,6 +128,19 @@ def chart_pixels(page, index: int = 0) -> str:
     return page.evaluate(f"document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas\")[{index}].toDataURL()")
 
 
+def redrawn(page, before: str, index: int = 0, timeout: float = 10.0) -> bool:
+    """Whether chart ``index`` is drawn otherwise than ``before`` within ``timeout`` seconds: Vega
+    draws a bound input's change on a later animation frame, which a busy machine delays."""
+    try:
+        page.wait_for_function(f"""before => {{
+            const c = document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas")[{index}];
+            return Boolean(c) && c.toDataURL() !== before;
+        }}""", arg=before, timeout=timeout * 1000)
+        return True
+    except Exception:  # Playwright's timeout: not redrawn
+        return False
+
+
 def settled_pixels(page, index: int = 0, timeout: float = 10.0) -> str:
     """Chart ``index``'s pixels once it is drawn (not a blank canvas, as while a chart is mounted
     again after a server run) and unchanged for 250 ms: on a busy machine a read can otherwise

@@ -28,6 +28,16 @@ FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh")
 CONSTANTS = {"pi": math.pi, "e": math.e}
 VARIABLES = ("x", "y")
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+# What a refused part of a formula looks like as the person typed it (never Python's node names).
+_TYPED_OPS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+              ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Not: "not", ast.Invert: "~",
+              ast.And: "and", ast.Or: "or", ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">=",
+              ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_TYPED_NODES = {ast.IfExp: "if … else", ast.Lambda: "lambda", ast.Attribute: ".", ast.Subscript: "[ ]",
+                ast.List: "[ ]", ast.Tuple: ",", ast.Dict: "{ }", ast.Set: "{ }", ast.NamedExpr: ":=",
+                ast.Starred: "*", ast.JoinedStr: "f\"…\"", ast.ListComp: "for", ast.SetComp: "for",
+                ast.DictComp: "for", ast.GeneratorExp: "for", ast.Await: "await", ast.Yield: "yield",
+                ast.YieldFrom: "yield"}
 
 
 class ExprError(KeyedError, ValueError):
@@ -45,6 +55,19 @@ def _number(node) -> float | None:
     return None
 
 
+def _typed(node) -> str:
+    """The refused part of a formula in the words it was typed in: its operator (``%``, ``<``,
+    ``and``), its keyword (``lambda``, ``if … else``), its bracket or dot, or the value itself."""
+    op = getattr(node, "op", None) or (node.ops[0] if isinstance(node, ast.Compare) else None)
+    if type(op) in _TYPED_OPS:
+        return _TYPED_OPS[type(op)]
+    if type(node) in _TYPED_NODES:
+        return _TYPED_NODES[type(node)]
+    if isinstance(node, ast.Constant):
+        return repr(node.value)[:20]  # 'text', True, None, 1j
+    return "…"
+
+
 def _compile(node, depth: int, count: list):
     """Check one node against the whitelist and return a function env -> tensor."""
     count[0] += 1
@@ -54,7 +77,7 @@ def _compile(node, depth: int, count: list):
 
     if isinstance(node, ast.Constant):
         if type(node.value) not in (int, float):
-            raise ExprError("expr_node", what=type(node.value).__name__)
+            raise ExprError("expr_node", what=_typed(node))
         value = float(node.value)
         if not math.isfinite(value) or abs(value) > MAX_NUMBER:
             raise ExprError("expr_number", max=MAX_NUMBER)
@@ -86,14 +109,15 @@ def _compile(node, depth: int, count: list):
         return lambda env: torch.as_tensor(base(env), dtype=torch.float64) ** exponent
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
-            raise ExprError("expr_call", name=str(what)[:20], functions=", ".join(FUNCTIONS))
+            if not isinstance(node.func, ast.Name):  # x.sin(), (lambda: 0)(): the part before the call
+                raise ExprError("expr_node", what=_typed(node.func))
+            raise ExprError("expr_call", name=node.func.id[:20], functions=", ".join(FUNCTIONS))
         if len(node.args) != 1 or node.keywords:
             raise ExprError("expr_args", name=node.func.id)
         fn = getattr(torch, node.func.id)
         arg = _compile(node.args[0], depth + 1, count)
         return lambda env: fn(torch.as_tensor(arg(env), dtype=torch.float64))
-    raise ExprError("expr_node", what=type(node).__name__)
+    raise ExprError("expr_node", what=_typed(node))
 
 
 def parse(text: str):

@@ -1,10 +1,14 @@
 """Runs a class can watch: one training, its owner, a watch code, and chart data shared by all.
 
-The owner's page :meth:`Registry.create`\\ s a :class:`WatchedRun` around its job. Anyone with the run's
-watch code (random, 16 bytes, URL-safe; never a counter or a session id) can :meth:`Registry.find`
-it and read it, never control it: the registry hands out the run, and only the owner's page holds
-the job's controls. When the owner's tab closes, the run stays findable for ``grace_s`` seconds
-(``$BNVIZ_WATCH_GRACE``, default 600), then its job is released and it is forgotten.
+The owner's page :meth:`Registry.create`\\ s a :class:`WatchedRun` around its job. Anyone with the
+run's watch code (random, 16 bytes, URL-safe; never a counter or a session id) can
+:meth:`Registry.find` it and read it, never control it: the registry hands out the run, and only
+the owner's pages hold the job's controls. The run also has an owner token, as random, that only
+the owner's browser keeps (never in a link): a reload, a second tab of that browser or the browser
+reopened after a crash hands it back (:meth:`Registry.find_owned`) and takes the run back with its
+controls (:meth:`Registry.owner_back`). When the last of the owner's pages has closed, the run
+stays findable for ``grace_s`` seconds (``$BNVIZ_WATCH_GRACE``, default 600), then its job is
+released and it is forgotten.
 
 Chart data is computed once per run, snapshot version and view and shared by every viewer
 (:meth:`WatchedRun.shared`): thirty students cost about what one does. Their refreshes still cost each a
@@ -62,10 +66,11 @@ class WatchedRun:
     """An owner's training with a watch code, and what its viewers share. The owner may replace
     the job (Reset, a new Start after the end): the code, and so the QR code, stays."""
 
-    def __init__(self, job, code: str):
+    def __init__(self, job, code: str, owner_token: str = "", owner: str = "owner"):
         self.job = job
         self.code = code
-        self.owner_present = True
+        self.owner_token = owner_token  # kept by the owner's browser only: it takes the run back
+        self._owners = {owner}  # the owner's pages (browser sessions) that hold the run now
         self.ends_at: float | None = None  # when the grace period after the owner left runs out
         self._lock = threading.Lock()
         self._watchers: dict[str, float] = {}
@@ -73,6 +78,11 @@ class WatchedRun:
         self._timer: threading.Timer | None = None
         self.results: dict[str, tuple] = {}  # what the owner measured, for every viewer: name → (job id, step, value)
         self.tick_costs: deque = deque(maxlen=2000)  # seconds of server time of each page refresh
+
+    @property
+    def owner_present(self) -> bool:
+        """Whether a page of the owner's holds the run now."""
+        return bool(self._owners)
 
     # ---- watchers -----------------------------------------------------------------------
     def seen(self, viewer: str) -> None:
@@ -162,16 +172,36 @@ class Registry:
         self._grace_s = grace_s
         self._lock = threading.Lock()
         self._runs: dict[str, WatchedRun] = {}
+        self._owned: dict[str, WatchedRun] = {}  # owner token → run
 
     @property
     def grace_s(self) -> float:
         return self._grace_s if self._grace_s is not None else grace_from_env()
 
-    def create(self, job) -> WatchedRun:
-        run = WatchedRun(job, secrets.token_urlsafe(16))
+    def create(self, job, owner: str = "owner") -> WatchedRun:
+        """A new run around ``job``, held by the owner's page ``owner``."""
+        run = WatchedRun(job, secrets.token_urlsafe(16), secrets.token_urlsafe(16), owner)
         with self._lock:
             self._runs[run.code] = run
+            self._owned[run.owner_token] = run
         return run
+
+    def find_owned(self, token: str | None) -> WatchedRun | None:
+        """The run whose owner token this is, or None (unknown, ended, or not a token at all)."""
+        if not token or len(token) > 64:
+            return None
+        with self._lock:
+            run = self._owned.get(token)
+        return run if run is not None and self.find(run.code) is run else None
+
+    def owner_back(self, run: WatchedRun, owner: str) -> None:
+        """A page of the owner's holds the run (again): a pending grace period is called off."""
+        with self._lock:
+            run._owners.add(owner)
+            run.ends_at = None
+            timer, run._timer = run._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def find(self, code: str | None) -> WatchedRun | None:
         """The run with this watch code, or None (unknown, expired, or not a code at all)."""
@@ -184,25 +214,37 @@ class Registry:
             return None
         return run
 
-    def owner_left(self, run: WatchedRun) -> None:
-        """The owner's tab closed: the run stays watchable for the grace period, then goes."""
+    def owner_left(self, run: WatchedRun, owner: str = "owner") -> None:
+        """A page of the owner's closed. When none holds the run any more, it stays watchable (and
+        can be taken back) for the grace period, then goes."""
         grace = self.grace_s
-        run.owner_present = False
+        with self._lock:
+            run._owners.discard(owner)
+            if run._owners or run._timer is not None:
+                return
+            if grace > 0:
+                run.ends_at = time.monotonic() + grace
+                run._timer = threading.Timer(grace, self._expire, args=(run,))
+                run._timer.name = "bnviz-watch-grace"
+                run._timer.daemon = True
+                run._timer.start()
         if grace <= 0:
             self.drop(run)
-            return
-        run.ends_at = time.monotonic() + grace
-        timer = threading.Timer(grace, self.drop, args=(run,))
-        timer.name = "bnviz-watch-grace"
-        timer.daemon = True
-        run._timer = timer
-        timer.start()
+
+    def _expire(self, run: WatchedRun) -> None:
+        """The grace period has run out, unless the owner came back meanwhile."""
+        with self._lock:
+            if run._owners:
+                return
+        self.drop(run)
 
     def drop(self, run: WatchedRun) -> None:
         """Release the run's job and forget it (its watchers see that it has ended)."""
         with self._lock:
             if self._runs.get(run.code) is run:
                 del self._runs[run.code]
+            if self._owned.get(run.owner_token) is run:
+                del self._owned[run.owner_token]
         if run._timer is not None and run._timer is not threading.current_thread():
             run._timer.cancel()
         run.job.release()

@@ -104,6 +104,71 @@ def test_live_training_pause_resume_stop(contexts, server):
     assert "Traceback" not in server.server_log()
 
 
+WATCH_CODE = re.compile(r"watch=([A-Za-z0-9_-]{20,})")
+RUN_CONTROLS = ("bn_pause", "bn_resume", "bn_stop", "bn_reset", "bn_step")
+A_RUNS_CONTROLS = ("bn_pause", "bn_resume", "bn_stop")  # an owner's page without a run has Step and Reset too
+
+
+def run_controls(page, names=RUN_CONTROLS) -> int:
+    """Buttons of the app's area that control a run and can be pressed (a page without a run
+    shows Stop, disabled)."""
+    app = page.locator("[data-testid='stMain'], [data-testid='stSidebar']")
+    return sum(b.is_enabled() for k in names for b in app.get_by_role("button", name=EN[k], exact=True).all())
+
+
+def watch_code(page) -> str:
+    """The run's watch code, from the owner's watch box."""
+    page.get_by_text(WATCH_CODE).first.wait_for(state="attached", timeout=30_000)
+    return WATCH_CODE.search(page.content()).group(1)
+
+
+def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server):
+    """The teacher reloads mid-run (or the projector's browser restarts): the same run comes back
+    with its controls, in a second tab of that browser too. A watcher who reloads, and another
+    browser that opens the page, get none of them."""
+    progress = "[data-testid='stProgress']"
+    teacher = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    page = teacher.new_page()
+    open_page(page, server, SMALL, EN["bn_title"])
+    page.get_by_role("button", name=EN["bn_start"]).click()
+    expect(page.locator(progress).first).to_contain_text(EN["bn_state_running"], timeout=30_000)
+    code = watch_code(page)
+
+    page.reload()
+    wait_ready(page)
+    expect(page.locator(progress).first).to_contain_text(EN["bn_state_running"], timeout=30_000)
+    assert watch_code(page) == code  # the same run, not a new one
+    page.get_by_role("button", name=EN["bn_pause"]).click()
+    expect(page.locator(progress).first).to_contain_text(EN["bn_state_paused"], timeout=30_000)
+
+    second = teacher.new_page()  # another tab of the teacher's browser
+    open_page(second, server, "batchnorm", EN["bn_title"])
+    expect(second.get_by_role("button", name=EN["bn_resume"], exact=True)).to_be_visible(timeout=30_000)
+    assert watch_code(second) == code
+
+    student = contexts(locale="en-US").new_page()
+    open_page(student, server, f"batchnorm?watch={code}", EN["bn_title"])
+    expect(student.locator(progress).first).to_contain_text(EN["bn_state_paused"], timeout=30_000)
+    student.reload()
+    wait_ready(student)
+    expect(student.locator(progress).first).to_contain_text(EN["bn_state_paused"], timeout=30_000)
+    stranger = contexts(locale="en-US").new_page()  # no owner token in this browser
+    open_page(stranger, server, "batchnorm", EN["bn_title"])
+    stranger.wait_for_timeout(2000)  # time enough for a browser that had a token to hand it over
+    wait_ready(stranger)
+    assert run_controls(student) == 0  # a watcher's page: no control at all
+    assert run_controls(stranger, A_RUNS_CONTROLS) == 0 and code not in stranger.content()
+    assert EN["bn_status_none"] in stranger.locator(progress).first.inner_text()  # its own page, not started
+
+    second.get_by_role("button", name=EN["bn_stop"], exact=True).click()  # the owner's controls work from here too
+    page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
+    # The class is told who stopped it: not "stopped by you", and no Start to press.
+    student.get_by_text(EN["watch_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
+    assert EN["bn_stopped"].split("{")[0].strip() not in student.inner_text("body")
+    for pg in (page, second, student, stranger):
+        no_exception(pg)
+
+
 ZH = STRINGS["zh"]
 
 

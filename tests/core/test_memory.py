@@ -10,12 +10,13 @@ from pathlib import Path
 from bnviz.server.memory import ARENAS
 
 ROOT = Path(__file__).resolve().parents[2]
-# Eight threads allocating at once outside the GIL (torch's matrix products), then the count.
+# Eight threads allocating at once outside the GIL (torch's matrix products), then the count (20
+# products each already give every thread an arena of its own without the limit: 9 here).
 CODE = """
 import threading, torch
 from bnviz.server import memory
 def work():
-    for _ in range(200):
+    for _ in range(20):
         torch.randn(300, 300) @ torch.randn(300, 300)
 threads = [threading.Thread(target=work) for _ in range(8)]
 [t.start() for t in threads]; [t.join() for t in threads]

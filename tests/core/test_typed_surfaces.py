@@ -44,7 +44,8 @@ def test_value_and_gradient_match_torch(text, ref):
 
 @pytest.mark.parametrize("text, key", [
     ("", "expr_empty"), ("x" * 201, "expr_too_long"), ("x +", "expr_syntax"), ("x y", "expr_syntax"),
-    ("__import__('os').system('id')", "expr_call"), ("x.real", "expr_node"), ("x[0]", "expr_node"),
+    ("__import__('os').system('id')", "expr_node"), ("__import__('os')", "expr_call"), ("x.real", "expr_node"),
+    ("x[0]", "expr_node"),
     ("foo(x)", "expr_call"), ("sin(x, y)", "expr_args"), ("sin(x=1)", "expr_args"), ("z + 1", "expr_name"),
     ("x ** y", "expr_power"), ("x ** 100", "expr_power"), ("1e400 * x", "expr_number"), ("1e7 * x", "expr_number"),
     ("lambda: 1", "expr_node"), ("x if y else 1", "expr_node"), ("[x, y]", "expr_node"), ("'a' + x", "expr_node"),
@@ -56,6 +57,20 @@ def test_rejected_with_a_reason(text, key):
     with pytest.raises(typed_surfaces.ExprError) as err:
         typed_surfaces.surface(text)
     assert err.value.key == key
+
+
+@pytest.mark.parametrize("text, typed", [
+    ("x % 2", "%"), ("x // 2", "//"), ("x @ y", "@"), ("x | y", "|"), ("not x", "not"), ("~x", "~"),
+    ("x and y", "and"), ("x < y", "<"), ("x == y", "=="), ("x if y else 1", "if … else"), ("lambda: 1", "lambda"),
+    ("x.real", "."), ("sin.__class__", "."), ("x.sin()", "."), ("x[0]", "[ ]"), ("[x, y]", "[ ]"), ("x, y", ","),
+    ("{x}", "{ }"), ("(x := 1)", ":="), ("'a' + x", "'a'"), ("True + x", "True"), ("1j * x", "1j"),
+    ("(v for v in x)", "for"),
+])
+def test_a_refused_part_is_named_as_it_was_typed(text, typed):
+    """Never Python's own node names ("BinOp", "IfExp"): the operator, keyword or value typed."""
+    with pytest.raises(typed_surfaces.ExprError) as err:
+        typed_surfaces.surface(text)
+    assert err.value.key == "expr_node" and err.value.params["what"] == typed
 
 
 HOSTILE = st.one_of(

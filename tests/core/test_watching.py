@@ -189,3 +189,41 @@ def test_a_large_class_refreshes_less_often_within_its_budget(monkeypatch):
         assert watching.class_budget() == expect
     monkeypatch.setenv("BNVIZ_CLASS_REFRESHES", "")
     assert with_watchers(30).class_interval(1.0) == math.ceil(30 / (watching.CLASS_REFRESHES_PER_CORE * 2))
+
+
+def test_the_owner_token_finds_the_run_and_nothing_else_does():
+    reg = Registry(grace_s=60)
+    runs = [reg.create(FakeJob(i), owner=f"page{i}") for i in range(20)]
+    tokens = [r.owner_token for r in runs]
+    assert len(set(tokens)) == 20 and all(len(tok) >= 20 for tok in tokens)
+    assert not set(tokens) & {r.code for r in runs}  # the watch link never carries control
+    assert reg.find_owned(tokens[3]) is runs[3]
+    for wrong in (None, "", runs[3].code, tokens[3][:-1], tokens[3] + "x", "x" * 10_000):
+        assert reg.find_owned(wrong) is None
+    reg.drop(runs[3])
+    assert reg.find_owned(tokens[3]) is None  # an ended run cannot be taken back
+
+
+def test_a_reload_takes_the_run_back_before_its_grace_period_ends():
+    """The owner's old page closes (its session ends after a reload), the new one takes the run
+    back: no grace period is left running, and the job is not released when it would have ended."""
+    reg = Registry(grace_s=0.3)
+    job = FakeJob()
+    run = reg.create(job, owner="old tab")
+    reg.owner_left(run, "old tab")
+    assert not run.owner_present and run.ends_at is not None
+    reg.owner_back(reg.find_owned(run.owner_token), "new tab")
+    assert run.owner_present and run.ends_at is None
+    assert not job.released.wait(0.6)  # past the grace period: still the owner's
+    assert reg.find(run.code) is run
+
+
+def test_the_grace_period_starts_when_the_last_of_the_owners_pages_has_closed():
+    reg = Registry(grace_s=0.2)
+    job = FakeJob()
+    run = reg.create(job, owner="tab 1")
+    reg.owner_back(run, "tab 2")  # a second tab of the same browser
+    reg.owner_left(run, "tab 1")
+    assert run.owner_present and run.ends_at is None and not job.released.wait(0.4)
+    reg.owner_left(run, "tab 2")
+    assert job.released.wait(5) and reg.find_owned(run.owner_token) is None

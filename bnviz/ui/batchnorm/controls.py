@@ -97,8 +97,9 @@ def live_rates(snap) -> None:
                           format_func=lambda v: f"{v:g}", help=t("bn_lr_now_help"))
 
 
-def status(snap) -> None:
-    """Progress bar with state, epoch, step, speed, ETA and device; divergence or failure below."""
+def status(snap, owner: bool = True) -> None:
+    """Progress bar with state, epoch, step, speed, ETA and device; divergence, failure or a Stop
+    below (said to the owner as their own doing, to a watcher as the owner's)."""
     if snap is None:
         st.progress(0.0, text=t("bn_status_none"))
         return
@@ -114,7 +115,7 @@ def status(snap) -> None:
     if snap.state == "failed":
         st.error(t("bn_failed", error=snap.reason_params.get("error", "")))
     elif snap.reason_key == "job_stopped":
-        st.info(t("bn_stopped", step=snap.step))
+        st.info(t("bn_stopped" if owner else "watch_stopped", step=snap.step))
 
 
 def watch_box(run, url_path: str) -> None:

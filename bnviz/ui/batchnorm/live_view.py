@@ -10,7 +10,7 @@ import streamlit as st
 
 from bnviz.training.history import Snapshot
 from bnviz.ui import urlstate
-from bnviz.ui.batchnorm import controls, panels, session
+from bnviz.ui.batchnorm import controls, ownership, panels, session
 from bnviz.ui.batchnorm.session import PANELS, VIEW
 from bnviz.ui.classroom.svg_export import forget_charts
 from bnviz.ui.i18n import t
@@ -47,6 +47,8 @@ class Viewer:
 
 def viewer() -> Viewer:
     watched, slot = session.watched_run(), session.session_slot()
+    if watched is None:
+        ownership.take_back(slot)  # a reload, or another tab of the owner's browser
     run = watched or slot.run
     return Viewer(watched, slot, run.job.snapshot() if run is not None else None)
 
@@ -56,6 +58,7 @@ def header(v: Viewer) -> None:
     if not v.owner:
         controls.watcher_header(v.watched)
         return
+    ownership.keep(v.slot)
     controls.sidebar()
     controls.dataset_banner(*session.dataset())
     with guarded():
@@ -112,7 +115,7 @@ def _refreshing(v: Viewer):
                 or not v.owner and v.watched.class_interval(v.tick) != v.every:
             st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
         with guarded():
-            controls.status(snap)
+            controls.status(snap, v.owner)
             if panel is None:
                 st.info(t("bn_press_start" if v.owner else "watch_not_started"))
                 return

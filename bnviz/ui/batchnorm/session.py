@@ -130,6 +130,7 @@ class Slot:
     the registry's grace period so the class can keep watching."""
 
     def __init__(self):
+        self.id = secrets.token_hex(8)  # this page's name among the run's owners
         self.run: watching.WatchedRun | None = None
         self.lock = threading.Lock()
 
@@ -139,16 +140,24 @@ class Slot:
 
     def replace(self, job: training.Job) -> None:
         if self.run is None:
-            self.run = watching.REGISTRY.create(job)
+            self.run = watching.REGISTRY.create(job, owner=self.id)
             return
         old, self.run.job = self.run.job, job
         if old is not job:
             old.release()
 
+    def adopt(self, run: watching.WatchedRun) -> None:
+        """Hold ``run`` as its owner (its owner token came from this browser), unless this page
+        holds a run already."""
+        with self.lock:
+            if self.run is None:
+                watching.REGISTRY.owner_back(run, self.id)
+                self.run = run
+
     def release(self):
         with self.lock:
             if self.run is not None:
-                watching.REGISTRY.owner_left(self.run)
+                watching.REGISTRY.owner_left(self.run, self.id)
 
 
 @st.cache_resource(scope="session", on_release=Slot.release, show_spinner=False)

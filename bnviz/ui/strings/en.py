@@ -394,6 +394,7 @@ STRINGS = {
                    "Lower its learning rate and press Start again.",
     "bn_failed": "Training stopped because of an error: {error}. Change the settings and press Start again.",
     "bn_stopped": "Stopped by you after {step} steps. Start begins a new run.",
+    "watch_stopped": "The run's owner stopped it after {step} steps.",
     "bn_tab_loss": "Loss & accuracy",
     "bn_tab_hist": "Histograms",
     "bn_tab_time": "Over time (Figure 1)",

@@ -357,6 +357,7 @@ STRINGS = {
     "bn_diverged": "{model} 在第 {step} 步发散：损失变成了非有限值或超过了 {limit}。请调低它的学习率，再按“开始”。",
     "bn_failed": "训练因错误而停止：{error}。请修改设置后再按“开始”。",
     "bn_stopped": "你在第 {step} 步停止了训练。按“开始”会开始新的一次训练。",
+    "watch_stopped": "训练的主人在第 {step} 步后停止了它。",
     "bn_tab_loss": "损失与准确率",
     "bn_tab_hist": "直方图",
     "bn_tab_time": "随时间变化（图 1）",
