@@ -19,6 +19,7 @@ from bnviz.optimization.surfaces import SURFACES
 from bnviz.smoothing import ewma, ewma_frames
 from bnviz.ui.optimization import charts as optimization_charts
 from bnviz.ui.smoothing import charts as smoothing_charts
+from bnviz.ui.strings import STRINGS
 from bnviz.ui.vega import vega_spec
 
 # The parameter the bench moves, its native range, and the values the other parameters keep.
@@ -55,7 +56,8 @@ def native(spec: dict, moving: str, top: int, fixed: dict) -> dict:
 def ewma_chart():
     s = series.temperatures("temp_max")
     raw, drawn = ewma_frames.raw_table(s)
-    ticks, tick_format = ewma_frames.date_ticks(s)
+    ticks, unit = ewma_frames.date_ticks(s)
+    tick_format = STRINGS["en"][f"date_format_{unit}"] if unit else ""
     return vega_spec(smoothing_charts.smoothing_chart, {"raw": raw, "curves": ewma_frames.curve_table(s)},
                      labels=[ewma_frames.beta_label(b) for b in ewma_frames.BETAS],
                      variants={v: v for v in ewma.VARIANTS}, ticks=ticks, tick_format=tick_format, few=drawn <= 200,

@@ -123,6 +123,99 @@ def in_format(tokens: list[str], number_format: str) -> list[str]:
     return tokens
 
 
+# --- numbers as code and other tools print or write them -----------------------------------------
+# Python, NumPy and torch reprs, pandas' printed Series, JSON, R's c() and printed vectors,
+# MATLAB/Octave matrices and displays, a spreadsheet's copied column: each is read as the numbers
+# it holds, and the page says what it was read as (``read_as``).
+
+MISSING = {"nan", "na", "n/a", "#n/a", "null", "none", "nil", "missing", "#div/0!", "#value!", "#num!", "#ref!",
+           "#null!", "#name?", "-", "--", "?"}  # cells and printouts for "no value": NaN
+_INFINITE = {"inf": "inf", "+inf": "inf", "-inf": "-inf", "infinity": "inf", "+infinity": "inf",
+             "-infinity": "-inf", "∞": "inf", "+∞": "inf", "-∞": "-inf"}
+_ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][\w.]*\s*(?:=|<-|:=)\s*(?![=])")  # x = …, x <- …, x := …
+_CALL = re.compile(r"\b(?:[A-Za-z_][\w.]*\.)?(array|tensor|Series|c|list|tuple|float64|float32|int64|int32|"
+                   r"double|single|vector|matrix|asarray|from_numpy)\s*\(")
+_KEYWORD = re.compile(r",?\s*\b(?:dtype|device|requires_grad|name|grad_fn|index)\s*=\s*[^,)\]\n]*")
+_PANDAS_FOOTER = re.compile(r"^\s*(?:Name:.*|dtype:.*|Length:.*|Freq:.*)$", re.M)
+_R_INDEX = re.compile(r"^\s*\[\d+\]", re.M)
+_OCTAVE_HEAD = re.compile(r"^\s*(?:[A-Za-z_]\w*\s*=|ans\s*=|Columns \d+ (?:through|and) \d+:?)\s*$", re.M)
+
+
+def _json_numbers(text: str) -> list | None:
+    """The numbers of a JSON array (nested arrays flattened; null is NaN), or of an object with
+    one array of them; None if ``text`` is not such JSON."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        arrays = [v for v in data.values() if isinstance(v, list)]
+        data = arrays[0] if len(arrays) == 1 else None
+    if not isinstance(data, list):
+        return None
+    flat = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is None:
+            flat.append("nan")
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            flat.append(repr(float(item)))
+        else:
+            return None
+    return flat
+
+
+def _pandas_values(lines: list[str]) -> list[str] | None:
+    """A printed pandas Series (an index, then the value, on each line): its values."""
+    rows = [line.split() for line in lines if line.strip()]
+    if len(rows) < 2 or any(len(r) < 2 for r in rows):
+        return None
+    return [r[-1] for r in rows]
+
+
+def unwrap(text: str) -> tuple[str, str, str]:
+    """(the numbers as plain text, what the text was read as, a column header or ""). ``text``
+    already :func:`plain`. What it was read as: "json", "pandas", "r", "code" (a list, array or
+    tensor as Python, NumPy, torch, R's c() or MATLAB write it), "column" (a spreadsheet's column
+    under a header) or "" (plain numbers)."""
+    stripped = text.strip()
+    if stripped[:1] in "[{" and (numbers := _json_numbers(stripped.replace("NaN", "null"))) is not None:
+        return " ".join(numbers), "json", ""
+    if footer := _PANDAS_FOOTER.search(text):
+        body = _PANDAS_FOOTER.sub("", text)
+        if (values := _pandas_values(body.splitlines())) is not None:
+            name = re.search(r"Name:\s*([^,\n]+)", text[footer.start():])
+            return " ".join(values), "pandas", name.group(1).strip()[:40] if name else ""
+    if _R_INDEX.search(text):
+        return _R_INDEX.sub(" ", text), "r", ""
+    code = _OCTAVE_HEAD.sub(" ", _ASSIGNMENT.sub("", text))
+    code, calls = _CALL.subn(" ", code)
+    code = _KEYWORD.sub(" ", code)
+    brackets = sum(code.count(b) for b in "[](){}")
+    if calls or brackets or code != text:
+        code = re.sub(r"[\[\](){}]", " ", code).strip().rstrip(";")
+        return code, "code", ""
+    first, _, rest = stripped.partition("\n")
+    words = first.split()
+    if words and rest.strip() and not any(_to_float(w.replace(",", "")) is not None or w.lower() in MISSING
+                                          for w in words):
+        return rest, "column", first.strip()[:40]  # a spreadsheet column under its header
+    return text, "", ""
+
+
+def _canonical(token: str) -> str:
+    """Missing-value cells as NaN, infinities as Python writes them, a trailing comma or ``;`` gone."""
+    low = token.strip().lower().rstrip(",;")
+    if low in MISSING:
+        return "nan"
+    return _INFINITE.get(low, token.strip().rstrip(";"))
+
+
 def _tokens(text: str) -> tuple[list[str], str]:
     """The numbers' tokens and the format assumed for commas inside them (:func:`comma_format`),
     or "commas_separate" (a comma between two digits taken as a separator: "1,5" is 1 and 5)."""
@@ -134,11 +227,14 @@ def _tokens(text: str) -> tuple[list[str], str]:
 
 
 def parse_pasted(text: str) -> Series:
-    """Numbers separated by spaces, commas, semicolons or new lines (``nan``/``inf`` allowed).
+    """Numbers separated by spaces, commas, semicolons or new lines (``nan``/``inf`` allowed), or
+    as code and tools write them (:func:`unwrap`; said in the notes' ``read_as``).
     Where something other than commas separates them, a comma inside a number is read as a
     decimal comma or between thousands when only one reading fits, and said in the notes
     (``number_format``) when it had to be assumed; full-width input is read as ASCII."""
-    tokens, number_format = _tokens(plain(text or ""))
+    numbers, read_as, header = unwrap(plain(text or ""))
+    tokens, number_format = _tokens(numbers)
+    tokens = [tok for tok in (_canonical(tok) for tok in tokens) if tok]
     if not tokens:
         raise SeriesError("empty")
     if len(tokens) > MAX_POINTS:
@@ -149,7 +245,7 @@ def parse_pasted(text: str) -> Series:
         if v is None:
             raise SeriesError("bad_token", token=tok[:40], pos=i + 1)
         values[i] = v
-    return finish(values, "pasted", number_format=number_format)
+    return finish(values, header or "pasted", number_format=number_format, read_as=read_as, header=header)
 
 
 def downsample_indices(values: np.ndarray, max_points: int = 4000) -> np.ndarray:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
+import unicodedata
 
 import numpy as np
 
@@ -120,14 +122,67 @@ def _compile(node, depth: int, count: list):
     raise ExprError("expr_node", what=_typed(node))
 
 
+# The typography of mathematics and of other keyboards, as Python writes it.
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺·", "0123456789-+.")
+_SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+(?:·[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+_SIGNS = str.maketrans({"×": "*", "·": "*", "⋅": "*", "∙": "*", "✕": "*", "÷": "/", "∕": "/", "−": "-", "–": "-",
+                        "—": "-", "‐": "-", "‑": "-", "π": "pi", "Π": "pi", "ℯ": "e"})
+_ROOT = re.compile(r"√\s*(\(|[A-Za-z_]\w*|\d+(?:\.\d+)?)")
+# Multiplication people leave out: 2x, 3(x + 1), (x + 1)(y − 1), 2 sin(x), x(y + 1) — never 1e3.
+_NUMBER_THEN = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)\s*(?=[A-Za-z(])(?![eE][+-]?\d)(?![jJ]\b)")
+_CLOSE_THEN = re.compile(r"\)\s*(?=[\w(])")
+_NAME_THEN = re.compile(r"\b(x|y|pi|e)\s*(?=\()")
+_E_POWER = re.compile(r"\be\s*\*\*\s*")  # eˣ, e^(−x²): the exponential
+
+
+def normalise(text: str) -> str:
+    """``text`` as Python writes it: full-width characters as ASCII, superscript powers (x²) and
+    ``^`` as ``**``, × · ÷ − as * / -, π as pi, √ as sqrt, ln as log, and the multiplications a
+    formula on paper leaves out (``2x``, ``3(x + 1)``, ``(x + 1)(y − 1)``)."""
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "**(" + m.group(0).translate(_SUPERSCRIPTS) + ")", text)
+    text = unicodedata.normalize("NFKC", text).translate(_SIGNS).replace("^", "**")
+    text = _ROOT.sub(lambda m: "sqrt(" if m.group(1) == "(" else f"sqrt({m.group(1)})", text)
+    text = re.sub(r"\bln\b", "log", text)
+    text = _NUMBER_THEN.sub(r"\1*", text)
+    text = _CLOSE_THEN.sub(")*", text)
+    return _exp_powers(_NAME_THEN.sub(r"\1*", text))
+
+
+def _exp_powers(text: str) -> str:
+    """``e**(…)`` and ``e**x`` as ``exp(…)``, ``exp(x)`` (a power of e is written with ^ on paper)."""
+    found = _E_POWER.search(text)
+    if found is None:
+        return text
+    rest = text[found.end():]
+    if rest.startswith("("):
+        depth = 0
+        for i, ch in enumerate(rest):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0:
+                return text[:found.start()] + "exp" + rest[:i + 1] + _exp_powers(rest[i + 1:])
+        return text  # unbalanced: the parser says so
+    token = re.match(r"-?[\w.]+", rest)
+    if token is None:
+        return text
+    return text[:found.start()] + f"exp({token.group(0)})" + _exp_powers(rest[token.end():])
+
+
+def latex(text: str) -> str:
+    """The typed formula as LaTeX, for the page to show what it read: ``x**(2)`` as x², ``*`` as ·."""
+    shown = re.sub(r"\*\*\((-?[\d.]+)\)", r"^{\1}", normalise(text or ""))
+    shown = re.sub(r"\*\*(-?[\d.]+)", r"^{\1}", shown).replace("**", "^").replace("*", r" \cdot ")
+    return "f(x,y) = " + re.sub(r"\bpi\b", r"\\pi ", shown)
+
+
 def parse(text: str):
-    """Parse and check ``text``; returns a function of an env {'x': tensor, 'y': tensor}."""
+    """Parse and check ``text`` (after :func:`normalise`); returns a function of an env
+    {'x': tensor, 'y': tensor}."""
     text = (text or "").strip()
     if not text:
         raise ExprError("expr_empty")
     if len(text) > MAX_LENGTH:
         raise ExprError("expr_too_long", max=MAX_LENGTH)
-    text = text.replace("^", "**")  # a common habit from maths notation
+    text = normalise(text)
     try:
         tree = pysource.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):

@@ -53,17 +53,17 @@ def dates(series: Series, idx: np.ndarray) -> np.ndarray:
 
 
 def date_ticks(series: Series) -> tuple[list[float], str]:
-    """``(ticks, format)``: for a dated series, axis ticks in epoch milliseconds at the first of
-    each month (or each day, or each hour, for a shorter span) and their d3 time format; empty
-    without dates."""
+    """``(ticks, unit)``: for a dated series, axis ticks in epoch milliseconds at the first of each
+    month (or each day, or each hour, for a shorter span) and that unit ("month", "day", "hour":
+    the page labels them in its language); empty without dates."""
     if series.index is None or not len(series.index):
         return [], ""
     first, last = series.index.min(), series.index.max()
-    for unit, fmt, least in (("M", "%b %Y", 3), ("D", "%d %b", 3), ("h", "%H:%M", 0)):  # noqa: B007 - read below
-        ticks = np.arange(first.astype(f"datetime64[{unit}]"), last.astype(f"datetime64[{unit}]") + 1)
-        if len(ticks) > least:
-            break
-    return ticks.astype("datetime64[ms]").astype(np.int64).astype(float).tolist(), fmt
+    for code, unit, least in (("M", "month", 3), ("D", "day", 3), ("h", "hour", 0)):
+        ticks = np.arange(first.astype(f"datetime64[{code}]"), last.astype(f"datetime64[{code}]") + 1)
+        if len(ticks) > least or code == "h":
+            return ticks.astype("datetime64[ms]").astype(np.int64).astype(float).tolist(), unit
+    return [], ""  # not reached: every span has an hour
 
 
 def display_exponent(series: Series) -> int:

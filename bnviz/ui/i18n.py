@@ -27,9 +27,30 @@ def current_language() -> str:
     return default_language()
 
 
+COUNTS = ("n", "active", "count")  # the parameter a sentence's number agrees with, the first there is
+
+
 def t(key: str, **params) -> str:
-    text = STRINGS[current_language()].get(key) or STRINGS["en"][key]
-    return text.format(**params) if params else text
+    """``key``'s text in the current language with ``params`` filled in (:func:`text`)."""
+    return text(current_language(), key, **params)
+
+
+def text(lang: str, key: str, **params) -> str:
+    """``key``'s text in ``lang`` with ``params`` filled in. Where the count (the first of
+    :data:`COUNTS` given) is 1 and the language has a singular form ``<key>_singular``, that one:
+    "1 value is", not "1 values are" (Chinese needs none)."""
+    table = STRINGS[lang]
+    count = next((params[name] for name in COUNTS if name in params), None)
+    if count == 1 and f"{key}_singular" in table:
+        key = f"{key}_singular"
+    found = table[key] if key in table else STRINGS["en"][key]
+    return found.format(**params) if params else found
+
+
+def joined(*sentences: str) -> str:
+    """Sentences one after the other as the language writes them: a space between English ones,
+    none between Chinese ones."""
+    return t("sentence_sep").join(sentences)
 
 
 def listing(items) -> str:

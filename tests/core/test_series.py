@@ -128,3 +128,49 @@ def test_pasted_numbers_in_other_locales_are_read_as_meant_and_assumptions_said(
     s = series.parse_pasted(text)
     np.testing.assert_array_equal(s.values, values)
     assert s.notes.get("number_format") == assumed
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("text, values, read_as, name", [
+    # Python, NumPy, torch
+    ("[1.0, 2.5, 3, -4e-3]", [1.0, 2.5, 3.0, -0.004], "json", "pasted"),
+    ("array([1. , 2.5, 3. , nan])", [1.0, 2.5, 3.0, NAN], "code", "pasted"),
+    ("array([ 1.5,  2. ,\n        3.25,  4. ], dtype=float32)", [1.5, 2.0, 3.25, 4.0], "code", "pasted"),
+    ("[1.  2.5 3.  4. ]", [1.0, 2.5, 3.0, 4.0], "code", "pasted"),  # print() of a NumPy array
+    ("[np.float64(1.5), np.float64(2.0), np.float64(3.0)]", [1.5, 2.0, 3.0], "code", "pasted"),  # NumPy 2's list
+    ("losses = [0.9, 0.7, 0.6]", [0.9, 0.7, 0.6], "code", "pasted"),
+    ("tensor([0.5000, 0.2500, 0.1250], requires_grad=True)", [0.5, 0.25, 0.125], "code", "pasted"),
+    # pandas: the index column is not data
+    ("0    1.0\n1    2.5\n2    3.0\ndtype: float64", [1.0, 2.5, 3.0], "pandas", "pasted"),
+    ("0    0.9\n1    0.7\n2    0.6\nName: loss, dtype: float64", [0.9, 0.7, 0.6], "pandas", "loss"),
+    ("2012-01-01    12.8\n2012-01-02    10.6\n2012-01-03    NaN\nFreq: D, Name: temp, dtype: float64",
+     [12.8, 10.6, NAN], "pandas", "temp"),
+    # JSON
+    ("[1, 2, null, 4]", [1.0, 2.0, NAN, 4.0], "json", "pasted"),
+    ('{"loss": [0.9, 0.8, 0.7]}', [0.9, 0.8, 0.7], "json", "pasted"),
+    ("[[1, 2], [3, 4]]", [1.0, 2.0, 3.0, 4.0], "json", "pasted"),
+    ("[1, 2, NaN, Infinity, -Infinity]", [1.0, 2.0, NAN, float("inf"), float("-inf")], "json", "pasted"),
+    # R
+    ("c(1, 2.5, NA, 4)", [1.0, 2.5, NAN, 4.0], "code", "pasted"),
+    ("x <- c(1, 2, 3)", [1.0, 2.0, 3.0], "code", "pasted"),
+    (" [1]  1.0  2.5  3.0  4.0\n [5]  5.0  6.0", [1.0, 2.5, 3.0, 4.0, 5.0, 6.0], "r", "pasted"),
+    # MATLAB / Octave
+    ("x = [1 2 3; 4 5 6];", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "code", "pasted"),
+    ("x =\n\n   1   2   3\n", [1.0, 2.0, 3.0], "code", "pasted"),
+    ("[1, 2, Inf, -Inf, NaN]", [1.0, 2.0, float("inf"), float("-inf"), NAN], "code", "pasted"),
+    # a spreadsheet's column, copied with its header and an error cell
+    ("loss\n1.2\n1.1\n#N/A\n0.9", [1.2, 1.1, NAN, 0.9], "column", "loss"),
+    ("train loss\n1,5\n1,25\n1,0", [1.5, 1.25, 1.0], "column", "train loss"),
+])
+def test_numbers_as_code_and_tools_write_them_are_read_and_said(text, values, read_as, name):
+    s = series.parse_pasted(text)
+    np.testing.assert_array_equal(s.values, values)
+    assert s.notes.get("read_as") == read_as and s.name == name
+
+
+@pytest.mark.parametrize("text", ["hello world", "array([a, b])", "c(1, two, 3)", "[1, 'x', 3]", "Name: x"])
+def test_code_that_holds_something_else_than_numbers_is_refused(text):
+    with pytest.raises(series.SeriesError):
+        series.parse_pasted(text)

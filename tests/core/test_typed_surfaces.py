@@ -142,3 +142,25 @@ def test_every_grammar_expression_is_accepted_or_cleanly_rejected(text):
     with np.errstate(all="ignore"):
         gx, gy = s.grad(np.array([0.3, -1.2]), np.array([0.7, 2.0]))
     assert gx.shape == (2,) and gy.shape == (2,)
+
+
+@pytest.mark.parametrize("typed, meant", [
+    # the typography of mathematics
+    ("x² + 3y²", "x**2 + 3*y**2"), ("x⁻¹ + y", "x**-1 + y"), ("(x − 1)² + 10(y − x²)²", "(x-1)**2 + 10*(y-x**2)**2"),
+    ("2x·y − x÷3", "2*x*y - x/3"), ("x × y", "x*y"), ("√(x² + y²) + π", "sqrt(x**2 + y**2) + pi"),
+    ("√x·y", "sqrt(x)*y"), ("e^(−x² − y²)", "exp(-x**2 - y**2)"), ("e^x", "exp(x)"), ("ln(1 + x²)", "log(1 + x**2)"),
+    # what other keyboards and programs write
+    ("x^2/4 + y^2", "x**2/4 + y**2"), ("ｘ＾２＋ｙ＾２", "x**2 + y**2"), ("2 sin(x)cos(y)", "2*sin(x)*cos(y)"),
+    ("0.5x² + 2e-3y", "0.5*x**2 + 0.002*y"), ("(x+1)(y−1)", "(x+1)*(y-1)"), ("x(y + 1)", "x*(y + 1)"),
+])
+def test_formulas_typed_as_on_paper_mean_what_they_say(typed, meant):
+    """Each is the same surface as the plain Python it stands for, value for value."""
+    x, y = np.meshgrid(np.linspace(0.3, 2.0, 7), np.linspace(-1.5, 1.5, 7))
+    ours, ref = typed_surfaces.surface(typed), typed_surfaces.surface(meant)
+    np.testing.assert_allclose(ours.f(x, y), ref.f(x, y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("typed, shown", [("x² + 3y²", "x^{2} + 3 \\cdot y^{2}"), ("π·x", "\\pi"),
+                                          ("e^(−x²)", "exp(-x^{2})")])
+def test_the_page_shows_the_formula_it_read(typed, shown):
+    assert shown in typed_surfaces.latex(typed)

@@ -151,7 +151,7 @@ def test_a_refused_start_says_why(app, configure, lang):
         at = configure(app(PAGE), lang)
         at.button(key="bn_start").click().run()
         no_traceback(at)
-        assert STRINGS[lang]["err_job_cap"].format(active=1, cap=1) in [w.value for w in at.warning]
+        assert i18n.text(lang, "err_job_cap", active=1, cap=1) in [w.value for w in at.warning]
         assert training.MANAGER.active() == [blocker]
     finally:
         training.MANAGER.cap = old_cap

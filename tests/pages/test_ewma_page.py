@@ -117,7 +117,9 @@ def upload(app, lang, name, data, mime="text/csv"):
 
 
 def message(lang, key, **params):
-    return STRINGS[lang][key].format(**params)
+    from bnviz.ui import i18n
+
+    return i18n.text(lang, key, **params)
 
 
 @pytest.mark.parametrize("text, key, params", [
@@ -197,6 +199,14 @@ def test_a_european_file_with_dates_draws_on_a_date_axis(app):
     assert raw["value"].tolist()[:3] == [1.5, 2.5, 3.5] and raw["date"].iloc[0] == "2024-03-01"
     spec = chart_specs(at)[0]
     assert STRINGS["en"]["axis_date"] in str(spec) and "%d %b" in str(spec)  # ticks per day for one month
+
+
+def test_the_date_axis_is_labelled_in_the_pages_language(app, lang):
+    """Seattle's months as the reader writes them: "Jan 2012" in English, "2012年1月" in Chinese
+    (Vega's own month names are English)."""
+    spec = str(chart_specs(app(PAGE, lang))[0])
+    assert STRINGS[lang]["date_format_month"] in spec
+    assert ("%b" in spec) == (lang == "en")
 
 
 @pytest.mark.parametrize("text", ["1.7e308 -1.7e308 1.79e308 1e308", "5e-324 1e-310 2e-310 3e-310"])

@@ -51,7 +51,7 @@ def surface_and_start(cfg: dict) -> tuple:
     start = controls.start_inputs(shape.domain)
     if surface is None:
         st.stop()  # the error is on screen; every setting is kept for the corrected formula
-    st.latex(surface.latex if cfg["surface"] != "custom" else "f(x,y) = " + cfg["expr"].replace("**", "^"))
+    st.latex(surface.latex if cfg["surface"] != "custom" else typed_surfaces.latex(cfg["expr"]))
     return surface_id, surface, start
 
 

@@ -9,7 +9,7 @@ from bnviz.data import series, tables
 from bnviz.smoothing import ewma, ewma_frames
 from bnviz.ui import browser_controls, urlstate
 from bnviz.ui.classroom.presenter import present
-from bnviz.ui.i18n import t
+from bnviz.ui.i18n import joined, t
 from bnviz.ui.smoothing import charts
 from bnviz.ui.vega import vega_spec
 
@@ -102,7 +102,7 @@ def load_series(params):
             else:
                 return series.parse_pasted(params["text"]), t("pasted_name"), t("what_paste")
     except series.SeriesError as err:
-        st.error(t(f"err_{err.key}", **err.params) + " " + t("err_fallback"))
+        st.error(joined(t(f"err_{err.key}", **err.params), t("err_fallback")))
     return _temperatures("temp_max"), t("temp_max"), t("what_temperatures")
 
 
@@ -153,7 +153,8 @@ def smoothing_chart(chosen, first=None, zoom=False):
     """The series and its averages; returns how many of its values are drawn."""
     (raw, drawn), curves = _tables(chosen, first)
     temporal = chosen.index is not None
-    ticks, tick_format = ewma_frames.date_ticks(chosen)
+    ticks, unit = ewma_frames.date_ticks(chosen)
+    tick_format = t(f"date_format_{unit}") if unit else ""  # month names in the page's language
     exponent = ewma_frames.display_exponent(chosen)
     spec = vega_spec(
         charts.smoothing_chart, {"raw": raw, "curves": curves},

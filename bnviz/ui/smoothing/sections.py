@@ -23,6 +23,9 @@ def intro(params: dict) -> Series:
     st.caption(t("source_caption", name=name, n=len(chosen.values), what=what))
     if chosen.notes.get("non_finite"):
         st.warning(t("note_non_finite", n=chosen.notes["non_finite"]))
+    if chosen.notes.get("read_as"):  # numbers pasted as code or a tool printed them
+        st.info(t(f"note_read_{chosen.notes['read_as']}", header=chosen.notes.get("header", "")),
+                icon=":material/data_object:")
     if chosen.notes.get("number_format"):  # what was assumed about commas in pasted numbers
         st.info(t(f"note_format_{chosen.notes['number_format']}"), icon=":material/info:")
     return chosen

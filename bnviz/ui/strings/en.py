@@ -68,6 +68,14 @@ STRINGS = {
     "what_synthetic": "Generated with seed {seed}.",
     "what_upload": "From your file, column “{column}”.",
     "what_paste": "Pasted by you.",
+    "date_format_month": "%b %Y",
+    "date_format_day": "%d %b",
+    "date_format_hour": "%H:%M",
+    "note_read_json": "Read as a list (JSON or Python): its numbers in order, null as a gap.",
+    "note_read_code": "Read as code writes an array (Python, NumPy, torch, R or MATLAB): its numbers in order.",
+    "note_read_pandas": "Read as a printed pandas Series: its index column left out.",
+    "note_read_r": "Read as R prints a vector: the [1] position marks left out.",
+    "note_read_column": "Read as a spreadsheet column under the header “{header}”.",
     "note_format_decimal_comma": "Commas were read as decimal commas: 1,5 is 1.5 (points between thousands, as in "
                                  "1.234,5, are dropped).",
     "note_format_thousands": "Commas were read as separators between thousands: 1,234.5 is 1234.5.",
@@ -78,11 +86,14 @@ STRINGS = {
                                    "numbers, 1 and 5. For a decimal, write 1.5.",
     "note_non_finite": "{n:,} values are not finite numbers (empty, text, NaN or ±inf). They are left out of the "
                        "average and shown as gaps, like TensorBoard does.",
+    "note_non_finite_singular": "1 value is not a finite number (empty, text, NaN or ±inf). It is left out of the "
+                           "average and shown as a gap, like TensorBoard does.",
     "note_dropped": "Columns without numbers were ignored: {columns}.",
     "note_downsampled": "{n:,} values: the averages are computed on all of them; the chart draws {m:,} "
                         "(each bucket's minimum and maximum are kept).",
     "err_empty": "The input is empty. Provide at least two numbers.",
-    "err_too_short": "Only {n} usable number(s): at least {min} are needed to draw an average.",
+    "err_too_short": "Only {n} usable numbers: at least {min} are needed to draw an average.",
+    "err_too_short_singular": "Only 1 usable number: at least {min} are needed to draw an average.",
     "err_too_long": "{n:,} values is more than this page handles ({max:,}). Use a shorter series.",
     "err_bad_token": "“{token}” (item {pos}) is not a number. Use digits, a decimal point, nan or inf.",
     "err_binary": "This looks like a binary file, not text. Upload a CSV or plain text file.",
@@ -100,6 +111,7 @@ STRINGS = {
     "pasted_name": "Your numbers",
     "err_encoding_wrong": "The file cannot be read as {encoding}. Choose another encoding, or “Recognise it”.",
     "err_unparsable": "The file could not be read as a table. Save it as CSV (one value per row, or columns with a header) and try again.",
+    "sentence_sep": " ",
     "err_fallback": "Showing the Seattle temperatures instead.",
     # EWMA page: charts and sections
     "metric_window": "β = {beta:g}",
@@ -474,6 +486,8 @@ STRINGS = {
     "bn_code_text": "Proven equal to nn.BatchNorm1d/2d in train mode (outputs, gradients, running mean) by the tests.",
     "err_job_cap": "This server is already running {active} trainings, its limit is {cap}. Wait for one to "
                    "finish (or ask the teacher to raise BNVIZ_MAX_JOBS) and press Start again.",
+    "err_job_cap_singular": "This server is already running 1 training, its limit is {cap}. Wait for it to "
+                       "finish (or ask the teacher to raise BNVIZ_MAX_JOBS) and press Start again.",
     "err_job_not_idle": "This run is {state}; press Reset first.",
     "err_job_released": "This run was closed; press Reset.",
     "err_config_bad": "The setting {field} = {value} cannot be used.",
