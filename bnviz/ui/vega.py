@@ -16,6 +16,8 @@ import json
 CANVAS = {"embedOptions": {"renderer": "canvas"}}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 DASHES = [[1, 0], [6, 3], [2, 2]]
+# A diverged run's mark: an ✕ (Vega's own "cross" is a plus sign, ✚), drawn as a path.
+DIVERGED_SHAPE = "M-1,-1L1,1M-1,1L1,-1"
 
 
 @functools.lru_cache(maxsize=256)

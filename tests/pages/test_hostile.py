@@ -131,6 +131,7 @@ CASES = [
     ("expr-implicit-products", "expr", "(x − 1)² + 10(y − x²)²", "none", ""),
     ("expr-full-width", "expr", "ｘ＾２＋ｙ＾２", "none", ""),
     ("expr-modulo", "expr", "x % 2 + y", "error", "err_expr_node"),
+    ("expr-pasted-too-long", "expr", " + ".join(["x**2"] * 60), "error", "err_expr_too_long"),
     ("expr-huge-exponent", "expr", "x**100000", "error", "err_expr_power"),
     ("expr-deep-nesting", "expr", "sin(" * 30 + "x" + ")" * 30, "error", "err_expr_too_complex"),
     ("expr-unknown-name", "expr", "x + z", "error", "err_expr_name"),

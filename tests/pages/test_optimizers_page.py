@@ -31,6 +31,11 @@ def test_default_view(app, lang):
     assert panel["opt-step"]["value"] == 150 and panel["opt-step"]["max"] == 150
     assert live_text(at, "opt-lr") == "0.4" and live_text(at, "opt-b-momentum") == "0.9"
     assert set(panel) == {"opt-lr", "opt-b-momentum", "opt-step", "opt-play"}
+    # The optimizers are listed once per chart: one layer's colour has a legend, the others none.
+    for chart in chart_specs(at):
+        colours = [layer["encoding"]["color"] for layer in chart["layer"]
+                   if layer.get("encoding", {}).get("color", {}).get("field") == "label"]
+        assert len(colours) >= 2 and sum(c.get("legend", {}) is not None for c in colours) == 1
 
 
 def test_the_charts_pick_from_every_path_of_the_slider_grids(app):

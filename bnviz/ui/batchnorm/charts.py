@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 
 from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS
-from bnviz.ui.vega import CANVAS, PALETTE
+from bnviz.ui.vega import CANVAS, DIVERGED_SHAPE, PALETTE
 
 MODEL_ORDER = [LABELS[m] for m in MODELS]
 MODEL_COLOR = alt.Scale(domain=MODEL_ORDER, range=[PALETTE[1], PALETTE[0]])
@@ -35,19 +35,23 @@ def loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, t
     rules = _data("marks").transform_filter("datum.what == 'lr'").mark_rule(strokeDash=[5, 3]).encode(
         x, _model(model_title), tooltip=["step:Q", "model:N", alt.Tooltip("text:N", title=lr_title)])
     crosses = _data("marks").transform_filter("datum.what == 'diverged'").mark_point(
-        shape="cross", size=160, filled=True).encode(x, _model(model_title), tooltip=["step:Q", "model:N"])
+        shape=DIVERGED_SHAPE, size=160, filled=False, strokeWidth=2.5).encode(
+        x, _model(model_title), tooltip=["step:Q", "model:N"])
     return alt.layer(line, rules, crosses).properties(height=height, usermeta=CANVAS)
 
 
 def accuracy_chart(*, x_title: str, y_title: str, model_title: str, metric_title: str,
                    metric_order: list[str], epochs_total: int, height: int = 280) -> alt.Chart:
-    """Train (solid) and test (dashed) accuracy per epoch ("data": epoch, model, metric, value)."""
+    """Train (solid, dots) and test (dashed, squares) accuracy per epoch ("data": epoch, model,
+    metric, value); the legend draws each as its line, so the two are told apart there too."""
     return _data().mark_line(point=True).encode(
         alt.X("epoch:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, epochs_total)])),
         alt.Y("value:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
         _model(model_title),
         alt.StrokeDash("metric:N", title=metric_title, scale=alt.Scale(domain=metric_order, range=[[1, 0], [5, 3]]),
-                       legend=alt.Legend(orient="bottom")),
+                       legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2.5,
+                                         symbolSize=400)),
+        alt.Shape("metric:N", scale=alt.Scale(domain=metric_order, range=["circle", "square"]), legend=None),
         tooltip=["epoch:Q", "model:N", "metric:N", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=height, usermeta=CANVAS)
 
@@ -190,7 +194,7 @@ def sweep_accuracy_chart(*, x_title: str, y_title: str, model_title: str, diverg
         tooltip=[*tips, alt.Tooltip("accuracy:Q", format=".3f")])
     crosses = _data("acc").transform_filter("datum.diverged") \
         .transform_calculate(y="0.02", what=f"'{diverged_label}'") \
-        .mark_point(shape="cross", size=140, filled=True).encode(
+        .mark_point(shape=DIVERGED_SHAPE, size=140, filled=False, strokeWidth=2.5).encode(
             x, alt.Y("y:Q"), _model(model_title), tooltip=[*tips, alt.Tooltip("what:N", title="")])
     return alt.layer(line, crosses).properties(height=height, usermeta=CANVAS)
 

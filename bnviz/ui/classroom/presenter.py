@@ -84,8 +84,10 @@ def for_phone(spec: dict) -> dict:
     """A Vega-Lite spec fitted to a phone: facet cells no wider than ``PHONE_CELL`` (a facet
     cannot stretch to its container) and legends listed downwards, so none is cut off."""
     spec = {**spec, "config": {**spec.get("config", {})}}
-    # Legends under the chart (a colour bar at the side takes a third of a phone's width), listed downwards.
-    spec["config"]["legend"] = {**spec["config"].get("legend", {}), "orient": "bottom", "direction": "vertical"}
+    # Legends under the chart (a colour bar at the side takes a third of a phone's width), listed
+    # downwards, their labels whole (a long one was cut at Vega's 160 px: "gradien…").
+    spec["config"]["legend"] = {**spec["config"].get("legend", {}), "orient": "bottom", "direction": "vertical",
+                                "labelLimit": 0}
     inner = spec.get("spec")
     if "facet" in spec and isinstance(inner, dict) and isinstance(inner.get("width"), (int, float)):
         spec["spec"] = {**inner, "width": min(inner["width"], PHONE_CELL)}

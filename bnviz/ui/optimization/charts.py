@@ -75,9 +75,11 @@ def _equal_units(domain) -> tuple[alt.ExprRef, alt.ExprRef]:
             alt.ExprRef(f"[{yc} - {unit} * height / 2, {yc} + {unit} * height / 2]"))
 
 
-def _colour(order: list[str], title: str):
+def _colour(order: list[str], title: str, legend: bool = True):
+    """The optimizers' colours; only one layer of a chart lists them (the lines), or the legend says
+    "optimizer" twice."""
     return alt.Color("label:N", title=title, scale=alt.Scale(domain=order, range=PALETTE),
-                     legend=alt.Legend(orient="bottom"))
+                     legend=alt.Legend(orient="bottom") if legend else None)
 
 
 def contour_chart(*, names: list[str],
@@ -109,7 +111,7 @@ def contour_chart(*, names: list[str],
                  alt.Tooltip("y:Q", format=".4g"), alt.Tooltip("loss:Q", format=".4g")])
     heads = mine.transform_joinaggregate(now="max(step)", groupby=["optimizer"]).transform_filter(
         "datum.step == datum.now").mark_point(size=140, filled=True, stroke="white", strokeWidth=1.5, clip=True).encode(
-        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=_colour(order, opt_title))
+        x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=_colour(order, opt_title, legend=False))
     return alt.layer(heat, mins, lines, heads).add_params(*_params(names, same)).properties(
         height=height, usermeta=CANVAS)
 
@@ -131,7 +133,7 @@ def loss_chart(*, names: list[str], same: bool, labels: dict[str, str], x_title:
         strokeDash=[4, 3], color="#555").encode(x="s:Q")
     dots = mine.transform_filter("datum.step <= at").transform_joinaggregate(
         now="max(step)", groupby=["optimizer"]).transform_filter("datum.step == datum.now").mark_point(
-        size=70, filled=True).encode(x="step:Q", y="gap:Q", color=_colour(order, opt_title))
+        size=70, filled=True).encode(x="step:Q", y="gap:Q", color=_colour(order, opt_title, legend=False))
     return alt.layer(lines, pointer, now, dots).add_params(*_params(names, same)).properties(
         height=height, usermeta=CANVAS)
 

@@ -109,7 +109,9 @@ def sidebar():
     if surf == "custom":
         urlstate.init("expr", "x**2/4 + y**2 - cos(3*x)", urlstate.text(typed_surfaces.MAX_LENGTH))
         urlstate.init("width", 3.0, urlstate.float_range(0.1, 100.0))
-        cfg["expr"] = sb.text_input(t("custom_expr"), key="expr", max_chars=typed_surfaces.MAX_LENGTH,
+        # The box takes a longer paste than a formula may be, so the core says why it is refused
+        # (a box that cut it at the limit would say nothing).
+        cfg["expr"] = sb.text_input(t("custom_expr"), key="expr", max_chars=10 * typed_surfaces.MAX_LENGTH,
                                     help=t("custom_help"))
         cfg["width"] = sb.number_input(t("custom_width"), 0.1, 100.0, key="width")
     default = SURFACES.get(surf, SURFACES["valley"])

@@ -88,7 +88,7 @@ def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[
     ``ticks``: for a dated series, the axis ticks (epoch ms), labelled as dates in ``tick_format``;
     x is then a number axis (a time axis costs twice as much to redraw)."""
     axis = alt.Axis(values=ticks, labelExpr=f"timeFormat(datum.value, {_js(tick_format)})", labelOverlap="greedy") \
-        if ticks else alt.Axis()
+        if ticks else alt.Axis(tickMinStep=1, format="d")  # positions 1, 2, 3 …, never 1.1
     x = alt.X("x:Q", title=x_title, axis=axis, scale=alt.Scale(zero=False, nice=not ticks))
     when = alt.Tooltip("date:N", title=x_title)
     points = alt.Chart(alt.NamedData("raw")).mark_circle(

@@ -161,12 +161,20 @@ def smoothing_chart(chosen, first=None, zoom=False):
         labels=[ewma_frames.beta_label(b) for b in BETAS], variants={v: t(f"var_{v}") for v in ewma.VARIANTS},
         ticks=ticks, tick_format=tick_format, few=drawn <= 200,
         x_title=t("axis_date") if temporal else t("axis_step"),
-        y_title=t("axis_value_scaled", power=_power(exponent)) if exponent else t("axis_value"),
+        y_title=t("axis_value_scaled", power=_power(exponent)) if exponent else value_title(chosen),
         curve_title=t("legend_curve"), variant_title=t("legend_variant"), raw_label=t("raw"), zoom=zoom)
     st.vega_lite_chart(present(spec), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
     if exponent:
         st.caption(t("note_scaled", power=_power(exponent)))
     return drawn
+
+
+def value_title(chosen: series.Series) -> str:
+    """The value axis's title: Seattle's temperatures in °C, a file's column or a pasted column's
+    header by its name, else "Value"."""
+    if chosen.name in ("temp_max", "temp_min"):
+        return t("axis_temperature")
+    return chosen.name if chosen.name not in ("pasted", *series.SYNTHETIC) else t("axis_value")
 
 
 def _power(exponent: int) -> str:

@@ -119,6 +119,7 @@ STRINGS = {
     "metric_window_help": "Effective window 1/(1−β): roughly how many recent values the average remembers.",
     "chart_all": "Whole series",
     "chart_zoom": "Zoom on the start",
+    "axis_temperature": "Temperature (°C)",
     "axis_value": "Value",
     "axis_step": "t",
     "axis_date": "Date",

@@ -100,6 +100,7 @@ STRINGS = {
     "metric_window_help": "有效窗口 1/(1−β)：平均值大约“记得”最近多少个值。",
     "chart_all": "整个序列",
     "chart_zoom": "放大开头",
+    "axis_temperature": "气温（°C）",
     "axis_value": "数值",
     "axis_step": "t",
     "axis_date": "日期",
