@@ -27,7 +27,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = launch(p)
+        b = launch(p, quiet=True)
         yield b
         b.close()
 

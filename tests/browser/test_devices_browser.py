@@ -131,12 +131,18 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     images = page.locator("[data-testid='stMain'] img")
     # Four pictures, once the page has settled (a phone's first load reruns it: the page is drawn twice).
     expect(images).to_have_count(4, timeout=20_000)
-    # Images below the fold load when scrolled to (and again if a rerun gave them new addresses).
-    for i in range(4):
-        images.nth(i).scroll_into_view_if_needed()
-        page.wait_for_function("""i => { const im = document.querySelectorAll("[data-testid='stMain'] img")[i];
-                                          return im && im.complete && im.naturalWidth > 100; }""",
-                               arg=i, timeout=20_000)
+    # Images below the fold load when scrolled to, and again if a rerun gave them new addresses (the
+    # elements are then new ones): scroll to each and count the loaded ones until all four are.
+    loaded = """() => [...document.querySelectorAll("[data-testid='stMain'] img")]
+        .filter(im => im.complete && im.naturalWidth > 100).length"""
+    deadline = time.time() + 40
+    while True:
+        for i in range(4):
+            images.nth(i).scroll_into_view_if_needed()
+        if (count := page.evaluate(loaded)) >= 4:
+            break
+        assert time.time() < deadline, f"{count} of 4 pictures loaded"
+        page.wait_for_timeout(500)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)
     page.screenshot(path=str(SHOTS / "phone-home.png"), scale="css")
