@@ -51,4 +51,7 @@ def keep(slot: Slot) -> None:
     """Mount the browser's side: it keeps the token of this page's run and says which it keeps."""
     component = st.components.v2.component("bnviz_owner", js=_JS, isolate_styles=False)
     token = slot.run.owner_token if slot.run is not None else ""
-    component(data={"keep": token, "known": browser_token()}, key=KEY, height=0, on_token_change=lambda: None)
+    # A page that holds its run needs nothing back: the browser saying so would run the page again
+    # and take away a message shown once (a refused Start's reason, in the load test).
+    known = token or browser_token()
+    component(data={"keep": token, "known": known}, key=KEY, height=0, on_token_change=lambda: None)
