@@ -30,6 +30,8 @@ with guarded():
 with guarded():
     sections.table(found)
 with guarded():
+    sections.regimes(surface_key, optimizer, steps)
+with guarded():
     sections.fine(found)
 with guarded():
     sections.scale(found)

@@ -47,7 +47,7 @@ class Batch:
         return Trajectory(self.paths[k], self.lr[k], self.diverged_at[k])
 
 
-BATCHED = ("lr", "beta", "beta1")  # the hyper-parameters a batch may vary from row to row
+BATCHED = ("lr", "beta", "beta1", "eps")  # the hyper-parameters a batch may vary from row to row
 
 
 def _gradient(surface: Surface, theta: np.ndarray) -> np.ndarray:

@@ -12,12 +12,17 @@ strategy compared with the true best:
 * random search with the same budget in the same region: 9 distinct α and 9 distinct β;
 * where samples land: β uniform in [0.9, 0.999] puts nine in ten below 0.99, while 1 − β uniform
   on a log scale spreads them evenly over the effective windows 1/(1 − β) from 10 to 1000;
-* coarse to fine: search a box, shrink it around the best point found, search again.
+* coarse to fine: search a box, shrink it around the best point found, search again;
+* when random search wins (:func:`regimes`): over many seeds, the grid against random points
+  where both hyper-parameters matter (α and β) and where one barely does (α and Adam's ε, the
+  notes' example): there the grid's 9 runs try only 3 distinct values of the one that matters.
 
 Everything is computed in one batch of runs (:func:`bnviz.optimization.optimizers.run_batch`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,9 +45,13 @@ OPTIMIZERS = ("momentum", "adam")
 
 def scores(surface: Surface, optimizer: str, steps: int, alphas, betas) -> np.ndarray:
     """The score of each (α, β) pair (equal-length sequences), NaN where the run diverged."""
-    alphas, betas = np.asarray(alphas, float), np.asarray(betas, float)
     slider = optimizers.get(optimizer).slider
-    batch = descent.run_batch(optimizer, surface, surface.start, steps, lr=alphas, **{slider: betas})
+    return _score_runs(surface, optimizer, steps, alphas, **{slider: np.asarray(betas, float)})
+
+
+def _score_runs(surface: Surface, optimizer: str, steps: int, alphas, **hp) -> np.ndarray:
+    """The score of one run per α (and per row of any batched ``hp``), NaN where it diverged."""
+    batch = descent.run_batch(optimizer, surface, surface.start, steps, lr=np.asarray(alphas, float), **hp)
     last = batch.paths[:, -1]
     with np.errstate(all="ignore"):
         gap = surface.f(last[:, 0], last[:, 1]) - lowest_value(surface)
@@ -74,13 +83,19 @@ def grid_points() -> tuple[np.ndarray, np.ndarray]:
     return a.ravel(), b.ravel()
 
 
+def _log_uniform(rng: np.random.Generator, n: int, box) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` pairs, each coordinate uniform on a log scale within ``box`` ((x lo, x hi), (y lo, y hi))."""
+    (alo, ahi), (dlo, dhi) = box
+    la = rng.uniform(np.log10(alo), np.log10(ahi), n)
+    ld = rng.uniform(np.log10(dlo), np.log10(dhi), n)
+    return 10.0 ** la, 10.0 ** ld
+
+
 def sample(rng: np.random.Generator, n: int, box=None) -> tuple[np.ndarray, np.ndarray]:
     """``n`` (α, β) pairs, α and 1 − β each uniform on a log scale within ``box``
     ((α lo, α hi), (1−β lo, 1−β hi)); the whole range by default."""
-    (alo, ahi), (dlo, dhi) = (ALPHA_RANGE, ONE_MINUS_BETA_RANGE) if box is None else box
-    la = rng.uniform(np.log10(alo), np.log10(ahi), n)
-    ld = rng.uniform(np.log10(dlo), np.log10(dhi), n)
-    return 10.0 ** la, 1 - 10.0 ** ld
+    alphas, gaps = _log_uniform(rng, n, (ALPHA_RANGE, ONE_MINUS_BETA_RANGE) if box is None else box)
+    return alphas, 1 - gaps
 
 
 def beta_samples(seed: int, n: int, lo: float = 0.9, hi: float = 0.999) -> pd.DataFrame:
@@ -183,3 +198,94 @@ def share_below(draws: pd.DataFrame, beta: float = 0.99) -> dict:
     """The share of each way's β samples (:func:`beta_samples`) that fall below ``beta``."""
     return {scale: float((g.beta < beta).mean()) for scale, g in draws.groupby("scale")}
 
+
+
+# The notes' example of a hyper-parameter that barely matters: Adam's ε next to α. A 3 × 3 grid
+# over this box (ends and middle of each axis, as the notes' grid) against 9 random points in it.
+EPS_BOX = ((0.01, 10.0), (1e-8, 1e-4))  # (α lo, α hi), (ε lo, ε hi)
+REGIME_SEEDS = 200
+TIE = 0.01  # decades: two best scores closer than this are as good as each other
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A landscape over α and one more hyper-parameter ``second`` of ``optimizer``. The second
+    axis is stored as y: 1 − β for a β (on its log scale), the value itself otherwise (ε)."""
+
+    name: str
+    optimizer: str
+    second: str
+    box: tuple  # ((α lo, α hi), (y lo, y hi))
+    grid: tuple  # (3 values of α, 3 values of y)
+
+    def param(self, y):
+        return 1 - np.asarray(y) if self.second.startswith("beta") else np.asarray(y)
+
+
+def regimes(optimizer: str) -> tuple[Regime, Regime]:
+    """The page's landscape (α and the optimizer's β, the notes' grid and its region), and α with
+    Adam's ε, where ε barely matters."""
+    alphas, betas = NOTES_GRID
+    both = Regime("both", optimizer, optimizers.get(optimizer).slider, grid_box(),
+                  (alphas, tuple(1 - b for b in betas)))
+    (alo, ahi), (elo, ehi) = EPS_BOX
+    eps = Regime("eps", "adam", "eps", EPS_BOX, (tuple(np.geomspace(alo, ahi, 3)), tuple(np.geomspace(elo, ehi, 3))))
+    return both, eps
+
+
+def _regime_scores(surface: Surface, regime: Regime, steps: int, alphas, ys) -> np.ndarray:
+    return _score_runs(surface, regime.optimizer, steps, alphas, **{regime.second: regime.param(ys)})
+
+
+def grid_vs_random(surface: Surface, regime: Regime, steps: int, seeds: int = REGIME_SEEDS) -> pd.DataFrame:
+    """Every point of the regime's 3 × 3 grid (seed −1) and of 9 random points per seed, α and
+    y uniform on log scales in the regime's box (seed s draws as :func:`strategies` does, so the
+    page's seeds are the first of these). Rows: strategy, seed, alpha, y, score, la, ly."""
+    ga, gy = (v.ravel() for v in np.meshgrid(*regime.grid, indexing="ij"))
+    drawn = [_log_uniform(np.random.default_rng(seed), len(ga), regime.box) for seed in range(seeds)]
+    ra, ry = np.concatenate([d[0] for d in drawn]), np.concatenate([d[1] for d in drawn])
+    alphas, ys = np.concatenate([ga, ra]), np.concatenate([gy, ry])
+    out = pd.DataFrame({"strategy": ["grid"] * len(ga) + ["random"] * len(ra),
+                        "seed": np.concatenate([np.full(len(ga), -1), np.repeat(np.arange(seeds), len(ga))]),
+                        "alpha": alphas, "y": ys, "score": _regime_scores(surface, regime, steps, alphas, ys)})
+    return out.assign(la=np.log10(out.alpha), ly=np.log10(out.y))
+
+
+def tally(points: pd.DataFrame) -> dict:
+    """Over the seeds of :func:`grid_vs_random`: on how many the best of the random points beat
+    the grid's best by more than ``TIE`` decades (``random``), fell behind it (``grid``) or
+    neither (``tie``); a search whose every run diverged counts as the worst."""
+    best = points.assign(score=points.score.fillna(np.inf))
+    grid = best[best.strategy == "grid"].score.min()
+    random = best[best.strategy == "random"].groupby("seed").score.min()
+    diff = random - grid
+    both_lost = np.isinf(random) & np.isinf(grid)
+    won, lost = (diff < -TIE) & ~both_lost, (diff > TIE) & ~both_lost
+    return {"random": int(won.sum()), "grid": int(lost.sum()), "tie": int(len(diff) - won.sum() - lost.sum()),
+            "seeds": int(len(diff))}
+
+
+def regime_verdict(both: dict, eps: dict) -> str:
+    """Which sentence the numbers allow, from two :func:`tally` results: ``ties`` when most seeds
+    end as good where ε barely matters (the surface is too easy in N steps to tell the searches
+    apart); ``holds`` when random search wins on most of them, and more often than where both
+    matter; ``both_win`` when it wins on most seeds of both; ``not_here`` otherwise."""
+    if eps["tie"] > eps["seeds"] / 2:
+        return "ties"
+    if eps["random"] <= eps["seeds"] / 2:
+        return "not_here"
+    return "holds" if eps["random"] / eps["seeds"] > both["random"] / both["seeds"] else "both_win"
+
+
+def regime_landscape(surface: Surface, regime: Regime, steps: int, n: int = 31) -> pd.DataFrame:
+    """The score on an ``n`` × ``n`` grid over the regime's box, log-spaced on both axes (cells for
+    a heatmap: la0/la1 and ly0/ly1 are their edges in decades)."""
+    (alo, ahi), (ylo, yhi) = regime.box
+    la, ly = (v.ravel() for v in np.meshgrid(np.linspace(np.log10(alo), np.log10(ahi), n),
+                                               np.linspace(np.log10(ylo), np.log10(yhi), n), indexing="ij"))
+    half_a = (np.log10(ahi) - np.log10(alo)) / (n - 1) / 2
+    half_y = (np.log10(yhi) - np.log10(ylo)) / (n - 1) / 2
+    alphas, ys = 10.0 ** la, 10.0 ** ly
+    return pd.DataFrame({"alpha": alphas, "y": ys, "la": la, "ly": ly, "la0": la - half_a, "la1": la + half_a,
+                         "ly0": ly - half_y, "ly1": ly + half_y,
+                         "score": _regime_scores(surface, regime, steps, alphas, ys)})

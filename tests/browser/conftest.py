@@ -61,12 +61,23 @@ def no_exception(page):
     assert "Traceback" not in page.inner_text("body")
 
 
+# Two groups of about equal length (seconds in a CI run), one per worker, each with its own server
+# and Chromium: one group of every browser test kept one worker busy ~370 s while the other ran
+# the pages and the core in ~290 s.
+SECOND_GROUP = ("test_devices_browser", "test_optimizers_browser", "test_ewma_browser")
+
+
+def _group(path: str) -> str:
+    return "browser-2" if any(name in path for name in SECOND_GROUP) else "browser-1"
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Browser tests share one server and one Chromium: under pytest-xdist they stay on one worker
     (``--dist loadgroup``). The load test runs last, so the machine it leaves busy disturbs no
     other test (scripts/test.sh runs it alone, after the rest)."""
     for item in items:
-        if item.nodeid.replace("\\", "/").startswith("tests/browser/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+        path = item.nodeid.replace("\\", "/")
+        if path.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.xdist_group(_group(path)))
     items.sort(key=lambda item: "test_load.py" in item.nodeid)

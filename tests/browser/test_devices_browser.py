@@ -125,6 +125,37 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
     no_exception(page)
 
 
+# CSS pixels of the heatmap down the middle of a chart's canvas: rows whose colour is not the
+# white of the page or the grey of text (the viridis cells, and the grey of diverged ones).
+HEATMAP_ROWS = """c => { const g = c.getContext("2d"), x = Math.round(c.width * 0.45);
+  const px = g.getImageData(x, 0, 1, c.height).data; let rows = 0;
+  for (let y = 0; y < c.height; y++) { const [r, gr, b] = px.slice(4 * y, 4 * y + 3);
+    if (Math.max(r, gr, b) < 245) rows++; }
+  return rows * c.getBoundingClientRect().height / c.height; }"""
+
+
+def test_a_phone_shows_the_tuning_heatmaps_and_tables_whole(phone, server):
+    """The classroom review's one-pixel strip: at 390 × 844 the colour bar stood under the chart in
+    its height. Each heatmap keeps ≥ 200 px of plot, and the tables stay within the screen."""
+    page = phone
+    open_page(page, server, "tuning", EN["tune_title"])
+    charts = page.locator(CHART)
+    expect(charts).to_have_count(4, timeout=60_000)
+    for i in (0, 1, 2):  # the search, α against ε, coarse to fine
+        charts.nth(i).scroll_into_view_if_needed()
+        canvas = charts.nth(i).locator("canvas")
+        canvas.wait_for(timeout=30_000)
+        page.wait_for_timeout(300)
+        assert canvas.evaluate(HEATMAP_ROWS) >= 200, i
+    tables = page.locator("[data-testid='stTable']")
+    expect(tables).to_have_count(2)
+    for i in range(2):
+        tables.nth(i).scroll_into_view_if_needed()
+        assert box(tables.nth(i))["right"] <= 391, i
+    fits(page)
+    no_exception(page)
+
+
 def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     page = phone
     open_page(page, server, "", EN["app_title"])

@@ -173,7 +173,8 @@ def test_max_deviation_ignores_rows_after_a_divergence():
 # --- a batch of runs, as the optimizer page precomputes every value of a slider's grid -----------
 
 BATCH_CASES = [("gd", "lr"), ("momentum", "lr"), ("momentum", "beta"), ("nesterov", "beta"),
-               ("rmsprop", "beta"), ("adam", "beta1"), ("adamw", "lr"), ("adagrad", "lr")]
+               ("rmsprop", "beta"), ("adam", "beta1"), ("adam", "eps"), ("adamw", "lr"), ("adagrad", "lr")]
+EPS_VALUES = (1e-8, 1e-4, 0.1, 1.0)  # the tuning page's ε regime, and values large enough to matter
 
 
 # A row and its run alone take the same steps, but not the same kernels: numpy computes the batch's
@@ -200,7 +201,7 @@ def test_a_batch_row_equals_the_run_of_its_own_value(opt, field, surface):
     from bnviz.optimization import path_frames
 
     s = SURFACES[surface]
-    values = path_frames.LRS if field == "lr" else path_frames.BETAS
+    values = {"lr": path_frames.LRS, "eps": EPS_VALUES}.get(field, path_frames.BETAS)
     hp = {"lr": lr_for(opt, s)} if field != "lr" else {}
     batch = descent.run_batch(opt, s, s.start, 120, **hp, **{field: values})
     assert batch.paths.shape == (len(values), 121, 2)
@@ -219,6 +220,16 @@ def test_a_batch_with_noise_and_a_schedule_equals_torch_row_by_row():
     for k, lr in enumerate(lrs):
         ref = descent.torch_trajectory("momentum", s, s.start, 80, lr=lr, **hp)
         assert np.nanmax(np.abs(batch.paths[k] - ref)) <= 1e-10
+
+
+def test_a_batch_of_adam_eps_equals_torch_row_by_row():
+    """A batch of ε (the tuning page's α–ε regime) against torch.optim.Adam, row by row."""
+    s = SURFACES["rosenbrock"]
+    batch = descent.run_batch("adam", s, s.start, 80, lr=[0.5, 0.5, 0.05], eps=[1e-8, 0.5, 1e-4])
+    for k, (lr, eps) in enumerate([(0.5, 1e-8), (0.5, 0.5), (0.05, 1e-4)]):
+        ref = descent.torch_trajectory("adam", s, s.start, 80, lr=lr, eps=eps)
+        assert np.nanmax(np.abs(batch.paths[k] - ref)) <= 1e-10
+    assert np.abs(batch.paths[0, -1] - batch.paths[1, -1]).max() > 1e-3  # a large ε changes the path
 
 
 @pytest.mark.parametrize("surface", ["valley", "rosenbrock", "saddle"])

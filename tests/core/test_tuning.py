@@ -2,6 +2,7 @@
 coarse to fine."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bnviz.optimization import descent
@@ -98,3 +99,68 @@ def test_coarse_to_fine_shrinks_around_the_best_and_never_gets_worse():
             assert box.box_d0 <= np.log10(1 - top.beta) <= box.box_d1
         inside = g[g["round"] == 3]
         assert np.log10(inside.alpha).between(boxes.loc[3].box_a0, boxes.loc[3].box_a1).all()
+
+
+def test_the_alpha_beta_regime_is_the_pages_grid_and_random_search():
+    """The α–β regime counts over the same grid and the same random points the page's table shows
+    for its first seeds, scored alike."""
+    both, _ = search.regimes("momentum")
+    points = search.grid_vs_random(ROSEN, both, 300, seeds=4)
+    page = search.strategies(ROSEN, "momentum", 300, 9, seeds=4, rounds=1)
+    grid = points[points.strategy == "grid"]
+    assert sorted(np.round(grid.alpha, 12)) == sorted(np.round(page[page.strategy == "grid"].alpha[:9], 12))
+    assert np.allclose(sorted(1 - grid.y), sorted(page[page.strategy == "grid"].beta[:9]))
+    mine = points[points.strategy == "random"].reset_index(drop=True)
+    theirs = page[page.strategy == "random"].reset_index(drop=True)
+    np.testing.assert_array_equal(mine.alpha, theirs.alpha)
+    np.testing.assert_allclose(1 - mine.y, theirs.beta, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(mine.score, theirs.score, rtol=1e-9, atol=1e-9)
+
+
+def test_epsilon_barely_matters_and_the_grid_tries_three_alphas():
+    _, eps = search.regimes("momentum")
+    cells = search.regime_landscape(ROSEN, eps, 300, n=11)
+    by_alpha = cells.dropna().groupby("la").score
+    assert (by_alpha.max() - by_alpha.min()).max() < 0.05  # along ε the score moves by < 0.05 decades
+    assert cells.groupby("ly").score.apply(lambda s: s.max() - s.min()).min() > 1  # along α by decades
+    points = search.grid_vs_random(ROSEN, eps, 300, seeds=3)
+    grid, random = points[points.strategy == "grid"], points[points.strategy == "random"]
+    assert len(grid) == 9 and grid.alpha.nunique() == 3 and grid.y.nunique() == 3
+    assert all(g.alpha.nunique() == 9 for _, g in random.groupby("seed"))
+    (alo, ahi), (elo, ehi) = search.EPS_BOX
+    assert random.alpha.between(alo, ahi).all() and random.y.between(elo, ehi).all()
+
+
+def test_random_search_wins_where_epsilon_barely_matters_because_it_tries_more_alphas():
+    """The notes' argument, counted over 200 seeds on Rosenbrock: where ε barely matters, 9 random
+    points beat the grid on most seeds, and more often than where α and β both matter. Snapped to
+    the grid's 3 values of α, the same random points lose that advantage: it is the distinct α."""
+    both, eps = search.regimes("momentum")
+    eps_points = search.grid_vs_random(ROSEN, eps, 300)
+    counts = {"both": search.tally(search.grid_vs_random(ROSEN, both, 300)), "eps": search.tally(eps_points)}
+    assert counts["eps"]["seeds"] == search.REGIME_SEEDS
+    assert counts["eps"]["random"] > 0.8 * search.REGIME_SEEDS
+    assert counts["eps"]["random"] > counts["both"]["random"]
+    assert search.regime_verdict(counts["both"], counts["eps"]) == "holds"
+    grid_alphas = np.array(eps.grid[0])
+    random = eps_points[eps_points.strategy == "random"]
+    nearest = grid_alphas[np.abs(np.log10(random.alpha.to_numpy())[:, None] - np.log10(grid_alphas)).argmin(1)]
+    snapped = pd.concat([eps_points[eps_points.strategy == "grid"], random.assign(
+        alpha=nearest, score=search._regime_scores(ROSEN, eps, 300, nearest, random.y))])
+    assert search.tally(snapped)["random"] < 0.1 * search.REGIME_SEEDS
+
+
+def test_the_tally_and_the_verdict_follow_the_counts():
+    points = pd.DataFrame({"strategy": ["grid"] * 2 + ["random"] * 6, "seed": [-1, -1, 0, 0, 1, 1, 2, 2],
+                           "score": [-2.0, np.nan, -3.0, 1.0, -2.005, np.nan, np.nan, -1.0]})
+    assert search.tally(points) == {"random": 1, "grid": 1, "tie": 1, "seeds": 3}
+    every_run_diverged = points.assign(score=np.nan)
+    assert search.tally(every_run_diverged) == {"random": 0, "grid": 0, "tie": 3, "seeds": 3}
+
+    def counts(random, tie, seeds=100):
+        return {"random": random, "tie": tie, "grid": seeds - random - tie, "seeds": seeds}
+
+    assert search.regime_verdict(counts(50, 0), counts(90, 0)) == "holds"
+    assert search.regime_verdict(counts(95, 0), counts(90, 0)) == "both_win"
+    assert search.regime_verdict(counts(50, 0), counts(10, 80)) == "ties"
+    assert search.regime_verdict(counts(50, 0), counts(40, 0)) == "not_here"

@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz.ui import i18n
-from bnviz.ui.classroom.presenter import BIG_TEXT
+from bnviz.ui.classroom.presenter import BIG_TEXT, COLOUR_BAR_ROOM, for_phone
 from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import APP, chart_specs, no_traceback
 
@@ -139,3 +139,21 @@ def test_a_preset_leaves_nothing_older_in_the_link(app, page, button, preset, st
     no_traceback(at)
     assert not set(stale) & set(at.query_params), dict(at.query_params)
     assert len(at.query_params) >= 2  # the preset's own settings are there
+
+
+def test_on_a_phone_a_colour_bar_lies_under_its_chart_and_adds_its_height():
+    """A heatmap's colour bar and its symbols go under the chart, one legend below the other, and
+    the chart grows by their room; a chart without a colour bar keeps its height."""
+    from bnviz.ui.tuning import charts
+    from bnviz.ui.vega import vega_spec
+
+    options = {"labels": {"grid": "g", "random": "r"}, "x_title": "x", "y_title": "y", "score_title": "s",
+               "legend_title": "l"}
+    heatmap = vega_spec(charts.search_chart, {}, **options)
+    phone = for_phone(heatmap)
+    legend = phone["config"]["legend"]
+    assert legend["gradientDirection"] == "horizontal" and legend["orient"] == "bottom"
+    assert legend["layout"]["bottom"]["direction"] == "vertical"
+    assert phone["height"] == heatmap["height"] + COLOUR_BAR_ROOM
+    ticks = vega_spec(charts.sampling_chart, {}, x_title="x", y_title="y")
+    assert for_phone(ticks)["height"] == ticks["height"]

@@ -80,14 +80,33 @@ def present(chart, data=None):
 PHONE_CELL = 110  # px: two facet columns, their headers and axes within a 390 px phone
 
 
+COLOUR_BAR_ROOM = 120  # px: a colour bar's legend laid under a chart, with a legend below it
+
+
+def _has_colour_bar(spec) -> bool:
+    """Whether some layer of ``spec`` colours by a quantitative field with a legend (a colour bar)."""
+    if isinstance(spec, dict):
+        colour = (spec.get("encoding") or {}).get("color") or {}
+        if colour.get("type") == "quantitative" and colour.get("legend", {}) is not None:
+            return True
+        return any(_has_colour_bar(v) for k, v in spec.items() if k in ("layer", "spec", "hconcat", "vconcat"))
+    return isinstance(spec, list) and any(_has_colour_bar(v) for v in spec)
+
+
 def for_phone(spec: dict) -> dict:
     """A Vega-Lite spec fitted to a phone: facet cells no wider than ``PHONE_CELL`` (a facet
     cannot stretch to its container) and legends listed downwards, so none is cut off."""
     spec = {**spec, "config": {**spec.get("config", {})}}
-    # Legends under the chart (a colour bar at the side takes a third of a phone's width), listed
-    # downwards, their labels whole (a long one was cut at Vega's 160 px: "gradien…").
-    spec["config"]["legend"] = {**spec["config"].get("legend", {}), "orient": "bottom", "direction": "vertical",
-                                "labelLimit": 0}
+    # Legends under the chart (a colour bar at the side takes a third of a phone's width), their
+    # entries listed downwards with whole labels (a long one was cut at Vega's 160 px: "gradien…"),
+    # a colour bar lying across: standing, it took the height of the chart's own (the tuning
+    # heatmap was a one-pixel strip at 390 × 844).
+    spec["config"]["legend"] = {**spec["config"].get("legend", {}), "orient": "bottom", "symbolDirection": "vertical",
+                                "gradientDirection": "horizontal", "labelLimit": 0,
+                                # two legends one under the other, not side by side off the screen
+                                "layout": {"bottom": {"anchor": "start", "direction": "vertical"}}}
+    if isinstance(spec.get("height"), (int, float)) and _has_colour_bar(spec):
+        spec["height"] = spec["height"] + COLOUR_BAR_ROOM  # the bar now sits under the chart, in its height
     inner = spec.get("spec")
     if "facet" in spec and isinstance(inner, dict) and isinstance(inner.get("width"), (int, float)):
         spec["spec"] = {**inner, "width": min(inner["width"], PHONE_CELL)}

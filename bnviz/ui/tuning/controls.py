@@ -71,6 +71,18 @@ def tables(surface_key: str, optimizer: str, steps: int):
     return cells, points, best, betas
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def regime_tables(surface_key: str, optimizer: str, steps: int):
+    """(cells, points, tallies): α against Adam's ε on this surface (the landscape and the grid's
+    and every seed's random points), and for both regimes how often random search beat the grid
+    over search.REGIME_SEEDS seeds."""
+    surface = SURFACES[surface_key]
+    both, eps = search.regimes(optimizer)
+    points = search.grid_vs_random(surface, eps, steps)
+    tallies = {"both": search.tally(search.grid_vs_random(surface, both, steps)), "eps": search.tally(points)}
+    return search.regime_landscape(surface, eps, steps), points[points.seed < SEEDS], tallies
+
+
 def init_controls() -> None:
     urlstate.init("tseed", 0, urlstate.choice(tuple(range(SEEDS))))
     urlstate.init("trounds", ROUNDS[-1], urlstate.choice(ROUNDS))

@@ -11,7 +11,7 @@ import streamlit as st
 from bnviz.tuning import search
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
-from bnviz.ui.page import formula
+from bnviz.ui.page import formula, narrow_screen
 from bnviz.ui.tuning import charts, controls
 from bnviz.ui.vega import vega_spec
 
@@ -60,15 +60,43 @@ def table(found: Search) -> None:
     true_best = float(found.best.score.iloc[0]) if len(found.best) else float("nan")
     summary = search.summary(found.points, true_best)
     shown = summary[summary.seed == st.session_state["tseed"]]
-    st.table(pd.DataFrame({
+    frame = pd.DataFrame({
         t("tune_strategy"): shown.strategy.map(found.labels), t("tune_col_runs"): shown.runs,
         t("tune_col_alphas"): shown.distinct_alpha, t("tune_col_betas"): shown.distinct_beta,
         t("tune_col_best"): shown.best.map(_decimals), t("tune_col_behind"): shown.behind.map(_decimals),
         t("tune_col_where"): [f"α = {a:.3g}, β = {b:.4g}" if pd.notna(a) else "—"
                               for a, b in zip(shown.best_alpha, shown.best_beta)],
-    }).set_index(t("tune_strategy")))
-    st.markdown(t("tune_verdict", **search.better_than_grid(summary), seeds=controls.SEEDS, budget=controls.BUDGET,
-                  best=true_best))
+    }).set_index(t("tune_strategy"))
+    # A phone has room for three columns, not seven: the strategies become the columns there.
+    st.table(frame.T.astype(str) if narrow_screen() else frame)
+    counts = search.better_than_grid(summary)
+    more = "more" if counts["random"] > controls.SEEDS / 2 else "fewer"  # the sentence follows the count
+    st.markdown(t(f"tune_verdict_{more}", **counts, seeds=controls.SEEDS, budget=controls.BUDGET, best=true_best))
+
+
+def regimes(surface_key: str, optimizer: str, steps: int) -> None:
+    """When random search wins: α against Adam's ε (ε barely matters) beside the page's α and β,
+    counted over many seeds, with the sentence the counts allow."""
+    st.subheader(t("tune_regime_header"))
+    with st.spinner(t("tune_computing")):
+        cells, points, tallies = controls.regime_tables(surface_key, optimizer, steps)
+    st.caption(t("tune_regime_explain", seeds=search.REGIME_SEEDS))
+    labels = {"grid": t("tune_regime_grid_label"), "random": t("tune_strategy_random")}
+    st.vega_lite_chart(present(vega_spec(
+        charts.regime_chart, {"cells": cells.assign(what=t("tune_diverged")),
+                              "points": points.assign(label=points.strategy.map(labels))},
+        labels=labels, legend_title=t("tune_strategy"), x_title=t("tune_axis_alpha"), y_title=t("tune_axis_eps"),
+        score_title=t("tune_score"))), width="stretch", key="tune_chart_regime")
+    rows = {"both": t("tune_regime_both"), "eps": t("tune_regime_eps")}
+    st.table(pd.DataFrame({
+        t("tune_regime_col"): list(rows.values()), t("tune_regime_alphas"): ["3 / 9", "3 / 9"],
+        t("tune_regime_random"): [tallies[k]["random"] for k in rows],
+        t("tune_regime_tie"): [tallies[k]["tie"] for k in rows],
+        t("tune_regime_grid"): [tallies[k]["grid"] for k in rows]}).set_index(t("tune_regime_col")))
+    share = {k: tallies[k]["random"] / tallies[k]["seeds"] for k in rows}
+    verdict = search.regime_verdict(tallies["both"], tallies["eps"])
+    st.markdown(t(f"tune_regime_{verdict}", both=share["both"], eps=share["eps"],
+                  tie=tallies["eps"]["tie"] / tallies["eps"]["seeds"]))
 
 
 def fine(found: Search) -> None:
