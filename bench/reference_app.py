@@ -70,10 +70,11 @@ def opt_chart():
     fstar = path_frames.lowest_value(s)
     paths, _, _ = path_frames.trajectory_table(s, s.start, 150, settings, fstar)
     paths = paths.assign(label=paths.optimizer)
-    data = {"cells": path_frames.grid_frame(s, fstar), "paths": paths, "minima": pd_minima(s)}
+    cells = path_frames.grid_frame(s, fstar)
+    data = {"cells": cells, "paths": paths, "minima": pd_minima(s)}
     return vega_spec(optimization_charts.contour_chart, data, names=list(settings), same=True,
                      labels={"gd": "gd", "momentum": "momentum"}, domain=s.domain, x_title="x", y_title="y",
-                     loss_title="log f", opt_title="optimizer")
+                     colours=path_frames.colour_range(cells, s.domain), loss_title="log f", opt_title="optimizer")
 
 
 def pd_minima(surface):

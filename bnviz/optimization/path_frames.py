@@ -45,23 +45,69 @@ def gap_floor(surface: Surface, fstar: float, n: int = 70) -> float:
     return 1e-9 * spread if spread > 0 else 1e-12
 
 
-def grid_frame(surface: Surface, fstar: float, n: int = 60) -> pd.DataFrame:
-    """Square heatmap cells over the domain, ``n`` along its longer side: centre (cx, cy), edges
-    (x0, x1, y0, y1), loss f and z = log10(f − f*), f − f* floored by :func:`gap_floor` (cells
-    where f is not finite are left out)."""
+# The widths over heights a chart of the surface may have: the chart keeps x and y in the same
+# units per pixel, so a wide screen shows more x than the domain and a phone more y (a 1920 px
+# projector over a 460 px chart is 4.2; a 390 px phone 0.85). The cells cover what any of them shows.
+SCREEN_ASPECTS = (1.4, 4.5)
+PHONE_ASPECTS = (0.6, 1.2)
+
+
+def _view(domain, aspect: float) -> tuple[float, float]:
+    """Half the width and height a view of ``aspect`` shows around the domain's centre."""
+    (xa, xb), (ya, yb) = domain
+    w, h = xb - xa, yb - ya
+    return (max(w, h * aspect) / 2, max(h, w / aspect) / 2)
+
+
+CELLS = 2400  # about this many cells over the domain itself (Vega draws them all on every frame of Play)
+OUTER = 4  # cells outside the domain are this many times as wide and tall
+
+
+def _lattice(lo: float, step: float, first: int, last: int) -> np.ndarray:
+    return lo + (np.arange(first, last) + 0.5) * step
+
+
+def grid_frame(surface: Surface, fstar: float, aspects=SCREEN_ASPECTS, cells: int = CELLS) -> pd.DataFrame:
+    """Heatmap cells: about ``cells`` over the domain, and cells ``OUTER`` times as large over what
+    else a chart of width/height between ``aspects`` shows (the domain, widened). Rows: centre
+    (cx, cy), half width and height (hx, hy), loss f and z = log10(f − f*), f − f* floored by
+    :func:`gap_floor`; f, z and the halves in float32 (colours, a 4-digit tooltip: fewer bytes);
+    cells where f is not finite are left out."""
     (xa, xb), (ya, yb) = surface.domain
-    size = max(xb - xa, yb - ya) / n
-    nx, ny = max(2, round((xb - xa) / size)), max(2, round((yb - ya) / size))
-    dx, dy = (xb - xa) / nx, (yb - ya) / ny
-    X, Y = np.meshgrid(xa + dx * (np.arange(nx) + 0.5), ya + dy * (np.arange(ny) + 0.5))
+    w, h = xb - xa, yb - ya
+    size = np.sqrt(w * h / cells)
+    nx, ny = (OUTER * max(1, round(extent / size / OUTER)) for extent in (w, h))
+    dx, dy = w / nx, h / ny
+    X, Y = np.meshgrid(_lattice(xa, dx, 0, nx), _lattice(ya, dy, 0, ny))
+    inner = pd.DataFrame({"cx": X.ravel(), "cy": Y.ravel(), "hx": dx / 2, "hy": dy / 2})
+    (wide_x, wide_y), (tall_x, tall_y) = _view(surface.domain, max(aspects)), _view(surface.domain, min(aspects))
+    big_x, big_y = OUTER * dx, OUTER * dy
+    kx, ky = int(np.ceil((wide_x - w / 2) / big_x)), int(np.ceil((tall_y - h / 2) / big_y))
+    X, Y = np.meshgrid(_lattice(xa, big_x, -kx, nx // OUTER + kx), _lattice(ya, big_y, -ky, ny // OUTER + ky))
+    mx, my = (xa + xb) / 2, (ya + yb) / 2
+    outside = (X < xa) | (X > xb) | (Y < ya) | (Y > yb)
+    seen = ((np.abs(X - mx) < wide_x + big_x / 2) & (np.abs(Y - my) < wide_y + big_y / 2)) \
+        | ((np.abs(X - mx) < tall_x + big_x / 2) & (np.abs(Y - my) < tall_y + big_y / 2))
+    outer = pd.DataFrame({"cx": X[outside & seen], "cy": Y[outside & seen], "hx": big_x / 2, "hy": big_y / 2})
+    df = pd.concat([inner, outer], ignore_index=True)
     with np.errstate(all="ignore"):
-        Z = np.asarray(surface.f(X, Y), dtype=np.float64) * np.ones_like(X)
-    floor = gap_floor(surface, fstar)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.log10(np.maximum(Z - fstar, floor))
-    df = pd.DataFrame({"cx": X.ravel(), "cy": Y.ravel(), "x0": (X - dx / 2).ravel(), "x1": (X + dx / 2).ravel(),
-                       "y0": (Y - dy / 2).ravel(), "y1": (Y + dy / 2).ravel(), "f": Z.ravel(), "z": z.ravel()})
-    return df[np.isfinite(df["f"]) & np.isfinite(df["z"])]
+        f = np.asarray(surface.f(df.cx.to_numpy(), df.cy.to_numpy()), dtype=np.float64) * np.ones(len(df))
+        z = np.log10(np.maximum(f - fstar, gap_floor(surface, fstar)))
+    df = df.assign(f=f, z=z)
+    df = df[np.isfinite(df.f) & np.isfinite(df.z)].reset_index(drop=True)
+    return df.astype({"hx": np.float32, "hy": np.float32, "f": np.float32, "z": np.float32})
+
+
+def colour_range(cells: pd.DataFrame, domain) -> tuple[float, float]:
+    """The heatmap's colours span z over the domain's cells from its 0.5th percentile to its
+    largest: the cell that happens to sit nearest a minimum (z down to −8) would take most of
+    the bands, and the cells outside the domain show the top colour where they rise above it."""
+    (xa, xb), (ya, yb) = domain
+    inner = cells.z[(cells.cx > xa) & (cells.cx < xb) & (cells.cy > ya) & (cells.cy < yb)].to_numpy(np.float64)
+    if not inner.size:
+        return 0.0, 1.0
+    lo, hi = float(np.percentile(inner, 0.5)), float(inner.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
 
 
 def _position(grid_values, value) -> int:

@@ -1,6 +1,7 @@
 // bnviz page helper, mounted once on every page:
-// 1. it tells the server whether the screen is narrow (a phone), so facetted charts can be drawn
-//    to fit it (their cells have fixed widths; Vega-Lite cannot stretch a facet);
+// 1. it tells the server whether the screen is narrow (a phone) or wide (a projector at 1920 px),
+//    so facetted charts can be drawn to fit it (their cells have fixed widths; Vega-Lite cannot
+//    stretch a facet);
 // 2. a keyboard user's focus stays on the control they pressed.
 //
 // A click on Start or Play makes Streamlit run the page again, and the button may be drawn anew
@@ -13,11 +14,14 @@ const FOCUSABLE = "button, input, select, textarea, a[href], [tabindex]:not([tab
 const KEEP_MS = 15000;
 
 const NARROW_PX = 640;
+const WIDE_PX = 1600;
 
 export default function (component) {
   const { data, setStateValue } = component;
   const narrow = window.innerWidth < NARROW_PX;
+  const wide = window.innerWidth >= WIDE_PX;
   if (narrow !== Boolean(data && data.narrow)) setStateValue("narrow", narrow);  // only when it differs
+  if (wide !== Boolean(data && data.wide)) setStateValue("wide", wide);
 
   if (window.__bnvizFocus) return;
   const state = (window.__bnvizFocus = { where: null, at: 0 });

@@ -58,12 +58,18 @@ def page_helper() -> None:
     the page is drawn again, and whether the screen is narrow (bnviz/ui/page.js)."""
     st.html(FOCUS_CSS)  # our own constant CSS, never user text
     component = st.components.v2.component("bnviz_page", js=_PAGE_JS, isolate_styles=False)
-    component(data={"narrow": narrow_screen()}, key=_PAGE_KEY, height=0, on_narrow_change=lambda: None)
+    component(data={"narrow": narrow_screen(), "wide": wide_screen()}, key=_PAGE_KEY, height=0,
+              on_narrow_change=lambda: None, on_wide_change=lambda: None)
 
 
 def narrow_screen() -> bool:
     """The browser said its window is narrower than 640 px (a phone)."""
     return bool((st.session_state.get(_PAGE_KEY) or {}).get("narrow", False))
+
+
+def wide_screen() -> bool:
+    """The browser said its window is at least 1600 px wide (a projector, a large monitor)."""
+    return bool((st.session_state.get(_PAGE_KEY) or {}).get("wide", False))
 
 
 def leave_warning(active: bool, text: str) -> None:

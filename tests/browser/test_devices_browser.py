@@ -125,6 +125,30 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
     no_exception(page)
 
 
+def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
+    """At 1920 px the grid of every layer's histograms used a third of the width (250 px cells):
+    the page's helper says the screen is wide, and facet cells grow to fill it."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        open_page(page, server, "batchnorm?bn_subset=12000&bn_batch=64", EN["bn_title"])
+        page.get_by_role("button", name=EN["bn_step"]).click()
+        page.locator(CHART).first.locator("canvas").wait_for(timeout=60_000)
+        wait_ready(page, timeout=60_000)
+        page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
+        wait_ready(page, timeout=60_000)
+        grid = page.locator(f"[data-testid='stTabPanel']:visible {CHART} canvas").first
+        grid.wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        main = page.locator("[data-testid='stMainBlockContainer']").evaluate("e => e.clientWidth")
+        assert grid.bounding_box()["width"] >= 0.6 * main, (grid.bounding_box(), main)
+        page.get_by_role("button", name=EN["bn_reset"]).click()
+        wait_ready(page)
+        no_exception(page)
+    finally:
+        context.close()
+
+
 # CSS pixels of the heatmap down the middle of a chart's canvas: rows whose colour is not the
 # white of the page or the grey of text (the viridis cells, and the grey of diverged ones).
 HEATMAP_ROWS = """c => { const g = c.getContext("2d"), x = Math.round(c.width * 0.45);

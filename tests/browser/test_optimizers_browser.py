@@ -34,6 +34,20 @@ def ready_charts(page, n: int = 2):
     page.wait_for_timeout(800)
 
 
+# CSS pixels from a canvas's top to its first row drawn in colour, down its middle column.
+FIRST_COLOURED_ROW = """c => { const g = c.getContext("2d"), x = Math.round(c.width / 2);
+  const px = g.getImageData(x, 0, 1, c.height).data;
+  for (let y = 0; y < c.height; y++) if (Math.max(px[4 * y], px[4 * y + 1], px[4 * y + 2]) < 245)
+    return y * c.getBoundingClientRect().height / c.height;
+  return Infinity; }"""
+# The share of a canvas's row a third of the way down, from CSS px 60 to 200 (the plot's left end,
+# past the y axis), that is drawn in colour.
+LEFT_END_COLOURED = """c => { const g = c.getContext("2d"), k = c.width / c.getBoundingClientRect().width;
+  const px = g.getImageData(Math.round(60 * k), Math.round(c.height / 3), Math.round(140 * k), 1).data;
+  let n = 0; for (let i = 0; i < px.length; i += 4) if (Math.max(px[i], px[i + 1], px[i + 2]) < 245) n++;
+  return n / (px.length / 4); }"""
+
+
 def test_surface_is_drawn_and_a_click_moves_the_start(page, server):
     open_page(page, server, "optimizers", EN["opt_title"])
     chart = page.locator(CHART).first
@@ -48,6 +62,18 @@ def test_surface_is_drawn_and_a_click_moves_the_start(page, server):
     expect(page.get_by_label(EN["start_x"])).not_to_have_value("-8", timeout=20_000)
     wait_ready(page)
     assert float(start_x(page)) > 0
+    no_exception(page)
+    # On a projector the chart shows x far beyond the valley's ±10 (x and y keep the same units per
+    # pixel): the heatmap fills the plot to its edges (there were white bands), and a click left of
+    # the domain starts the paths on its edge, x = −10.
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_timeout(1500)
+    canvas = chart.locator("canvas").first
+    assert canvas.evaluate(FIRST_COLOURED_ROW) <= 12 and canvas.evaluate(LEFT_END_COLOURED) == 1
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + 60, box["y"] + box["height"] * 0.3)
+    expect(page.get_by_label(EN["start_x"])).to_have_value("-10", timeout=20_000)
+    wait_ready(page)
     no_exception(page)
 
 

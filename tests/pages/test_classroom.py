@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz.ui import i18n
-from bnviz.ui.classroom.presenter import BIG_TEXT, COLOUR_BAR_ROOM, for_phone
+from bnviz.ui.classroom.presenter import BIG_TEXT, COLOUR_BAR_ROOM, WIDE_CELL, for_phone, for_wide
 from bnviz.ui.strings import STRINGS
 from tests.pages.conftest import APP, chart_specs, no_traceback
 
@@ -157,3 +157,15 @@ def test_on_a_phone_a_colour_bar_lies_under_its_chart_and_adds_its_height():
     assert phone["height"] == heatmap["height"] + COLOUR_BAR_ROOM
     ticks = vega_spec(charts.sampling_chart, {}, x_title="x", y_title="y")
     assert for_phone(ticks)["height"] == ticks["height"]
+
+
+def test_on_a_wide_screen_facet_cells_grow_and_other_charts_stay():
+    from bnviz.ui.batchnorm import charts
+    from bnviz.ui.vega import vega_spec
+
+    grid = vega_spec(charts.hist_grid, {}, x_title="x", y_title="y", domain=[-1, 1])
+    wide = for_wide(grid)
+    assert wide["spec"]["width"] == min(round(grid["spec"]["width"] * WIDE_CELL[0]), WIDE_CELL[1]) > 400
+    assert grid["spec"]["width"] == 250  # the spec it came from is not changed
+    single = vega_spec(charts.gamma_beta_chart, {}, x_title="x", y_title="y", param_title="p")
+    assert for_wide(single) == single

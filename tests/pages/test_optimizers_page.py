@@ -26,7 +26,8 @@ def test_default_view(app, lang):
     assert not at.error and not at.warning
     spec = chart_specs(at)[0]
     assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]] \
-        == ["rect", "point", "line", "point"]
+        == ["rect", "line", "point", "point"]  # heatmap, paths, heads, the minima on top
+    assert spec["layer"][3]["mark"]["filled"] is False  # an outline: a path's head under it shows
     panel = live_panels(at)
     assert panel["opt-step"]["value"] == 150 and panel["opt-step"]["max"] == 150
     assert live_text(at, "opt-lr") == "0.4" and live_text(at, "opt-b-momentum") == "0.9"

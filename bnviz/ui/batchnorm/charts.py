@@ -56,9 +56,15 @@ def accuracy_chart(*, x_title: str, y_title: str, model_title: str, metric_title
     ).properties(height=height, usermeta=CANVAS)
 
 
+# Side by side, two cells' x axes meet: their end labels kept inside each cell, and a gap between
+# the columns, so "10" of one and "−10" of the next do not run into each other.
+FLUSH = alt.Axis(labelFlush=True)
+COLUMN_GAP = {"column": 32, "row": 10}
+
+
 def _bars(x_title: str, y_title: str, domain):
     return _data().mark_rect(opacity=0.85).encode(
-        alt.X("lo:Q", title=x_title, scale=alt.Scale(domain=list(domain), nice=False)),
+        alt.X("lo:Q", title=x_title, scale=alt.Scale(domain=list(domain), nice=False), axis=FLUSH),
         alt.X2("hi:Q"),
         alt.Y("share:Q", title=y_title, scale=alt.Scale(type="sqrt", domain=[0, 1], clamp=True),
               axis=alt.Axis(format="%", tickCount=3)),
@@ -73,27 +79,27 @@ def hist_grid(*, x_title: str, y_title: str, domain, cell_width: int = 250, cell
     return _bars(x_title, y_title, domain).properties(width=cell_width, height=cell_height).facet(
         row=alt.Row("layer:N", title=None, sort=list(HIDDEN_LAYERS),
                     header=alt.Header(labelAngle=0, labelAlign="left")),
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER)).properties(usermeta=CANVAS)
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
 
 
 def hist_chart(*, x_title: str, y_title: str, domain, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
     """One layer's histogram, large, BN and no-BN side by side ("data": model, lo, hi, share)."""
     return _bars(x_title, y_title, domain).properties(height=height, width=cell_width).facet(
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER)).properties(usermeta=CANVAS)
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
 
 
 def ridge_chart(*, x_title: str, y_title: str, model_title: str, domain, height: int = 320) -> alt.FacetChart:
     """Histograms over time, offset like TensorBoard's ("data": step, model, x, base, top):
     one ridge per capture, later ones lower."""
     return _data().mark_area(opacity=0.55, strokeWidth=0.8, interpolate="monotone").encode(
-        alt.X("x:Q", title=x_title, scale=alt.Scale(domain=list(domain), nice=False)),
+        alt.X("x:Q", title=x_title, scale=alt.Scale(domain=list(domain), nice=False), axis=FLUSH),
         alt.Y("top:Q", title=y_title, axis=None),
         alt.Y2("base:Q"),
         _model(model_title, legend=False),
         detail="step:Q",
         tooltip=["step:Q", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("share:Q", format=".2%")],
     ).properties(height=height, width=300).facet(
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER)).properties(usermeta=CANVAS)
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
 
 
 def percentile_chart(*, x_title: str, y_title: str, model_title: str, start_title: str, total_steps: int,

@@ -84,14 +84,18 @@ def _colour(order: list[str], title: str, legend: bool = True):
 
 def contour_chart(*, names: list[str],
                   same: bool, labels: dict[str, str], domain, x_title: str, y_title: str, loss_title: str,
-                  opt_title: str, height: int = 460) -> alt.LayerChart:
-    """Filled-contour heatmap of log₁₀(f − f*) (dataset "cells"; click: selection "start"), the
-    minima ("minima"), every path up to the step and each optimizer's current point ("paths")."""
+                  opt_title: str, colours: tuple[float, float], height: int = 460) -> alt.LayerChart:
+    """Filled-contour heatmap of log₁₀(f − f*) (dataset "cells": centres and half sizes; click:
+    selection "start"), every path up to the step and each optimizer's current point ("paths"),
+    the minima on top ("minima")."""
     xd, yd = _equal_units(domain)
     xs, ys = alt.Scale(domain=xd, nice=False, zero=False), alt.Scale(domain=yd, nice=False, zero=False)
     pick = alt.selection_point(name="start", on="click", fields=["cx", "cy"], clear=False)
-    bands = alt.Scale(type="quantize", scheme={"name": "viridis", "count": 14})  # filled contour bands
-    heat = alt.Chart(alt.NamedData("cells")).mark_rect().encode(
+    # Filled contour bands over ``colours`` (path_frames.colour_range); values beyond take the end bands.
+    bands = alt.Scale(type="quantize", domain=list(colours), scheme={"name": "viridis", "count": 14})
+    heat = alt.Chart(alt.NamedData("cells")).transform_calculate(
+        x0="datum.cx - datum.hx", x1="datum.cx + datum.hx", y0="datum.cy - datum.hy", y1="datum.cy + datum.hy",
+    ).mark_rect(clip=True).encode(
         x=alt.X("x0:Q", title=x_title, scale=xs), x2="x1:Q",
         y=alt.Y("y0:Q", title=y_title, scale=ys), y2="y1:Q",
         color=alt.Color("z:Q", title=loss_title, scale=bands, legend=alt.Legend(format=".1f")),
@@ -99,8 +103,9 @@ def contour_chart(*, names: list[str],
         tooltip=[alt.Tooltip("cx:Q", title=x_title, format=".3g"), alt.Tooltip("cy:Q", title=y_title, format=".3g"),
                  alt.Tooltip("f:Q", title="f", format=".4g")],
     ).add_params(pick)
+    # The minima's crosses are drawn last, as outlines: a path that ends on one leaves it visible.
     mins = alt.Chart(alt.NamedData("minima")).mark_point(
-        shape="cross", size=220, color="white", filled=True, stroke="black", strokeWidth=0.8,
+        shape="cross", size=320, filled=False, color="white", strokeWidth=2.5,
     ).encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
     order = [labels[n] for n in names]
     mine = alt.Chart(alt.NamedData("paths")).transform_filter(picked(names, same)).transform_filter("datum.step <= at")
@@ -112,7 +117,7 @@ def contour_chart(*, names: list[str],
     heads = mine.transform_joinaggregate(now="max(step)", groupby=["optimizer"]).transform_filter(
         "datum.step == datum.now").mark_point(size=140, filled=True, stroke="white", strokeWidth=1.5, clip=True).encode(
         x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), color=_colour(order, opt_title, legend=False))
-    return alt.layer(heat, mins, lines, heads).add_params(*_params(names, same)).properties(
+    return alt.layer(heat, lines, heads, mins).add_params(*_params(names, same)).properties(
         height=height, usermeta=CANVAS)
 
 

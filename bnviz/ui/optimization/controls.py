@@ -53,11 +53,14 @@ def on_surface_change():
                                 lr=min(LRS, key=lambda v: abs(v - s.lr)))
 
 
-def on_click():
+def on_click(domain):
+    """A click on the heatmap starts the paths there; a cell outside the domain (a wide screen shows
+    more than it) starts them at the nearest point of the domain, as far as the start's boxes go."""
     picked = (st.session_state.get("contour") or {}).get("selection", {}).get("start") or []
     if picked:
-        st.session_state.update(sx=float(picked[0]["cx"]), sy=float(picked[0]["cy"]),
-                                step=st.session_state.get("steps", 150))
+        (xa, xb), (ya, yb) = domain
+        st.session_state.update(sx=min(max(float(picked[0]["cx"]), xa), xb),
+                                sy=min(max(float(picked[0]["cy"]), ya), yb), step=st.session_state.get("steps", 150))
 
 
 SIDEBAR = {
@@ -195,11 +198,12 @@ def settings_key(value) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def every_path(surface_id, settings_key, _settings, start, steps):
+def every_path(surface_id, settings_key, _settings, start, steps, phone: bool = False):
     surface = surface_of(surface_id)
     fstar = path_frames.lowest_value(surface)
     paths, rates, runs = path_frames.trajectory_table(surface, start, steps, _settings, fstar)
-    return paths, rates, runs, path_frames.grid_frame(surface, fstar)
+    aspects = path_frames.PHONE_ASPECTS if phone else path_frames.SCREEN_ASPECTS
+    return paths, rates, runs, path_frames.grid_frame(surface, fstar, aspects)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

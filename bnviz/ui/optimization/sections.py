@@ -3,6 +3,7 @@ surface with the paths, the loss, the table, the formulas and the ``torch.optim`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -14,7 +15,7 @@ from bnviz.ui import urlstate
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
 from bnviz.ui.optimization import charts, controls
-from bnviz.ui.page import guarded
+from bnviz.ui.page import guarded, narrow_screen
 from bnviz.ui.vega import vega_spec
 
 
@@ -59,7 +60,8 @@ def every_path(cfg: dict, same: bool, hps: dict, surface_id: tuple, surface: Sur
     """Every path of every optimizer shown, computed once (cached), with their labels; a warning for
     each optimizer that diverged as set."""
     steps = cfg["steps"]
-    paths, rates, runs, cells = controls.every_path(surface_id, controls.settings_key(hps), hps, start, steps)
+    paths, rates, runs, cells = controls.every_path(surface_id, controls.settings_key(hps), hps, start, steps,
+                                                    narrow_screen())
     labels = {name: controls.opt_label(name) for name in optimizers.OPTIMIZERS}
     paths, rates = paths.assign(label=paths.optimizer.map(labels)), rates.assign(label=rates.optimizer.map(labels))
     if not hps:
@@ -79,9 +81,11 @@ def surface_chart(where, p: Paths) -> None:
     """The surface as a heatmap with every path on it; a click moves the start."""
     minima = pd.DataFrame(p.surface.minima or [], columns=["x", "y"])
     where.vega_lite_chart(_chart(charts.contour_chart, {"cells": p.cells, "paths": p.paths, "minima": minima}, p,
-                                 domain=p.surface.domain, x_title=t("axis_x"), y_title=t("axis_y"),
+                                 domain=p.surface.domain, colours=path_frames.colour_range(p.cells, p.surface.domain),
+                                 x_title=t("axis_x"), y_title=t("axis_y"),
                                  loss_title=t("axis_log_gap")),
-                          key="contour", on_select=controls.on_click, selection_mode="start", width="stretch")
+                          key="contour", on_select=functools.partial(controls.on_click, p.surface.domain),
+                          selection_mode="start", width="stretch")
 
 
 def loss(p: Paths) -> None:
