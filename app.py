@@ -14,7 +14,7 @@ from bnviz.ui.classroom.presenter import presenter_toggle
 from bnviz.ui.classroom.sharing import share_box
 from bnviz.ui.classroom.svg_export import forget_charts, svg_download
 from bnviz.ui.i18n import language_selector, t
-from bnviz.ui.navigation import PAGES
+from bnviz.ui.navigation import PAGES, say_unknown_path
 from bnviz.ui.page import page_helper
 
 # A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
@@ -27,6 +27,7 @@ presenter_toggle()
 pages = [st.Page("pages/home.py", title=t("nav_home"), icon=":material/home:", default=True),
          *(st.Page(f"pages/{path}.py", title=t(f"nav_{key}"), icon=icon, url_path=path) for path, key, icon in PAGES)]
 page = st.navigation(pages)
+say_unknown_path(page)
 page_helper()
 forget_charts()
 page.run()

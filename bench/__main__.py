@@ -11,7 +11,7 @@ BENCHES = {
     "instant": instant.run,
     "optimizers": optimizers.run,
     "bn": bn.run,
-    "bn-overhead": lambda: print_table("BN engine: histogram overhead (best of 3)", bn.overhead()),
+    "bn-overhead": lambda: print_table("BN engine: histogram overhead (3 rounds, interleaved)", bn.overhead()),
     "bn-gil": lambda: print_table("A class watching one run on a real server: training while watchers refresh",
                                   bn.gil()),
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),

@@ -27,6 +27,7 @@ with guarded():
     with top["controls"]:
         controls.controls_panel(shown.names, same, cfg["steps"])
     sections.surface_chart(top["chart"], shown)
+    sections.divergence(shown)
     if shown.names:
         sections.loss(shown)
 

@@ -6,6 +6,10 @@ gradient step: at θ with gradient g and learning rate η, on the training batch
 
 A smoother landscape varies less along the step and its gradient changes less. BatchNorm layers
 use the batch's own statistics (as in training) and update nothing; the model ends as it began.
+
+Each model's own step η·g differs in length between two models (their η and their gradients
+differ), which can decide the comparison by itself. With a step length s, every model is probed
+along its gradient's direction by the same distance instead: η·g is replaced by s·g / ‖g‖.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ def _loss(model, xb, yb):
     return functional.cross_entropy(forward(model, xb, bn_group=len(xb)), yb)
 
 
-def landscape(model, xb, yb, lr: float, ks=KS):
+def landscape(model, xb, yb, lr: float, ks=KS, step_length: float = 0.0):
     """On a model whose ``.grad`` holds g = ∇L(θ) of this batch: a device vector of the losses
-    at θ − k·η·g for each k, then ‖∇L(θ) − ∇L(θ − η·g)‖ and ‖∇L(θ)‖. Parameters and gradients
-    are restored; nothing waits for the device."""
+    at θ − k·η·g for each k, then ‖∇L(θ) − ∇L(θ − η·g)‖ and ‖∇L(θ)‖; with ``step_length`` s > 0,
+    η is s / ‖g‖ (the same distance for every model). Parameters and gradients are restored;
+    nothing waits for the device."""
     import torch
 
     params = [p for p in model.parameters() if p.grad is not None]
     theta = [p.detach().clone() for p in params]
     g = [p.grad.detach().clone() for p in params]
+    if step_length > 0:
+        lr = step_length / torch.sqrt(sum((d ** 2).sum() for d in g)).clamp_min(1e-12)
     out = []
     try:
         with torch.no_grad():

@@ -12,6 +12,7 @@ import codecs
 import csv
 import functools
 import io
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -180,13 +181,54 @@ def _counter(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)) and np.all(np.diff(values) >= 0) and values[-1] > values[0])
 
 
+# Workbooks whatever their name says: .xlsx, .ods and .numbers are ZIP archives, .xls an OLE file.
+WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+def _json_frame(value):
+    """The table a JSON document holds, as tools write one: a list of numbers, a list of records,
+    or an object of columns (lists of one length); None for anything else."""
+    import pandas as pd
+
+    def numbers(items) -> bool:
+        return isinstance(items, list) and all(isinstance(v, (int, float)) or v is None for v in items)
+
+    if numbers(value) and value:
+        return pd.DataFrame({"value": value})
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return pd.DataFrame.from_records(value)
+    if isinstance(value, dict) and value and all(numbers(v) for v in value.values()) \
+            and len({len(v) for v in value.values()}) == 1:
+        return pd.DataFrame(value)
+    return None
+
+
+def _from_json(text: str) -> str:
+    """``text`` itself, or, when it is a JSON document, its table as CSV text."""
+    stripped = text.lstrip()
+    if stripped[:1] not in ("[", "{"):
+        return text
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return text  # not JSON after all: read as a table
+    frame = _json_frame(value)
+    if frame is None:
+        raise SeriesError("json")
+    return frame.to_csv(index=False)
+
+
 def read_table(data: bytes, encoding: str = "auto") -> Table:
-    """CSV/TSV/semicolon bytes as a :class:`Table` of numeric columns (others dropped)."""
+    """CSV/TSV/semicolon bytes (or a JSON document of numbers) as a :class:`Table` of numeric
+    columns (others dropped)."""
     import pandas as pd
 
     if not data or not data.strip():
         raise SeriesError("empty")
+    if data.startswith(WORKBOOKS):
+        raise SeriesError("workbook")
     text, codec, guessed = decode(data, encoding)
+    text = _from_json(text)
     lines = text.lstrip().splitlines()
     if not lines:
         raise SeriesError("empty")
@@ -205,6 +247,8 @@ def read_table(data: bytes, encoding: str = "auto") -> Table:
     if header is None:
         df.columns = [f"column {i + 1}" for i in range(df.shape[1])]
     df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise SeriesError("header_only", columns=", ".join(list(df.columns)[:5]))
     numeric, dropped, formats, dates, date_column = {}, [], {}, None, None
     for col in df.columns:
         values, number_format = _numbers(df[col], sep == ";")

@@ -158,7 +158,7 @@ class Lockstep:
                 if capture:
                     packs.append(captures.pack(cap, model, cfg.bins, self.ranges))
                 if landscape:
-                    probes.append(probe.landscape(model, xb, yb, lr))
+                    probes.append(probe.landscape(model, xb, yb, lr, step_length=cfg.probe_step))
 
             loss, logits = train_step(model, optimizer, xb, yb, capture=cap, on_backward=after_backward)
             losses.append(loss)

@@ -40,3 +40,27 @@ def ensure_entrypoint() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def unknown_path(url: str, base: str = "") -> str | None:
+    """The page path of ``url`` (below the server's ``base`` path) when no page has it: Streamlit
+    then shows Home. None for Home itself and for every page of :data:`PAGES`."""
+    from urllib.parse import unquote, urlparse
+
+    path = unquote(urlparse(url).path).strip("/")
+    base = base.strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base):].strip("/")
+    return path if path and path not in {p for p, _, _ in PAGES} else None
+
+
+def say_unknown_path(page) -> None:
+    """Once per visit: a link to a page that does not exist says so, on the Home it opened."""
+    if page.url_path or st.session_state.get("_unknown_path_said"):
+        return
+    st.session_state["_unknown_path_said"] = True
+    wrong = unknown_path(st.context.url or "", st.get_option("server.baseUrlPath") or "")
+    if wrong:
+        from bnviz.ui.i18n import t
+
+        st.toast(t("page_unknown", path=wrong[:80]), icon=":material/link_off:")

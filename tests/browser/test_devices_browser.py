@@ -125,6 +125,22 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
     no_exception(page)
 
 
+def test_a_phone_that_types_the_optimizers_address_after_ewma_shows_the_start_it_uses(phone, server):
+    """The classroom review, 3 of 3 times: /ewma, then /optimizers typed into the address bar (the
+    tab goes back into its session) showed start x/y at their minimums, −10/−4, while the paths
+    started at (−8, 3); here 3 of 5 before the fix. The boxes show what the paths use."""
+    page = phone
+    open_page(page, server, "ewma", EN["ewma_title"])
+    page.goto(server.url("optimizers"))
+    wait_ready(page, timeout=60_000)
+    expect(page.get_by_label(EN["start_x"])).to_have_value("-8", timeout=20_000)
+    expect(page.get_by_label(EN["start_y"])).to_have_value("3")
+    page.wait_for_timeout(1500)  # and it stays so once the page has settled
+    assert page.get_by_label(EN["start_x"]).input_value() == "-8"
+    assert page.get_by_label(EN["start_y"]).input_value() == "3"
+    no_exception(page)
+
+
 def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
     """At 1920 px the grid of every layer's histograms used a third of the width (250 px cells):
     the page's helper says the screen is wide, and facet cells grow to fill it."""

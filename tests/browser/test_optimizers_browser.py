@@ -114,6 +114,22 @@ def test_dragging_alpha_redraws_the_paths_with_no_server_run(page, server):
     no_exception(page)
 
 
+def test_a_divergence_warning_leaves_the_sliders_where_they_are(page, server):
+    """Letting go of α where a run diverges brings its warning; the sliders stay under the finger
+    (the warning above them pushed them ~55 px down)."""
+    open_page(page, server, "optimizers", EN["opt_title"])
+    ready_charts(page)
+    slider = page.locator("#opt-lr")
+    top = slider.bounding_box()["y"]
+    drag(page, "#opt-lr", to=1.0)  # α up to the largest: gradient descent diverges on the valley
+    page.mouse.up()
+    expect(page.locator("[data-testid='stAlert']").first).to_be_visible(timeout=20_000)
+    wait_ready(page)
+    page.wait_for_timeout(500)
+    assert abs(slider.bounding_box()["y"] - top) <= 2
+    no_exception(page)
+
+
 def test_pointing_at_the_loss_chart_moves_the_step_everywhere(page, server):
     open_page(page, server, "optimizers", EN["opt_title"])
     ready_charts(page)

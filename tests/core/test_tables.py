@@ -31,6 +31,12 @@ def test_csv_without_header(data):
     (b"", "empty"), (b"\n\n  ", "empty"), (b"name,city\nann,paris\nbob,rome\n", "no_numeric"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (bytes(range(256)) * 4, "binary"),
     (b"\xff\xfe\xfa\xfb,\xff\n" * 3, "encoding"), (b"x\n1\n", "too_short"),
+    # a workbook renamed .csv (.xlsx/.ods are ZIP archives, .xls an OLE file), whatever follows
+    (b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml" + bytes(200), "workbook"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "workbook"),
+    # a header and nothing under it; JSON that holds no table of numbers
+    (b"a,b,c\n", "header_only"), (b"step;loss\r\n", "header_only"),
+    (b'{"name": "run 3", "ok": true}', "json"), (b'[["a", 1], ["b", 2]]', "json"), (b"[]", "json"),
 ])
 def test_csv_errors(data, key):
     with pytest.raises(series.SeriesError) as err:
@@ -123,3 +129,21 @@ def test_a_date_column_becomes_the_x_axis(dates):
 def test_dates_out_of_order_stay_a_dropped_text_column():
     table = tables.read_table(b"when,value\n2024-03-02,1\n2024-03-01,2\n2024-03-03,3\n")
     assert table.dates is None and table.dropped == ["when"]
+
+
+@pytest.mark.parametrize("text, columns", [
+    ("[1.5, 2, 3.25, null, 5]", {"value": [1.5, 2, 3.25, np.nan, 5]}),  # json.dump of a list
+    ('{"step": [1, 2, 3], "loss": [0.9, 0.5, 0.25]}', {"step": [1, 2, 3], "loss": [0.9, 0.5, 0.25]}),  # columns
+    ('[{"step": 1, "loss": 0.9, "tag": "a"}, {"step": 2, "loss": 0.5, "tag": "b"}, {"step": 3, "loss": 0.25, '
+     '"tag": "c"}]', {"step": [1, 2, 3], "loss": [0.9, 0.5, 0.25]}),  # records (pandas' to_json orient=records)
+])
+def test_a_json_file_is_read_as_the_table_it_holds(text, columns):
+    table = tables.read_table(text.encode())
+    assert list(table.frame.columns) == list(columns) and table.dropped == (["tag"] if "tag" in text else [])
+    for name, values in columns.items():
+        np.testing.assert_array_equal(table.frame[name].to_numpy(), np.array(values, dtype=float))
+
+
+def test_a_csv_that_only_starts_like_json_is_still_a_table():
+    table = tables.read_table(b"[a],b\n1,2\n3,4\n")
+    assert list(table.frame.columns) == ["[a]", "b"]

@@ -216,8 +216,9 @@ def test_snapshot_fields_shapes_and_immutability(synth):
     c = s.captures[-1]
     assert c.hist.shape == (2, 4, 2, cfg.bins) and c.outside.shape == (2, 4, 2, 4)
     assert c.pct.shape == (2, 4, 2, 3) and c.grad_norm.shape == (2, 5)
-    # All 64 examples of conv1 (6×24×24 values each) are counted, nothing is non-finite.
-    assert c.hist[0, 0, 0].sum() == 64 * 6 * 24 * 24 and c.hist[1, 3, 1].sum() == 64 * 84
+    # conv1's 64 examples (6×24×24 values each) are counted every 7th (≤ HIST_SAMPLE), fc2's all;
+    # nothing is non-finite.
+    assert c.hist[0, 0, 0].sum() == len(range(0, 64 * 6 * 24 * 24, 7)) and c.hist[1, 3, 1].sum() == 64 * 84
     assert (c.outside[..., 2:] == 0).all()
     assert np.all(np.diff(c.pct, axis=-1) >= 0)  # 15th ≤ 50th ≤ 85th
     assert set(c.bn) == set(training.HIDDEN_LAYERS)
@@ -359,6 +360,24 @@ def test_histogram_capture_agrees_with_numpy():
                                                      [15, 50, 85]), rtol=1e-5)
     all_nan = histograms.capture(torch.full((10,), float("nan")), 0, 1, 4).numpy()
     assert all_nan[:4].sum() == 0 and all_nan[6] == 10 and np.isnan(all_nan[-3:]).all()
+
+
+def test_a_large_tensor_is_histogrammed_from_an_even_sample_of_it():
+    """conv1's 64 examples hold 221,184 values: a capture reads every 7th (≤ HIST_SAMPLE), and its
+    shares stay those of the whole tensor within sampling error."""
+    torch.manual_seed(0)
+    t = torch.randn(64, 6, 24, 24) * 3 + torch.linspace(-4, 4, 24)  # a trend along one axis
+    t[0, 0, 0, :7] = float("nan")
+    vec = histograms.capture(t, -10, 10, 50).numpy()
+    counts, outside, _ = histograms.split(vec, 50)
+    sample = t.reshape(-1)[::7]
+    assert len(sample) <= histograms.HIST_SAMPLE < t.numel()
+    finite = sample[torch.isfinite(sample)].numpy()
+    ref, _ = np.histogram(np.clip(finite, -10, 10), bins=50, range=(-10, 10))
+    np.testing.assert_array_equal(counts, ref)
+    assert outside[2] == int(torch.isnan(sample).sum()) == 1  # every 7th: one of the seven NaN
+    whole, _ = np.histogram(np.clip(t[torch.isfinite(t)].numpy(), -10, 10), bins=50, range=(-10, 10))
+    assert np.abs(counts / counts.sum() - whole / whole.sum()).max() < 0.005
 
 
 def test_the_time_spent_on_test_accuracy_is_counted_while_and_after_it_runs(synth, monkeypatch):
@@ -765,6 +784,32 @@ def test_the_loss_landscape_probe_equals_an_independent_computation(synth):
     assert all(torch.equal(p, t) for p, t in zip(net.parameters(), before))
     assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), grads))
     assert torch.equal(net.conv1_bn.running_mean, torch.zeros(6))
+
+
+def test_a_probe_step_length_moves_every_model_the_same_distance(synth):
+    """With a step length s the probe's η is s / ‖g‖: the loss at k = 1 is that of the model moved
+    by exactly s along −g (computed by hand), whatever the model's gradient and learning rate."""
+    xb = training.as_input(torch.from_numpy(synth.x_train[:64]))
+    yb = torch.from_numpy(synth.y_train[:64])
+    for bn in (False, True):
+        net = models.lenet(bn, activation="relu")
+        models.init_weights(net, 0)
+        functional.cross_entropy(training.forward(net, xb, bn_group=64), yb).backward()
+        before = [p.detach().clone() for p in net.parameters()]
+        grads = [p.grad.detach().clone() for p in net.parameters()]
+        norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+        got = probe.summary(probe.landscape(net, xb, yb, lr=123.0, step_length=0.3).numpy())
+        other = copy.deepcopy(net)
+        with torch.no_grad():
+            moved = 0.0
+            for p, t, g in zip(other.parameters(), before, grads):
+                p.copy_(t - 0.3 * g / norm)
+                moved += ((p - t) ** 2).sum().item()
+        assert moved ** 0.5 == pytest.approx(0.3, rel=1e-5)
+        want = functional.cross_entropy(training.forward(other, xb, bn_group=64), yb).item()
+        assert got["losses"][probe.KS.index(1.0)] == pytest.approx(want, rel=1e-5)
+        assert got["grad_norm"] == pytest.approx(norm.item(), rel=1e-5)
+        assert all(torch.equal(p, t) for p, t in zip(net.parameters(), before))
 
 
 def test_probes_are_recorded_at_capture_steps(synth):

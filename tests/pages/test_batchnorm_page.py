@@ -105,6 +105,8 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             assert len(frame) == 4 and frame.accuracy.between(0, 1).all()  # running, then batches 1, 8, 64
         if panel == "hand":
             assert any(r"\mu_\mathcal{B}" in f.value for f in at.latex)
+        if panel == "smooth":  # each model probed along its own step: the page says so
+            assert STRINGS[lang]["bn_probe_own"] in texts(at)
     assert {"bn_dl_csv", "bn_dl_json", "bn_dl_w"} <= {b.key for b in at.get("download_button")}
 
 

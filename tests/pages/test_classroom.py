@@ -49,6 +49,7 @@ def test_share_link_holds_the_current_settings(app):
     ("quick", {"bn_subset": 12_000, "bn_epochs": 3}),
     ("scratch", {"bn_impl": "scratch"}),
     ("big_lr", {"bn_lr": 5.0, "bn_lr_bn": 5.0}),
+    ("smooth_fair", {"bn_act": "relu", "bn_lr": 0.1, "bn_lr_bn": 0.1, "bn_probe_step": 0.3, "bn_every": 2}),
 ])
 def test_batchnorm_presets(app, preset, expect):
     at = app("pages/batchnorm.py")
@@ -169,3 +170,14 @@ def test_on_a_wide_screen_facet_cells_grow_and_other_charts_stay():
     assert grid["spec"]["width"] == 250  # the spec it came from is not changed
     single = vega_spec(charts.gamma_beta_chart, {}, x_title="x", y_title="y", param_title="p")
     assert for_wide(single) == single
+
+
+def test_an_unknown_page_path_is_told_apart_from_the_pages():
+    from bnviz.ui.navigation import unknown_path
+
+    assert unknown_path("http://h:8501/optimisers?sx=1") == "optimisers"
+    assert unknown_path("http://h:8501/") is None and unknown_path("http://h:8501") is None
+    assert unknown_path("http://h:8501/tuning?tseed=3") is None and unknown_path("http://h/ewma/") is None
+    assert unknown_path("https://school.example/bnviz/batchnorm", base="bnviz") is None
+    assert unknown_path("https://school.example/bnviz/nope", base="/bnviz/") == "nope"
+    assert unknown_path("http://h/%E4%BC%98%E5%8C%96") == "优化"

@@ -47,6 +47,7 @@ def sidebar() -> None:
         FORM["seed"].show()
         device_setting().show()
         FORM["hist_every"].show()
+        FORM["probe_step"].show()
         FORM["train_limit"].show()
         st.form_submit_button(t("bn_apply"), width="stretch", icon=":material/tune:")
     sb.caption(t("bn_settings_note"))

@@ -308,6 +308,8 @@ def panel_smooth(v: View) -> None:
     snap = v.snap
     st.latex(probe.LATEX["variation"])
     st.latex(probe.LATEX["predictiveness"])
+    step = snap.config.probe_step
+    st.caption(t("bn_probe_fair", s=f"{step:g}") if step > 0 else t("bn_probe_own"))
     frame = v.value("probe", lambda: bn_frames.probe_frame(snap), captures=True)
     if frame.empty:
         st.info(t("bn_no_probe"))

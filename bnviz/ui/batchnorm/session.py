@@ -27,6 +27,7 @@ BATCHES = (8, 16, 32, 64, 128, 256, 512, 1024)
 BN_MOMENTA = (0.01, 0.05, 0.1, 0.2, 0.5, 0.9)
 BN_EPS = (1e-5, 1e-3, 1e-1)
 HIST_EVERY = (1, 2, 5, 10, 20, 50, 100)
+PROBE_STEPS = (0.0, 0.1, 0.3, 1.0)  # the smoothness probe's step length (0: each model's own step η·g)
 SUBSETS = (0, 30_000, 12_000, 6_000, 3_000, 2_000, 512)  # 0: all training images
 SUBSET_TEST = 2048  # test images used with a training subset
 TICKS = (0.5, 1.0, 2.0, 5.0, 0.0)  # live refresh interval in seconds; 0: only on demand
@@ -53,6 +54,8 @@ FORM = {
     "bn_eps": Setting("bn_eps", DEFAULTS.bn_eps, "bn_epsilon", options=BN_EPS, fmt=number),
     "seed": Setting("bn_seed", DEFAULTS.seed, "seed", "number", (0, 10_000)),
     "hist_every": Setting("bn_every", DEFAULTS.hist_every, "bn_hist_every", options=HIST_EVERY),
+    "probe_step": Setting("bn_probe_step", DEFAULTS.probe_step, "bn_probe_step", options=PROBE_STEPS,
+                          fmt=lambda v: t("bn_probe_step_own") if v == 0 else f"{v:g}", help="bn_probe_step_help"),
     "train_limit": Setting("bn_subset", 0, "bn_subset", "selectbox", SUBSETS,
                            lambda n: t("bn_subset_all") if n == 0 else f"{n:,}"),
 }
@@ -89,6 +92,11 @@ PRESETS = {
     "scratch": {"run": {"bn_impl": "scratch"}, "view": {"panel": "bn", "layer": "conv1"}},
     "big_lr": {"run": {"lr": 5.0, "lr_bn": 5.0, "epochs": 5, "train_limit": 12_000},
                "view": {"panel": "loss"}},
+    # Santurkar et al.'s probe made fair: ReLU, one learning rate where both train, every model
+    # probed over the same distance along its gradient.
+    "smooth_fair": {"run": {"activation": "relu", "lr": 0.1, "lr_bn": 0.1, "epochs": 3, "train_limit": 12_000,
+                            "batch_size": 128, "hist_every": 2, "probe_step": 0.3},
+                    "view": {"panel": "smooth"}},
 }
 
 

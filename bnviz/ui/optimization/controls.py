@@ -187,6 +187,11 @@ def load_surface(cfg):
 def start_inputs(domain):
     """The start point's boxes, drawn on every run (a widget left out of a run loses its value)."""
     (xa, xb), (ya, yb) = domain
+    # Handed to the browser on every run, not only on the first: a tab reloaded into its old
+    # session (Streamlit keeps it for a while) could draw the boxes anew from their default, the
+    # domain's minimum, while the paths started at the value kept here (−10/−4 shown, (−8, 3) used).
+    for key in ("sx", "sy"):
+        st.session_state[key] = st.session_state[key]
     c1, c2, _ = st.columns([1, 1, 2])
     return (c1.number_input(t("start_x"), float(xa), float(xb), key="sx", format="%.4g"),
             c2.number_input(t("start_y"), float(ya), float(yb), key="sy", format="%.4g"))

@@ -57,8 +57,7 @@ def surface_and_start(cfg: dict) -> tuple:
 
 
 def every_path(cfg: dict, same: bool, hps: dict, surface_id: tuple, surface: Surface, start: tuple) -> Paths:
-    """Every path of every optimizer shown, computed once (cached), with their labels; a warning for
-    each optimizer that diverged as set."""
+    """Every path of every optimizer shown, computed once (cached), with their labels."""
     steps = cfg["steps"]
     paths, rates, runs, cells = controls.every_path(surface_id, controls.settings_key(hps), hps, start, steps,
                                                     narrow_screen())
@@ -66,9 +65,6 @@ def every_path(cfg: dict, same: bool, hps: dict, surface_id: tuple, surface: Sur
     paths, rates = paths.assign(label=paths.optimizer.map(labels)), rates.assign(label=rates.optimizer.map(labels))
     if not hps:
         st.info(t("opt_none"))
-    for name, r in runs.items():
-        if r.diverged_at is not None:
-            st.warning(t("diverged_msg", name=controls.opt_label(name), k=r.diverged_at))
     return Paths(surface_id, surface, start, steps, hps, list(hps), same, paths, rates, runs, cells, labels)
 
 
@@ -86,6 +82,14 @@ def surface_chart(where, p: Paths) -> None:
                                  loss_title=t("axis_log_gap")),
                           key="contour", on_select=functools.partial(controls.on_click, p.surface.domain),
                           selection_mode="start", width="stretch")
+
+
+def divergence(p: Paths) -> None:
+    """A warning for each optimizer that diverged as set, under the chart: above the sliders it
+    pushed them down as the finger let go of one."""
+    for name, r in p.runs.items():
+        if r.diverged_at is not None:
+            st.warning(t("diverged_msg", name=controls.opt_label(name), k=r.diverged_at))
 
 
 def loss(p: Paths) -> None:

@@ -15,6 +15,7 @@ STRINGS = {
     "home_more": "Each page keeps its settings in the link, so a teacher can share the exact view.",
     "home_howto": "Pick a page in the sidebar. Every formula on screen is the code that runs.",
     "url_ignored": "Some settings in the link were not valid and were ignored: {keys}.",
+    "page_unknown": "There is no page “/{path}” in bnviz: here is the home page. Its pages are listed in the menu.",
     "present": "Presenter mode",
     "present_help": "Large text and chart labels for a projector. Share the link with this on and "
                     "it opens with the sidebar folded away.",
@@ -111,6 +112,9 @@ STRINGS = {
     "pasted_name": "Your numbers",
     "err_encoding_wrong": "The file cannot be read as {encoding}. Choose another encoding, or “Recognise it”.",
     "err_unparsable": "The file could not be read as a table. Save it as CSV (one value per row, or columns with a header) and try again.",
+    "err_workbook": "This is a spreadsheet workbook (Excel, LibreOffice or Numbers) or a ZIP archive, not a CSV file, whatever its name says. Open it in its program and save it as CSV (File → Save As → CSV), then upload that file.",
+    "err_json": "This JSON file holds no table of numbers. A list of numbers, a list of records or an object of equal-length lists can be read; or save the data as CSV.",
+    "err_header_only": "The file has a header ({columns}) but no rows of data under it. Add the values, one row per step, and upload it again.",
     "sentence_sep": " ",
     "err_fallback": "Showing the Seattle temperatures instead.",
     # EWMA page: charts and sections
@@ -344,6 +348,11 @@ STRINGS = {
     "bn_probe_predictiveness": "gradient change over one step",
     "bn_probe_verdict_yes": "On this run, LeNet-BN's landscape is smoother: median loss variation {v1} vs {v0} without BN, median gradient change {p1} vs {p0}.",
     "bn_probe_verdict_no": "On this run the two models do not separate clearly: median loss variation {v1} with BN vs {v0} without, gradient change {p1} vs {p0}. Short runs, a small subset or a low learning rate can hide the effect.",
+    "bn_probe_step": "smoothness probe: distance along the gradient",
+    "bn_probe_step_own": "each model's own step ηg",
+    "bn_probe_step_help": "How far the smoothness panel looks along each gradient. Each model's own step ηg differs in length between the two models (their learning rates and gradients differ), which can decide the comparison by itself; a fixed length moves both by the same distance, as a fair comparison needs.",
+    "bn_probe_fair": "Both models are probed over the same distance s = {s} along their gradients (ηg replaced by s·g/‖g‖): the comparison does not depend on their learning rates or gradient sizes.",
+    "bn_probe_own": "Each model is probed along its own step ηg, whose length differs between the two: a model with a larger step sees more of the landscape. The preset “Santurkar's probe, made fair” probes both over the same distance.",
     "watch_header": "Let the class watch ({n} watching now)",
     "watch_scan": "Scan to watch this run",
     "watch_help": "Anyone with this link sees this run live, on their own screen, in their own language, with their own tab and layer. They cannot change it.",
@@ -381,6 +390,7 @@ STRINGS = {
     "bn_preset_quick": "Quick demo: 12,000 images, 3 epochs",
     "bn_preset_scratch": "Our from-scratch BatchNorm, its γ/β and running statistics",
     "bn_preset_big_lr": "Both at lr 5: BatchNorm tolerates a large learning rate",
+    "bn_preset_smooth_fair": "Santurkar's probe, made fair: ReLU, lr 0.1 for both, the same step length",
     "bn_tick": "live refresh",
     "bn_tick_help": "How often the charts follow the training. Slower refresh leaves more of the "
                     "machine to the training (a 2-core laptop notices); 'off' updates only when you ask.",
@@ -430,7 +440,8 @@ STRINGS = {
     "bn_explain_hist": "What each layer feeds into its activation (top) and what comes out (bottom), for the "
                        "same images in both models. Without BatchNorm the inputs wander into the flat ends of "
                        "the sigmoid, where the gradient is almost zero; with it they stay centred. Bars share a "
-                       "fixed square-root scale so the picture never jumps.",
+                       "fixed square-root scale so the picture never jumps. Each histogram counts at most 32,768 "
+                       "values spread evenly over the batch's first 64 images.",
     "bn_no_capture": "No histogram yet: one is taken every few steps.",
     "bn_kind": "show",
     "bn_kind_pre": "{layer}: input to the activation",
