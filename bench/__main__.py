@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, ewma, instant, optimizers, sweep, tuning
+from bench import bn, ewma, instant, live, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -14,6 +14,7 @@ BENCHES = {
     "bn-overhead": lambda: print_table("BN engine: histogram overhead (3 rounds, interleaved)", bn.overhead()),
     "bn-gil": lambda: print_table("A class watching one run on a real server: training while watchers refresh",
                                   bn.gil()),
+    "live": live.run,
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),
     "load": lambda: print_table("A class on one server (a run and 30 watchers, 5 Starts against a cap of 2)",
                                 bn.load()),
