@@ -67,6 +67,12 @@ def _lattice(lo: float, step: float, first: int, last: int) -> np.ndarray:
     return lo + (np.arange(first, last) + 0.5) * step
 
 
+def _inside(x, y, domain):
+    """Which points (x, y) lie strictly inside ``domain``."""
+    (xa, xb), (ya, yb) = domain
+    return (x > xa) & (x < xb) & (y > ya) & (y < yb)
+
+
 def grid_frame(surface: Surface, fstar: float, aspects=SCREEN_ASPECTS, cells: int = CELLS) -> pd.DataFrame:
     """Heatmap cells: about ``cells`` over the domain, and cells ``OUTER`` times as large over what
     else a chart of width/height between ``aspects`` shows (the domain, widened). Rows: centre
@@ -85,10 +91,12 @@ def grid_frame(surface: Surface, fstar: float, aspects=SCREEN_ASPECTS, cells: in
     kx, ky = int(np.ceil((wide_x - w / 2) / big_x)), int(np.ceil((tall_y - h / 2) / big_y))
     X, Y = np.meshgrid(_lattice(xa, big_x, -kx, nx // OUTER + kx), _lattice(ya, big_y, -ky, ny // OUTER + ky))
     mx, my = (xa + xb) / 2, (ya + yb) / 2
-    outside = (X < xa) | (X > xb) | (Y < ya) | (Y > yb)
-    seen = ((np.abs(X - mx) < wide_x + big_x / 2) & (np.abs(Y - my) < wide_y + big_y / 2)) \
-        | ((np.abs(X - mx) < tall_x + big_x / 2) & (np.abs(Y - my) < tall_y + big_y / 2))
-    outer = pd.DataFrame({"cx": X[outside & seen], "cy": Y[outside & seen], "hx": big_x / 2, "hy": big_y / 2})
+
+    def seen(half_x: float, half_y: float):  # cells that reach into a view of that half size
+        return (np.abs(X - mx) < half_x + big_x / 2) & (np.abs(Y - my) < half_y + big_y / 2)
+
+    kept = ~_inside(X, Y, surface.domain) & (seen(wide_x, wide_y) | seen(tall_x, tall_y))
+    outer = pd.DataFrame({"cx": X[kept], "cy": Y[kept], "hx": big_x / 2, "hy": big_y / 2})
     df = pd.concat([inner, outer], ignore_index=True)
     with np.errstate(all="ignore"):
         f = np.asarray(surface.f(df.cx.to_numpy(), df.cy.to_numpy()), dtype=np.float64) * np.ones(len(df))
@@ -102,8 +110,7 @@ def colour_range(cells: pd.DataFrame, domain) -> tuple[float, float]:
     """The heatmap's colours span z over the domain's cells from its 0.5th percentile to its
     largest: the cell that happens to sit nearest a minimum (z down to −8) would take most of
     the bands, and the cells outside the domain show the top colour where they rise above it."""
-    (xa, xb), (ya, yb) = domain
-    inner = cells.z[(cells.cx > xa) & (cells.cx < xb) & (cells.cy > ya) & (cells.cy < yb)].to_numpy(np.float64)
+    inner = cells.z[_inside(cells.cx, cells.cy, domain)].to_numpy(np.float64)
     if not inner.size:
         return 0.0, 1.0
     lo, hi = float(np.percentile(inner, 0.5)), float(inner.max())

@@ -61,20 +61,12 @@ def _score_runs(surface: Surface, optimizer: str, steps: int, alphas, **hp) -> n
     return out
 
 
-def _log_axis(lo: float, hi: float, n: int) -> np.ndarray:
-    return np.logspace(np.log10(lo), np.log10(hi), n)
-
-
 def landscape(surface: Surface, optimizer: str, steps: int, n: int = 41) -> pd.DataFrame:
-    """The score on an ``n`` × ``n`` grid, log-spaced in α and in 1 − β (cells for a heatmap)."""
-    alphas, gaps = _log_axis(*ALPHA_RANGE, n), _log_axis(*ONE_MINUS_BETA_RANGE, n)
-    a, d = np.meshgrid(alphas, gaps, indexing="ij")
-    a, d = a.ravel(), d.ravel()
-    half_a = (np.log10(alphas[1]) - np.log10(alphas[0])) / 2
-    half_d = (np.log10(gaps[1]) - np.log10(gaps[0])) / 2
-    la, ld = np.log10(a), np.log10(d)
-    return pd.DataFrame({"alpha": a, "beta": 1 - d, "la": la, "ld": ld, "la0": la - half_a, "la1": la + half_a,
-                         "ld0": ld - half_d, "ld1": ld + half_d, "score": scores(surface, optimizer, steps, a, 1 - d)})
+    """The score on an ``n`` × ``n`` grid, log-spaced in α and in 1 − β (cells for a heatmap):
+    :func:`regime_landscape` over the whole range, its y read as β (ld = log₁₀(1 − β))."""
+    whole = Regime("whole", optimizer, optimizers.get(optimizer).slider, (ALPHA_RANGE, ONE_MINUS_BETA_RANGE), ())
+    cells = regime_landscape(surface, whole, steps, n)
+    return cells.rename(columns={"ly": "ld", "ly0": "ld0", "ly1": "ld1"}).assign(beta=1 - cells.y).drop(columns="y")
 
 
 def grid_points() -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ This guard switches the mode and reruns, so the same request is served through `
 """
 
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import streamlit as st
 
@@ -45,8 +46,6 @@ def ensure_entrypoint() -> None:
 def unknown_path(url: str, base: str = "") -> str | None:
     """The page path of ``url`` (below the server's ``base`` path) when no page has it: Streamlit
     then shows Home. None for Home itself and for every page of :data:`PAGES`."""
-    from urllib.parse import unquote, urlparse
-
     path = unquote(urlparse(url).path).strip("/")
     base = base.strip("/")
     if base and (path == base or path.startswith(base + "/")):

@@ -62,14 +62,19 @@ def page_helper() -> None:
               on_narrow_change=lambda: None, on_wide_change=lambda: None)
 
 
+def _screen_said(field: str) -> bool:
+    """What the page helper (page.js) said of the browser's window: "narrow" or "wide"."""
+    return bool((st.session_state.get(_PAGE_KEY) or {}).get(field, False))
+
+
 def narrow_screen() -> bool:
     """The browser said its window is narrower than 640 px (a phone)."""
-    return bool((st.session_state.get(_PAGE_KEY) or {}).get("narrow", False))
+    return _screen_said("narrow")
 
 
 def wide_screen() -> bool:
     """The browser said its window is at least 1600 px wide (a projector, a large monitor)."""
-    return bool((st.session_state.get(_PAGE_KEY) or {}).get("wide", False))
+    return _screen_said("wide")
 
 
 def leave_warning(active: bool, text: str) -> None:

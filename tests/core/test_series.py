@@ -126,6 +126,8 @@ def test_the_paths_table_holds_every_slider_value_as_computed_alone():
 ])
 def test_pasted_numbers_in_other_locales_are_read_as_meant_and_assumptions_said(text, values, assumed):
     s = series.parse_pasted(text)
+    # Exact on purpose: text → float is correctly rounded (IEEE 754) on every CPU, the same
+    # operation as the literals here; a misread separator is off by far more than a bit.
     np.testing.assert_array_equal(s.values, values)
     assert s.notes.get("number_format") == assumed
 
@@ -166,7 +168,7 @@ NAN = float("nan")
 ])
 def test_numbers_as_code_and_tools_write_them_are_read_and_said(text, values, read_as, name):
     s = series.parse_pasted(text)
-    np.testing.assert_array_equal(s.values, values)
+    np.testing.assert_array_equal(s.values, values)  # exact: text → float, as the literals (see above)
     assert s.notes.get("read_as") == read_as and s.name == name
 
 

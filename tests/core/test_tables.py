@@ -140,7 +140,7 @@ def test_dates_out_of_order_stay_a_dropped_text_column():
 def test_a_json_file_is_read_as_the_table_it_holds(text, columns):
     table = tables.read_table(text.encode())
     assert list(table.frame.columns) == list(columns) and table.dropped == (["tag"] if "tag" in text else [])
-    for name, values in columns.items():
+    for name, values in columns.items():  # exact: JSON text → float, as the literals here (no arithmetic)
         np.testing.assert_array_equal(table.frame[name].to_numpy(), np.array(values, dtype=float))
 
 

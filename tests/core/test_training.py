@@ -346,6 +346,15 @@ def test_bn_statistics_in_the_capture_match_the_module(synth):
                                    0.9 + 0.1 * rec["batch_var"] * m / (m - 1), rtol=1e-5)
 
 
+def assert_same_histogram(counts, ref):
+    """torch's ``histc`` places a value in float32, NumPy in float64 (and vector widths round their
+    own way): a value on a bin's edge may land on either side of it. So the totals agree and at
+    most a few values move to a neighbouring bin; a wrong range, bin count or sample moves
+    hundreds (shown in the sample test below)."""
+    assert counts.sum() == ref.sum()
+    assert np.abs(counts - ref).sum() <= 4, np.abs(counts - ref).sum()
+
+
 def test_histogram_capture_agrees_with_numpy():
     t = torch.randn(5000) * 6
     t[:3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
@@ -353,7 +362,7 @@ def test_histogram_capture_agrees_with_numpy():
     counts, outside, pct = histograms.split(vec, 20)
     finite = t[torch.isfinite(t)].numpy()
     ref, _ = np.histogram(np.clip(finite, -10, 10), bins=20, range=(-10, 10))
-    np.testing.assert_array_equal(counts, ref)
+    assert_same_histogram(counts, ref)
     assert outside.tolist() == [(finite < -10).sum(), (finite > 10).sum(), 1, 2]
     sample = t[::2].numpy()  # 5000 values → stride 2 under the 4096 cap
     np.testing.assert_allclose(pct, np.nanpercentile(np.where(np.isfinite(sample), sample, np.nan),
@@ -374,7 +383,12 @@ def test_a_large_tensor_is_histogrammed_from_an_even_sample_of_it():
     assert len(sample) <= histograms.HIST_SAMPLE < t.numel()
     finite = sample[torch.isfinite(sample)].numpy()
     ref, _ = np.histogram(np.clip(finite, -10, 10), bins=50, range=(-10, 10))
-    np.testing.assert_array_equal(counts, ref)
+    assert_same_histogram(counts, ref)
+    for wrong in (t.reshape(-1)[::6], t.reshape(-1)[1::7]):  # another stride, another start
+        other = wrong[torch.isfinite(wrong)].numpy()
+        off, _ = np.histogram(np.clip(other, -10, 10), bins=50, range=(-10, 10))
+        with pytest.raises(AssertionError):
+            assert_same_histogram(counts, off)
     assert outside[2] == int(torch.isnan(sample).sum()) == 1  # every 7th: one of the seven NaN
     whole, _ = np.histogram(np.clip(t[torch.isfinite(t)].numpy(), -10, 10), bins=50, range=(-10, 10))
     assert np.abs(counts / counts.sum() - whole / whole.sum()).max() < 0.005

@@ -88,11 +88,17 @@ WIDE_CELL = (1.8, 560)  # on a wide screen facet cells grow this many times, to 
 def for_wide(spec: dict) -> dict:
     """A facetted Vega-Lite spec on a wide screen (≥ 1600 px): its cells wider, so that two
     columns fill a projector's width instead of a third of it (a facet cannot stretch)."""
+    scale, most = WIDE_CELL
+    return _facet_cells(spec, lambda width: max(width, min(round(width * scale), most)))
+
+
+def _facet_cells(spec: dict, width) -> dict:
+    """``spec`` with its facet cells ``width(old width)`` wide; a spec without facet cells of a
+    fixed width as it was."""
     inner = spec.get("spec")
     if "facet" not in spec or not isinstance(inner, dict) or not isinstance(inner.get("width"), (int, float)):
         return spec
-    scale, most = WIDE_CELL
-    return {**spec, "spec": {**inner, "width": max(inner["width"], min(round(inner["width"] * scale), most))}}
+    return {**spec, "spec": {**inner, "width": width(inner["width"])}}
 
 
 COLOUR_BAR_ROOM = 120  # px: a colour bar's legend laid under a chart, with a legend below it
@@ -122,9 +128,6 @@ def for_phone(spec: dict) -> dict:
                                 "layout": {"bottom": {"anchor": "start", "direction": "vertical"}}}
     if isinstance(spec.get("height"), (int, float)) and _has_colour_bar(spec):
         spec["height"] = spec["height"] + COLOUR_BAR_ROOM  # the bar now sits under the chart, in its height
-    inner = spec.get("spec")
-    if "facet" in spec and isinstance(inner, dict) and isinstance(inner.get("width"), (int, float)):
-        spec["spec"] = {**inner, "width": min(inner["width"], PHONE_CELL)}
-    return spec
+    return _facet_cells(spec, lambda width: min(width, PHONE_CELL))
 
 
