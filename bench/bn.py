@@ -357,7 +357,7 @@ OBSERVE_RUNS = """() => {
   for (const name of ["fill", "stroke", "fillRect", "fillText"]) {
     const original = proto[name];
     proto[name] = function (...args) {
-      if (this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart']")) {
+      if (this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart'], .bnviz-chart")) {
         const last = window.__draws[window.__draws.length - 1];
         const now = performance.now();
         if (last === undefined || now - last > 5) window.__draws.push(now);

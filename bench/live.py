@@ -1,19 +1,29 @@
-"""What a refresh of the BatchNorm page's live charts costs a viewer today (issue 28's "measure it
-first"): ``python -m bench live``.
+"""What a refresh of the BatchNorm page's live charts costs a viewer, and what scrubbing its
+history costs: ``python -m bench live``.
 
-One server trains one run (3,000 images an epoch, 11 epochs); one Chromium tab watches its
+Before the live charts (bnviz/ui/live_chart.py; af6c43c, where every refresh replaced every
+chart's data and Streamlit redrew it), the same bench measured per refresh: renderer CPU 290–600
+ms on a desktop and ~0.9–1.1 s on the throttled phone, 21–103 kB of websocket, 0–0.6 canvases
+replaced, refresh → drawn p95 0.7–1.3 s on the phone.
+
+One server trains one run (12,000 images an epoch, 12 epochs); one Chromium tab watches its
 histograms and one its Figure 1 at the page's 1 s refresh, on a desktop (1400 × 1100) and on a
 phone (390 × 844, its CPU throttled 4× through the DevTools protocol). Once the run has 1, 5 and
 10 epochs of history, every tab is measured over the same window of ticks:
 
 - renderer CPU per refresh: the DevTools ``TaskDuration`` the tab's renderer spent over the
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
-  on a machine as busy as this one includes some waiting for a core);
+  on a machine as busy as this one includes some waiting for a core), and of it the live charts'
+  own: from a message's arrival to its rows drawn (``static/live_chart.js``; the rest is
+  Streamlit drawing the fragment's other elements anew);
 - websocket bytes the tab received per refresh;
 - chart DOM nodes replaced per refresh: canvases removed from the page (Streamlit draws a chart
   anew when its data changes);
 - refresh to drawn: from the fragment's rerun starting to its end or the last chart drawing in it
-  (p50, p95).
+  (p50, p95);
+- scrubbing (after the 10-epoch window, the histograms tabs): the step scrubber moved to 15
+  captures in turn, as a drag does (input events): from each input to the last chart drawing it
+  caused (p50, p95), and the server runs it asked for.
 """
 
 from __future__ import annotations
@@ -38,6 +48,10 @@ OBSERVE_CHARTS = """() => {
 }"""
 
 
+# The time the tab's live charts spent on the refreshes (rows in, Vega's dataflow, drawing), in ms.
+CHARTS_BUSY = "() => Object.values(window.bnvizCharts || {}).reduce((sum, s) => sum + s.busyMs, 0)"
+
+
 def _watcher(browser, server, code: str, tab: str, phone: bool):
     """A tab watching the run ``code`` on ``tab``, with its DevTools session and its counters."""
     from bnviz.ui.strings import STRINGS
@@ -56,7 +70,7 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     page.goto(server.url(f"batchnorm?watch={code}"), timeout=120_000)
     wait_ready(page, timeout=120_000)
     page.get_by_role("tab", name=STRINGS["en"][TABS[tab]]).click()
-    page.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for(timeout=120_000)
+    page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=120_000)
     page.evaluate(OBSERVE_RUNS)
     page.evaluate(OBSERVE_CHARTS)
     return {"page": page, "cdp": cdp, "received": received, "tab": tab, "phone": phone}
@@ -70,7 +84,7 @@ def _begin(w: dict) -> dict:
     """Where one watcher's counters stand at the start of a window."""
     page = w["page"]
     return {"runs": page.evaluate("window.__runs.length"), "removed": page.evaluate("window.__removed"),
-            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"])}
+            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]), "charts": page.evaluate(CHARTS_BUSY)}
 
 
 def _end(w: dict, at: dict) -> dict:
@@ -81,6 +95,7 @@ def _end(w: dict, at: dict) -> dict:
     n = max(1, len(runs))
     return {"refreshes": len(runs), "cpu_ms": 1e3 * (_task_s(w["cdp"]) - at["task"]) / n,
             "kb": (w["received"]["bytes"] - at["bytes"]) / n / 1e3,
+            "charts_ms": (page.evaluate(CHARTS_BUSY) - at["charts"]) / n,
             "replaced": (page.evaluate("window.__removed") - at["removed"]) / n,
             "p50": statistics.median(refresh) if refresh else float("nan"),
             "p95": refresh[int(0.95 * (len(refresh) - 1))] if refresh else float("nan")}
@@ -90,7 +105,7 @@ def _watch_code(owner, timeout: float = 60.0) -> str:
     """The run's watch code, from the watch link its owner's page shows once it runs."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        found = re.search(r"watch=(\w+)", owner.content())
+        found = re.search(r"watch=([A-Za-z0-9_-]+)", owner.content())
         if found:
             return found.group(1)
         time.sleep(0.5)
@@ -115,7 +130,8 @@ def run() -> None:
         with sync_playwright() as p:
             browser = launch(p)
             owner = browser.new_page(viewport={"width": 1400, "height": 1100})
-            open_page(owner, server, "batchnorm?bn_subset=3000&bn_epochs=11&bn_batch=64&bn_every=5",
+            # 12,000 images an epoch: the run must outlast its 10th epoch's window (at ~1,700 images/s).
+            open_page(owner, server, "batchnorm?bn_subset=12000&bn_epochs=12&bn_batch=64&bn_every=5",
                       "BatchNorm live")
             owner.get_by_role("button", name="Start", exact=True).click()
             code = _watch_code(owner)
@@ -128,14 +144,53 @@ def run() -> None:
                 started = [_begin(w) for w in watchers]
                 time.sleep(WINDOW_S)
                 rows += [_row(epochs, w, _end(w, at)) for w, at in zip(watchers, started)]
+            while "finished" not in owner.locator("[data-testid='stProgress']").first.inner_text():
+                time.sleep(1)  # scrubbing a finished run: no refresh draws or runs in between
+            time.sleep(3)
+            scrubs = [_scrubbing(w) for w in watchers if w["tab"] == "histograms"]
             browser.close()
     finally:
         server.stop()
-    print_table("BatchNorm page live refresh, per refresh, one watcher each (today: every chart redrawn)", rows)
+    print_table("BatchNorm page live refresh, per refresh, one watcher each (live charts: rows appended)", rows)
+    print_table("Scrubbing the history in the browser: input → every chart drawn", scrubs)
+
+
+# Move the scrubber to ``positions`` one after another, as a drag does; for each, the time from the
+# input to the last chart drawing it caused (drawing settled for 150 ms), measured in the page.
+SCRUB = """async (positions) => {
+  const el = document.getElementById("bn-scrub"), took = [];
+  const lastDraw = () => window.__draws[window.__draws.length - 1] || 0;
+  // Drawing has settled once nothing was drawn for 150 ms after ``since`` (waiting at most 3 s for a first draw).
+  const settled = (since) => new Promise((done) => { const check = () => {
+    const last = lastDraw(), now = performance.now();
+    if ((last > since && now - last > 150) || now - since > 3000) done(last); else setTimeout(check, 10); };
+    check(); });
+  for (const p of positions) {
+    await settled(performance.now() - 200);
+    const t0 = performance.now();
+    el.value = String(p); el.dispatchEvent(new Event("input"));
+    const last = await settled(t0);
+    took.push(last > t0 ? last - t0 : NaN);
+  }
+  return took;
+}"""
+
+
+def _scrubbing(w: dict) -> dict:
+    page = w["page"]
+    last = int(page.locator("#bn-scrub").get_attribute("max"))
+    positions = [round(last * i / 14) for i in range(14, -1, -1)]
+    runs = page.evaluate("window.__runs.length")
+    took = sorted(page.evaluate(SCRUB, positions))  # NaN (nothing drawn within 3 s) sorts last
+    return {"screen": "phone, CPU 4× slower" if w["phone"] else "desktop", "captures": last + 1,
+            "moves": len(took), "input → drawn p50 / p95 ms": f"{statistics.median(took):.0f} / "
+                                                             f"{took[int(0.95 * (len(took) - 1))]:.0f}",
+            "server runs": page.evaluate("window.__runs.length") - runs}
 
 
 def _row(epochs: int, w: dict, m: dict) -> dict:
     return {"history": f"{epochs} epoch(s)", "screen": "phone, CPU 4× slower" if w["phone"] else "desktop",
             "tab": w["tab"], "refreshes": m["refreshes"], "renderer CPU ms": f"{m['cpu_ms']:.0f}",
+            "of it, the live charts ms": f"{m['charts_ms']:.1f}",
             "websocket kB": f"{m['kb']:.0f}", "canvases replaced": f"{m['replaced']:.1f}",
             "refresh → drawn p50 / p95 ms": f"{m['p50']:.0f} / {m['p95']:.0f}"}

@@ -25,7 +25,7 @@ def _thin(n: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
+def shares(counts: np.ndarray) -> np.ndarray:
     """Histogram counts as shares of their total (all zeros stay zeros)."""
     counts = counts.astype(float)
     total = counts.sum()
@@ -64,7 +64,7 @@ def hist_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:
             edges = snap.edges[kind]
             parts.append(pd.DataFrame({"model": label, "kind": kind, "lo": edges[:-1],
                                        "hi": edges[1:],
-                                       "share": _shares(c.hist[k, li, ki])}))
+                                       "share": shares(c.hist[k, li, ki])}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -76,7 +76,7 @@ def layers_frame(snap: Snapshot, kind: str, capture: int = -1) -> pd.DataFrame:
     ki = KINDS.index(kind)
     edges = snap.edges[kind]
     # (model, layer, bin) in one array: rows ordered by model, then layer, then bin.
-    share = np.stack([[_shares(c.hist[k, li, ki]) for li in range(len(HIDDEN_LAYERS))]
+    share = np.stack([[shares(c.hist[k, li, ki]) for li in range(len(HIDDEN_LAYERS))]
                       for k in range(len(MODEL_LABELS))])
     n_models, n_layers, n_bins = share.shape
     return pd.DataFrame({"model": np.repeat(MODEL_LABELS, n_layers * n_bins),
@@ -95,7 +95,7 @@ def ridge_frame(snap: Snapshot, layer: str, kind: str = "pre", rows: int = 24, g
     centres = (edges[:-1] + edges[1:]) / 2
     kept = [snap.captures[i] for i in _thin(len(snap.captures), rows)]
     # (capture, model, bin) in one array: rows ordered by capture, then model, then bin.
-    share = np.stack([[_shares(c.hist[k, li, ki]) for k in range(len(MODEL_LABELS))] for c in kept])
+    share = np.stack([[shares(c.hist[k, li, ki]) for k in range(len(MODEL_LABELS))] for c in kept])
     n_rows, n_models, n_bins = share.shape
     steps = np.array([c.step for c in kept])
     rank = np.unique(steps, return_inverse=True)[1]  # 0 for the earliest capture

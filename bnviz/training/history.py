@@ -8,6 +8,7 @@ waits for the trainer.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class Snapshot:
     state, reason_key, reason_params — see :data:`STATES`; reason for finished/diverged/failed.
     version — increases whenever anything below changes (cheap change detection for pages);
     capture_version — only when ``captures`` or ``probes`` change (what the histogram views use).
+    thinned — how many times the captures or probes were thinned (halved) so far.
+    history — which history this is of (a number of this process's own; a Reset starts a new one).
     config, device, dataset_source, synthetic, n_train, n_test.
     step, total_steps, steps_per_epoch, epoch (completed), images_per_s, eta_s, elapsed_s.
     loss — (steps, 2) per-step training loss of (LeNet, LeNet-BN); NaN where non-finite.
@@ -74,6 +77,8 @@ class Snapshot:
     lr_changes: tuple
     probes: tuple
     capture_version: int = 0
+    thinned: int = 0
+    history: int = 0
 
     @property
     def diverged_at(self) -> int | None:
@@ -105,6 +110,9 @@ class Snapshot:
         return total
 
 
+_SERIALS = itertools.count(1)
+
+
 class History:
     """Everything a run has recorded, behind one lock: state, losses, epochs, captures.
 
@@ -122,6 +130,8 @@ class History:
         self.epochs: list[tuple] = []
         self.captures: list[Capture] = []
         self.stride = 1  # capture every hist_every·stride steps (doubles when history thins)
+        self.thinned = 0  # how many times captures or probes were halved
+        self.serial = next(_SERIALS)
         self.test_time = None
         self.diverged: dict[str, int] = {}
         self.lr_changes: list[tuple] = []
@@ -159,12 +169,14 @@ class History:
                     self.probes.append((tag[1], frozen(arr.reshape(2, -1).copy())))
                     if len(self.probes) >= self.config.max_captures:
                         self.probes = self.probes[::2]
+                        self.thinned += 1
                     self.capture_version += 1
                 else:
                     self.captures.append(unpack(tag[1], tag[2], arr, self.config.bins))
                     if len(self.captures) >= self.config.max_captures:
                         self.captures = self.captures[::2]  # keep an even cover of the run
                         self.stride *= 2
+                        self.thinned += 1
                     self.capture_version += 1
             self.diverged.update(found)
             if arrived:  # a drain that found nothing changes nothing: pages keep their cached data
@@ -207,7 +219,7 @@ class History:
             self._snap = Snapshot(
                 state=self.state, reason_key=self.reason[0],
                 reason_params=MappingProxyType(dict(self.reason[1])), version=self.version,
-                capture_version=self.capture_version,
+                capture_version=self.capture_version, thinned=self.thinned, history=self.serial,
                 config=self.config, step=step, loss=frozen(loss), epochs=epochs,
                 captures=tuple(self.captures), edges=self.edges, test_time=self.test_time,
                 diverged=MappingProxyType(dict(self.diverged)), lr_changes=tuple(self.lr_changes),

@@ -28,7 +28,10 @@ export default function (component) {
     state.timer = null;
     const values = {};
     for (const c of controls) {
-      if (c.kind !== "play") values[c.id] = Number(byId(c.id).value);
+      if (c.kind === "play") continue;
+      const el = byId(c.id);
+      // A control that follows its newest position is committed at its end as -1 ("follow").
+      values[c.id] = c.follow && Number(el.value) >= Number(el.max) ? -1 : Number(el.value);
     }
     setStateValue("commit", values);
   }
@@ -44,7 +47,8 @@ export default function (component) {
     if (!out) return;
     const i = Number(el.value);
     out.textContent = c.texts ? c.texts[i] ?? "" : (c.template || "{value}")
-      .replace("{value}", String(i)).replace("{max}", String(c.max));
+      .replace("{value}", String(i)).replace("{max}", String(c.max))
+      .replace("{label}", c.labels ? String(c.labels[i] ?? "") : "");
     if (c.swatches) out.style.setProperty("--bl-swatch", c.swatches[i] || "transparent");
   }
 
@@ -112,7 +116,8 @@ export default function (component) {
       el.setAttribute("aria-label", c.label || c.id);
       el.oninput = () => showText(c);
       el.onchange = commitSoon;
-      el.onpointerdown = () => stopPlay(false);
+      el.onpointerdown = () => { stopPlay(false); state.held = true; };
+      el.onpointerup = el.onpointercancel = () => { state.held = false; };
     } else if (c.kind === "choice") {
       const el = byId(c.id);
       const box = r.querySelector(".bl-choices");
@@ -156,6 +161,7 @@ export default function (component) {
   for (const c of controls) {
     if (c.kind === "play" || !(c.id in data.values)) continue;
     const value = data.values[c.id];
+    if (c.follow && (state.held || state.playing)) continue; // the user has it in hand
     if (state.server[c.id] !== value) {
       state.server[c.id] = value;
       setValue(c, value);

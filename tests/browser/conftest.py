@@ -64,7 +64,7 @@ def no_exception(page):
 # Two groups of about equal length (seconds in a CI run), one per worker, each with its own server
 # and Chromium: one group of every browser test kept one worker busy ~370 s while the other ran
 # the pages and the core in ~290 s.
-SECOND_GROUP = ("test_devices_browser", "test_optimizers_browser", "test_ewma_browser")
+SECOND_GROUP = ("test_devices_browser", "test_optimizers_browser", "test_ewma_browser", "test_live_charts_browser")
 
 
 def _group(path: str) -> str:

@@ -12,10 +12,11 @@ from harness.browser import ROOT, open_page, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
-CHART = "[data-testid='stVegaLiteChart']"
+CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
 # 12,000 images, batch 64, 5 epochs: ~940 steps, long enough to watch, short on two cores.
 SMALL = "batchnorm?bn_subset=12000&bn_epochs=5&bn_batch=64&bn_every=5"
-CANVAS_HASH = """() => Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas"))
+CANVAS_HASH = """() => Array.from(document.querySelectorAll(
+        "[data-testid='stVegaLiteChart'] canvas, .bnviz-chart canvas"))
     .map(c => { const d = c.toDataURL(); let h = 0;
                 for (let i = 0; i < d.length; i += 7) h = (h * 31 + d.charCodeAt(i)) | 0;
                 return h; })

@@ -11,14 +11,16 @@ from harness.browser import ROOT, open_page, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
-CHART = "[data-testid='stVegaLiteChart']"
+CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
+CANVAS = "[data-testid='stVegaLiteChart'] canvas, .bnviz-chart canvas"
 SHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 # Anything drawn wider than the screen: the page itself, or a chart, control or image sticking out.
 OVERFLOW = """() => {
   const w = window.innerWidth;
   const out = [...document.querySelectorAll(
-      "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-live, " +
+      "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-chart canvas, " +
+      ".bnviz-live, " +
       "[data-testid='stMain'] button, [data-testid='stMain'] img, [data-testid='stMain'] input")]
     .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > w + 1); })
     .map(e => { const r = e.getBoundingClientRect();
@@ -92,7 +94,7 @@ def test_a_phone_holds_the_key_control_beside_its_chart(phone, server, path, tit
     tap_at(page, slider, 0.9)
     page.wait_for_function(f"() => document.querySelector('{control}').value !== '{before}'", timeout=10_000)
     page.wait_for_function("([sel, old]) => document.querySelector(sel).toDataURL() !== old",
-                           arg=[f"{CHART} canvas", pixels], timeout=10_000)
+                           arg=[CANVAS, pixels], timeout=10_000)
     wait_ready(page)
     page.locator(".bnviz-live").first.evaluate(SCROLL_TO)
     page.screenshot(path=str(SHOTS / f"phone-{path}.png"), scale="css")
@@ -105,16 +107,16 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
     assert sidebar_folded(page)
     fits(page)
     page.get_by_role("button", name=EN["bn_step"]).tap()
-    page.locator(CHART).first.locator("canvas").wait_for(timeout=60_000)
+    page.locator(f"{CANVAS} >> visible=true").first.wait_for(timeout=60_000)
     wait_ready(page, timeout=60_000)
     for tab in ("bn_tab_loss", "bn_tab_hist", "bn_tab_time", "bn_tab_bn"):
         page.get_by_role("tab", name=EN[tab]).tap()
         wait_ready(page, timeout=60_000)
-        page.locator(CHART).first.locator("canvas").wait_for(timeout=30_000)
+        page.locator(f"{CANVAS} >> visible=true").first.wait_for(timeout=30_000)
         page.wait_for_timeout(800)
         # Every chart, LeNet-BN's column included, and its legends within the screen.
         fits(page)
-        widths = page.evaluate(f"""() => [...document.querySelectorAll("{CHART} canvas")]
+        widths = page.evaluate(f"""() => [...document.querySelectorAll("{CANVAS}")]
             .map(c => c.getBoundingClientRect().right)""")
         assert widths and max(widths) <= 390, (tab, widths)
         if tab == "bn_tab_hist":
@@ -153,7 +155,7 @@ def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
         wait_ready(page, timeout=60_000)
         page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
         wait_ready(page, timeout=60_000)
-        grid = page.locator(f"[data-testid='stTabPanel']:visible {CHART} canvas").first
+        grid = page.locator("[data-testid='stTabPanel']:visible .bnviz-chart canvas").first
         grid.wait_for(timeout=30_000)
         page.wait_for_timeout(800)
         main = page.locator("[data-testid='stMainBlockContainer']").evaluate("e => e.clientWidth")

@@ -97,6 +97,36 @@ def chart_datasets(at, index=0) -> dict:
     return {ds.name: pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets}
 
 
+def drawn_specs(at) -> list[dict]:
+    """Every chart the page drew in its last run, live ones included, as the SVG download keeps
+    them: Vega-Lite specs whose ``datasets`` are frames (a live chart's: every row it holds)."""
+    return [chart for chart, _ in at.session_state["_charts_drawn"]]
+
+
+def drawn_datasets(at, index=0) -> dict:
+    """The datasets of drawn chart ``index``: name → frame."""
+    return dict(drawn_specs(at)[index]["datasets"])
+
+
+def live_charts(at) -> list[dict]:
+    """The page's live charts (bnviz.ui.live_chart) as their browsers receive them: ``key``,
+    ``spec`` (Vega, or None when not sent), ``feeds`` (name → source, whole, base, version),
+    ``params``, ``follow``, and ``rows`` (name → the frame of rows sent)."""
+    import pyarrow as pa
+
+    out = []
+    for element in at.get("bidi_component"):
+        proto = element.proto
+        mixed = proto.HasField("mixed")
+        doc = json.loads(proto.mixed.json if mixed else proto.json)
+        if not isinstance(doc, dict) or "meta" not in doc:
+            continue  # a panel of controls
+        rows = {name[2:]: pa.ipc.open_stream(proto.mixed.arrow_blobs[ref["__streamlit_arrow_ref__"]].data).read_pandas()
+                for name, ref in doc.items() if name.startswith("t_")}
+        out.append({**doc["meta"], "rows": rows})
+    return out
+
+
 def live_panels(at) -> dict:
     """The live panels of the page: control id → what the browser gets (label, texts, …) and
     ``value``, the position the panel starts at."""

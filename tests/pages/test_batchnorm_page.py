@@ -1,5 +1,6 @@
 """The BatchNorm page under AppTest: default view, a tiny run to the end, controls, failures."""
 
+import json
 import threading
 import time
 
@@ -14,7 +15,7 @@ from bnviz.training.watching import REGISTRY
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
-from tests.pages.conftest import APP, chart_datasets, chart_specs, no_traceback, set_language, texts
+from tests.pages.conftest import APP, drawn_datasets, drawn_specs, live_charts, no_traceback, set_language, texts
 
 PAGE = "pages/batchnorm.py"
 TINY = {"bn_subset": 512, "bn_epochs": 2, "bn_batch": 64, "bn_every": 2}
@@ -92,22 +93,62 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
     for panel, n in expected.items():
         open_tab(at, lang, panel)
         no_traceback(at)
-        assert len(at.get("vega_lite_chart")) == n, panel
+        assert len(drawn_specs(at)) == n, panel
+        assert len(live_charts(at)) == (0 if panel == "test" else n), panel  # the test panel's bars are not live
         if panel == "hist":  # every layer at once by default: rows conv1 … fc2, columns LeNet | LeNet-BN
-            spec = chart_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
+            spec = drawn_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
             assert spec["facet"]["row"]["field"] == "layer" and spec["facet"]["column"]["field"] == "model"
-            frame = chart_datasets(at, 1)["data"]
+            frame = drawn_datasets(at, 1)["data"]  # every capture's histograms: the browser shows one
             assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == set(training.HIDDEN_LAYERS)
-            assert frame.groupby(["model", "layer"]).share.sum().round(6).eq(1.0).all()
+            shares = frame[[c for c in frame.columns if c.startswith("s")]]
+            assert shares.shape[1] == 50 and shares.sum(axis=1).round(5).eq(1.0).all()  # each row a histogram
+            assert frame.capture.nunique() == len(drawn_datasets(at, 1)["captures"]) > 1
         if panel == "test":
-            frame = chart_datasets(at, 0)["data"]
+            frame = drawn_datasets(at, 0)["data"]
             assert len(frame) == 4 and frame.accuracy.between(0, 1).all()  # running, then batches 1, 8, 64
         if panel == "hand":
             assert any(r"\mu_\mathcal{B}" in f.value for f in at.latex)
         if panel == "smooth":  # each model probed along its own step: the page says so
             assert STRINGS[lang]["bn_probe_own"] in texts(at)
     assert {"bn_dl_csv", "bn_dl_json", "bn_dl_w"} <= {b.key for b in at.get("download_button")}
+
+
+def test_a_page_run_sends_every_live_chart_whole_with_its_spec_and_the_scrubber(app, configure, lang):
+    """A run of the whole page (a first look, a reload, a reconnect) sends each live chart its
+    compiled spec and every table whole; the charts of one capture follow the scrubber, which
+    starts on the newest capture; hover titles are in the page's language."""
+    at = configure(app(PAGE), lang)
+    at.button(key="bn_start").click().run()
+    wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
+    for panel, followers in (("hist", {"bn_chart_grid_pre", "bn_chart_grid_act"}),
+                             ("bn", {"bn_chart_gb", "bn_chart_stats"}), ("grad", {"bn_chart_grad"})):
+        open_tab(at, lang, panel)
+        charts = live_charts(at)
+        assert {c["key"] for c in charts if c["follow"]} == followers, panel
+        for chart, drawn in zip(charts, drawn_specs(at)):
+            assert chart["spec"]["$schema"].endswith("vega/v6.json")  # Vega, compiled on the server
+            assert all(feed["whole"] for feed in chart["feeds"].values())
+            for name, rows in chart["rows"].items():  # the rows sent are every row the chart shows
+                assert len(rows) == len(drawn["datasets"][name]), (chart["key"], name)
+            assert all(element == "bn-scrub" for element in chart["follow"].values())
+            tips = [json.dumps(m.get("encode", {}).get("update", {}).get("tooltip", ""), ensure_ascii=False)
+                    for m in _marks(chart["spec"])]
+            titled = STRINGS[lang]["bn_channel" if chart["key"] in ("bn_chart_gb", "bn_chart_stats") else "bn_model"]
+            assert any(titled in tip for tip in tips), (chart["key"], tips)  # hover: values titled in the language
+        [scrub] = [c for c in at.get("bidi_component") if "bn-scrub" in c.proto.json]
+        data = json.loads(scrub.proto.json)
+        captures = drawn_datasets(at, 0).get("captures")
+        if captures is not None:
+            assert data["values"]["bn-scrub"] == len(captures) - 1  # on the newest capture
+
+
+def _marks(spec: dict) -> list[dict]:
+    """Every mark of a Vega spec, inside groups (facets) too."""
+    found = []
+    for mark in spec.get("marks", []):
+        found += [mark, *_marks(mark)]
+    return found
 
 
 def test_one_layer_large_is_one_click_away(app, configure):
@@ -117,10 +158,12 @@ def test_one_layer_large_is_one_click_away(app, configure):
     open_tab(at, "en", "hist")
     at.toggle(key="bn_grid").set_value(False).run()
     no_traceback(at)
-    spec = chart_specs(at)[1]
+    spec = drawn_specs(at)[1]
     assert "row" not in spec["facet"] and spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
-    frame = chart_datasets(at, 1)["data"]
-    assert set(frame.model) == {"LeNet", "LeNet-BN"} and frame.groupby("model").share.sum().round(6).tolist() == [1, 1]
+    frame = drawn_datasets(at, 1)["data"]
+    last = frame[frame.capture == frame.capture.max()]
+    assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == {at.session_state["bn_layer"]}
+    assert last[[c for c in frame.columns if c.startswith("s")]].sum(axis=1).round(5).tolist() == [1, 1]
 
 
 def test_controls_change_the_job(app, configure):
@@ -167,7 +210,7 @@ def test_a_diverged_model_is_shown_and_the_other_trains_on(app, configure, lang)
     no_traceback(at)
     err = " ".join(e.value for e in at.error)
     assert "LeNet" in err and "LeNet-BN" in err and str(training.DIVERGED_LOSS).rstrip("0").rstrip(".") in err
-    marks = chart_datasets(at, 0)["marks"]  # the loss chart marks where LeNet diverged
+    marks = drawn_datasets(at, 0)["marks"]  # the loss chart marks where LeNet diverged
     assert marks.what.tolist() == ["diverged"] and marks.model.tolist() == ["LeNet"]
 
 
@@ -239,7 +282,7 @@ def test_the_view_is_in_the_link(configure):
     no_traceback(at)
     assert at.session_state["bn_panel"] == STRINGS["en"]["bn_tab_time"]
     assert at.session_state["bn_layer"] == "fc1" and at.session_state["bn_time_kind"] == "act"
-    spec = chart_specs(at)[0]  # the Figure 1 chart of fc1's activation output
+    spec = drawn_specs(at)[0]  # the Figure 1 chart of fc1's activation output
     assert spec["layer"][0]["encoding"]["y"]["title"] == STRINGS["en"]["bn_axis_act"]
     open_tab(at, "en", "hist")
     assert at.query_params["bn_view"] in ("hist", ["hist"])
@@ -255,7 +298,7 @@ def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
     at.run()
     no_traceback(at)
     assert at.session_state["bn_panel"] == STRINGS["zh"]["bn_tab_grad"]
-    assert len(at.get("vega_lite_chart")) == 1  # still the gradients chart
+    assert len(drawn_specs(at)) == 1  # still the gradients chart
 
 
 def test_measure_test_time_and_population_statistics_while_paused(app, configure):
@@ -263,14 +306,14 @@ def test_measure_test_time_and_population_statistics_while_paused(app, configure
     at.button(key="bn_step").click().run()
     wait_until(at, lambda a: "step 1/" in progress(a) and STRINGS["en"]["bn_state_paused"] in progress(a))
     open_tab(at, "en", "test")
-    assert not at.get("vega_lite_chart") and STRINGS["en"]["bn_test_when"] in texts(at)
+    assert not drawn_specs(at) and STRINGS["en"]["bn_test_when"] in texts(at)
     at.button(key="bn_measure").click().run()
     no_traceback(at)
-    frame = chart_datasets(at, 0)["data"]
+    frame = drawn_datasets(at, 0)["data"]
     assert len(frame) == 4 and frame.accuracy.between(0, 1).all()
     at.button(key="bn_population").click().run()
     no_traceback(at)
-    frame = chart_datasets(at, 0)["data"]
+    frame = drawn_datasets(at, 0)["data"]
     assert len(frame) == 6  # + population, population with the unbiased variance
     [table] = at.dataframe
     assert list(table.value.iloc[:, 0]) == list(training.HIDDEN_LAYERS) and table.value.shape[1] == 7
@@ -287,7 +330,7 @@ def test_the_learning_rate_changes_while_it_trains(app, configure):
     wait_until(at, lambda a: job.snapshot().lr_changes)
     step, model, lr = job.snapshot().lr_changes[0]
     assert model == "lenet_bn" and lr == 0.1 and job.snapshot().lrs == (0.9, 0.1)
-    wait_until(at, lambda a: (chart_datasets(a, 0)["marks"].what == "lr").any())  # marked on the loss chart
+    wait_until(at, lambda a: (drawn_datasets(a, 0)["marks"].what == "lr").any())  # marked on the loss chart
     at.button(key="bn_stop").click().run()
     csv = bn_frames.history_csv(job.snapshot())
     assert "lr_lenet_bn" in csv.splitlines()[0] and ",0.1," in csv.splitlines()[-1] + ","
@@ -354,17 +397,19 @@ def test_figure_1_grows_its_range_through_parameters_and_keeps_its_spec(app, con
     wait_until(at, lambda a: not training.MANAGER.active() and "16/16" in progress(a))
     open_tab(at, "en", "time")
     no_traceback(at)
-    spec = chart_specs(at)[0]
+    spec = drawn_specs(at)[0]
     assert spec["layer"][0]["encoding"]["y"]["scale"]["domain"] == {"expr": "[y_lo, y_hi]"}
     values = {p["name"]: p["value"] for p in spec["params"]}
-    frame = chart_datasets(at, 0)["data"]
+    frame = drawn_datasets(at, 0)["data"]
     lo, hi = frame[["p15", "p85"]].min().min(), frame[["p15", "p85"]].max().max()
     assert values["y_lo"] < lo and values["y_hi"] > hi  # every percentile inside, with room
     assert values["y_hi"] - values["y_lo"] < 1.2 * (hi - lo) + 1.01  # and not much more (5 % each side)
     # The same spec with other values draws another axis: the parameters are what it reads.
-    datasets = {name: df.to_dict("records") for name, df in chart_datasets(at, 0).items()}
-    for p in spec["params"]:
-        p["value"] = {"y_lo": -7, "y_hi": 7}[p["name"]]
+    datasets = {name: df.astype({c: str for c in df.select_dtypes("category")}).to_dict("records")
+                for name, df in drawn_datasets(at, 0).items()}
+    spec["params"] = [{**p, "value": {"y_lo": -7, "y_hi": 7}[p["name"]]} if p["name"] in ("y_lo", "y_hi") else
+                      {"name": p["name"], "value": p["value"]}  # the scrubber's, without its control
+                      for p in spec["params"]]
     svg = vl_convert.vegalite_to_svg({**spec, "datasets": datasets})
     assert re.search(r"Y-axis[^\"]*values from −7 to 7", svg)
 
@@ -416,19 +461,3 @@ def test_a_large_class_is_told_its_refresh_was_slowed(app, configure, lang, monk
     owner.run()
     assert STRINGS["en"]["watch_class_slowed"].format(n=12, s="4") in [c.value for c in owner.caption]
     owner.button(key="bn_stop").click().run()
-
-
-def test_chart_data_is_the_arrow_streamlit_would_send():
-    """Shared chart data is converted in the page's thread, byte for byte what Streamlit makes
-    of the same frame (a ridge-sized frame, where pyarrow's default starts threads)."""
-    import numpy as np
-    import pandas as pd
-    from streamlit import dataframe_util
-
-    from bnviz.ui.batchnorm.panels import arrow_bytes
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"step": np.repeat(np.arange(1200), 2), "model": ["LeNet", "LeNet-BN"] * 1200,
-                          "x": rng.normal(size=2400), "share": rng.random(2400).astype("float32")})
-    assert arrow_bytes(frame) == dataframe_util.convert_anything_to_arrow_bytes(frame)
-    assert arrow_bytes(frame.iloc[::-1]) != arrow_bytes(frame)  # it does depend on the rows

@@ -15,6 +15,8 @@ from tests.pages.conftest import (
     bound_elements,
     chart_datasets,
     chart_specs,
+    drawn_specs,
+    live_charts,
     live_panels,
     no_traceback,
     texts,
@@ -156,7 +158,7 @@ def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
     no_traceback(at)
     assert not training.MANAGER.active()
     assert STRINGS["en"]["sweep_state_finished"] in at.get("progress")[0].proto.text
-    found = [chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart")))]
+    found = [dict(spec["datasets"]) for spec in drawn_specs(at)]  # the live charts' rows included
     acc = next(d["acc"] for d in found if "acc" in d)
     assert len(acc) == 18 and set(acc.model) == {"LeNet", "LeNet-BN"}
     assert acc[~acc.diverged].accuracy.between(0, 1).all() and acc[acc.diverged].accuracy.isna().all()
@@ -165,9 +167,10 @@ def test_the_learning_rate_sweep_trains_and_draws_both_models(app, monkeypatch):
     assert set(loss.lr) == {"0.01", "0.03162", "0.1", "0.3162", "1", "3.162", "10", "31.62", "100"}
     at.session_state["sw_runs"] = ["0.1", "1"]  # the runs picked for the loss chart
     at.run()
-    charts = (chart_datasets(at, i) for i in range(len(at.get("vega_lite_chart"))))
+    charts = (dict(spec["datasets"]) for spec in drawn_specs(at))
     loss = next(d["loss"] for d in charts if "loss" in d)
     assert set(loss.lr) == {"0.1", "1"} and set(loss.model) == {"LeNet", "LeNet-BN"}
+    assert {chart["key"] for chart in live_charts(at)} == {"sweep_chart_acc", "sweep_chart_loss"}
     # The same finished run, read in Chinese.
     set_language(at, "zh")
     monkeypatch.setattr(i18n, "default_language", lambda: "zh")

@@ -15,6 +15,11 @@ MODEL_COLOR = alt.Scale(domain=MODEL_ORDER, range=[PALETTE[1], PALETTE[0]])
 RIDGE_GAIN = 6.0  # height of a ridge whose bin holds the whole sample, in rows
 
 
+def _tip(field: str, title: str, fmt: str | None = None) -> alt.Tooltip:
+    """A tooltip line titled in the page's language (Vega formats the value)."""
+    return alt.Tooltip(field, title=title, **({"format": fmt} if fmt else {}))
+
+
 def _model(title: str | None, legend=True):
     return alt.Color("model:N", title=title, scale=MODEL_COLOR,
                      legend=alt.Legend(orient="bottom") if legend else None)
@@ -24,6 +29,24 @@ def _data(name: str = "data"):
     return alt.Chart(alt.NamedData(name))
 
 
+# The step scrubber (an input of the page's live panel, bnviz.ui.browser_controls): charts of one
+# capture show the capture it is on, charts over time mark its step; the browser follows it.
+SCRUB_ID = "bn-scrub"
+
+
+def scrub() -> alt.Parameter:
+    return alt.param(name="scrub", value=0, bind=alt.BindDirect(element=f"#{SCRUB_ID}"))
+
+
+def _at_scrub(chart: alt.Chart) -> alt.Chart:
+    return chart.transform_filter("datum.capture == scrub")
+
+
+def _scrub_rule(chart: alt.Chart, x: alt.X) -> alt.Chart:
+    """A grey rule at the step the scrubber is on (``chart``'s rows have capture and step)."""
+    return _at_scrub(chart).mark_rule(color="#888", strokeDash=[3, 3], strokeWidth=1.5).encode(x)
+
+
 def loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, total_steps: int,
                height: int = 280) -> alt.LayerChart:
     """Per-step loss ("loss"), log scale, x fixed to the whole run; a dashed rule where a model's
@@ -31,12 +54,13 @@ def loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, t
     x = alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)]))
     line = _data("loss").mark_line(strokeWidth=1.4).encode(
         x, alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log")), _model(model_title),
-        tooltip=["step:Q", "model:N", alt.Tooltip("loss:Q", format=".4f")])
+        tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title), _tip("loss:Q", y_title, ".4f")])
     rules = _data("marks").transform_filter("datum.what == 'lr'").mark_rule(strokeDash=[5, 3]).encode(
-        x, _model(model_title), tooltip=["step:Q", "model:N", alt.Tooltip("text:N", title=lr_title)])
+        x, _model(model_title), tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title),
+                                         _tip("text:N", lr_title)])
     crosses = _data("marks").transform_filter("datum.what == 'diverged'").mark_point(
         shape=DIVERGED_SHAPE, size=160, filled=False, strokeWidth=2.5).encode(
-        x, _model(model_title), tooltip=["step:Q", "model:N"])
+        x, _model(model_title), tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title)])
     return alt.layer(line, rules, crosses).properties(height=height, usermeta=CANVAS)
 
 
@@ -52,7 +76,8 @@ def accuracy_chart(*, x_title: str, y_title: str, model_title: str, metric_title
                        legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2.5,
                                          symbolSize=400)),
         alt.Shape("metric:N", scale=alt.Scale(domain=metric_order, range=["circle", "square"]), legend=None),
-        tooltip=["epoch:Q", "model:N", "metric:N", alt.Tooltip("value:Q", format=".3f")],
+        tooltip=[_tip("epoch:Q", x_title), _tip("model:N", model_title), _tip("metric:N", metric_title),
+                 _tip("value:Q", y_title, ".3f")],
     ).properties(height=height, usermeta=CANVAS)
 
 
@@ -62,33 +87,47 @@ FLUSH = alt.Axis(labelFlush=True)
 COLUMN_GAP = {"column": 32, "row": 10}
 
 
-def _bars(x_title: str, y_title: str, domain):
-    return _data().mark_rect(opacity=0.85).encode(
-        alt.X("lo:Q", title=x_title, scale=alt.Scale(domain=list(domain), nice=False), axis=FLUSH),
+def _bars(titles: dict, domain, bins: int):
+    """The histogram of the capture the scrubber is on ("data": capture, model, layer and a share
+    per bin, s0 … s{bins−1}, one row per histogram of every capture; "bins": bin, lo, hi;
+    "captures": capture, step). Only the capture shown is unfolded into bars."""
+    columns = [f"s{i}" for i in range(bins)]
+    return _at_scrub(_data()).transform_fold(columns, as_=["bin", "share"]).transform_filter(
+        "datum.share > 0"
+    ).transform_lookup(
+        lookup="bin", from_=alt.LookupData(alt.NamedData("bins"), key="bin", fields=["lo", "hi"])
+    ).transform_lookup(
+        lookup="capture", from_=alt.LookupData(alt.NamedData("captures"), key="capture", fields=["step"])
+    ).mark_rect(opacity=0.85).encode(
+        alt.X("lo:Q", title=titles["x"], scale=alt.Scale(domain=list(domain), nice=False), axis=FLUSH),
         alt.X2("hi:Q"),
-        alt.Y("share:Q", title=y_title, scale=alt.Scale(type="sqrt", domain=[0, 1], clamp=True),
+        alt.Y("share:Q", title=titles["y"], scale=alt.Scale(type="sqrt", domain=[0, 1], clamp=True),
               axis=alt.Axis(format="%", tickCount=3)),
         _model(None, legend=False),
-        tooltip=["model:N", alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f"),
-                 alt.Tooltip("share:Q", format=".2%")])
+        tooltip=[_tip("layer:N", titles["layer"]), _tip("step:Q", titles["step"]), _tip("model:N", titles["model"]),
+                 _tip("lo:Q", titles["lo"], ".3f"), _tip("hi:Q", titles["hi"], ".3f"),
+                 _tip("share:Q", titles["y"], ".2%")])
 
 
-def hist_grid(*, x_title: str, y_title: str, domain, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
-    """Every hidden layer at once ("data": model, layer, lo, hi, share): rows conv1 … fc2,
-    columns LeNet | LeNet-BN, the same axes in every cell of a row."""
-    return _bars(x_title, y_title, domain).properties(width=cell_width, height=cell_height).facet(
+def hist_grid(*, titles: dict, domain, bins: int, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
+    """Every hidden layer at once: rows conv1 … fc2, columns LeNet | LeNet-BN, the same axes in
+    every cell of a row (``titles``: x, y, layer, step, model, lo, hi)."""
+    return _bars(titles, domain, bins).properties(width=cell_width, height=cell_height).facet(
         row=alt.Row("layer:N", title=None, sort=list(HIDDEN_LAYERS),
                     header=alt.Header(labelAngle=0, labelAlign="left")),
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP
+    ).add_params(scrub()).properties(usermeta=CANVAS)
 
 
-def hist_chart(*, x_title: str, y_title: str, domain, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
-    """One layer's histogram, large, BN and no-BN side by side ("data": model, lo, hi, share)."""
-    return _bars(x_title, y_title, domain).properties(height=height, width=cell_width).facet(
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
+def hist_chart(*, titles: dict, domain, bins: int, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
+    """One layer's histogram, large, BN and no-BN side by side."""
+    return _bars(titles, domain, bins).properties(height=height, width=cell_width).facet(
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP
+    ).add_params(scrub()).properties(usermeta=CANVAS)
 
 
-def ridge_chart(*, x_title: str, y_title: str, model_title: str, domain, height: int = 320) -> alt.FacetChart:
+def ridge_chart(*, x_title: str, y_title: str, model_title: str, share_title: str, domain,
+                height: int = 320) -> alt.FacetChart:
     """Histograms over time, offset like TensorBoard's ("data": step, model, x, base, top):
     one ridge per capture, later ones lower."""
     return _data().mark_area(opacity=0.55, strokeWidth=0.8, interpolate="monotone").encode(
@@ -97,72 +136,81 @@ def ridge_chart(*, x_title: str, y_title: str, model_title: str, domain, height:
         alt.Y2("base:Q"),
         _model(model_title, legend=False),
         detail="step:Q",
-        tooltip=["step:Q", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("share:Q", format=".2%")],
+        tooltip=[_tip("step:Q", y_title), _tip("model:N", model_title), _tip("x:Q", x_title, ".2f"),
+                 _tip("share:Q", share_title, ".2%")],
     ).properties(height=height, width=300).facet(
         column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP).properties(usermeta=CANVAS)
 
 
 def percentile_chart(*, x_title: str, y_title: str, model_title: str, start_title: str, total_steps: int,
                      height: int = 300) -> alt.LayerChart:
-    """The BN paper's Figure 1 ("data": step, model, p15, p50, p85): the 15–85th percentile band
-    and the median of both models over steps, on a range that only grows (parameters ``y_lo``,
+    """The BN paper's Figure 1 ("data": capture, step, model, p15, p50, p85): the 15–85th percentile
+    band and the median of both models over steps, on a range that only grows (parameters ``y_lo``,
     ``y_hi``: they change as the run goes, the spec does not), with each model's starting median
-    as a dotted rule ("start": model, p50)."""
+    as a dotted rule ("start": model, p50) and the scrubber's step as a grey one."""
     x = alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)]))
     y_scale = alt.Scale(domain=alt.ExprRef(expr="[y_lo, y_hi]"), clamp=True, nice=False)
     band = _data().mark_area(opacity=0.25).encode(
         x, alt.Y("p15:Q", title=y_title, scale=y_scale), alt.Y2("p85:Q"), _model(model_title))
     median = _data().mark_line(strokeWidth=2).encode(
         x, alt.Y("p50:Q"), _model(model_title),
-        tooltip=["step:Q", "model:N", alt.Tooltip("p15:Q", format=".3f"),
-                 alt.Tooltip("p50:Q", format=".3f"), alt.Tooltip("p85:Q", format=".3f")])
+        tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title), _tip("p15:Q", "p15", ".3f"),
+                 _tip("p50:Q", "p50", ".3f"), _tip("p85:Q", "p85", ".3f")])
     start = _data("start").mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(
-        alt.Y("p50:Q"), _model(model_title), tooltip=["model:N", alt.Tooltip("p50:Q", title=start_title, format=".3f")])
-    return alt.layer(band, median, start).add_params(alt.param(name="y_lo", value=0), alt.param(name="y_hi", value=1)
-                                                     ).properties(height=height, usermeta=CANVAS)
+        alt.Y("p50:Q"), _model(model_title),
+        tooltip=[_tip("model:N", model_title), _tip("p50:Q", start_title, ".3f")])
+    return alt.layer(band, median, start, _scrub_rule(_data(), x)).add_params(
+        alt.param(name="y_lo", value=0), alt.param(name="y_hi", value=1), scrub()
+    ).properties(height=height, usermeta=CANVAS)
 
 
 def gamma_beta_chart(*, x_title: str, y_title: str, param_title: str, height: int = 220) -> alt.Chart:
-    """γ and β of every channel ("data": channel, parameter, value), side by side per channel;
-    the chart fits its width whatever the number of channels (fc1 has 120)."""
-    return _data().mark_bar().encode(
+    """γ and β of every channel at the scrubber's capture ("data": capture, channel, parameter,
+    value of every capture), side by side per channel; the chart fits its width whatever the
+    number of channels (fc1 has 120)."""
+    return _at_scrub(_data()).mark_bar().encode(
         alt.X("channel:O", title=x_title,
               axis=alt.Axis(labelExpr="datum.value % 10 == 0 ? datum.label : ''", labelAngle=0)),
         alt.XOffset("parameter:N"),
         alt.Y("value:Q", title=y_title),
         alt.Color("parameter:N", title=param_title, scale=alt.Scale(range=PALETTE[2:4]),
                   legend=alt.Legend(orient="bottom")),
-        tooltip=["channel:O", "parameter:N", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(height=height, usermeta=CANVAS)
+        tooltip=[_tip("channel:O", x_title), _tip("parameter:N", param_title), _tip("value:Q", y_title, ".4f")],
+    ).add_params(scrub()).properties(height=height, usermeta=CANVAS)
 
 
-def bn_stats_chart(*, x_title: str, channel_title: str, source_title: str, source_order: list[str],
+def bn_stats_chart(*, x_title: str, channel_title: str, source_title: str, value_title: str, source_order: list[str],
                    height: int = 200) -> alt.FacetChart:
     """Running (EWMA, solid) vs batch (dots) mean μ and variance σ² of a few channels over steps
-    ("data": step, channel, statistic, source, value)."""
-    base = _data().encode(
-        alt.X("step:Q", title=x_title), alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+    ("data": capture, step, channel, statistic, source, value), the scrubber's step a grey rule."""
+    x = alt.X("step:Q", title=x_title)
+    base = alt.Chart().encode(
+        x, alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         alt.Color("channel:N", title=channel_title, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom")),
-        tooltip=["step:Q", "channel:N", "source:N", alt.Tooltip("value:Q", format=".4f")])
+        tooltip=[_tip("step:Q", x_title), _tip("channel:N", channel_title), _tip("statistic:N", value_title),
+                 _tip("source:N", source_title), _tip("value:Q", value_title, ".4f")])
     running = base.mark_line(strokeWidth=2).transform_filter(alt.datum.source == source_order[0])
     batch = base.mark_point(size=14, opacity=0.6).transform_filter(alt.datum.source == source_order[1])
-    return alt.layer(batch, running).properties(height=height, width=300).facet(
-        column=alt.Column("statistic:N", title=None)).resolve_scale(y="independent").properties(
-        usermeta=CANVAS)
+    return alt.layer(batch, running, _scrub_rule(alt.Chart(), x), data=alt.NamedData("data")).properties(
+        height=height, width=300).facet(
+        column=alt.Column("statistic:N", title=None)).resolve_scale(y="independent").add_params(
+        scrub()).properties(usermeta=CANVAS)
 
 
-def grad_chart(*, x_title: str, y_title: str, layer_title: str, total_steps: int,
+def grad_chart(*, x_title: str, y_title: str, layer_title: str, model_title: str, total_steps: int,
                height: int = 220) -> alt.FacetChart:
     """‖∇W‖ per layer over steps, log y ("data": step, model, layer, norm); sigmoid LeNet's early
-    layers sit far below the last."""
-    return _data().mark_line(strokeWidth=1.5).encode(
-        alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)])),
-        alt.Y("norm:Q", title=y_title, scale=alt.Scale(type="log")),
+    layers sit far below the last; the scrubber's step a grey rule."""
+    x = alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)]))
+    lines = alt.Chart().mark_line(strokeWidth=1.5).encode(
+        x, alt.Y("norm:Q", title=y_title, scale=alt.Scale(type="log")),
         alt.Color("layer:N", title=layer_title, scale=alt.Scale(range=PALETTE),
                   sort=["conv1", "conv2", "fc1", "fc2", "fc3"], legend=alt.Legend(orient="bottom")),
-        tooltip=["step:Q", "layer:N", alt.Tooltip("norm:Q", format=".3e")],
-    ).properties(height=height, width=300).facet(
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER)).properties(usermeta=CANVAS)
+        tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title), _tip("layer:N", layer_title),
+                 _tip("norm:Q", y_title, ".3e")])
+    return alt.layer(lines, _scrub_rule(alt.Chart(), x), data=alt.NamedData("data")).properties(
+        height=height, width=300).facet(
+        column=alt.Column("model:N", title=None, sort=MODEL_ORDER)).add_params(scrub()).properties(usermeta=CANVAS)
 
 
 def accuracy_bars(*, x_title: str, y_title: str, mode_title: str, mode_order: list[str],
@@ -173,7 +221,7 @@ def accuracy_bars(*, x_title: str, y_title: str, mode_title: str, mode_order: li
         alt.Y("accuracy:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
         alt.Color("mode:N", title=mode_title, scale=alt.Scale(domain=mode_order, range=PALETTE[:len(mode_order)]),
                   legend=alt.Legend(orient="bottom")),
-        tooltip=["what:N", "mode:N", alt.Tooltip("accuracy:Q", format=".3f")],
+        tooltip=[_tip("what:N", ""), _tip("mode:N", mode_title), _tip("accuracy:Q", y_title, ".3f")],
     ).properties(height=height, usermeta=CANVAS)
 
 
@@ -185,7 +233,7 @@ def probe_chart(*, field: str, x_title: str, y_title: str, model_title: str, tot
         alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)])),
         alt.Y(f"{field}:Q", title=y_title, scale=alt.Scale(type="log")),
         _model(model_title),
-        tooltip=["step:Q", "model:N", alt.Tooltip(f"{field}:Q", format=".3e")],
+        tooltip=[_tip("step:Q", x_title), _tip("model:N", model_title), _tip(f"{field}:Q", y_title, ".3e")],
     ).properties(height=height, usermeta=CANVAS)
 
 
@@ -194,10 +242,10 @@ def sweep_accuracy_chart(*, x_title: str, y_title: str, model_title: str, diverg
     """The learning-rate sweep: test accuracy against α (log axis) for both models ("acc": lr,
     model, accuracy, diverged); a diverged run is an ✕ at the bottom."""
     x = alt.X("lr:Q", title=x_title, scale=alt.Scale(type="log"))
-    tips = ["model:N", alt.Tooltip("lr:Q", format=".3g")]
+    tips = [_tip("model:N", model_title), _tip("lr:Q", x_title, ".3g")]
     line = _data("acc").transform_filter("!datum.diverged").mark_line(point=True).encode(
         x, alt.Y("accuracy:Q", title=y_title, scale=alt.Scale(domain=[0, 1])), _model(model_title),
-        tooltip=[*tips, alt.Tooltip("accuracy:Q", format=".3f")])
+        tooltip=[*tips, _tip("accuracy:Q", y_title, ".3f")])
     crosses = _data("acc").transform_filter("datum.diverged") \
         .transform_calculate(y="0.02", what=f"'{diverged_label}'") \
         .mark_point(shape=DIVERGED_SHAPE, size=140, filled=False, strokeWidth=2.5).encode(
@@ -211,6 +259,7 @@ def sweep_loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: 
     return _data("loss").mark_line(strokeWidth=1.2, opacity=0.8).encode(
         alt.X("step:Q", title=x_title), alt.Y("loss:Q", title=y_title, scale=alt.Scale(type="log")),
         _model(model_title), alt.Detail("lr:N"),
-        tooltip=["model:N", alt.Tooltip("lr:N", title=lr_title), "step:Q", alt.Tooltip("loss:Q", format=".3f")],
+        tooltip=[_tip("model:N", model_title), _tip("lr:N", lr_title), _tip("step:Q", x_title),
+                 _tip("loss:Q", y_title, ".3f")],
     ).properties(height=height, usermeta=CANVAS)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bnviz.training.history import Snapshot
-from bnviz.ui import urlstate
+from bnviz.ui import live_chart, urlstate
 from bnviz.ui.batchnorm import controls, ownership, panels, session
 from bnviz.ui.batchnorm.session import PANELS, VIEW
 from bnviz.ui.classroom.svg_export import forget_charts
@@ -87,6 +87,7 @@ def refresh(v: Viewer) -> Viewer:
 def tabs(v: Viewer) -> None:
     """The panels' tabs, drawn once per page run; the open one refreshes (:func:`refreshing`)."""
     refreshing = _refreshing(v)
+    live_chart.forget()  # a run of the whole page (a reload, a reconnect, a Reset): charts are sent whole
     if not v.begun:
         refreshing(None)
         return

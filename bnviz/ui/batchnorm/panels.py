@@ -1,10 +1,11 @@
 """The BatchNorm page's panels and exports (the run controls and status: bnviz.ui.batchnorm.controls).
 
 Every panel draws from a :class:`View` — the run, its snapshot, and whether this page owns it.
-Chart data is computed once per run, snapshot version and view (:meth:`bnviz.training.watching.WatchedRun.shared`),
-already in the Arrow form Streamlit sends, and every chart's spec is built once per language
-(:func:`bnviz.ui.vega.vega_spec`): a refresh that finds nothing new costs next to nothing, and
-thirty watchers share one computation.
+Chart data is computed once per run, snapshot version and view (:meth:`bnviz.training.watching.WatchedRun.shared`)
+as append-only tables (:mod:`bnviz.training.live_tables`); the charts that follow training are
+live charts (:mod:`bnviz.ui.live_chart`): mounted once, each refresh sends them only the rows a
+viewer has not seen, and a step scrubber moves them through the history in the browser. Thirty
+watchers share one computation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import streamlit as st
 from bnviz import training
 from bnviz.batchnorm import population, probe, scratch
 from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WIDTHS
-from bnviz.training import bn_frames, histograms
+from bnviz.training import bn_frames, histograms, live_tables
+from bnviz.ui import browser_controls, live_chart
 from bnviz.ui.batchnorm import charts
 from bnviz.ui.batchnorm.session import VIEW, control
 from bnviz.ui.classroom.presenter import present
@@ -35,26 +37,20 @@ class View:
     def job(self) -> training.Job:
         return self.run.job
 
-    def data(self, key, make, captures: bool = False):
-        """``make()`` (a frame) as Arrow bytes, shared by every viewer of this snapshot; with
-        ``captures``, of every snapshot with the same captures and probes."""
-        return self.value(key, lambda: arrow_bytes(make()), captures, "arrow")
+    @property
+    def source(self) -> str:
+        """What this run's live tables are of (:mod:`bnviz.training.live_tables`): its history."""
+        return f"history{self.snap.history}"
+
+    def table(self, key, make, captures: bool = False):
+        """A live table, ``make(snapshot, source)``, shared by every viewer of this snapshot."""
+        return self.value(("table", key), lambda: make(self.snap, self.source), captures)
 
     def value(self, key, make, captures: bool = False, form: str = ""):
         """``make()``, shared by every viewer of this snapshot (with ``captures``: of these captures)."""
         if captures:
             return self.run.shared(("captures", form, key), self.snap.capture_version, make)
         return self.run.shared((form, key), self.snap.version, make)
-
-
-def arrow_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame in the Arrow form Streamlit sends, converted in this thread: pyarrow's default
-    starts a pool of threads for a frame of more than 100 rows per column, and starting them
-    (each waiting for the GIL a training thread holds) cost more than the conversion itself."""
-    import pyarrow as pa
-    from streamlit import dataframe_util
-
-    return dataframe_util.convert_arrow_table_to_arrow_bytes(pa.Table.from_pandas(frame, nthreads=1))
 
 
 def chart(builder, data: dict, key: str, **options) -> None:
@@ -77,53 +73,65 @@ def panel_loss(v: View) -> None:
     snap = v.snap
     c1, c2 = st.columns(2)
     with c1:
-        chart(charts.loss_chart, {"loss": v.data("loss", lambda: bn_frames.loss_frame(snap)),
-                                     "marks": v.data("marks", lambda: bn_frames.marks_frame(snap))},
-              "bn_chart_loss", x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
-              lr_title=t("bn_lr_changed"), total_steps=snap.total_steps)
+        live_chart.show(charts.loss_chart, {"loss": v.table("loss", live_tables.loss),
+                                            "marks": v.table("marks", live_tables.marks)},
+                        "bn_chart_loss", x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
+                        lr_title=t("bn_lr_changed"), total_steps=snap.total_steps)
     metrics = {"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")}
-
-    def epochs():
-        frame = bn_frames.epoch_frame(snap)
-        frame = frame[frame.metric.isin(list(metrics))].copy()
-        frame["metric"] = frame.metric.map(metrics)
-        return frame
-
     with c2:
-        chart(charts.accuracy_chart, {"data": v.data(("acc", t("bn_train_acc")), epochs)}, "bn_chart_acc",
-              x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"), model_title=t("bn_model"),
-              metric_title=t("bn_metric"), metric_order=list(metrics.values()), epochs_total=snap.config.epochs)
+        epochs = v.table(("acc", *metrics.values()), lambda s, run: live_tables.epochs(s, run, metrics))
+        live_chart.show(charts.accuracy_chart, {"data": epochs}, "bn_chart_acc",
+                        x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"), model_title=t("bn_model"),
+                        metric_title=t("bn_metric"), metric_order=list(metrics.values()),
+                        epochs_total=snap.config.epochs)
     st.latex(training.LATEX["loss"])
 
 
 def panel_hist(v: View) -> None:
     st.caption(t("bn_explain_hist"))
     snap = v.snap
-    c = snap.captures[-1]
     rng = histograms.ranges(snap.config.activation)
     grid = VIEW["grid"].show()
     layer = None if grid else layer_picker()
+    scrubber(v)
+    layers = HIDDEN_LAYERS if grid else (layer,)
     for kind in training.KINDS:  # one under the other: each grid keeps its full width
         with st.container():
-            what = t(f"bn_kind_{kind}", layer=t("bn_every_layer") if grid else layer)
-            st.markdown(f"**{what}** · {t('bn_at_step', step=c.step)}")
-            if grid:
-                grid_data = v.data(("grid", kind), lambda k=kind: bn_frames.layers_frame(snap, k), captures=True)
-                chart(charts.hist_grid, {"data": grid_data}, f"bn_chart_grid_{kind}",
-                      x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"), domain=rng[kind])
-            else:
-                def one(k=kind):
-                    frame = bn_frames.hist_frame(snap, layer)
-                    return frame[frame.kind == k]
-
-                chart(charts.hist_chart, {"data": v.data(("hist", layer, kind), one, captures=True)},
-                      f"bn_chart_hist_{kind}", x_title=t(f"bn_axis_{kind}"), y_title=t("bn_axis_share"),
-                      domain=rng[kind])
+            st.markdown(f"**{t(f'bn_kind_{kind}', layer=t('bn_every_layer') if grid else layer)}**")
+            titles = {"x": t(f"bn_axis_{kind}"), "y": t("bn_axis_share"), "layer": t("bn_layer"),
+                      "step": t("axis_step"), "model": t("bn_model"), "lo": t("bn_bin_lo"), "hi": t("bn_bin_hi")}
+            tables = {"data": v.table(("hist", kind, layers),
+                                      lambda s, run, k=kind: live_tables.histograms(s, run, k, layers), captures=True),
+                      "bins": v.table(("bins", kind), lambda s, run, k=kind: live_tables.bins(s, run, k)),
+                      "captures": v.table("captures", live_tables.captures, captures=True)}
+            live_chart.show(charts.hist_grid if grid else charts.hist_chart, tables,
+                            f"bn_chart_{'grid' if grid else 'hist'}_{kind}", titles=titles, domain=rng[kind],
+                            bins=snap.config.bins)
     for layer_name in ([layer] if layer else HIDDEN_LAYERS):
         for row in v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_rows(snap, n),
                            captures=True):
             st.caption(t("bn_outside", **{**row, "kind": t(f"bn_kind_{row['kind']}", layer=layer_name)}))
     st.latex(training.LATEX[snap.config.activation])
+
+
+SCRUB_PLAY = "bn-scrub-play"
+SCRUBBER = (browser_controls.Control(charts.SCRUB_ID, "range", key="bn_scrub", wide=True),
+            browser_controls.Control(SCRUB_PLAY, "play", target=charts.SCRUB_ID, seconds=8.0))
+
+
+def scrubber(v: View) -> None:
+    """The step scrubber: every chart of one capture shows the capture it is on, every chart over
+    time marks its step, all in the browser. It follows the newest capture until it is moved
+    (kept as −1), and again once it is moved back to the end."""
+    steps = v.value("capture_steps", lambda: [c.step for c in v.snap.captures], captures=True)
+    last = len(steps) - 1
+    kept = st.session_state.setdefault("bn_scrub", -1)
+    at = last if kept is None or kept < 0 else min(int(kept), last)
+    texts = {charts.SCRUB_ID: {"label": t("bn_scrub"), "template": t("bn_scrub_at"), "labels": steps,
+                               "max": last, "follow": True},
+             SCRUB_PLAY: {"play": t("bn_scrub_play"), "pause": t("bn_scrub_pause")}}
+    browser_controls.panel("bn_scrubber", SCRUBBER, texts, key="bn_scrub_panel", values={charts.SCRUB_ID: at})
+    st.caption(t("bn_scrub_help"))
 
 
 def _grown(key, found) -> tuple[float, float]:
@@ -140,45 +148,46 @@ def panel_time(v: View) -> None:
     snap = v.snap
     layer = layer_picker()
     kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
-    frame = v.value(("pct", layer, kind), lambda: bn_frames.percentile_frame(snap, layer, kind), captures=True)
+    scrubber(v)
+    table = v.table(("pct", layer, kind), lambda s, run: live_tables.percentiles(s, run, layer, kind), captures=True)
+    frame = table.frame
     found = v.value(("extent", layer, kind), lambda: bn_frames.extent(frame), captures=True) \
         or histograms.ranges(snap.config.activation)[kind]
     domain = _grown((v.job.id, layer, kind), found)
-    chart(charts.percentile_chart,
-          {"data": v.data(("pct_arrow", layer, kind), lambda: frame, captures=True),
-           "start": v.data(("start", layer, kind), lambda: bn_frames.start_medians(frame), captures=True)},
-          "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
-          start_title=t("bn_start_median"), total_steps=snap.total_steps, params={"y_lo": domain[0], "y_hi": domain[1]})
+    start = v.table(("start", layer, kind), lambda s, run: live_tables.start(s, run, layer, kind), captures=True)
+    live_chart.show(charts.percentile_chart, {"data": table, "start": start},
+                    "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
+                    start_title=t("bn_start_median"), total_steps=snap.total_steps,
+                    params={"y_lo": domain[0], "y_hi": domain[1]})
     drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind, frame), captures=True)
     for col, label in zip(st.columns(2), LABELS.values()):
         col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
     st.markdown(f"**{t('bn_ridge')}**")
-    ridge = v.data(("ridge", layer, kind), lambda: bn_frames.ridge_frame(snap, layer, kind), captures=True)
-    chart(charts.ridge_chart, {"data": ridge}, "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"),
-          y_title=t("axis_step"), model_title=t("bn_model"), domain=histograms.ranges(snap.config.activation)[kind])
+    ridge = v.table(("ridge", layer, kind), lambda s, run: live_tables.ridges(s, run, layer, kind, charts.RIDGE_GAIN),
+                    captures=True)
+    live_chart.show(charts.ridge_chart, {"data": ridge}, "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"),
+                    y_title=t("axis_step"), model_title=t("bn_model"), share_title=t("bn_axis_share"),
+                    domain=histograms.ranges(snap.config.activation)[kind])
 
 
 def panel_bn(v: View) -> None:
     st.caption(t("bn_explain_internals"))
     snap = v.snap
     layer = layer_picker()
+    scrubber(v)
     for key in ("mean", "var", "normalise", "scale", "running"):
         st.latex(scratch.LATEX[key])
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
-    gamma_beta = v.data(("gb", layer), lambda: bn_frames.gamma_beta_frame(snap, layer), captures=True)
-    chart(charts.gamma_beta_chart, {"data": gamma_beta}, "bn_chart_gb", x_title=t("bn_channel"),
-          y_title=t("bn_value"), param_title=t("bn_parameter"))
+    gamma_beta = v.table(("gb", layer), lambda s, run: live_tables.gamma_beta(s, run, layer), captures=True)
+    live_chart.show(charts.gamma_beta_chart, {"data": gamma_beta}, "bn_chart_gb", x_title=t("bn_channel"),
+                    y_title=t("bn_value"), param_title=t("bn_parameter"))
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
     sources = {"running": t("bn_running"), "batch": t("bn_batch")}
-
-    def stats():
-        frame = bn_frames.bn_stats_frame(snap, layer)
-        frame["source"] = frame.source.map(sources)
-        return frame
-
-    chart(charts.bn_stats_chart, {"data": v.data(("stats", layer, t("bn_running")), stats, captures=True)},
-          "bn_chart_stats", x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
-          source_order=list(sources.values()))
+    stats = v.table(("stats", layer, *sources.values()), lambda s, run: live_tables.bn_stats(s, run, layer, sources),
+                    captures=True)
+    live_chart.show(charts.bn_stats_chart, {"data": stats}, "bn_chart_stats", x_title=t("axis_step"),
+                    channel_title=t("bn_channel"), source_title=t("bn_source"), value_title=t("bn_value"),
+                    source_order=list(sources.values()))
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
     st.caption(t(f"bn_unbiased_{snap.config.bn_impl}"))
     st.latex(scratch.LATEX["unbiased"])
@@ -186,10 +195,10 @@ def panel_bn(v: View) -> None:
 
 def panel_grad(v: View) -> None:
     st.caption(t("bn_explain_grad"))
-    snap = v.snap
-    chart(charts.grad_chart, {"data": v.data("grad", lambda: bn_frames.grad_frame(snap), captures=True)},
-          "bn_chart_grad", x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"),
-          total_steps=snap.total_steps)
+    scrubber(v)
+    live_chart.show(charts.grad_chart, {"data": v.table("grad", live_tables.grads, captures=True)},
+                    "bn_chart_grad", x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"),
+                    model_title=t("bn_model"), total_steps=v.snap.total_steps)
 
 
 MEASURES = {"test_time": lambda job, progress: job.readouts().test_time_now(),
@@ -310,17 +319,18 @@ def panel_smooth(v: View) -> None:
     st.latex(probe.LATEX["predictiveness"])
     step = snap.config.probe_step
     st.caption(t("bn_probe_fair", s=f"{step:g}") if step > 0 else t("bn_probe_own"))
-    frame = v.value("probe", lambda: bn_frames.probe_frame(snap), captures=True)
+    table = v.table("probe", live_tables.probes, captures=True)
+    frame = table.frame
     if frame.empty:
         st.info(t("bn_no_probe"))
         return
-    data = {"data": v.data("probe_arrow", lambda: frame, captures=True)}
     c1, c2 = st.columns(2)
     for col, field in zip((c1, c2), ("variation", "predictiveness")):
         with col:
             st.markdown(f"**{t(f'bn_probe_{field}')}**")
-            chart(charts.probe_chart, data, f"bn_chart_probe_{field}", field=field, x_title=t("axis_step"),
-                  y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"), total_steps=snap.total_steps)
+            live_chart.show(charts.probe_chart, {"data": table}, f"bn_chart_probe_{field}", field=field,
+                            x_title=t("axis_step"), y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"),
+                            total_steps=snap.total_steps)
     medians = v.value("probe_medians", lambda: bn_frames.probe_summary(frame), captures=True)
     if len(medians) == 2:
         plain, normed = (medians[LABELS[m]] for m in MODELS)

@@ -20,6 +20,7 @@ STRINGS = {
     "present_help": "Large text and chart labels for a projector. Share the link with this on and "
                     "it opens with the sidebar folded away.",
     "save_svg": "This page's {n} charts as SVG (zip)",
+    "save_png": "⤓ PNG",
     "share": "Share this view",
     "share_help": "This link opens this page with every setting as it is now. Copy it with the "
                   "button at its right.",
@@ -446,7 +447,13 @@ STRINGS = {
     "bn_kind": "show",
     "bn_kind_pre": "{layer}: input to the activation",
     "bn_kind_act": "{layer}: activation output",
-    "bn_at_step": "step {step}",
+    "bn_scrub": "Capture",
+    "bn_scrub_at": "step {label}",
+    "bn_scrub_play": "▶ Play the run",
+    "bn_scrub_pause": "❚❚ Pause",
+    "bn_scrub_help": "Drag to any capture: every histogram, γ/β and the grey step marks move to it in your browser. While training it follows the newest capture until you move it; drag it to the end to follow again.",
+    "bn_bin_lo": "from",
+    "bn_bin_hi": "to",
     "bn_axis_pre": "pre-activation value",
     "bn_axis_act": "activation value",
     "bn_axis_share": "share of values",

@@ -10,10 +10,8 @@ import math
 import streamlit as st
 
 from bnviz.training.sweep_rates import LATEX_GRID, LATEX_UPDATE, MAX_RATES, SweepError, label, log_grid
-from bnviz.ui import urlstate
-from bnviz.ui.classroom.presenter import present
+from bnviz.ui import live_chart, urlstate
 from bnviz.ui.i18n import t
-from bnviz.ui.vega import vega_spec
 
 JOB = "_sweep_job"
 SUBSETS = (3_000, 12_000)
@@ -94,6 +92,7 @@ def section() -> None:
     st.session_state[SEEN_RUNNING] = running
     # Refreshes itself once a second while the sweep trains, not otherwise (a slider dragged on
     # the page above must find no server run).
+    live_chart.forget()  # a run of the whole page: the sweep's charts are sent whole
     st.fragment(run_every=1.0 if running else None)(progress)()
     if lrs is not None:
         panda(lrs)
@@ -142,7 +141,7 @@ def progress() -> None:
     if not job.alive and st.session_state.get(SEEN_RUNNING):
         st.session_state[SEEN_RUNNING] = False
         st.rerun()  # the whole page: Start comes back, the refresh stops
-    from bnviz.training import sweep_job
+    from bnviz.training import live_tables, sweep_job
     from bnviz.ui.batchnorm import charts
 
     snap = job.snapshot()
@@ -152,22 +151,21 @@ def progress() -> None:
                        s=round(snap.elapsed), eta=eta, device=snap.device))
     if snap.state == "failed":
         st.error(t("sweep_failed"))
-    acc, loss = sweep_job.frames(snap)
     model = t("bn_model")
     if len(snap.accuracy["lenet"]):
-        st.vega_lite_chart(present(vega_spec(
-            charts.sweep_accuracy_chart, {"acc": acc}, x_title=t("sweep_axis_lr"), y_title=t("sweep_axis_acc"),
-            model_title=model, diverged_label=t("tune_diverged"))), width="stretch", key="sweep_chart_acc")
+        live_chart.show(charts.sweep_accuracy_chart, {"acc": live_tables.sweep_accuracy(snap, job.id)},
+                        "sweep_chart_acc",
+                        x_title=t("sweep_axis_lr"), y_title=t("sweep_axis_acc"), model_title=model,
+                        diverged_label=t("tune_diverged"))
         st.caption(t("sweep_acc_explain"))
-    if len(loss):
+    if snap.step:
         labels = [label(lr) for lr in snap.lrs]
         if any(p not in labels for p in st.session_state.get("sw_runs") or []):
             st.session_state["sw_runs"] = []  # a new sweep with other rates
         chosen = st.pills(t("sweep_runs"), labels, selection_mode="multi", key="sw_runs")
-        shown = loss[loss.lr.isin(chosen)] if chosen else loss
-        st.vega_lite_chart(present(vega_spec(
-            charts.sweep_loss_chart, {"loss": shown}, x_title=t("sweep_axis_step"), y_title=t("sweep_axis_loss"),
-            model_title=model, lr_title="α")), width="stretch", key="sweep_chart_loss")
+        live_chart.show(charts.sweep_loss_chart, {"loss": live_tables.sweep_loss(snap, job.id, tuple(chosen or ()))},
+                        "sweep_chart_loss", x_title=t("sweep_axis_step"), y_title=t("sweep_axis_loss"),
+                        model_title=model, lr_title="α")
     if not job.alive:
-        st.download_button(t("sweep_download"), loss.to_csv(index=False), file_name="bnviz_lr_sweep.csv",
-                           mime="text/csv", icon=":material/download:")
+        st.download_button(t("sweep_download"), lambda: sweep_job.frames(job.snapshot())[1].to_csv(index=False),
+                           file_name="bnviz_lr_sweep.csv", mime="text/csv", icon=":material/download:")

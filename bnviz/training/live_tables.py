@@ -1,0 +1,240 @@
+"""The BatchNorm page's live charts as append-only tables (:class:`bnviz.server.feeds.Table`).
+
+A viewer's browser keeps every row it has received and is sent only the rows after them, so each
+table here only ever grows while its ``source`` stays the same: rows are ordered by what they
+belong to — a capture's position in the history, a step of the loss, an epoch — which is their
+version, and a row is added only once it is final. Whatever would change rows already sent starts
+a new source: another run (a Reset makes a new history), layer or kind, or the history thinned
+(``Snapshot.thinned``: every other capture dropped). Histograms of *every* capture are kept, so
+the browser can show any capture (the page's step scrubber) without asking the server;
+``capture`` numbers them from 0 within a source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WEIGHTED
+from bnviz.server.feeds import Table, whole
+from bnviz.training import bn_frames
+from bnviz.training.captures import KINDS
+from bnviz.training.history import Snapshot
+
+MODEL_LABELS = [LABELS[m] for m in MODELS]
+LOSS_POINTS = 1000  # at most this many steps of the loss curve (every k-th step, k fixed per run)
+RIDGE_ROWS = 24  # about this many ridges over a whole run
+
+
+def _captured(run: str, snap: Snapshot, table: str, *view) -> str:
+    """The source of a table of captures: the run, how often its history was thinned, which table
+    and view (every table its own: the page's Arrow cache is keyed by source)."""
+    return "/".join([run, f"t{snap.thinned}", table, *view])
+
+
+def _labels(values, order) -> pd.Categorical:
+    return pd.Categorical(values, categories=list(order))
+
+
+def _positions(snap: Snapshot) -> np.ndarray:
+    """Each capture's position, the version of its rows: within one source the list of captures
+    only grows, and a capture's step is no version (a Step pressed at a capture step captures it
+    again)."""
+    return np.arange(1, len(snap.captures) + 1, dtype=np.int64)
+
+
+def captures(snap: Snapshot, run: str) -> Table:
+    """capture, step: what the scrubber's positions are."""
+    frame = pd.DataFrame({"capture": np.arange(len(snap.captures), dtype=np.int32),
+                          "step": np.array([c.step for c in snap.captures], dtype=np.int64)})
+    return Table(_captured(run, snap, "captures"), frame, _positions(snap))
+
+
+def loss(snap: Snapshot, run: str) -> Table:
+    """step, model, loss: every k-th step (k = ⌈total steps / LOSS_POINTS⌉, fixed for the run) up
+    to the last step the trainer has handed over; a diverged model's NaN rows left out."""
+    every = max(1, math.ceil(snap.total_steps / LOSS_POINTS))
+    finite = np.flatnonzero(np.isfinite(snap.loss).any(axis=1))
+    ready = int(finite[-1]) + 1 if finite.size else 0  # later rows are not drained yet
+    steps = np.arange(every, ready + 1, every)
+    values = snap.loss[steps - 1].astype(np.float32)  # (steps, model)
+    frame = pd.DataFrame({"step": np.repeat(steps, 2),
+                          "model": _labels(np.tile(MODEL_LABELS, len(steps)), MODEL_LABELS),
+                          "loss": values.ravel()})
+    keep = np.isfinite(frame.loss.to_numpy())
+    return Table(f"{run}/loss", frame[keep].reset_index(drop=True), frame.step.to_numpy()[keep])
+
+
+def epochs(snap: Snapshot, run: str, metrics: dict[str, str]) -> Table:
+    """epoch, model, metric, value of ``metrics`` (name → the label shown)."""
+    frame = bn_frames.epoch_frame(snap)
+    frame = frame[frame.metric.isin(list(metrics))].sort_values("epoch", kind="stable").astype(
+        {"epoch": np.int64, "value": np.float64})
+    frame["metric"] = _labels(frame.metric.map(metrics), metrics.values())
+    frame["model"] = _labels(frame.model, MODEL_LABELS)
+    return Table("/".join([run, "epochs", *metrics.values()]), frame.reset_index(drop=True), frame.epoch.to_numpy())
+
+
+def marks(snap: Snapshot, run: str) -> Table:
+    """The loss chart's marks (learning-rate changes, divergences), sent whole when one is added."""
+    return whole(f"{run}/marks/{len(snap.lr_changes)}/{len(snap.diverged)}", bn_frames.marks_frame(snap))
+
+
+def bin_columns(n: int) -> list[str]:
+    """The columns of a histogram's shares, one per bin: s0, s1, …"""
+    return [f"s{i}" for i in range(n)]
+
+
+def bins(snap: Snapshot, run: str, kind: str) -> Table:
+    """bin (its column: s0, s1, …), lo, hi: the histogram's bins of ``kind`` (the same for the run)."""
+    edges = snap.edges[kind]
+    return whole(f"{run}/bins/{kind}", pd.DataFrame({"bin": bin_columns(len(edges) - 1),
+                                                     "lo": edges[:-1], "hi": edges[1:]}))
+
+
+def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Table:
+    """capture, model, layer, and the share of the capture's sample in each bin (s0, s1, …), for
+    every capture and each of ``layers``: one row per histogram, so that the browser finds the
+    capture it shows among a few thousand rows, not a few hundred thousand."""
+    ki = KINDS.index(kind)
+    picked = [HIDDEN_LAYERS.index(name) for name in layers]
+    n_bins = len(snap.edges[kind]) - 1
+    if not snap.captures:
+        share = np.zeros((0, len(MODEL_LABELS), len(picked), n_bins))
+    else:
+        counts = np.stack([c.hist[:, picked, ki] for c in snap.captures]).astype(float)  # (capture, model, layer, bin)
+        totals = counts.sum(axis=-1, keepdims=True)
+        share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    n_cap, n_models, n_layers, _ = share.shape
+    index = np.indices((n_cap, n_models, n_layers)).reshape(3, -1)
+    frame = pd.DataFrame({"capture": index[0].astype(np.int32),
+                          "model": _labels(np.array(MODEL_LABELS)[index[1]], MODEL_LABELS),
+                          "layer": _labels(np.array(layers)[index[2]], layers)})
+    shares = pd.DataFrame(share.reshape(-1, n_bins).astype(np.float32), columns=bin_columns(n_bins))
+    return Table(_captured(run, snap, "hist", kind, *layers), pd.concat([frame, shares], axis=1), index[0] + 1)
+
+
+def _each_capture(snap: Snapshot, rows, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """``rows(capture)`` (a frame) of every capture, with its position ``capture`` and ``step``
+    first; and each row's version."""
+    parts = [rows(c).assign(capture=i, step=c.step) for i, c in enumerate(snap.captures)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["capture", "step", *columns])
+    frame = frame.reindex(columns=["capture", "step", *columns]).astype({"capture": np.int32, "step": np.int64})
+    if "model" in frame:
+        frame["model"] = _labels(frame.model, MODEL_LABELS)
+    return frame, frame.capture.to_numpy(np.int64) + 1
+
+
+def percentiles(snap: Snapshot, run: str, layer: str, kind: str) -> Table:
+    """The BN paper's Figure 1 over every capture: capture, step, model, p15, p50, p85."""
+    li, ki = HIDDEN_LAYERS.index(layer), KINDS.index(kind)
+    frame, versions = _each_capture(snap, lambda c: pd.DataFrame(
+        {"model": MODEL_LABELS, **dict(zip(("p15", "p50", "p85"), c.pct[:, li, ki].astype(float).T))}),
+        ["model", "p15", "p50", "p85"])
+    return Table(_captured(run, snap, "pct", layer, kind), frame, versions)
+
+
+def start(snap: Snapshot, run: str, layer: str, kind: str) -> Table:
+    """Each model's median at the first capture (model, p50); the same once there is one."""
+    frame = bn_frames.percentile_frame(snap, layer, kind)
+    table = bn_frames.start_medians(frame) if len(frame) else pd.DataFrame(columns=["model", "p50"])
+    return whole(_captured(run, snap, "start", layer, kind, str(len(table))), table)
+
+
+def ridges(snap: Snapshot, run: str, layer: str, kind: str, gain: float) -> Table:
+    """Histograms over time, offset like TensorBoard's: every k-th capture (k fixed for the run,
+    about ``RIDGE_ROWS`` ridges at its end) as step, model, x (bin centre), share, base, top =
+    base + gain·share, each ridge one row lower than the one before."""
+    expected = max(1, snap.total_steps // max(1, snap.config.hist_every))
+    every = max(1, math.ceil(expected / RIDGE_ROWS))
+    li, ki = HIDDEN_LAYERS.index(layer), KINDS.index(kind)
+    edges = snap.edges[kind]
+    centres = (edges[:-1] + edges[1:]) / 2
+
+    def ridge(c):
+        share = np.concatenate([bn_frames.shares(c.hist[k, li, ki]) for k in range(len(MODEL_LABELS))])
+        return pd.DataFrame({"model": np.repeat(MODEL_LABELS, len(centres)), "x": np.tile(centres, len(MODEL_LABELS)),
+                             "share": share})
+
+    frame, versions = _each_capture(snap, ridge, ["model", "x", "share"])
+    keep = frame.capture.to_numpy() % every == 0
+    frame, versions = frame[keep].reset_index(drop=True), versions[keep]
+    frame["base"] = -(frame.capture // every).astype(float)
+    frame["top"] = frame.base + gain * frame.share
+    return Table(_captured(run, snap, "ridge", layer, kind, str(every)), frame.drop(columns="capture"), versions)
+
+
+def gamma_beta(snap: Snapshot, run: str, layer: str) -> Table:
+    """capture, step, channel, parameter (γ / β), value of the BN model's ``layer`` at every capture."""
+    frame, versions = _each_capture(snap, lambda c: bn_frames.gamma_beta_frame(_one(snap, c), layer),
+                                    ["channel", "parameter", "value"])
+    return Table(_captured(run, snap, "gb", layer), frame, versions)
+
+
+def bn_stats(snap: Snapshot, run: str, layer: str, sources: dict[str, str], channels=(0, 1, 2, 3)) -> Table:
+    """capture, step, channel, statistic, source, value: running vs batch statistics over training
+    (``sources``: running / batch → the label shown)."""
+    def rows(c):
+        rec = c.bn.get(layer)
+        found = [(ch, symbol, label, float(rec[f"{source}_{stat}"][ch]))
+                 for ch in channels if rec is not None and ch < len(rec["gamma"])
+                 for stat, symbol in (("mean", "μ"), ("var", "σ²")) for source, label in sources.items()]
+        return pd.DataFrame(found, columns=["channel", "statistic", "source", "value"])
+
+    frame, versions = _each_capture(snap, rows, ["channel", "statistic", "source", "value"])
+    return Table(_captured(run, snap, "stats", layer, *sources.values()), frame, versions)
+
+
+def grads(snap: Snapshot, run: str) -> Table:
+    """capture, step, model, layer, norm: ‖∇W‖₂ per weighted layer over training."""
+    def rows(c):
+        return pd.DataFrame({"model": np.repeat(MODEL_LABELS, len(WEIGHTED)),
+                             "layer": np.tile(WEIGHTED, len(MODEL_LABELS)),
+                             "norm": c.grad_norm.astype(float).ravel()})
+
+    frame, versions = _each_capture(snap, rows, ["model", "layer", "norm"])
+    return Table(_captured(run, snap, "grads"), frame, versions)
+
+
+def _one(snap: Snapshot, capture) -> Snapshot:
+    """``snap`` with ``capture`` as its only capture (for bn_frames' one-capture frames)."""
+    return dataclasses.replace(snap, captures=(capture,))
+
+
+def probes(snap: Snapshot, run: str) -> Table:
+    """step, model, variation, predictiveness: the loss landscape along the steps probed (a probe's
+    position among them is its rows' version)."""
+    frames = [bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,))).assign(probe=i + 1)
+              for i, p in enumerate(snap.probes)]
+    frame = pd.concat(frames, ignore_index=True) if frames else bn_frames.probe_frame(snap).assign(probe=0)
+    frame["model"] = _labels(frame.model, MODEL_LABELS)
+    return Table(_captured(run, snap, "probes"), frame.drop(columns="probe"), frame.probe.to_numpy(np.int64))
+
+
+# ---- the learning-rate sweep (the tuning page) --------------------------------------------------
+
+def sweep_accuracy(snap, run: str) -> Table:
+    """lr, model, accuracy, diverged: the last finished epoch's test accuracy of every run of the
+    sweep (a :class:`bnviz.training.sweep_job.SweepSnapshot`), sent whole after each epoch."""
+    from bnviz.training import sweep_job
+
+    acc, _ = sweep_job.frames(snap)
+    epochs = len(snap.accuracy[MODELS[0]])
+    diverged = sum(at is not None for runs in snap.diverged_at.values() for at in runs)
+    return whole(f"{run}/acc/{epochs}/{diverged}", acc)
+
+
+def sweep_loss(snap, run: str, chosen=()) -> Table:
+    """step, model, lr, loss of every run of the sweep (of the rates ``chosen``, all if none),
+    ordered by step: each step's losses are its rows' version."""
+    from bnviz.training import sweep_job
+
+    _, loss = sweep_job.frames(snap)
+    if chosen:
+        loss = loss[loss.lr.isin(list(chosen))]
+    loss = loss.sort_values("step", kind="stable").reset_index(drop=True)
+    loss["model"] = _labels(loss.model, MODEL_LABELS)
+    return Table("/".join([run, "loss", *chosen]), loss, loss.step.to_numpy(np.int64))

@@ -1,0 +1,163 @@
+"""Live charts that grow instead of being redrawn (the BatchNorm page, the sweep, the watchers' pages).
+
+A chart is a Vega-Lite spec built once per set of options (:func:`bnviz.ui.vega.vega_spec`),
+compiled to Vega on the server (vl-convert) and mounted once in the browser by a small component
+(``static/live_chart.js``, with Vega vendored in ``static/vendor/vega``). Its data are append-only
+tables (:class:`bnviz.server.feeds.Table`); on each refresh a viewer is sent only the rows after
+those it holds (:func:`bnviz.server.feeds.delta`), and the browser inserts them into the view it
+keeps: no flicker, and a refresh costs what is new, not the whole history.
+
+What a viewer holds is remembered per session: a page run of the whole app (a first look, a
+reconnect, a Reset, another tab) forgets it with :func:`forget`, so every chart is then sent
+whole; a fragment's refresh sends deltas. A browser that finds a delta not following what it
+holds (a message lost, a chart remounted) asks for everything again (its state ``resync``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections import OrderedDict
+from pathlib import Path
+
+import streamlit as st
+
+from bnviz.server import feeds
+from bnviz.ui.classroom.presenter import present
+from bnviz.ui.i18n import t
+from bnviz.ui.vega import vega_spec
+
+STATIC = Path(__file__).resolve().parents[2] / "static"  # served by Streamlit at app/static/
+VL_VERSION = "v6_4"  # the Vega-Lite Altair 6 writes
+_HELD = "_live_held"  # session key: chart key → what its browser holds
+_HTML = ('<div class="bnviz-chart-box"><div class="bnviz-chart"></div>'
+         '<button type="button" class="bnviz-png" hidden></button></div>')
+_CSS = """.bnviz-chart-box { position: relative; }
+.bnviz-chart { width: 100%; min-height: 40px; }
+.bnviz-png { position: absolute; top: 0; right: 0; opacity: 0; font-size: 12px; padding: 2px 8px;
+  border: 1px solid #ccc; border-radius: 4px; background: #fff; color: #262730; cursor: pointer; }
+.bnviz-chart-box:hover .bnviz-png, .bnviz-png:focus-visible { opacity: 1; }
+.bnviz-tip { position: fixed; z-index: 1000; pointer-events: none; max-width: 22rem;
+  background: rgba(255, 255, 255, .96); color: #262730; border: 1px solid #bbb; border-radius: 4px;
+  padding: 4px 8px; font: 13px/1.35 sans-serif; box-shadow: 0 1px 4px rgba(0, 0, 0, .2); }
+.bnviz-tip b { font-weight: 600; }"""
+
+
+@functools.cache
+def _static_url(name: str) -> str:
+    """The URL of a file of ``static/`` (with its content hash, so that a browser loads a new
+    version anew; read once per server process)."""
+    from streamlit import config
+
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    digest = hashlib.sha1((STATIC / name).read_bytes()).hexdigest()[:10]
+    return "/" + "/".join(p for p in (base, "app/static", name) if p) + f"?v={digest}"
+
+
+@functools.cache
+def _component():
+    # The inline script only loads the module from app/static (an absolute URL: the inline script
+    # itself runs from a blob): inline code is sent with every refresh, a file once per page.
+    loader = ("export default function (component) { let done = null;\n"
+              f"  import(new URL({json.dumps(_static_url('live_chart.js'))}, window.location.origin).href)\n"
+              "    .then((m) => { done = m.default(component); });\n"
+              "  return () => done && done(); }")
+    return st.components.v2.component("bnviz_live_chart", html=_HTML, css=_CSS,
+                                      js=loader, isolate_styles=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(vega_lite: str) -> tuple[str, dict, dict]:
+    """A Vega-Lite spec (JSON) compiled to Vega: its id, the Vega spec, and the signals that follow a
+    page control (name → element id; the browser follows them itself, Vega does not bind them)."""
+    import vl_convert
+
+    vega = vl_convert.vegalite_to_vega(json.loads(vega_lite), vl_version=VL_VERSION)
+    followed = {}
+    for signal in vega.get("signals", []):
+        bind = signal.pop("bind", None)
+        element = bind.get("element", "") if isinstance(bind, dict) else ""
+        if element.startswith("#"):
+            followed[signal["name"]] = element[1:]
+    return hashlib.sha1(vega_lite.encode()).hexdigest()[:16], vega, followed
+
+
+# (source, base, version, columns) → Arrow table: one conversion per delta, for every viewer it goes to
+_ARROW: OrderedDict = OrderedDict()
+
+
+def _arrow(d: feeds.Delta):
+    import pyarrow as pa
+
+    key = (d.source, d.base, d.version, tuple(d.rows.columns))
+    table = _ARROW.get(key)
+    if table is None:
+        # In this thread: pyarrow's default pool of threads costs more than it saves here.
+        table = _ARROW[key] = pa.Table.from_pandas(d.rows, nthreads=1, preserve_index=False)
+        while len(_ARROW) > 512:
+            _ARROW.popitem(last=False)
+    return table
+
+
+def forget() -> None:
+    """A run of the whole page: every chart is sent whole (a reload, a reconnect, a Reset)."""
+    st.session_state[_HELD] = {}
+
+
+# What Streamlit's own charts look like (its theme is applied to st.vega_lite_chart, not to these):
+# the page's font, grey titles and labels of normal weight, light grid lines. A projector's larger
+# text (presenter mode) is laid over it.
+THEME = {"font": '"Source Sans", "Source Sans Pro", sans-serif', "background": "transparent",
+         "axis": {"labelColor": "#808495", "titleColor": "#808495", "titleFontWeight": "normal", "labelFontSize": 12,
+                  "titleFontSize": 14, "gridColor": "#e6eaf1", "domainColor": "#e6eaf1", "tickColor": "#e6eaf1",
+                  "titlePadding": 8, "labelPadding": 4},
+         "header": {"labelColor": "#808495", "titleColor": "#808495", "labelFontSize": 12, "titleFontWeight": "normal"},
+         "legend": {"labelColor": "#808495", "titleColor": "#808495", "titleFontWeight": "normal", "labelFontSize": 13,
+                    "titleFontSize": 13},
+         "view": {"stroke": "#e6eaf1"}}
+
+
+def _themed(spec: dict) -> dict:
+    """``spec`` on :data:`THEME`, its own config (presenter mode's larger text) laid over it."""
+    config = dict(THEME)
+    for part, values in spec.get("config", {}).items():
+        config[part] = {**config[part], **values} if isinstance(values, dict) and part in THEME else values
+    return {**spec, "config": config}
+
+
+def _fitted(spec: dict) -> dict:
+    """A spec without a fixed width takes its container's (a facet's cells keep theirs)."""
+    if "facet" in spec or "width" in spec:
+        return spec
+    return {**spec, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}
+
+
+def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None = None, **options) -> None:
+    """Draw the chart ``builder(**options)`` (its layers read the named datasets ``tables``) as a
+    live chart: the first time whole, then only the rows each table gained. ``params``: values of
+    its top-level parameters that change from one refresh to the next (sent beside the rows)."""
+    # The SVG export keeps the chart as drawn now (every row, these parameters) ...
+    shown = present(vega_spec(builder, {n: t.frame for n, t in tables.items()}, params=params, **options))
+    # ... the browser gets a spec that changes only with the options, and the rows and parameters beside it.
+    vega_lite = {k: v for k, v in _themed(_fitted(shown)).items() if k not in ("datasets", "usermeta")}
+    if params:
+        vega_lite["params"] = [{**p, "value": 0} if p["name"] in params else p for p in vega_lite["params"]]
+    spec_id, vega, followed = _compiled(json.dumps(vega_lite, sort_keys=True, ensure_ascii=False))
+    held_all = st.session_state.setdefault(_HELD, {})
+    asked = (st.session_state.get(key) or {}).get("resync")
+    held = held_all.get(key)
+    if held is None or held["spec"] != spec_id or held["asked"] != asked:
+        held = held_all[key] = {"spec": spec_id, "asked": asked, "tables": {}, "sent_spec": False}
+    meta = {"key": key, "spec_id": spec_id, "spec": None if held["sent_spec"] else vega, "feeds": {},
+            "params": params or {}, "follow": followed, "vega": _static_url("vendor/vega/vega.min.js"),
+            "png": t("save_png")}
+    data = {}
+    for name, table in tables.items():
+        d = feeds.delta(table, held["tables"].get(name))
+        meta["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base, "version": d.version}
+        if d.whole or len(d.rows):
+            data[f"t_{name}"] = _arrow(d)
+        held["tables"][name] = d.held
+    held["sent_spec"] = True
+    _component()(data={"meta": meta, **data}, key=key, on_resync_change=lambda: None)

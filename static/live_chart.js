@@ -1,0 +1,171 @@
+// bnviz live chart: one Vega view per chart, mounted once, its datasets grown row by row.
+//
+// The server (bnviz/ui/live_chart.py) sends, on every refresh, only the rows this chart has not
+// seen: per dataset a feed {source, whole, base, version} and the rows as an Arrow table. A feed
+// that is `whole` replaces what the chart held (a first look, a reconnect, a Reset, another
+// layer); any other feed must follow exactly what the chart holds (same source, base = the
+// version held), and its rows are inserted with a Vega changeset: the view, its canvas and the
+// DOM node stay. A feed that does not follow (a message lost, a chart remounted) is not applied:
+// the chart asks the server for everything again (state "resync"). The Vega spec itself comes
+// only with a chart's first message. Nothing here computes a formula: Vega runs the spec the
+// server compiled, and tooltips show the values its expressions formatted.
+
+const MAX_ASKS = 20;
+const charts = (window.bnvizCharts = window.bnvizCharts || {}); // key → counters, for tests and benches
+
+let vegaLoading = null;
+function loadVega(url) {
+  if (window.vega) return Promise.resolve(window.vega);
+  if (!vegaLoading) {
+    vegaLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = () => resolve(window.vega);
+      script.onerror = () => { vegaLoading = null; reject(new Error("vega did not load: " + url)); };
+      document.head.appendChild(script);
+    });
+  }
+  return vegaLoading;
+}
+
+// An Arrow table (how Streamlit delivers a data frame) as the plain objects Vega keeps.
+function rowsOf(table) {
+  if (!table) return [];
+  const names = table.schema.fields.map((f) => f.name);
+  const columns = names.map((name) => {
+    const column = table.getChild(name);
+    let values = column.nullCount ? null : column.toArray();
+    // toArray() gives numbers and labels directly; anything else (nulls, packed booleans) one by one.
+    if (!values || values.length !== table.numRows) values = Array.from({ length: table.numRows }, (_, i) => column.get(i));
+    return values instanceof BigInt64Array ? Array.from(values, Number) : values;
+  });
+  const rows = new Array(table.numRows);
+  for (let i = 0; i < rows.length; i++) {
+    const row = {};
+    for (let j = 0; j < names.length; j++) row[names[j]] = columns[j][i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
+// Hover: the values Vega formatted, in a box beside the pointer (finger) — never a formula.
+let tip = null;
+function showTip(handler, event, item, value) {
+  if (!tip) {
+    tip = document.createElement("div");
+    tip.className = "bnviz-tip";
+    document.body.appendChild(tip);
+  }
+  if (value == null || value === "") {
+    tip.hidden = true;
+    return;
+  }
+  const entries = typeof value === "object" ? Object.entries(value) : [["", value]];
+  tip.replaceChildren(...entries.map(([key, v]) => {
+    const line = document.createElement("div");
+    const name = document.createElement("b");
+    name.textContent = key === "title" ? "" : key;
+    line.append(name, document.createTextNode((key && key !== "title" ? " " : "") + String(v)));
+    return line;
+  }));
+  tip.hidden = false;
+  const x = event.clientX + 14, y = event.clientY + 14;
+  const wide = tip.offsetWidth, high = tip.offsetHeight;
+  tip.style.left = Math.max(4, Math.min(x, window.innerWidth - wide - 4)) + "px";
+  tip.style.top = Math.max(4, y + high > window.innerHeight ? event.clientY - high - 10 : y) + "px";
+}
+
+function follow(state) {
+  // Signals that follow a control of the page (the step scrubber): read its value now.
+  for (const [signal, id] of Object.entries(state.follow || {})) {
+    const el = document.getElementById(id);
+    if (el && state.view) state.view.signal(signal, Number(el.value));
+  }
+}
+
+async function receive(root, state, data, ask) {
+  const meta = data.meta;
+  const vega = await loadVega(meta.vega);
+  const t0 = performance.now();
+  state.follow = meta.follow;
+  if (meta.spec && state.specId !== meta.spec_id) {
+    if (state.view) state.view.finalize();
+    state.view = new vega.View(vega.parse(meta.spec), { renderer: "canvas", container: root, hover: true });
+    state.view.tooltip(showTip);
+    state.specId = meta.spec_id;
+    state.held = {};
+    state.stats.builds += 1;
+  }
+  if (!state.view || state.specId !== meta.spec_id) return ask("no view");
+  for (const [name, feed] of Object.entries(meta.feeds)) {
+    const held = state.held[name];
+    if (!feed.whole && !(held && held.source === feed.source && held.version === feed.base)) return ask(name);
+  }
+  for (const [name, feed] of Object.entries(meta.feeds)) {
+    const rows = rowsOf(data["t_" + name]);
+    if (feed.whole) {
+      state.view.change(name, vega.changeset().remove(vega.truthy).insert(rows));
+      state.stats.wholes += 1;
+    } else if (rows.length) {
+      state.view.change(name, vega.changeset().insert(rows));
+    }
+    state.held[name] = { source: feed.source, version: feed.version };
+    state.stats.rows += rows.length;
+    state.stats.received[name] = (state.stats.received[name] || 0) + rows.length;
+  }
+  for (const [name, value] of Object.entries(meta.params || {})) state.view.signal(name, value);
+  follow(state);
+  await state.view.runAsync();
+  state.stats.messages += 1;
+  state.stats.drawnAt = performance.now();
+  state.stats.busyMs += state.stats.drawnAt - t0; // this chart's own time: rows in, dataflow, drawing
+}
+
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  const root = parentElement.querySelector(".bnviz-chart");
+  const state = root.bnviz || (root.bnviz = {
+    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), asked: 0,
+    stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, drawnAt: 0, busyMs: 0, node: root },
+  });
+  charts[data.meta.key] = state.stats;
+  const png = parentElement.querySelector(".bnviz-png");
+  if (png) {
+    png.textContent = data.meta.png;
+    png.hidden = false;
+    png.onclick = () => state.view && state.view.toImageURL("png", 2).then((url) => {
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = `bnviz_${data.meta.key}.png`;
+      link.click();
+    });
+  }
+  if (!state.onInput) {
+    state.onInput = (event) => {
+      const id = event.target && event.target.id;
+      if (!id || !state.view) return;
+      for (const [signal, followed] of Object.entries(state.follow || {})) {
+        if (followed === id) state.view.signal(signal, Number(event.target.value)).runAsync();
+      }
+    };
+    document.addEventListener("input", state.onInput, true); // capture: the controls' events do not bubble
+  }
+  const ask = (why) => {
+    if (state.asked >= MAX_ASKS) return; // something is wrong beyond a lost message: stop asking
+    state.stats.asks += 1;
+    state.asked += 1;
+    setStateValue("resync", `${state.asked}:${why}`);
+  };
+  // Messages are applied in order, each after the last one's drawing.
+  state.queue = state.queue.then(() => receive(root, state, data, ask)).catch((err) => {
+    console.error("bnviz live chart", err);
+    ask("error");
+  });
+  return () => {
+    setTimeout(() => {
+      if (root.isConnected) return; // only a re-render: the chart stays
+      document.removeEventListener("input", state.onInput, true);
+      if (state.view) state.view.finalize();
+    }, 0);
+  };
+}
