@@ -1,7 +1,8 @@
 """Controls that act in the browser: sliders, choices, toggles and Play that charts follow there.
 
 A page describes its controls as :class:`Control` rows. :func:`panel` mounts them as one small
-custom component (``browser_controls.js``, ``browser_controls.css``; ``st.components.v2``, no
+custom component (``static/browser_controls.js``, loaded once per page by
+:func:`bnviz.ui.static_files.loader`, and ``browser_controls.css``; ``st.components.v2``, no
 iframe, no shadow root).
 Each control owns an ``<input id=...>``; a chart parameter made by :func:`param` binds to it
 (Vega-Lite ``bind: {element: "#id"}``), so moving a slider redraws the charts in the browser with
@@ -24,6 +25,8 @@ from typing import Any
 
 import altair as alt
 import streamlit as st
+
+from bnviz.ui import static_files
 
 HERE = Path(__file__).parent
 BOUND = "_bound_values"  # session key: element id → the committed position (for the SVG export)
@@ -88,7 +91,7 @@ def _declared(name: str, markup: str):
     a mount reads it by name, so two sets of controls under one name would swap their inputs."""
     return st.components.v2.component(
         name, html=markup, css=(HERE / "browser_controls.css").read_text(encoding="utf-8"),
-        js=(HERE / "browser_controls.js").read_text(encoding="utf-8"), isolate_styles=False)
+        js=static_files.loader("browser_controls.js"), isolate_styles=False)
 
 
 def _commit(key: str, controls: tuple[Control, ...]) -> None:

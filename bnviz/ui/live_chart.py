@@ -19,16 +19,15 @@ import functools
 import hashlib
 import json
 from collections import OrderedDict
-from pathlib import Path
 
 import streamlit as st
 
 from bnviz.server import feeds
+from bnviz.ui import static_files
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
 from bnviz.ui.vega import vega_spec
 
-STATIC = Path(__file__).resolve().parents[2] / "static"  # served by Streamlit at app/static/
 VL_VERSION = "v6_4"  # the Vega-Lite Altair 6 writes
 _HELD = "_live_held"  # session key: chart key → what its browser holds
 _HTML = ('<div class="bnviz-chart-box"><div class="bnviz-chart"></div>'
@@ -45,26 +44,9 @@ _CSS = """.bnviz-chart-box { position: relative; }
 
 
 @functools.cache
-def _static_url(name: str) -> str:
-    """The URL of a file of ``static/`` (with its content hash, so that a browser loads a new
-    version anew; read once per server process)."""
-    from streamlit import config
-
-    base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    digest = hashlib.sha1((STATIC / name).read_bytes()).hexdigest()[:10]
-    return "/" + "/".join(p for p in (base, "app/static", name) if p) + f"?v={digest}"
-
-
-@functools.cache
 def _component():
-    # The inline script only loads the module from app/static (an absolute URL: the inline script
-    # itself runs from a blob): inline code is sent with every refresh, a file once per page.
-    loader = ("export default function (component) { let done = null;\n"
-              f"  import(new URL({json.dumps(_static_url('live_chart.js'))}, window.location.origin).href)\n"
-              "    .then((m) => { done = m.default(component); });\n"
-              "  return () => done && done(); }")
     return st.components.v2.component("bnviz_live_chart", html=_HTML, css=_CSS,
-                                      js=loader, isolate_styles=False)
+                                      js=static_files.loader("live_chart.js"), isolate_styles=False)
 
 
 @functools.lru_cache(maxsize=256)
@@ -150,7 +132,7 @@ def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None 
     if held is None or held["spec"] != spec_id or held["asked"] != asked:
         held = held_all[key] = {"spec": spec_id, "asked": asked, "tables": {}, "sent_spec": False}
     meta = {"key": key, "spec_id": spec_id, "spec": None if held["sent_spec"] else vega, "feeds": {},
-            "params": params or {}, "follow": followed, "vega": _static_url("vendor/vega/vega.min.js"),
+            "params": params or {}, "follow": followed, "vega": static_files.url("vendor/vega/vega.min.js"),
             "png": t("save_png")}
     data = {}
     for name, table in tables.items():
