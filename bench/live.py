@@ -135,8 +135,12 @@ def run() -> None:
                       "BatchNorm live")
             owner.get_by_role("button", name="Start", exact=True).click()
             code = _watch_code(owner)
+            # Paused while the watchers open (a throttled phone takes a while): the run's history is
+            # then the same for every window, however long they took.
+            owner.get_by_role("button", name="Pause", exact=True).click()
             print(f"  watching run {code}", file=sys.stderr, flush=True)
             watchers = [_watcher(browser, server, code, tab, phone) for phone in (False, True) for tab in TABS]
+            owner.get_by_role("button", name="Resume", exact=True).click()
             for epochs in EPOCHS_AT:  # every watcher measured over the same window
                 while _epoch(owner) < epochs:  # five tabs on two cores: ~30 s an epoch here
                     time.sleep(1)
