@@ -181,7 +181,10 @@ SCRUB = """async (positions) => {
 
 
 def _scrubbing(w: dict) -> dict:
+    from harness.browser import CONTROLS_READY
+
     page = w["page"]
+    page.wait_for_function(CONTROLS_READY)  # the scrubber's range is the server's, not the markup's 0..1
     last = int(page.locator("#bn-scrub").get_attribute("max"))
     positions = [round(last * i / 14) for i in range(14, -1, -1)]
     runs = page.evaluate("window.__runs.length")

@@ -91,11 +91,26 @@ def launch(playwright, quiet: bool = False):
                                       args=BROWSER_ARGS + (QUIET_ARGS if quiet else []))
 
 
+CONTROLS_READY = "() => [...document.querySelectorAll('.bnviz-live')].every(p => p.dataset.ready)"
+
+
+def screenshot(page, path, **options) -> None:
+    """``page.screenshot`` written whole or not at all: Home shows these files, and a server of the
+    other test worker reading one half-written got 3 of its 4 pictures."""
+    path = Path(path)
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part.write_bytes(page.screenshot(**options))
+    os.replace(part, path)
+
+
 def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     """Wait until the script has finished (and, if given, ``text`` is on screen)."""
     if text:
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
     page.wait_for_selector(READY, timeout=timeout)
+    # The live controls' script is a module loaded once per page: until it has run, their inputs
+    # hold the markup's placeholders (a range of 0..1) and no handlers.
+    page.wait_for_function(CONTROLS_READY, timeout=timeout)
 
 
 def open_page(page, server, path: str, title: str):

@@ -172,5 +172,6 @@ export default function (component) {
   }
   showRows();
   paintPlay();
+  panel.dataset.ready = "1"; // the inputs hold the server's range and values (until now: the markup's 0..1)
   return () => stopPlay(false);
 }

@@ -8,7 +8,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, open_page, wait_ready
+from harness.browser import ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
@@ -71,7 +71,7 @@ def test_live_training_pause_resume_stop(contexts, server):
         page.wait_for_timeout(400)
     assert len(set(seen)) >= 4, f"histograms redrawn {len(set(seen)) - 1} times at steps {steps}"
     assert steps[-1] > steps[0]  # the progress bar moved too
-    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "batchnorm.png"))
+    screenshot(page, str(ROOT / "docs" / "screenshots" / "batchnorm.png"))
 
     page.get_by_role("button", name=EN["bn_pause"]).click()
     expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_paused"])

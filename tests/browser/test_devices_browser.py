@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, open_page, wait_ready
+from harness.browser import ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
@@ -97,7 +97,7 @@ def test_a_phone_holds_the_key_control_beside_its_chart(phone, server, path, tit
                            arg=[CANVAS, pixels], timeout=10_000)
     wait_ready(page)
     page.locator(".bnviz-live").first.evaluate(SCROLL_TO)
-    page.screenshot(path=str(SHOTS / f"phone-{path}.png"), scale="css")
+    screenshot(page, str(SHOTS / f"phone-{path}.png"), scale="css")
     no_exception(page)
 
 
@@ -121,7 +121,7 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
         assert widths and max(widths) <= 390, (tab, widths)
         if tab == "bn_tab_hist":
             page.locator(CHART).first.scroll_into_view_if_needed()
-            page.screenshot(path=str(SHOTS / "phone-batchnorm.png"), scale="css")
+            screenshot(page, str(SHOTS / "phone-batchnorm.png"), scale="css")
     page.get_by_role("button", name=EN["bn_reset"]).tap()
     wait_ready(page)
     no_exception(page)
@@ -218,7 +218,7 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
         page.wait_for_timeout(500)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)
-    page.screenshot(path=str(SHOTS / "phone-home.png"), scale="css")
+    screenshot(page, str(SHOTS / "phone-home.png"), scale="css")
     no_exception(page)
 
 
@@ -242,7 +242,7 @@ def test_on_a_projector_the_chart_is_the_first_screen(projector, server, path, t
         size = page.evaluate(
             "() => parseFloat(getComputedStyle(document.querySelector('.bnviz-live .bl-text')).fontSize)")
         assert size >= 30, size
-    page.screenshot(path=str(SHOTS / f"present-{path}.png"), scale="css")
+    screenshot(page, str(SHOTS / f"present-{path}.png"), scale="css")
     no_exception(page)
 
 

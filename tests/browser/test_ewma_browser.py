@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, chart_pixels, drag, open_page, redrawn, runs_seen, wait_ready, watch_runs
+from harness.browser import ROOT, chart_pixels, drag, open_page, redrawn, runs_seen, screenshot, wait_ready, watch_runs
 from tests.browser.conftest import no_exception
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
@@ -29,7 +29,7 @@ def test_page_draws_its_charts(page, server):
     assert page.locator("[data-row='ewma-b1'] output").inner_text() == "0.9 · ≈ 10 values"
     shots = ROOT / "docs" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "ewma.png"))
+    screenshot(page, str(shots / "ewma.png"))
     assert (shots / "ewma.png").stat().st_size > 20_000
 
 

@@ -111,6 +111,9 @@ def test_a_live_chart_grows_in_place_and_is_sent_whole_after_a_reset_and_a_recon
 SIGNALS = """() => Object.fromEntries(Object.entries(window.bnvizCharts)
     .filter(([key, s]) => s.node.isConnected && s.node.bnviz.follow && s.node.bnviz.follow.scrub)
     .map(([key, s]) => [key, s.node.bnviz.view.signal("scrub")]))"""
+SPANS = """key => { const el = document.getElementById("bn-scrub"), s = (window.bnvizCharts || {})[key];
+    return Boolean(el && el.closest(".bnviz-live").dataset.ready && s && s.node.bnviz &&
+                   Number(el.max) === s.node.bnviz.view.data("captures").length - 1); }"""
 PIXELS = "key => window.bnvizCharts[key].node.querySelector('canvas').toDataURL()"
 
 
@@ -148,6 +151,9 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
     wait_ready(page)
     open_histograms(page, lang)
     page.wait_for_function("() => Object.keys(window.bnvizCharts).length >= 2", timeout=30_000)
+    # The scrubber spans every capture the charts hold (once its script has run: until then the
+    # markup's placeholder range 0..1 is there — read too early in one CI run).
+    page.wait_for_function(SPANS, arg=GRID, timeout=30_000)
     last = int(page.locator("#bn-scrub").get_attribute("max"))
     assert last > 5 and page.locator("#bn-scrub").input_value() == str(last)  # it follows the newest capture
     page.wait_for_timeout(500)

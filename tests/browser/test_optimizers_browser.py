@@ -14,6 +14,7 @@ from harness.browser import (
     open_page,
     redrawn,
     runs_seen,
+    screenshot,
     settled_pixels,
     wait_ready,
     watch_runs,
@@ -54,7 +55,7 @@ def test_surface_is_drawn_and_a_click_moves_the_start(page, server):
     chart.locator("canvas, svg.marks").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     no_exception(page)
-    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "optimizers.png"))
+    screenshot(page, str(ROOT / "docs" / "screenshots" / "optimizers.png"))
     assert start_x(page) == "-8"
     box = chart.locator("canvas, svg.marks").first.bounding_box()
     # right of centre, inside the plot area: x > 0 on the valley's domain [-10, 10]

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, chart_pixels, drag, open_page, redrawn, runs_seen, wait_ready, watch_runs
+from harness.browser import ROOT, chart_pixels, drag, open_page, redrawn, runs_seen, screenshot, wait_ready, watch_runs
 from tests.browser.conftest import no_exception
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
@@ -17,7 +17,7 @@ def test_the_seed_redraws_every_chart_with_no_server_run(page, server):
     open_page(page, server, "tuning", EN["tune_title"])
     page.locator(CANVAS).nth(3).wait_for(timeout=30_000)
     page.wait_for_timeout(800)
-    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "tuning.png"))
+    screenshot(page, str(ROOT / "docs" / "screenshots" / "tuning.png"))
     before = [chart_pixels(page, i) for i in range(4)]  # search, α against ε, coarse to fine, β samples
     table = page.locator("[data-testid='stTable']").first.inner_text()
     watch_runs(page)
