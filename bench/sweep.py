@@ -59,5 +59,5 @@ def run() -> None:
                 acc = result[name]["accuracy"][-1][k]
                 cells.append("diverged" if np.isnan(acc) else f"{acc:.3f}")
             rows.append({"activation": activation, "lr": f"{lr:.3g}", "LeNet": cells[0], "LeNet-BN": cells[1]})
-    print_table("LR sweep: batched (torch.func.vmap) vs one after another, this CPU", timing)
+    print_table("LR sweep: batched (bnviz.training.wide) vs one after another, this CPU", timing)
     print_table("LR sweep: test accuracy after 2 epochs (12,000 images; test 5,000)", rows)

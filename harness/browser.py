@@ -110,7 +110,7 @@ def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     page.wait_for_selector(READY, timeout=timeout)
     # The live controls' script is a module loaded once per page: until it has run, their inputs
     # hold the markup's placeholders (a range of 0..1) and no handlers.
-    page.wait_for_function(CONTROLS_READY, timeout=timeout)
+    page.wait_for_function(CONTROLS_READY, polling=100, timeout=timeout)
 
 
 def open_page(page, server, path: str, title: str):

@@ -6,10 +6,6 @@ The page reads :meth:`SweepJob.snapshot` (a copy, safe from any thread) on each 
 
 from __future__ import annotations
 
-import itertools
-import logging
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +13,7 @@ import pandas as pd
 
 from bnviz.batchnorm import models
 from bnviz.training import sweep, sweep_rates
-from bnviz.training.manager import MANAGER, as_training_thread
-
-log = logging.getLogger("bnviz")
+from bnviz.training.background import Background
 
 
 @dataclass(frozen=True)
@@ -36,70 +30,33 @@ class SweepSnapshot:
     device: str
 
 
-class SweepJob:
-    _ids = itertools.count(1)
+class SweepJob(Background):
+    kind = "sweep"
 
     def __init__(self, config: sweep.SweepConfig, data):
-        self.id = f"sweep-{next(self._ids)}"
+        super().__init__(config.total_steps)
         self.config, self._data = config, data
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._losses = {m: [] for m in models.MODELS}
         self._accuracy = {m: [] for m in models.MODELS}
         self._diverged = {m: [None] * len(config.lrs) for m in models.MODELS}
-        self._step, self._state, self._started = 0, "running", time.perf_counter()
-        self._elapsed = 0.0
-        self._thread = threading.Thread(target=self._run, name=f"bnviz-train-{self.id}", daemon=True)
-
-    def start(self) -> "SweepJob":
-        """Take a slot under the cap (:class:`JobRefused` when none is free), then train."""
-        MANAGER.admit(self)
-        self._thread.start()
-        return self
 
     def _progress(self, step, total, losses, accuracy, diverged) -> None:
         with self._lock:
-            self._step = step
-            self._elapsed = time.perf_counter() - self._started
+            self._advance(step)
             for m in models.MODELS:
                 self._losses[m].append(losses[m])
                 if accuracy is not None:
                     self._accuracy[m].append(accuracy[m])
                 self._diverged[m] = list(diverged[m])
 
-    def _run(self) -> None:
-        as_training_thread(f"bnviz-train-{self.id}")
-        try:
-            sweep.run(self._data, self.config, progress=self._progress, stop=self._stop.is_set)
-            state = "stopped" if self._stop.is_set() and self._step < self.config.total_steps else "finished"
-        except Exception:
-            log.exception("sweep %s failed", self.id)
-            state = "failed"
-        with self._lock:
-            self._state = state
-            self._elapsed = time.perf_counter() - self._started
-        MANAGER.forget(self)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    release = stop  # what the manager calls to end every job
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def train(self) -> None:
+        sweep.run(self._data, self.config, progress=self._progress, stop=self.stopping)
 
     def snapshot(self) -> SweepSnapshot:
         with self._lock:
-            step, total = self._step, self.config.total_steps
-            eta = self._elapsed / step * (total - step) if step and self._state == "running" else None
             k = len(self.config.lrs)
             return SweepSnapshot(
-                self._state, step, total, self._elapsed, eta, tuple(self.config.lrs),
+                self._state, self._step, self.total, self._elapsed, self._eta(), tuple(self.config.lrs),
                 {m: np.array(v).reshape(-1, k) for m, v in self._losses.items()},
                 {m: np.array(v).reshape(-1, k) for m, v in self._accuracy.items()},
                 {m: list(v) for m, v in self._diverged.items()}, self.config.device)

@@ -13,7 +13,7 @@ from bnviz.errors import KeyedError
 
 RATE_LIMITS = (1e-5, 1e4)  # the rates a sweep may use (the BatchNorm page's trainer stops at 1e4 too)
 MAX_RATES = 15  # 2 × 15 models at once: what one server trains in a few minutes on a CPU
-# What each of the 2K models does with its rate on mini-batch B_t (bnviz.training.sweep.train_step); a
+# What each of the 2K models does with its rate on mini-batch B_t (bnviz.training.wide, plain SGD); a
 # model whose loss stops being finite or passes 1000 is frozen there.
 LATEX_UPDATE = r"\theta_k \leftarrow \theta_k - \alpha_k \nabla_\theta L(\theta_k;\ B_t),\quad k = 0,\dots,K-1"
 LATEX_GRID = r"\alpha_k = \alpha_{\min}\left(\frac{\alpha_{\max}}{\alpha_{\min}}\right)^{k/(K-1)},\quad k = 0,\dots,K-1"

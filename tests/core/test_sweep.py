@@ -51,13 +51,13 @@ def alone(name, lr, fashion, config=CONFIG):
 
 @pytest.fixture(scope="module")
 def batched(fashion):
-    return sweep.run(fashion, CONFIG), {f: sweep.family(f, CONFIG) for f in models.MODELS}
+    return sweep.run(fashion, CONFIG)
 
 
 @pytest.mark.parametrize("name", models.MODELS)
 @pytest.mark.parametrize("k", range(len(CONFIG.lrs)))
 def test_each_batched_model_equals_the_same_model_trained_alone(fashion, batched, name, k):
-    result, _ = batched
+    result = batched
     losses, acc, diverged, _ = alone(name, CONFIG.lrs[k], fashion)
     got = result[name]
     assert got["diverged_at"][k] == diverged
@@ -70,7 +70,7 @@ def test_each_batched_model_equals_the_same_model_trained_alone(fashion, batched
 
 
 def test_the_large_rate_diverges_and_the_others_learn(batched):
-    result, _ = batched
+    result = batched
     for name in models.MODELS:
         assert result[name]["diverged_at"][2] is not None and result[name]["diverged_at"][:2] == [None, None]
         assert result[name]["losses"][-1, 1] < result[name]["losses"][0, 1]  # α = 0.5 brought the loss down
@@ -81,22 +81,26 @@ def test_each_model_keeps_its_own_batchnorm_statistics(fashion):
     (statistics shared between the models would make them equal)."""
     config = CONFIG
     (x, y), _ = sweep.tensors(fashion, config)
-    fam = sweep.family("lenet_bn", config)
+    net = sweep.ensemble(config)
     for step, idx in enumerate(sweep.batches(config, len(y)), 1):
-        sweep.train_step(fam, x[idx], y[idx], step)
+        net.step(x[idx], y[idx], step)
+    first_bn = len(config.lrs)  # LeNet's K models come first, then LeNet-BN's
     for k in (0, 1):
         twin = alone("lenet_bn", config.lrs[k], fashion)[3]
+        mine = net.state_dict(first_bn + k)
         for layer in models.HIDDEN_LAYERS:
-            np.testing.assert_allclose(fam.buffers[f"{layer}_bn.running_mean"][k].numpy(),
+            np.testing.assert_allclose(mine[f"{layer}_bn.running_mean"].numpy(),
                                        getattr(twin, f"{layer}_bn").running_mean.numpy(), rtol=1e-3, atol=1e-5)
-    a, b = fam.buffers["fc1_bn.running_var"][0], fam.buffers["fc1_bn.running_var"][1]
+    a, b = net.state_dict(first_bn)["fc1_bn.running_var"], net.state_dict(first_bn + 1)["fc1_bn.running_var"]
     assert not torch.allclose(a, b, rtol=1e-2)
 
 
 def test_every_model_starts_from_the_same_weights():
-    plain, bn = sweep.family("lenet", CONFIG), sweep.family("lenet_bn", CONFIG)
-    for name, w in plain.params.items():
-        assert torch.equal(w[0], w[-1]) and torch.equal(w[0], bn.params[name][0])  # shared layers alike
+    net = sweep.ensemble(CONFIG)
+    first, last = net.state_dict(0), net.state_dict(net.n - 1)  # LeNet at the first rate, LeNet-BN at the last
+    for name, w in first.items():
+        assert torch.equal(w, last[name])  # every layer they share, alike
+    assert set(last) - set(first) and all("_bn." in name for name in set(last) - set(first))
 
 
 def test_the_sweep_job_takes_a_slot_reports_progress_and_stops(fashion):

@@ -1,0 +1,297 @@
+r"""Many LeNets trained as one wide network: a class's models (or a sweep's) in one batched job.
+
+Model :math:`k` of :math:`N` has its own weights, its own BatchNorm statistics, its own optimizer
+and learning rate; every model sees the same mini-batch. :class:`Wide` holds models of one
+architecture (all with BatchNorm, or all without), :class:`Ensemble` any mix, as at most two
+:class:`Wide` (a mask choosing BN's output per model cost more than the rest of a step). The
+layers of a :class:`Wide` sit side by side in one network:
+
+- the first convolution is one convolution of the image to every model's channels; the second
+  one grouped convolution (``groups=N``): model :math:`k`'s channels see only model :math:`k`'s
+  channels, computed in PyTorch's channels-last layout (twice as fast on a CPU);
+- BatchNorm over :math:`N\cdot C` channels normalises each channel by its own batch statistics,
+  so each model keeps exact statistics of its own (``nn.BatchNorm`` per model, in one call). It
+  runs in the usual layout: PyTorch's channels-last BatchNorm sums in float32 with errors of
+  ~4e-5 (1e-6 in the usual layout), and training grows them to 1e-3 of the loss in ten steps;
+- each fully connected layer is one batched product (``torch.baddbmm``) of the :math:`N` weight
+  matrices.
+
+The models are independent, so the gradient of :math:`\sum_k \ell_k` with respect to model
+:math:`k`'s weights is the gradient of :math:`\ell_k` alone. Each model then takes its own update
+(as ``torch.optim`` does for one model; :math:`g` its gradient, :math:`\alpha` its rate, :math:`t`
+its number of updates):
+
+.. math::
+    \text{SGD: }\ \theta \leftarrow \theta - \alpha g \qquad
+    \text{momentum: }\ v \leftarrow \mu v + g,\ \ \theta \leftarrow \theta - \alpha v
+
+.. math::
+    \text{Adam: }\ m \leftarrow \beta_1 m + (1-\beta_1) g,\ \ s \leftarrow \beta_2 s + (1-\beta_2) g^2,\ \
+    \theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^t}\,
+    \frac{m}{\sqrt{s}/\sqrt{1-\beta_2^t} + \epsilon}
+
+A model whose loss stops being finite (or exceeds :data:`DIVERGED_LOSS`) is marked diverged at
+that step and frozen there: weights, optimizer state and BatchNorm statistics stay as they were.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bnviz.batchnorm import models
+
+DIVERGED_LOSS = 1e3  # far above ln 10 ≈ 2.3, the loss of a uniform guess over 10 classes
+# Models × images a network on a CPU: a few LeNets' activations stay in its caches, thirty do not
+# (a class of 30, against one model after another: at batches of 64, 1.48× in networks of 5 and
+# 1.20× all at once; at 256, 1.33× in networks of 2 and 0.62× all at once; python -m bench class).
+CPU_IMAGES = 384
+
+
+def cpu_width(batch_size: int) -> int:
+    """How many models a network holds on a CPU, for mini-batches of ``batch_size``."""
+    return max(2, CPU_IMAGES // max(1, batch_size))
+OPTIMIZERS = ("sgd", "momentum", "adam")
+BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
+LATEX = {
+    "sgd": r"\theta \leftarrow \theta - \alpha g",
+    "momentum": r"v \leftarrow \mu v + g,\quad \theta \leftarrow \theta - \alpha v",
+    "adam": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\quad s \leftarrow \beta_2 s + (1-\beta_2) g^2,\quad "
+            r"\theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^t}\,\frac{m}{\sqrt{s}/\sqrt{1-\beta_2^t}+\epsilon}",
+}
+# The layers in order: name, kind, (out, in) channels or features.
+LAYERS = (("conv1", "conv", (6, 1)), ("conv2", "conv", (16, 6)), ("fc1", "fc", (120, 256)),
+          ("fc2", "fc", (84, 120)), ("fc3", "fc", (10, 84)))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model's settings."""
+
+    lr: float
+    batch_norm: bool = True
+    optimizer: str = "sgd"  # one of OPTIMIZERS
+    momentum: float = 0.9  # μ, for "momentum"
+    seed: int = 0  # its initial weights (:func:`bnviz.batchnorm.models.init_weights`)
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
+        if not (math.isfinite(self.lr) and self.lr > 0) or not 0 <= self.momentum < 1:
+            raise ValueError("a learning rate > 0 and a momentum in [0, 1) are needed")
+
+
+def lone_model(member: Member, activation: str = "relu"):
+    """The member as one ordinary LeNet, initialised from its seed (its weights in the wide net)."""
+    model = models.lenet(member.batch_norm, activation=activation)
+    models.init_weights(model, member.seed)
+    return model
+
+
+class Wide:
+    """``members``, all with BatchNorm or all without, as one network. ``params`` and
+    ``buffers``: name → tensor with a leading axis of N (named as one LeNet's ``state_dict``);
+    ``diverged_at``: per model a step or None."""
+
+    def __init__(self, members, activation: str = "relu", device: str = "cpu",
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, dtype=None):
+        import torch
+
+        self.members = tuple(members)
+        if not self.members or len({m.batch_norm for m in self.members}) != 1:
+            raise ValueError("models of one architecture are needed (all with BatchNorm or all without)")
+        self.batch_norm = self.members[0].batch_norm
+        self.n, self.activation, self.device = len(self.members), activation, device
+        self.bn_momentum, self.bn_eps = bn_momentum, bn_eps
+        lone = [lone_model(m, activation).state_dict() for m in self.members]
+        self.params, self.buffers = {}, {}
+        for name, _, (out, _) in LAYERS:
+            for part in ("weight", "bias"):
+                self.params[f"{name}.{part}"] = torch.stack([s[f"{name}.{part}"] for s in lone])
+            if name != "fc3" and self.batch_norm:  # a hidden layer: BatchNorm's γ, β and statistics
+                self.params[f"{name}_bn.weight"] = torch.ones(self.n, out)
+                self.params[f"{name}_bn.bias"] = torch.zeros(self.n, out)
+                self.buffers[f"{name}_bn.running_mean"] = torch.zeros(self.n, out)
+                self.buffers[f"{name}_bn.running_var"] = torch.ones(self.n, out)
+        for key, t in self.params.items():
+            self.params[key] = t.to(device, dtype).requires_grad_()
+        for key, t in self.buffers.items():
+            self.buffers[key] = t.to(device, dtype)
+        real = self.params["fc3.weight"].dtype  # a rate rounded to float32 moves float64 weights by 1e-8
+
+        def column(values, dtype=real):
+            return torch.tensor(values, dtype=dtype, device=device)
+
+        self.lrs = column([m.lr for m in self.members])
+        self.mu = column([m.momentum for m in self.members])
+        self.kind = {k: column([m.optimizer == k for m in self.members], torch.bool) for k in OPTIMIZERS}
+        self.updates = column([0.0] * self.n)  # t, per model
+        self.state = {}  # name → {"v": …} and/or {"m": …, "s": …}, only for optimizers in use
+        for key, p in self.params.items():
+            slot = {}
+            if bool(self.kind["momentum"].any()):
+                slot["v"] = torch.zeros_like(p, requires_grad=False)
+            if bool(self.kind["adam"].any()):
+                slot["m"], slot["s"] = (torch.zeros_like(p, requires_grad=False) for _ in range(2))
+            self.state[key] = slot
+        self.diverged_at: list = [None] * self.n
+
+    # ---- the network ----------------------------------------------------------------------
+    def _norm(self, name: str, h, training: bool):
+        """BatchNorm of every model's channels at once (nothing for models without it)."""
+        import torch.nn.functional as functional
+
+        if not self.batch_norm:
+            return h
+        p, b = self.params, self.buffers
+        return functional.batch_norm(h, b[f"{name}_bn.running_mean"].view(-1), b[f"{name}_bn.running_var"].view(-1),
+                                     p[f"{name}_bn.weight"].reshape(-1), p[f"{name}_bn.bias"].reshape(-1),
+                                     training, self.bn_momentum, self.bn_eps)
+
+    def forward(self, x, training: bool = True):
+        """Every model's logits for the images ``x`` (B, 1, 28, 28): a tensor (N, B, 10)."""
+        import torch
+        import torch.nn.functional as functional
+
+        n, batch, p = self.n, x.shape[0], self.params
+        act = torch.relu if self.activation == "relu" else torch.sigmoid
+        h = x
+        for name, kind, (out, inp) in LAYERS:
+            if kind == "conv":
+                weight = p[f"{name}.weight"].reshape(n * out, inp, 5, 5)
+                if inp == 1:  # every model sees the same image: one convolution to all models' channels
+                    h = functional.conv2d(h, weight, p[f"{name}.bias"].reshape(-1))
+                else:  # grouped, in channels-last (2× faster on a CPU), then back for BatchNorm
+                    h = functional.conv2d(h.contiguous(memory_format=torch.channels_last), weight,
+                                          p[f"{name}.bias"].reshape(-1), groups=n).contiguous()
+                h = functional.avg_pool2d(act(self._norm(name, h, training)), 2)
+                continue
+            if h.dim() == 4:  # (B, N·16, 4, 4) → (N, B, 256), each model's features in LeNet's order
+                h = h.reshape(batch, n, inp).transpose(0, 1)
+            h = torch.baddbmm(p[f"{name}.bias"].unsqueeze(1), h, p[f"{name}.weight"].transpose(1, 2))
+            if name != "fc3":  # (N, B, C) → (B, N·C) for BatchNorm, and back
+                flat = self._norm(name, h.transpose(0, 1).reshape(batch, n * out), training)
+                h = act(flat.view(batch, n, out).transpose(0, 1))
+        return h
+
+    # ---- training -------------------------------------------------------------------------
+    def losses(self, x, y):
+        """Each model's mean cross-entropy on the batch (with the graph), a tensor (N,)."""
+        import torch.nn.functional as functional
+
+        logits = self.forward(x)
+        per_image = functional.cross_entropy(logits.reshape(-1, 10), y.repeat(self.n), reduction="none")
+        return per_image.view(self.n, -1).mean(1)
+
+    def step(self, x, y, step: int):
+        """One update of every live model on the batch (x, y); returns the N losses before it (NaN
+        for a model that diverged at an earlier step)."""
+        import torch
+
+        frozen = torch.tensor([d is not None for d in self.diverged_at], device=self.lrs.device)
+        kept = {k: b.clone() for k, b in self.buffers.items()} if bool(frozen.any()) else None
+        losses = self.losses(x, y)
+        with torch.no_grad():
+            bad = (~torch.isfinite(losses) | (losses > DIVERGED_LOSS)) & ~frozen
+            for k in torch.nonzero(bad).flatten().tolist():
+                self.diverged_at[k] = step
+            alive = ~(frozen | bad)
+        grads = torch.autograd.grad(torch.where(alive, losses, torch.zeros_like(losses)).sum(),
+                                    list(self.params.values()))
+        with torch.no_grad():
+            self.updates += alive.float()
+            for (key, p), g in zip(self.params.items(), grads):
+                self._update(key, p, torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0), alive)
+            if kept is not None:  # a frozen model's statistics stay where it diverged
+                for key, b in self.buffers.items():
+                    b.copy_(torch.where(frozen.view(-1, 1), kept[key], b))
+        return torch.where(frozen, torch.full_like(losses, math.nan), losses).detach()
+
+    def _update(self, key: str, p, g, alive) -> None:
+        """Each live model's update of the parameter ``p`` (leading axis: the model)."""
+        import torch
+
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        live = alive.view(shape)
+        direction = g
+        slot = self.state[key]
+        if "v" in slot:
+            v = torch.where(live, self.mu.view(shape) * slot["v"] + g, slot["v"])
+            slot["v"].copy_(v)
+            direction = torch.where(self.kind["momentum"].view(shape), v, direction)
+        if "m" in slot:
+            beta1, beta2 = BETAS
+            m = torch.where(live, slot["m"].lerp(g, 1 - beta1), slot["m"])
+            s = torch.where(live, slot["s"] * beta2 + (1 - beta2) * g * g, slot["s"])
+            slot["m"].copy_(m)
+            slot["s"].copy_(s)
+            t = self.updates.clamp(min=1).view(shape)
+            adam = m / (1 - beta1 ** t) / (s.sqrt() / (1 - beta2 ** t).sqrt() + ADAM_EPS)
+            direction = torch.where(self.kind["adam"].view(shape), adam, direction)
+        p.sub_(torch.where(live, self.lrs.view(shape) * direction, torch.zeros_like(p)))
+
+    # ---- reading --------------------------------------------------------------------------
+    def accuracy(self, x, y, chunk: int = 1000) -> list:
+        """Each model's accuracy on (x, y) in eval mode (BatchNorm with its running statistics);
+        NaN for a model that diverged."""
+        import torch
+
+        correct = torch.zeros(self.n, dtype=torch.long, device=self.lrs.device)
+        with torch.no_grad():
+            for i in range(0, len(y), chunk):
+                logits = self.forward(x[i:i + chunk], training=False)
+                correct += (logits.argmax(-1) == y[i:i + chunk]).sum(-1)
+        acc = [c / len(y) for c in correct.cpu().tolist()]
+        return [math.nan if d is not None else a for a, d in zip(acc, self.diverged_at)]
+
+    def state_dict(self, k: int) -> dict:
+        """Model ``k`` as an ordinary LeNet's ``state_dict`` (what :func:`lone_model` builds), less
+        BatchNorm's counts of batches (its momentum is fixed)."""
+        return {key: t[k].detach().clone() for key, t in {**self.params, **self.buffers}.items()}
+
+
+class Ensemble:
+    """Any mix of models, in member order: the ones with BatchNorm in :class:`Wide` networks of
+    ``width`` models, the ones without in others, stepped on the same batch (``width``: all of an
+    architecture in one network on a GPU, :func:`cpu_width` of ``batch_size`` on a CPU)."""
+
+    def __init__(self, members, width: int | None = None, batch_size: int = 64, **options):
+        self.members = tuple(members)
+        if not self.members:
+            raise ValueError("no models")
+        if width is None:
+            cpu = str(options.get("device", "cpu")).startswith("cpu")
+            width = cpu_width(batch_size) if cpu else len(self.members)
+        self.parts = []  # (the members' positions, their Wide)
+        for batch_norm in (False, True):
+            where = [k for k, m in enumerate(self.members) if m.batch_norm == batch_norm]
+            for i in range(0, len(where), width):
+                self.parts.append((where[i:i + width], Wide([self.members[k] for k in where[i:i + width]], **options)))
+
+    @property
+    def n(self) -> int:
+        return len(self.members)
+
+    def _gather(self, values_per_part) -> list:
+        out = [None] * self.n
+        for (where, _), values in zip(self.parts, values_per_part):
+            for k, value in zip(where, values):
+                out[k] = value
+        return out
+
+    @property
+    def diverged_at(self) -> list:
+        return self._gather(net.diverged_at for _, net in self.parts)
+
+    def step(self, x, y, step: int) -> list:
+        """One update of every live model; each model's loss before it, as floats (NaN once diverged)."""
+        return self._gather(net.step(x, y, step).cpu().tolist() for _, net in self.parts)
+
+    def accuracy(self, x, y, chunk: int = 1000) -> list:
+        return self._gather(net.accuracy(x, y, chunk) for _, net in self.parts)
+
+    def state_dict(self, k: int) -> dict:
+        for where, net in self.parts:
+            if k in where:
+                return net.state_dict(where.index(k))
+        raise IndexError(k)
