@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, ewma, instant, live, optimizers, sweep, tuning
+from bench import bn, caviar, ewma, instant, live, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -25,6 +25,7 @@ BENCHES = {
                                            optimizers.core()),
     "tuning": tuning.run,
     "sweep": sweep.run,
+    "class": caviar.run,
 }
 
 

@@ -16,7 +16,8 @@ import streamlit as st
 # The pages after Home, in the navigation's order: (url path, string key, icon). The script is
 # ``pages/<url path>.py``; its title is the string ``nav_<key>``, its line on Home ``home_<key>``.
 PAGES = (("ewma", "ewma", ":material/show_chart:"), ("optimizers", "opt", ":material/route:"),
-         ("batchnorm", "bn", ":material/stacked_bar_chart:"), ("tuning", "tune", ":material/tune:"))
+         ("batchnorm", "bn", ":material/stacked_bar_chart:"), ("tuning", "tune", ":material/tune:"),
+         ("class", "class", ":material/groups:"))
 
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"  # taken by the browser tests

@@ -8,7 +8,8 @@ def test_home_in_each_language(app, lang):
     assert at.title[0].value == STRINGS[lang]["app_title"]
     assert STRINGS[lang]["home_ewma"] in texts(at) and STRINGS[lang]["home_tune"] in texts(at)
     links = [link.proto.page for link in at.get("page_link")]
-    assert links == ["ewma", "optimizers", "batchnorm", "tuning"], links
+    assert links == ["ewma", "optimizers", "batchnorm", "tuning", "class"], links
+    assert STRINGS[lang]["home_class"] in texts(at)
 
 
 def test_language_switch_in_sidebar(app):
