@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bnviz.batchnorm.models import LABELS
+from bnviz.server.feeds import Table
 
 WORKED_WITHIN = 0.10
 LATEX_BAND = r"w = \log_{10}\frac{\alpha_{\max}}{\alpha_{\min}}"
@@ -51,19 +52,28 @@ def points(entries, snap=None) -> pd.DataFrame:
                                        "diverged", "diverged_at"])
 
 
-def losses(entries, snap, keep: int = 200) -> pd.DataFrame:
-    """Every entry's loss per step (finite values only; at most ``keep`` steps, evenly kept)."""
+def every(snap, keep: int = 200) -> int:
+    """Every how many steps a loss curve keeps a point: fixed for the run (at most ``keep`` points),
+    so that the rows of a curve are only ever appended."""
+    return max(1, snap.total // keep)
+
+
+def losses(entries, snap, run: str, keep: int = 200, only: int | None = None) -> Table:
+    """The loss per step of every entry (of entry ``only``) of the run named ``run``, every
+    :func:`every` steps, finite values only, ordered by step: each step's losses are its rows'
+    version (a live chart receives only the steps it has not seen)."""
+    columns = ["nickname", "model", "step", "loss"]
     if snap is None or not len(snap.losses):
-        return pd.DataFrame(columns=["nickname", "model", "step", "loss"])
-    steps = np.arange(1, len(snap.losses) + 1)
-    take = np.unique(np.linspace(0, len(steps) - 1, min(keep, len(steps))).round().astype(int))
-    parts = []
-    for k, e in enumerate(entries):
-        column = snap.losses[take, k]
-        ok = np.isfinite(column)
-        parts.append(pd.DataFrame({"nickname": e.nickname, "model": model_label(e.member.batch_norm),
-                                   "step": steps[take][ok], "loss": column[ok]}))
-    return pd.concat(parts, ignore_index=True)
+        return Table(f"{run}/none", pd.DataFrame(columns=columns), np.zeros(0, dtype=np.int64))
+    stride = every(snap, keep)
+    steps = np.arange(stride, len(snap.losses) + 1, stride)
+    picked = [(k, e) for k, e in enumerate(entries) if only is None or k == only]
+    values = snap.losses[steps - 1][:, [k for k, _ in picked]]  # (steps, picked)
+    frame = pd.DataFrame({"nickname": np.tile([e.nickname for _, e in picked], len(steps)),
+                          "model": np.tile([model_label(e.member.batch_norm) for _, e in picked], len(steps)),
+                          "step": np.repeat(steps, len(picked)), "loss": values.reshape(-1)})
+    frame = frame[np.isfinite(frame["loss"])].reset_index(drop=True)
+    return Table(f"{run}/loss/{stride}/{only}", frame[columns], frame["step"].to_numpy(np.int64))
 
 
 def leaderboard(table: pd.DataFrame) -> pd.DataFrame:

@@ -2,14 +2,14 @@
 submits one model's settings, and on Start every submitted model trains in one batched job
 (:mod:`bnviz.training.class_job`).
 
-The teacher holds the class by its teacher token (random; kept by the teacher's session, never in
-a link); students reach it by its code (random, URL-safe, in the link and the QR code) and can
-only add, change or take back their own entry (one per student session), while submissions are
-open and before the class has started. Nicknames are plain text: control and formatting
-characters are removed, whitespace collapsed, at most :data:`NICK_MAX` characters; a nickname
-already taken is told apart by a number. At most ``max_entries`` entries, at most one submission
-per :data:`SUBMIT_INTERVAL_S` per session. Every refusal is a :class:`ClassRefused` with a key the
-page words in the student's language.
+The teacher holds the class by its teacher token (random; kept by the teacher's session and
+browser, never in a link: a reload finds the class again); students reach it by its code
+(random, URL-safe, in the link and the QR code) and can only add, change or take back their own
+entry (one per student session), while submissions are open and before the class has started.
+Nicknames are plain text: control and formatting characters are removed, whitespace collapsed,
+at most :data:`NICK_MAX` characters; a nickname already taken is told apart by a number. At most
+``max_entries`` entries, at most one submission per :data:`SUBMIT_INTERVAL_S` per session. Every
+refusal is a :class:`ClassRefused` with a key the page words in the student's language.
 """
 
 from __future__ import annotations
@@ -201,6 +201,13 @@ class Registry:
     def find(self, code: str) -> Class | None:
         with self._lock:
             return self._classes.get(str(code or ""))
+
+    def find_taught(self, token: str) -> Class | None:
+        """The class whose teacher token is ``token`` (a teacher's browser after a reload)."""
+        if not token:
+            return None
+        with self._lock:
+            return next((c for c in self._classes.values() if secrets.compare_digest(c.teacher, str(token))), None)
 
     def close(self, code: str) -> None:
         """The teacher closes the class: its training stops and its code no longer works."""

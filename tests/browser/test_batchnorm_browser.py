@@ -134,6 +134,9 @@ def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server
     page.get_by_role("button", name=EN["bn_start"]).click()
     expect(page.locator(progress).first).to_contain_text(EN["bn_state_running"], timeout=30_000)
     code = watch_code(page)
+    # The browser has stored the run's owner token (its component may mount a moment after the
+    # watch link shows: a reload before that, seen once in CI-like runs here, takes nothing back).
+    page.wait_for_function("() => !!window.localStorage.getItem('bnviz-run-owner')", timeout=30_000)
 
     page.reload()
     wait_ready(page)

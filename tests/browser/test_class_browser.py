@@ -7,7 +7,7 @@ import re
 import time
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import open_page, wait_ready
+from harness.browser import ROOT, open_page, screenshot, wait_ready
 from harness.classroom_load import training_threads
 from tests.browser.conftest import no_exception
 
@@ -28,6 +28,9 @@ def test_a_class_joins_trains_together_and_is_freed(contexts, server):
     link.wait_for(timeout=30_000)
     url = re.search(r"class\?join=[A-Za-z0-9_-]+", link.inner_text()).group(0)
     assert teacher.locator("[data-testid='stImage'] img").count() >= 1  # the QR code
+    teacher.reload()  # the teacher's browser keeps the class (its token, never in the link)
+    teacher.locator("[data-testid='stCode']", has_text=url).first.wait_for(timeout=30_000)
+    wait_ready(teacher)
 
     dialogs, pupils = [], []
     for k in range(STUDENTS):
@@ -66,10 +69,11 @@ def test_a_class_joins_trains_together_and_is_freed(contexts, server):
     teacher.get_by_role("button", name=EN["class_start"], exact=True).click()
     teacher.get_by_text(EN["sweep_state_finished"]).first.wait_for(timeout=120_000)
     wait_ready(teacher)
-    assert teacher.locator("[data-testid='stVegaLiteChart'] canvas").count() >= 3  # accuracy, loss, search
+    teacher.locator(".bnviz-chart canvas >> visible=true").nth(2).wait_for(timeout=30_000)  # accuracy, loss, search
+    screenshot(teacher, ROOT / "docs" / "screenshots" / "class.png")  # Home's picture of the page
     for page, s in pupils:  # each page turned to the training by itself
         page.get_by_text(s["class_place"]).first.wait_for(timeout=30_000)
-        assert page.locator("[data-testid='stVegaLiteChart'] canvas").count() >= 1  # their own curve
+        page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=30_000)  # their own curve
         no_exception(page)
 
     teacher.get_by_role("button", name=EN["class_reset"]).click()

@@ -6,6 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception
@@ -203,18 +204,18 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     open_page(page, server, "", EN["app_title"])
     images = page.locator("[data-testid='stMain'] img")
     # Four pictures, once the page has settled (a phone's first load reruns it: the page is drawn twice).
-    expect(images).to_have_count(4, timeout=20_000)
+    expect(images).to_have_count(len(PAGES), timeout=20_000)
     # Images below the fold load when scrolled to, and again if a rerun gave them new addresses (the
     # elements are then new ones): scroll to each and count the loaded ones until all four are.
     loaded = """() => [...document.querySelectorAll("[data-testid='stMain'] img")]
         .filter(im => im.complete && im.naturalWidth > 100).length"""
     deadline = time.time() + 40
     while True:
-        for i in range(4):
+        for i in range(len(PAGES)):
             images.nth(i).scroll_into_view_if_needed()
-        if (count := page.evaluate(loaded)) >= 4:
+        if (count := page.evaluate(loaded)) >= len(PAGES):
             break
-        assert time.time() < deadline, f"{count} of 4 pictures loaded"
+        assert time.time() < deadline, f"{count} of {len(PAGES)} pictures loaded"
         page.wait_for_timeout(500)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)

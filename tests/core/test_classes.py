@@ -94,6 +94,15 @@ def test_one_submission_a_second_the_entry_limit_closed_and_started_classes():
     refused("class_started", c.withdraw, "s1")
 
 
+def test_the_teachers_token_finds_the_class_after_a_reload():
+    registry = classes.Registry()
+    mine, other = registry.create(SETUP), registry.create(SETUP)
+    assert registry.find_taught(mine.teacher) is mine and registry.find_taught(other.teacher) is other
+    assert registry.find_taught("") is None and registry.find_taught(mine.code) is None  # the code is not the token
+    registry.close(mine.code)
+    assert registry.find_taught(mine.teacher) is None
+
+
 def test_codes_are_random_and_a_closed_class_is_gone():
     registry = classes.Registry()
     made = [registry.create(SETUP) for _ in range(20)]

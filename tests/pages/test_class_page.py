@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz.training import classes
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import APP, chart_datasets, no_traceback, set_language, texts
+from tests.pages.conftest import APP, drawn_datasets, no_traceback, set_language, texts
 
 PAGE = "pages/class.py"
 HOSTILE = "<img src=x>**b**$x$"  # 19 characters: markup, markdown and LaTeX
@@ -94,7 +94,7 @@ def test_students_join_in_both_languages_and_a_hostile_nickname_stays_text():
     at.run()
     board = at.dataframe[0].value
     assert list(board["nickname"]) == [HOSTILE, "王小明"]  # a table cell: plain text, as typed
-    assert {"points"} <= set(chart_datasets(at, 0)) and len(chart_datasets(at, 0)["points"]) == 2
+    assert {"points"} <= set(drawn_datasets(at, 0)) and len(drawn_datasets(at, 0)["points"]) == 2
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -142,7 +142,7 @@ def test_the_class_trains_together_and_everyone_sees_the_board_and_their_place()
     assert snap.diverged_at[0] is None
     at.run()
     no_traceback(at)
-    points = chart_datasets(at, 0)["points"]
+    points = drawn_datasets(at, 0)["points"]
     assert list(points["nickname"]) == ["a", "b", "c"]
     assert points["diverged"].tolist() == [d is not None for d in snap.diverged_at]
     assert points["accuracy"].iloc[0] > 0.3

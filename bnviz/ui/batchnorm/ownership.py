@@ -12,31 +12,17 @@ no token and so no control. A browser whose storage is blocked simply takes noth
 
 from __future__ import annotations
 
-import streamlit as st
-
 from bnviz.training import watching
+from bnviz.ui import browser_storage
 from bnviz.ui.batchnorm.session import Slot
 
 KEY = "bnviz_owner"
-_JS = """
-export default function (component) {
-  const { data, setStateValue } = component;
-  const name = "bnviz-run-owner";
-  let held = "";
-  try {
-    if (data.keep) window.localStorage.setItem(name, data.keep);
-    held = window.localStorage.getItem(name) || "";
-  } catch (error) {
-    held = "";  // storage blocked (a strict private mode): nothing to take back
-  }
-  if (held !== data.known) setStateValue("token", held);  // only when the server does not know it yet
-}
-"""
+NAME = "bnviz-run-owner"
 
 
 def browser_token() -> str:
     """The owner token this browser keeps ("" before it has said, or when it keeps none)."""
-    return str((st.session_state.get(KEY) or {}).get("token") or "")
+    return browser_storage.held(KEY)
 
 
 def take_back(slot: Slot) -> None:
@@ -49,9 +35,4 @@ def take_back(slot: Slot) -> None:
 
 def keep(slot: Slot) -> None:
     """Mount the browser's side: it keeps the token of this page's run and says which it keeps."""
-    component = st.components.v2.component("bnviz_owner", js=_JS, isolate_styles=False)
-    token = slot.run.owner_token if slot.run is not None else ""
-    # A page that holds its run needs nothing back: the browser saying so would run the page again
-    # and take away a message shown once (a refused Start's reason, in the load test).
-    known = token or browser_token()
-    component(data={"keep": token, "known": known}, key=KEY, height=0, on_token_change=lambda: None)
+    browser_storage.keep(NAME, slot.run.owner_token if slot.run is not None else "", KEY)

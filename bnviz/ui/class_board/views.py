@@ -11,21 +11,20 @@ import io
 import math
 import re
 import secrets
-from dataclasses import replace
 
 import streamlit as st
 
+from bnviz.server import feeds
 from bnviz.training import class_board, wide
 from bnviz.training.class_job import Setup
 from bnviz.training.classes import FIELDS, LR_RANGE, MAX_ENTRIES, NICK_MAX, REGISTRY, ClassRefused
-from bnviz.ui import urlstate
+from bnviz.ui import browser_storage, live_chart, urlstate
 from bnviz.ui.class_board import charts
-from bnviz.ui.classroom.presenter import present
 from bnviz.ui.classroom.sharing import share_link
 from bnviz.ui.i18n import t
-from bnviz.ui.vega import vega_spec
 
 TEACHER = "_class_teacher"  # the class this session opened (the teacher's session holds it)
+TEACHER_KEY = "bnviz_class_teacher"  # the browser's side of the teacher token (bnviz.ui.browser_storage)
 STUDENT = "_class_student"  # this student's session id
 NOTE = "_class_note"
 EPOCHS, SUBSETS, BATCHES = (1, 2, 3), (3_000, 6_000, 12_000), (64, 128, 256)
@@ -94,11 +93,17 @@ def _teacher_action(action: str) -> None:
 
 def teacher() -> None:
     made = REGISTRY.find(st.session_state.get(TEACHER))
+    if made is None:  # a reload, or a second tab: the class this browser's teacher token holds
+        made = REGISTRY.find_taught(browser_storage.held(TEACHER_KEY))
+        if made is not None:
+            st.session_state[TEACHER] = made.code
+    browser_storage.keep("bnviz-class-teacher", made.teacher if made is not None else "", TEACHER_KEY)
     if made is None:
         opening_form()
         return
     header(made)
     _show_note()
+    live_chart.forget()  # a run of the whole page: the board's charts are sent whole
     live = made.open if made.job is None else made.job.alive  # submissions arriving, or training
     st.session_state["_cl_live"] = live
     st.fragment(run_every=REFRESH_S if live else None)(board)(made.code)
@@ -162,8 +167,7 @@ def _status(made, snap) -> None:
 def board(code: str) -> None:
     """The class's board: refreshed every few seconds (a fragment)."""
     made = REGISTRY.find(code)
-    live = made is not None and (made.open if made.job is None else made.job.alive)
-    if live != st.session_state.get("_cl_live"):
+    if made is None or (made.open if made.job is None else made.job.alive) != st.session_state.get("_cl_live"):
         st.rerun(scope="app")  # started, ended or closed: the buttons and the refresh change
     entries = made.roster()
     snap = made.job.snapshot() if made.job is not None else None
@@ -171,20 +175,21 @@ def board(code: str) -> None:
     if not entries:
         return
     table = class_board.points(entries, snap)
+    run = made.job.id if made.job is not None else f"{made.code}/before"
+    shown = _shown(entries, snap)
     nick, model = t("class_nickname"), t("bn_model")
-    st.vega_lite_chart(present(vega_spec(charts.accuracy_chart, {"points": table}, x_title=t("sweep_axis_lr"),
-                                         y_title=t("sweep_axis_acc"), model_title=model, nick_title=nick,
-                                         diverged_label=t("tune_diverged"))), width="stretch", key="cl_chart_acc")
+    live_chart.show(charts.accuracy_chart, {"points": feeds.whole(f"{run}/points/{shown}", table)}, "cl_chart_acc",
+                    x_title=t("sweep_axis_lr"), y_title=t("sweep_axis_acc"), model_title=model, nick_title=nick,
+                    diverged_label=t("tune_diverged"))
     st.caption(t("class_acc_explain"))
     bands(table)
     c1, c2 = st.columns([3, 2])
     with c1:
         if snap is not None and len(snap.losses):
-            st.vega_lite_chart(present(vega_spec(charts.loss_chart, {"loss": class_board.losses(entries, snap)},
-                                                 x_title=t("sweep_axis_step"), y_title=t("sweep_axis_loss"),
-                                                 model_title=model, nick_title=nick)),
-                               width="stretch", key="cl_chart_loss")
-        search(table)
+            live_chart.show(charts.loss_chart, {"loss": class_board.losses(entries, snap, run)}, "cl_chart_loss",
+                            x_title=t("sweep_axis_step"), y_title=t("sweep_axis_loss"), model_title=model,
+                            nick_title=nick)
+        search(table, f"{run}/search/{shown}")
     with c2:
         st.markdown(f"**{t('class_leaderboard')}**")
         board_table = class_board.leaderboard(table)
@@ -214,12 +219,18 @@ def bands(table) -> None:
     st.latex(class_board.LATEX_BAND)
 
 
-def search(table) -> None:
+def _shown(entries, snap) -> int:
+    """A number that changes whenever the board's small tables do (entries, measurements, divergences)."""
+    return hash((tuple((e.session, e.nickname, e.member) for e in entries),
+                 None if snap is None else (len(snap.accuracy_steps), snap.diverged_at)))
+
+
+def search(table, source: str) -> None:
     frame, gaps = class_board.search(table, *LR_RANGE)
     labels = {"class": t("class_search_class"), "uniform": t("class_search_uniform")}
-    st.vega_lite_chart(present(vega_spec(charts.search_chart, {"search": frame}, x_title=t("sweep_axis_lr"),
-                                         who_title=t("class_search_who"), labels=labels, lo=LR_RANGE[0],
-                                         hi=LR_RANGE[1])), width="stretch", key="cl_chart_search")
+    live_chart.show(charts.search_chart, {"search": feeds.whole(source, frame)}, "cl_chart_search",
+                    x_title=t("sweep_axis_lr"), who_title=t("class_search_who"), labels=labels, lo=LR_RANGE[0],
+                    hi=LR_RANGE[1])
     st.latex(class_board.LATEX_UNIFORM)
     st.caption(t("class_search_gaps", mine=f"{gaps['class']:.2f}", uniform=f"{gaps['uniform']:.2f}"))
 
@@ -257,6 +268,7 @@ def student(code: str) -> None:
         st.page_link("pages/class.py", label=t("class_own"), icon=":material/group_add:")
         return
     mine = made.entry(st.session_state.get(STUDENT, ""))
+    live_chart.forget()  # a run of the whole page: the student's chart is sent whole
     if made.job is None:
         form(made, mine)
         st.fragment(run_every=REFRESH_S)(waiting)(code)
@@ -329,10 +341,10 @@ def own_view(code: str) -> None:
     st.markdown(t("class_yours", nick=as_text(entry.nickname), lr=f"{entry.member.lr:g}",
                   model=class_board.model_label(entry.member.batch_norm)))
     table = class_board.points(entries, snap)
-    loss = class_board.losses([entry], replace(snap, losses=snap.losses[:, k:k + 1]))
-    if len(loss):
-        st.vega_lite_chart(present(vega_spec(charts.own_chart, {"loss": loss}, x_title=t("sweep_axis_step"),
-                                             y_title=t("sweep_axis_loss"))), width="stretch", key="cl_chart_own")
+    loss = class_board.losses(entries, snap, made.job.id, only=k)
+    if len(loss.frame):
+        live_chart.show(charts.own_chart, {"loss": loss}, "cl_chart_own", x_title=t("sweep_axis_step"),
+                        y_title=t("sweep_axis_loss"))
     c1, c2 = st.columns(2)
     acc = table.loc[k, "accuracy"]
     c1.metric(t("sweep_axis_acc"), "—" if acc is None or acc != acc else f"{acc:.3f}")
