@@ -83,7 +83,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"])
     page.wait_for_function(f"() => /step (\\d+)\\//.exec(document.querySelector(\"[data-testid='stProgress']\")"
                            f".innerText)[1] > {frozen}", timeout=30_000)
-    page.get_by_role("button", name=EN["bn_stop"]).click()
+    page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
     page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
     no_exception(page)
 

@@ -104,7 +104,7 @@ def test_a_live_chart_grows_in_place_and_is_sent_whole_after_a_reset_and_a_recon
         s.wholes > (s.before === undefined ? 0 : s.before))""", timeout=60_000)
     assert before["wholes"] >= 1
 
-    page.get_by_role("button", name=EN["bn_stop"]).click()
+    page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
     no_exception(page)
 
 
