@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass
 
 from bnviz.batchnorm import models
+from bnviz.optimization import optimizers
 
 DIVERGED_LOSS = 1e3  # far above ln 10 ≈ 2.3, the loss of a uniform guess over 10 classes
 # Models × images a network on a CPU: a few LeNets' activations stay in its caches, thirty do not
@@ -51,14 +52,14 @@ CPU_IMAGES = 384
 def cpu_width(batch_size: int) -> int:
     """How many models a network holds on a CPU, for mini-batches of ``batch_size``."""
     return max(2, CPU_IMAGES // max(1, batch_size))
+
+
 OPTIMIZERS = ("sgd", "momentum", "adam")
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
-LATEX = {
-    "sgd": r"\theta \leftarrow \theta - \alpha g",
-    "momentum": r"v \leftarrow \mu v + g,\quad \theta \leftarrow \theta - \alpha v",
-    "adam": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\quad s \leftarrow \beta_2 s + (1-\beta_2) g^2,\quad "
-            r"\theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^t}\,\frac{m}{\sqrt{s}/\sqrt{1-\beta_2^t}+\epsilon}",
-}
+# Shown beside each choice: plain SGD and Adam as the optimizer page writes them (Adam's bias
+# correction there on m̂ and v̂, the same update); momentum in torch.optim's form, which this uses.
+LATEX = {"sgd": optimizers.GD.latex, "momentum": r"v \leftarrow \mu v + g,\quad \theta \leftarrow \theta - \alpha v",
+         "adam": optimizers.Adam.latex}
 # The layers in order: name, kind, (out, in) channels or features.
 LAYERS = (("conv1", "conv", (6, 1)), ("conv2", "conv", (16, 6)), ("fc1", "fc", (120, 256)),
           ("fc2", "fc", (84, 120)), ("fc3", "fc", (10, 84)))
@@ -101,7 +102,7 @@ class Wide:
         if not self.members or len({m.batch_norm for m in self.members}) != 1:
             raise ValueError("models of one architecture are needed (all with BatchNorm or all without)")
         self.batch_norm = self.members[0].batch_norm
-        self.n, self.activation, self.device = len(self.members), activation, device
+        self.n, self.activation = len(self.members), activation
         self.bn_momentum, self.bn_eps = bn_momentum, bn_eps
         lone = [lone_model(m, activation).state_dict() for m in self.members]
         self.params, self.buffers = {}, {}
