@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, caviar, ewma, instant, live, optimizers, sweep, tuning
+from bench import bn, caviar, engine, ewma, instant, live, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -26,6 +26,7 @@ BENCHES = {
     "tuning": tuning.run,
     "sweep": sweep.run,
     "class": caviar.run,
+    "engine": engine.run,
 }
 
 

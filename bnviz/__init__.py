@@ -7,6 +7,7 @@ The packages follow the course, one subject each:
 - :mod:`bnviz.tuning` — searching hyper-parameters on the right scale (the tuning page);
 - :mod:`bnviz.batchnorm` — BatchNorm written out, LeNet ± BN, what BN uses at test time, its smoothness;
 - :mod:`bnviz.training` — the engine that trains them live: jobs, the cap, watched runs, sweeps;
+- :mod:`bnviz.cluster` — where trainings run: in the server's process, or on a Ray cluster;
 - :mod:`bnviz.data` — the data: Fashion-MNIST, Seattle's temperatures, the user's own files;
 - :mod:`bnviz.server` — what the server process itself needs (memory, parsing from many threads);
 - :mod:`bnviz.errors` — the one error shape the core uses for what a user can fix.

@@ -16,6 +16,7 @@ import asyncio
 import re
 import threading
 import time
+from collections import deque
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -31,8 +32,9 @@ class WireTab:
     What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
     fragment, ``refreshes`` (seconds from a
     fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
-    ``buttons`` (label → widget id, latest run), ``exceptions`` (texts of ``st.exception``
-    elements), ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
+    ``buttons`` (label → widget id, latest run), ``texts`` (the last 2000 messages, markdown and
+    code blocks it was sent), ``exceptions`` (texts of ``st.exception`` elements), ``problems``
+    (anything the protocol did not expect, e.g. a closed socket)."""
 
     def __init__(self, port: int, path: str):
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
@@ -43,6 +45,7 @@ class WireTab:
         self.refreshes: list[float] = []
         self.runs = 0
         self.buttons: dict[str, str] = {}
+        self.texts: deque[str] = deque(maxlen=2000)
         self.exceptions: list[str] = []
         self.problems: list[str] = []
         self._fragments: dict[str, float] = {}  # live fragment id → its interval (s)
@@ -94,6 +97,10 @@ class WireTab:
                 self.buttons[el.button.label] = el.button.id
             elif which == "exception":
                 self.exceptions.append(el.exception.message)
+            elif which in ("alert", "markdown"):
+                self.texts.append(getattr(el, which).body)
+            elif which == "code":
+                self.texts.append(el.code.code_text)
         elif kind == "navigation":  # the page st.navigation ran (a first run's new_session names the entry script)
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":  # the page wrote its link: a browser's address bar follows

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # bnviz's packages in the order of bnviz/__init__.py: each may import those before it only.
-ORDER = ("errors", "server", "data", "smoothing", "optimization", "tuning", "batchnorm", "training")
+ORDER = ("errors", "server", "data", "smoothing", "optimization", "tuning", "batchnorm", "training", "cluster")
 MAX_FUNCTION_LINES = 60
 MAX_PAGE_LINES = 70
 

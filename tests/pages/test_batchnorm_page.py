@@ -461,3 +461,31 @@ def test_a_large_class_is_told_its_refresh_was_slowed(app, configure, lang, monk
     owner.run()
     assert STRINGS["en"]["watch_class_slowed"].format(n=12, s="4") in [c.value for c in owner.caption]
     owner.button(key="bn_stop").click().run()
+
+
+def test_an_unreachable_training_cluster_is_said_and_trainings_run_here(app, configure, lang, monkeypatch):
+    """BNVIZ_ENGINE=ray with a head nobody listens at: the page says so in the user's language and
+    a Start trains in this process, as without the setting (tests/cluster: the cluster itself)."""
+    import socket
+
+    from bnviz.cluster import engine
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("BNVIZ_ENGINE", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    engine.reset()
+    try:
+        at = configure(app(PAGE), lang)
+        assert i18n.text(lang, "engine_unreachable", address=address) in [w.value for w in at.warning]
+        at.button(key="bn_start").click().run()
+        (run,) = REGISTRY.runs()  # this process's registry, not the cluster's
+        assert isinstance(run.job, training.Job)
+        deadline = time.time() + 60
+        while run.job.steps_done == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        assert run.job.steps_done > 0
+        no_traceback(at)
+    finally:
+        engine.reset()

@@ -113,10 +113,33 @@ def status(snap, owner: bool = True) -> None:
     for model, step in sorted(snap.diverged.items(), key=lambda kv: kv[1]):
         st.error(t("bn_diverged_one", model=LABELS[model], step=step, limit=f"{training.DIVERGED_LOSS:g}",
                    other=LABELS[MODELS[1 - MODELS.index(model)]]))
-    if snap.state == "failed":
+    if snap.reason_key == "job_lost":
+        st.error(t("bn_lost" if owner else "watch_lost"))
+    elif snap.state == "failed":
         st.error(t("bn_failed", error=snap.reason_params.get("error", "")))
     elif snap.reason_key == "job_stopped":
         st.info(t("bn_stopped" if owner else "watch_stopped", step=snap.step))
+
+
+def engine_banner() -> None:
+    """Why trainings run in this process although the Ray cluster was asked for (if so)."""
+    from bnviz.cluster import engine
+
+    fallback = engine.current().fallback
+    if fallback is not None:
+        st.warning(t(fallback[0], **fallback[1]), icon=":material/cloud_off:")
+
+
+def queued(run) -> bool:
+    """Whether ``run``, not begun, waits for a place in the training cluster (said on the page,
+    as is a place lost before the run could begin)."""
+    if getattr(run, "lost", False):
+        st.warning(t("engine_queue_lost"), icon=":material/cloud_off:")
+        return False
+    waiting = bool(getattr(run, "queued", False))
+    if waiting:
+        st.info(t("engine_queued"), icon=":material/hourglass_top:")
+    return waiting
 
 
 def watch_box(run, url_path: str) -> None:
@@ -142,9 +165,9 @@ def watch_box(run, url_path: str) -> None:
 
 
 def run_grace() -> float:
-    from bnviz.training.watching import REGISTRY
+    from bnviz.cluster import engine
 
-    return REGISTRY.grace_s
+    return engine.registry().grace_s
 
 
 def watcher_header(run) -> None:

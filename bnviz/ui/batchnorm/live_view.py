@@ -27,6 +27,7 @@ class Viewer:
     snap: Snapshot | None
     tick: float = 0.0  # seconds between refreshes asked for (0: on demand)
     every: float = 0.0  # seconds between refreshes given (a large class refreshes less often)
+    waiting: bool = False  # the run waits for a place in the training cluster (no snapshot yet)
 
     @property
     def owner(self) -> bool:
@@ -38,7 +39,7 @@ class Viewer:
 
     @property
     def polling(self) -> bool:
-        return self.snap is not None and self.snap.active
+        return self.snap is not None and self.snap.active or self.waiting
 
     @property
     def begun(self) -> bool:  # else the page says how to begin, and has no tabs
@@ -50,7 +51,8 @@ def viewer() -> Viewer:
     if watched is None:
         ownership.take_back(slot)  # a reload, or another tab of the owner's browser
     run = watched or slot.run
-    return Viewer(watched, slot, run.job.snapshot() if run is not None else None)
+    snap = run.job.snapshot() if run is not None else None
+    return Viewer(watched, slot, snap, waiting=snap is None and getattr(run, "queued", False))
 
 
 def header(v: Viewer) -> None:
@@ -61,8 +63,10 @@ def header(v: Viewer) -> None:
     ownership.keep(v.slot)
     controls.sidebar()
     controls.dataset_banner(*session.dataset())
+    controls.engine_banner()
     with guarded():
-        controls.run_controls(v.snap, pending=v.polling and v.snap.config != session.config_from_state())
+        controls.run_controls(v.snap, pending=v.snap is not None and v.snap.active
+                              and v.snap.config != session.config_from_state())
         controls.live_rates(v.snap)
         if v.run is not None:
             controls.watch_box(v.run, "batchnorm")
@@ -81,7 +85,7 @@ def refresh(v: Viewer) -> Viewer:
         VIEW[name].init()
     if v.polling and not tick:
         st.button(t("bn_refresh"), icon=":material/refresh:", key="bn_refresh")
-    return Viewer(v.watched, v.slot, v.snap, tick, every)
+    return Viewer(v.watched, v.slot, v.snap, tick, every, v.waiting)
 
 
 def tabs(v: Viewer) -> None:
@@ -112,7 +116,8 @@ def _refreshing(v: Viewer):
         snap = current.job.snapshot() if current is not None else None
         if v.watched is not None:
             v.watched.seen(st.session_state["_viewer"])
-        if (snap is not None and snap.active) != v.polling or (snap is not None and snap.begun) != v.begun \
+        waiting = snap is None and current is not None and controls.queued(current)
+        if (snap is not None and snap.active or waiting) != v.polling or (snap is not None and snap.begun) != v.begun \
                 or not v.owner and v.watched.class_interval(v.tick) != v.every:
             st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
         with guarded():

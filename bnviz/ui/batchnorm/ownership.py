@@ -12,7 +12,7 @@ no token and so no control. A browser whose storage is blocked simply takes noth
 
 from __future__ import annotations
 
-from bnviz.training import watching
+from bnviz.cluster import engine
 from bnviz.ui import browser_storage
 from bnviz.ui.batchnorm.session import Slot
 
@@ -28,7 +28,7 @@ def browser_token() -> str:
 def take_back(slot: Slot) -> None:
     """An owner's page without a run takes back the run its browser started, if there is one."""
     if slot.run is None:
-        run = watching.REGISTRY.find_owned(browser_token())
+        run = engine.registry().find_owned(browser_token())
         if run is not None:
             slot.adopt(run)
 

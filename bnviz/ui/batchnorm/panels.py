@@ -363,5 +363,6 @@ def exports(job: training.Job) -> None:
                        file_name="bnviz_history.json", mime="application/json",
                        icon=":material/download:", key="bn_dl_json")
     c3.download_button(t("bn_dl_weights"), job.readouts().export_weights, file_name="bnviz_lenet_weights.pt",
-                       mime="application/octet-stream", icon=":material/download:", key="bn_dl_w")
+                       mime="application/octet-stream", icon=":material/download:", key="bn_dl_w",
+                       disabled=getattr(job, "lost", False))  # its machine died with the weights
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from bnviz import training
 from bnviz.batchnorm.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN_LAYERS, WIDTHS
+from bnviz.cluster import engine
 from bnviz.data import fashion_mnist
 from bnviz.training import watching
 from bnviz.training.config import MAX_LR
@@ -146,26 +147,38 @@ class Slot:
     def job(self) -> training.Job | None:
         return self.run.job if self.run is not None else None
 
-    def replace(self, job: training.Job) -> None:
+    def new_job(self, config: training.TrainConfig):
+        """A new idle job for ``config`` in this page's run (a new run at the first): a thread
+        of this process, or, on the Ray engine, a job in the run's actor."""
+        if engine.uses_ray():
+            from bnviz.cluster import remote
+
+            if self.run is None or self.run.lost:  # a run whose machine died: a new one, a new code
+                self.run = remote.REGISTRY.open(config, owner=self.id)
+                return self.run.job
+            return self.run.new_job(config)
+        ds, _ = dataset()
+        job = training.Job(config, ds, manager=training.MANAGER, owner="session")
         if self.run is None:
             self.run = watching.REGISTRY.create(job, owner=self.id)
-            return
+            return job
         old, self.run.job = self.run.job, job
         if old is not job:
             old.release()
+        return job
 
     def adopt(self, run: watching.WatchedRun) -> None:
         """Hold ``run`` as its owner (its owner token came from this browser), unless this page
         holds a run already."""
         with self.lock:
             if self.run is None:
-                watching.REGISTRY.owner_back(run, self.id)
+                engine.registry().owner_back(run, self.id)
                 self.run = run
 
     def release(self):
         with self.lock:
             if self.run is not None:
-                watching.REGISTRY.owner_left(self.run, self.id)
+                engine.registry().owner_left(self.run, self.id)
 
 
 @st.cache_resource(scope="session", on_release=Slot.release, show_spinner=False)
@@ -180,7 +193,7 @@ def watched_run() -> watching.WatchedRun | None:
     code = st.session_state.get("watch") or ""
     if not code:
         return None
-    run = watching.REGISTRY.find(code)
+    run = engine.registry().find(code)
     if run is None:
         st.error(t("watch_unknown"))
         st.page_link("pages/batchnorm.py", label=t("watch_own"), icon=":material/play_circle:")
@@ -200,9 +213,7 @@ def _job(slot: Slot, fresh: bool = False) -> training.Job:
     cfg = config_from_state()
     job = slot.job
     if job is None or fresh or (job.state == "idle" and job.config != cfg):
-        ds, _ = dataset()
-        job = training.Job(cfg, ds, manager=training.MANAGER, owner="session")
-        slot.replace(job)
+        job = slot.new_job(cfg)
     return job
 
 

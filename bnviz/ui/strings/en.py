@@ -419,6 +419,20 @@ STRINGS = {
     "bn_failed": "Training stopped because of an error: {error}. Change the settings and press Start again.",
     "bn_stopped": "Stopped by you after {step} steps. Start begins a new run.",
     "watch_stopped": "The run's owner stopped it after {step} steps.",
+    "bn_lost": "The machine that trained this run has stopped, and the run with it. Its history up to "
+               "then is still shown here and can be downloaded. Press Start for a new run.",
+    "watch_lost": "The machine that trained this run has stopped, and the run with it. Its history up to then "
+                  "is still shown here.",
+    "engine_queued": "Waiting for a free place in the training cluster: every place is taken by other runs. "
+                     "This run starts by itself as soon as one ends; keep this page open.",
+    "engine_queue_lost": "The cluster's machine this run was waiting for has stopped before it could start. "
+                         "Press Start again to wait for another place.",
+    "engine_unreachable": "The training cluster ({address}) cannot be reached, so trainings run on this web "
+                          "server alone: other replicas cannot show them, and they end if it restarts.",
+    "engine_missing": "The training cluster was asked for (BNVIZ_ENGINE=ray), but Ray is not installed on "
+                      "this server (pip install -r requirements-ray.txt), so trainings run on this web server alone.",
+    "engine_client_mode": "The training cluster's address {address} is a Ray Client address, which bnviz does "
+                          "not use: give the head's GCS address (host:6379). Trainings run on this web server alone.",
     "bn_tab_loss": "Loss & accuracy",
     "bn_tab_hist": "Histograms",
     "bn_tab_time": "Over time (Figure 1)",
@@ -509,6 +523,9 @@ STRINGS = {
                        "finish (or ask the teacher to raise BNVIZ_MAX_JOBS) and press Start again.",
     "err_job_not_idle": "This run is {state}; press Reset first.",
     "err_job_released": "This run was closed; press Reset.",
+    "err_job_lost": "The machine that trained this run has stopped: the run cannot be controlled any more. "
+                    "Press Start for a new run.",
+    "err_engine_slow": "The training cluster did not answer within {seconds} s. Try again in a moment.",
     "err_config_bad": "The setting {field} = {value} cannot be used.",
     "err_device_unavailable": "The device {device} is not available on this server.",
     "err_test_set_too_small": "The test subset ({n} images) is smaller than the largest batch ({batch}).",

@@ -379,6 +379,18 @@ STRINGS = {
     "bn_failed": "训练因错误而停止：{error}。请修改设置后再按“开始”。",
     "bn_stopped": "你在第 {step} 步停止了训练。按“开始”会开始新的一次训练。",
     "watch_stopped": "训练的主人在第 {step} 步后停止了它。",
+    "bn_lost": "训练这次运行的机器已经停止，这次训练也随之结束。到那时为止的记录仍显示在这里，并且可以下载。"
+               "按“开始”可开始新的训练。",
+    "watch_lost": "训练这次运行的机器已经停止，这次训练也随之结束。到那时为止的记录仍显示在这里。",
+    "engine_queued": "正在等待训练集群的空位：所有位置都被其他训练占用。一旦有训练结束，这次训练会自动开始；"
+                     "请保持本页打开。",
+    "engine_queue_lost": "这次训练等待的集群机器在它开始之前就停止了。请再按一次“开始”，等待另一个空位。",
+    "engine_unreachable": "无法连接训练集群（{address}），所以训练只在这台网页服务器上运行：其他副本看不到它们，"
+                          "服务器重启时它们也会结束。",
+    "engine_missing": "设置要求使用训练集群（BNVIZ_ENGINE=ray），但这台服务器没有安装 Ray"
+                      "（pip install -r requirements-ray.txt），所以训练只在这台网页服务器上运行。",
+    "engine_client_mode": "训练集群的地址 {address} 是 Ray Client 地址，bnviz 不使用这种地址：请给出头节点的 GCS "
+                          "地址（host:6379）。训练只在这台网页服务器上运行。",
     "bn_tab_loss": "损失与准确率",
     "bn_tab_hist": "直方图",
     "bn_tab_time": "随时间变化（图 1）",
@@ -455,6 +467,8 @@ STRINGS = {
     "err_job_cap": "本服务器已经在运行 {active} 个训练，上限是 {cap} 个。请等其中一个结束（或请老师调高 BNVIZ_MAX_JOBS），再按“开始”。",
     "err_job_not_idle": "这次训练的状态是{state}；请先按“重置”。",
     "err_job_released": "这次训练已关闭；请按“重置”。",
+    "err_job_lost": "训练这次运行的机器已经停止：无法再控制这次训练。请按“开始”开始新的训练。",
+    "err_engine_slow": "训练集群在 {seconds} 秒内没有回应。请稍后再试。",
     "err_config_bad": "设置 {field} = {value} 无法使用。",
     "err_device_unavailable": "本服务器上没有设备 {device}。",
     "err_test_set_too_small": "测试子集（{n} 张图像）比最大的批量（{batch}）还小。",

@@ -1,0 +1,382 @@
+"""What a web replica holds of a run that lives on the Ray cluster (:mod:`bnviz.cluster.run_actor`).
+
+:class:`RayRegistry` is :class:`bnviz.training.watching.Registry` for the cluster: it opens a run
+as a detached actor named after its watch code, and finds a run by its code or its owner token from
+any replica. :class:`RemoteRun` is the page's run (a :class:`~bnviz.training.watching.WatchedRun`
+whose owners, watchers and results live in the actor) and :class:`RemoteJob` the page's job (its
+controls and readings are calls to the actor; its snapshot is fetched when the actor's has changed).
+
+Chart data is still computed once per snapshot version and shared by the viewers of this replica
+(:meth:`WatchedRun.shared`). Each replica keeps the last snapshot it fetched: when the actor's node
+dies, every page that shows the run says so and still shows, and exports, the history up to then.
+
+A run waits for the cluster's resources (one CPU, or a GPU share): until Ray has placed its actor,
+the run is :attr:`RemoteRun.queued`, the page says so, and the Start pressed meanwhile is queued
+with it (calls to an actor run in the order they were made).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+import time
+from types import MappingProxyType
+
+from bnviz.cluster import engine
+from bnviz.training.manager import JobRefused
+from bnviz.training.watching import WatchedRun, grace_from_env
+
+CALL_TIMEOUT_S = 10.0  # a call to a run's actor; longer: the page keeps what it had
+CONTROL_WAIT_S = 10.0  # a control's answer (a refusal); longer: "the cluster did not answer"
+READY_PROBE_S = 0.2  # how long a call waits to tell a placed actor (answers in ms) from a queued one
+ORDERED = ("control", "new_job")  # run one at a time, in the order made (see bnviz.cluster.run_actor)
+PLACE_WAIT_S = 8.0  # Start waits this long for Ray to place a new run's actor before saying it is queued
+
+
+def _ray():
+    import ray
+
+    return ray
+
+
+def _actor_class():
+    """``RunActor`` as a Ray actor class (threaded: a blocking call never holds up a watcher's)."""
+    from bnviz.cluster.run_actor import RunActor
+
+    return _ray().remote(max_concurrency=16, concurrency_groups={"control": 1})(RunActor)
+
+
+class RemoteJob:
+    """The page's job of a run on the cluster: the controls and readings of
+    :class:`bnviz.training.job.Job` that the pages use, each a call to the run's actor."""
+
+    def __init__(self, run: RemoteRun, job_id: str, config):
+        self.run, self.id, self.config = run, job_id, config
+
+    def snapshot(self):
+        return self.run.snapshot()
+
+    @property
+    def lost(self) -> bool:
+        return self.run.lost
+
+    @property
+    def state(self) -> str:
+        snap = self.snapshot()
+        if snap is None:
+            return "failed" if self.run.lost else "idle"  # lost while it waited for a place
+        return snap.state
+
+    @property
+    def steps_done(self) -> int:
+        snap = self.snapshot()
+        return snap.step if snap is not None else 0
+
+    def _control(self, action: str, *args, wait: float = CONTROL_WAIT_S):
+        answer = self.run.call("control", action, *args, wait=wait)
+        if isinstance(answer, tuple) and answer[:1] == ("refused",):
+            raise JobRefused(answer[1], **answer[2])
+        return answer
+
+    def start(self) -> None:
+        self._control("start")
+
+    def step(self, n: int = 1) -> None:
+        self._control("step", n)
+
+    def pause(self) -> None:
+        self._control("pause")
+
+    def resume(self) -> None:
+        self._control("resume")
+
+    def stop(self) -> None:
+        self._control("stop")
+
+    def set_lr(self, model: str, lr: float) -> None:
+        self._control("set_lr", model, float(lr))
+
+    def wait_parked(self, timeout: float = 60.0) -> bool:
+        return bool(self._control("wait_parked", timeout, wait=timeout + 1))
+
+    def release(self) -> None:
+        """Nothing: the actor releases a job it replaces, and itself at the end of its grace."""
+
+    def readouts(self) -> RemoteReadouts:
+        return RemoteReadouts(self.run)
+
+
+class RemoteReadouts:
+    """:class:`bnviz.training.readouts.Readouts`, read in the run's actor (a progress callback
+    cannot cross processes: a long reading shows Streamlit's spinner instead)."""
+
+    def __init__(self, run: RemoteRun):
+        self.run = run
+
+    def test_time_now(self) -> dict:
+        return self.run.call("readout", "test_time_now", wait=60)
+
+    def population(self, progress=None) -> dict:
+        return self.run.call("readout", "population", wait=600)
+
+    def by_hand(self, layer: str, channel: int) -> dict:
+        return self.run.call("readout", "by_hand", layer, int(channel), wait=60)
+
+    def export_weights(self) -> bytes:
+        return self.run.call("readout", "export_weights", wait=60)
+
+
+class _Results:
+    """``run.results[name] = value`` and ``run.results.get(name)``, kept by the actor (every
+    replica's viewers see what the owner measured)."""
+
+    def __init__(self, run: RemoteRun):
+        self.run = run
+
+    def __setitem__(self, name: str, value: tuple) -> None:
+        self.run.call("set_result", name, value)
+
+    def get(self, name: str, default=None):
+        try:
+            value = self.run.call("result", name)
+        except JobRefused:
+            return default
+        return default if value is None else value
+
+
+class RemoteRun(WatchedRun):
+    """A run on the cluster as a page sees it (see the module docstring)."""
+
+    def __init__(self, registry: RayRegistry, actor, code: str, owner_token: str, config=None):
+        super().__init__(None, code, owner_token, owner=None)
+        self.registry = registry
+        self._owners = set()
+        self.actor = actor
+        self.results = _Results(self)
+        self.lost = False  # its actor's node died
+        self._snap = None
+        self._presence = {"owner": True, "left_s": None, "watchers": 0}
+        self._presence_at = 0.0
+        self._fetch_lock = threading.Lock()
+        self._ready = actor.ready.remote()
+        self.job = RemoteJob(self, "", config) if config is not None else None
+
+    # ---- calls --------------------------------------------------------------------------
+    def call(self, method: str, *args, wait: float = CALL_TIMEOUT_S):
+        """``method(*args)`` on the actor, its answer within ``wait`` seconds. A run still waiting
+        for the cluster answers None (the call runs when the actor does); a lost run raises
+        :class:`JobRefused` ``job_lost``, an actor too slow to answer ``engine_slow``."""
+        ray = _ray()
+        if self.lost:
+            raise JobRefused("job_lost")
+        remote = getattr(self.actor, method)
+        if method in ORDERED:
+            remote = remote.options(concurrency_group="control")
+        ref = remote.remote(*args)
+        if self.queued:
+            return None
+        try:
+            return ray.get(ref, timeout=wait)
+        except ray.exceptions.GetTimeoutError:
+            raise JobRefused("engine_slow", seconds=round(wait)) from None
+        except ray.exceptions.RayActorError as err:
+            self._died(err)
+            raise JobRefused("job_lost") from None
+
+    def _died(self, err) -> None:
+        """The actor is gone: ended on purpose (its grace period, Reset's end) or with its node."""
+        ended = "ray.kill" in str(err)
+        if not ended:
+            self.lost = True
+        self.registry.forget(self, keep=not ended)
+
+    @property
+    def queued(self) -> bool:
+        """Whether the run still waits for the cluster's resources (its actor not placed yet)."""
+        ray = _ray()
+        if self._ready is None:
+            return False
+        done, _ = ray.wait([self._ready], timeout=READY_PROBE_S)
+        if done:
+            self._ready = None
+            return False
+        return True
+
+    # ---- snapshots ----------------------------------------------------------------------
+    def snapshot(self):
+        """The run's snapshot: fetched when the actor's has changed; the last one fetched when the
+        actor is slow; after its node died, that one marked failed with the reason ``job_lost``."""
+        with self._fetch_lock:
+            if not self.lost and not self.queued:
+                snap = self._snap
+                try:
+                    fresh = self.call("snapshot", self.job.id if self.job else None,
+                                      snap.version if snap else None, snap.step if snap else None)
+                except JobRefused:
+                    fresh = None
+                if fresh is not None:
+                    job_id, self._snap = fresh
+                    if self.job is None or self.job.id != job_id:
+                        self.job = RemoteJob(self, job_id, self.job.config if self.job else self._snap.config)
+            if self.lost and self._snap is not None and self._snap.reason_key != "job_lost":
+                self._snap = dataclasses.replace(self._snap, state="failed", reason_key="job_lost",
+                                                 reason_params=MappingProxyType({}))
+            return self._snap
+
+    def new_job(self, config) -> RemoteJob:
+        """The owner's new idle job (Reset, other settings, a Start after the end)."""
+        self.call("new_job", config)
+        self.job = RemoteJob(self, "", config)
+        with self._fetch_lock:
+            self._snap = None
+        self.forget_shared()
+        return self.job
+
+    # ---- owners and watchers (kept by the actor) ----------------------------------------
+    def _present(self, viewer: str | None = None) -> dict:
+        now = time.monotonic()
+        if (viewer or now - self._presence_at > 1.0) and not self.queued:
+            try:
+                self._presence = self.call("presence", viewer) or self._presence
+            except JobRefused:
+                pass
+            self._presence_at = now
+        return self._presence
+
+    @property
+    def owner_present(self) -> bool:
+        return self._present()["owner"]
+
+    @property
+    def ends_at(self):
+        left = self._present()["left_s"]
+        return None if left is None else time.monotonic() + left
+
+    @ends_at.setter
+    def ends_at(self, value) -> None:  # WatchedRun's __init__ sets it; the actor keeps the real one
+        pass
+
+    def seen(self, viewer: str) -> None:
+        self._present(viewer)
+
+    def watchers(self) -> int:
+        return self._present()["watchers"]
+
+    def left(self, viewer: str) -> None:
+        try:
+            self.call("watcher_left", viewer)
+        except JobRefused:
+            pass
+
+
+class RayRegistry:
+    """The cluster's watchable runs, as :class:`bnviz.training.watching.Registry` is this process's.
+    Runs seen by this replica are kept (chart data shared by its viewers, the last snapshot)."""
+
+    def __init__(self, grace_s: float | None = None):
+        self._grace_s = grace_s
+        self._lock = threading.Lock()
+        self._runs: dict[str, RemoteRun] = {}
+
+    @property
+    def grace_s(self) -> float:
+        return self._grace_s if self._grace_s is not None else grace_from_env()
+
+    def open(self, config, owner: str) -> RemoteRun:
+        """A new run on the cluster, held by the owner's page ``owner``, with an idle job."""
+        code, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        resources = {"num_cpus": 1}
+        if engine.current().resources.get("GPU", 0) > 0 and config.device != "cpu":
+            resources = {"num_cpus": 0, "num_gpus": engine.gpu_share()}
+        actor = _actor_class().options(name=f"run-{code}", namespace=engine.NAMESPACE, lifetime="detached",
+                                       **resources).remote(code, secret, owner, self.grace_s, config)
+        run = RemoteRun(self, actor, code, f"{code}.{secret}", config)
+        _ray().wait([run._ready], timeout=PLACE_WAIT_S)  # a free cluster places it in ~2 s
+        with self._lock:
+            self._runs[code] = run
+        return run
+
+    def _lookup(self, code: str) -> RemoteRun | None:
+        ray = _ray()
+        with self._lock:
+            run = self._runs.get(code)
+        if run is not None:
+            return run
+        try:
+            actor = ray.get_actor(f"run-{code}", namespace=engine.NAMESPACE)
+        except ValueError:  # no such actor: an unknown, expired or mistyped code
+            return None
+        run = RemoteRun(self, actor, code, "")
+        with self._lock:
+            return self._runs.setdefault(code, run)
+
+    def find(self, code: str | None) -> RemoteRun | None:
+        """The run with this watch code (from any replica), or None; a run whose node died is
+        still found here, with its last snapshot."""
+        if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
+            return None
+        run = self._lookup(code)
+        if run is None:
+            return None
+        run.snapshot()  # asks its actor: a run that has ended is forgotten here
+        with self._lock:
+            return run if self._runs.get(code) is run else None
+
+    def find_owned(self, token: str | None) -> RemoteRun | None:
+        """The run whose owner token this is (``<code>.<secret>``), checked by its actor."""
+        if not token or len(token) > 64 or token.count(".") != 1:
+            return None
+        code, secret = token.split(".")
+        run = self.find(code)
+        if run is None or run.lost:
+            return None
+        try:
+            owns = run.call("owns", secret)
+        except JobRefused:
+            return None
+        if owns:
+            run.owner_token = token
+            return run
+        return None
+
+    def owner_back(self, run: RemoteRun, owner: str) -> None:
+        secret = run.owner_token.partition(".")[2]
+        try:
+            run.call("owner_back", secret, owner)
+        except JobRefused:
+            pass
+
+    def owner_left(self, run: RemoteRun, owner: str = "owner") -> None:
+        try:
+            run.call("owner_left", owner)
+        except JobRefused:
+            pass
+
+    def drop(self, run: RemoteRun) -> None:
+        """End the run: its actor releases the job and ends."""
+        try:
+            run.call("end")
+        except JobRefused:
+            pass
+        self.forget(run)
+
+    def forget(self, run: RemoteRun, keep: bool = False) -> None:
+        """This replica stops holding ``run`` (``keep``: a lost run stays, with its last snapshot)."""
+        if keep:
+            return
+        with self._lock:
+            if self._runs.get(run.code) is run:
+                del self._runs[run.code]
+        run.forget_shared()
+
+    def runs(self) -> list[RemoteRun]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def drop_all(self) -> None:
+        for run in self.runs():
+            self.drop(run)
+
+
+REGISTRY = RayRegistry()

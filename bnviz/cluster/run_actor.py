@@ -1,0 +1,170 @@
+"""One watchable run on a Ray cluster: a detached, named actor that holds the training job.
+
+The actor is what :class:`bnviz.training.watching.WatchedRun` and the job are in one process, made
+reachable by every web replica: its name is ``run-<watch code>`` in the app's namespace, so a
+watcher whose link lands on another replica finds it, and it outlives the replica that started
+it. It holds
+
+- the :class:`bnviz.training.job.Job` (its thread trains here, on the node Ray chose for the
+  resources the actor asked: one CPU, or ``BNVIZ_GPU_SHARE`` of a GPU);
+- the owner's secret (the owner token is ``<code>.<secret>``: any replica can find the run from it
+  and the actor checks the secret), the owner's pages, the watchers seen lately, what the owner
+  measured (:meth:`result`);
+- the grace period: when the last owner's page has closed, the actor ends itself after
+  ``grace_s`` unless an owner comes back.
+
+Every method is called by :mod:`bnviz.cluster.remote`. Calls run in threads of the actor, in no
+set order, except the controls and :meth:`new_job`: one at a time, in the order they were made
+(the ``control`` concurrency group). Refusals come back as ``("refused", key,
+params)`` tuples, never as exceptions that would lose their key crossing processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import threading
+import time
+
+from bnviz.errors import KeyedError
+
+WATCHER_TIMEOUT_S = 15.0
+ACTIONS = ("start", "step", "pause", "resume", "stop", "set_lr", "wait_parked")
+
+
+class RunActor:
+    """A run and its job, held by a Ray actor (wrapped by ``ray.remote`` in :mod:`bnviz.cluster.remote`)."""
+
+    def __init__(self, code: str, secret: str, owner: str, grace_s: float, config):
+        self.code, self._secret, self.grace_s = code, secret, grace_s
+        self._owners = {owner}
+        self._watchers: dict[str, float] = {}
+        self._results: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._ends_at: float | None = None
+        self._serial = 0
+        self.job = None
+        self.new_job(config)
+
+    # ---- the job ------------------------------------------------------------------------
+    def new_job(self, config) -> str:
+        """Replace the job by a new idle one for ``config`` (the old one is released); its id."""
+        from bnviz.data.fashion_mnist import load_fashion_mnist
+        from bnviz.training.job import Job
+
+        config = dataclasses.replace(config, device="auto")  # this node's GPU, when it gave us one
+        job = Job(config, _data(load_fashion_mnist), owner="session")
+        with self._lock:
+            old, self.job = self.job, job
+            self._serial += 1
+            job.id = f"{self.code[:8]}-{self._serial}"
+        if old is not None:
+            old.release()
+        return job.id
+
+    def control(self, action: str, *args):
+        """``start``, ``step``, ``pause``, ``resume``, ``stop``, ``set_lr`` or ``wait_parked`` on
+        the job; None, or ``("refused", key, params)``."""
+        if action not in ACTIONS:
+            return ("refused", "config_bad", {"field": "action", "value": action})
+        try:
+            result = getattr(self.job, action)(*args)
+        except KeyedError as err:
+            return ("refused", err.key, dict(err.params))
+        return result if action == "wait_parked" else None
+
+    def snapshot(self, job_id: str | None, version: int | None, step: int | None):
+        """``(job id, snapshot)``, or None when the caller holds this job's snapshot already."""
+        job = self.job
+        snap = job.snapshot()
+        if job.id == job_id and snap.version == version and snap.step == step:
+            return None
+        return job.id, snap
+
+    def readout(self, name: str, *args):
+        """One of :class:`bnviz.training.readouts.Readouts`' readings of the current job."""
+        return getattr(self.job.readouts(), name)(*args)
+
+    def steps_done(self) -> int:
+        return self.job.steps_done
+
+    # ---- owner, watchers, results -------------------------------------------------------
+    def owns(self, secret: str) -> bool:
+        """Whether ``secret`` is this run's owner secret."""
+        return hmac.compare_digest(secret.encode(), self._secret.encode())
+
+    def owner_back(self, secret: str, owner: str) -> bool:
+        """A page holding the owner token's secret holds the run (again); False for a wrong one."""
+        if not self.owns(secret):
+            return False
+        with self._lock:
+            self._owners.add(owner)
+            self._ends_at = None
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        return True
+
+    def owner_left(self, owner: str) -> None:
+        with self._lock:
+            self._owners.discard(owner)
+            if self._owners or self._timer is not None:
+                return
+            self._ends_at = time.monotonic() + self.grace_s
+            self._timer = threading.Timer(self.grace_s, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._owners:
+                return
+        self.end()
+
+    def end(self) -> None:
+        """Release the job and end this actor (its name is free again; watchers see the run gone)."""
+        import ray
+
+        if self.job is not None:
+            self.job.release()
+        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+
+    def presence(self, viewer: str | None = None) -> dict:
+        """Whether an owner's page holds the run, the seconds its grace period has left, and the
+        watchers seen lately; ``viewer``: a watcher's page that refreshes now."""
+        now = time.monotonic()
+        with self._lock:
+            if viewer:
+                self._watchers[viewer] = now
+            self._watchers = {k: t for k, t in self._watchers.items() if now - t < WATCHER_TIMEOUT_S}
+            left = None if self._ends_at is None else max(0.0, self._ends_at - now)
+            return {"owner": bool(self._owners), "left_s": left, "watchers": len(self._watchers)}
+
+    def watcher_left(self, viewer: str) -> None:
+        with self._lock:
+            self._watchers.pop(viewer, None)
+
+    def set_result(self, name: str, value: tuple) -> None:
+        with self._lock:
+            self._results[name] = value
+
+    def result(self, name: str):
+        with self._lock:
+            return self._results.get(name)
+
+    def ready(self) -> str:
+        """Answers once the actor runs (it was waiting for the cluster's resources until then)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+
+_DATASET = {}
+
+
+def _data(load):
+    """Fashion-MNIST once per worker process (labelled synthetic data where it is missing)."""
+    if "data" not in _DATASET:
+        _DATASET["data"] = load(fallback_synthetic=True)
+    return _DATASET["data"]
