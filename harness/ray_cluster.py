@@ -27,5 +27,33 @@ class LocalCluster:
         self.worker = self.cluster.add_node(num_cpus=self.cpus)
         self.cluster.wait_for_nodes()
 
+    def end_runs(self, timeout: float = 120.0) -> None:
+        """Kill every actor of the app (runs, the waiting line) and wait until the worker's CPUs
+        are free again: each test starts on an empty cluster, whatever the one before left."""
+        import time
+
+        import ray
+
+        from bnviz.cluster.engine import NAMESPACE
+
+        joined = ray.is_initialized()
+        if not joined:
+            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+        try:
+            for actor in ray.util.list_named_actors(all_namespaces=True):
+                if actor["namespace"] == NAMESPACE:
+                    try:
+                        ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE), no_restart=True)
+                    except ValueError:  # gone meanwhile
+                        pass
+            deadline = time.monotonic() + timeout
+            while self.worker is not None and ray.available_resources().get("CPU", 0) < self.cpus:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the cluster's CPUs were not freed")
+                time.sleep(0.2)
+        finally:
+            if not joined:
+                ray.shutdown()
+
     def shutdown(self) -> None:
         self.cluster.shutdown()

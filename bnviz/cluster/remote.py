@@ -24,6 +24,7 @@ import time
 from types import MappingProxyType
 
 from bnviz.cluster import engine
+from bnviz.cluster.run_actor import waiting_line
 from bnviz.training.manager import JobRefused
 from bnviz.training.watching import WatchedRun, grace_from_env
 
@@ -189,6 +190,7 @@ class RemoteRun(WatchedRun):
         ended = "ray.kill" in str(err)
         if not ended:
             self.lost = True
+        waiting_line().leave.remote(self.code)  # lost while it waited
         self.registry.forget(self, keep=not ended)
 
     @property
@@ -202,6 +204,15 @@ class RemoteRun(WatchedRun):
             self._ready = None
             return False
         return True
+
+    def place(self) -> int | None:
+        """The run's place in the cluster's waiting line (1: next), None when not waiting."""
+        if not self.queued:
+            return None
+        try:
+            return _ray().get(waiting_line().place.remote(self.code), timeout=CALL_TIMEOUT_S)
+        except _ray().exceptions.RayError:
+            return None
 
     # ---- snapshots ----------------------------------------------------------------------
     def snapshot(self):
@@ -289,6 +300,8 @@ class RayRegistry:
         resources = {"num_cpus": 1}
         if engine.current().resources.get("GPU", 0) > 0 and config.device != "cpu":
             resources = {"num_cpus": 0, "num_gpus": engine.gpu_share()}
+        # In line first: the actor, once placed, leaves it (a join after that would stay for good).
+        _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
         actor = _actor_class().options(name=f"run-{code}", namespace=engine.NAMESPACE, lifetime="detached",
                                        **resources).remote(code, secret, owner, self.grace_s, config)
         run = RemoteRun(self, actor, code, f"{code}.{secret}", config)
@@ -354,11 +367,15 @@ class RayRegistry:
             pass
 
     def drop(self, run: RemoteRun) -> None:
-        """End the run: its actor releases the job and ends."""
-        try:
-            run.call("end")
-        except JobRefused:
-            pass
+        """End the run: its actor releases the job and ends (one still waiting is taken out)."""
+        if run.queued:
+            waiting_line().leave.remote(run.code)
+            _ray().kill(run.actor, no_restart=True)
+        else:
+            try:
+                run.call("end")
+            except JobRefused:
+                pass
         self.forget(run)
 
     def forget(self, run: RemoteRun, keep: bool = False) -> None:

@@ -46,6 +46,7 @@ class RunActor:
         self._serial = 0
         self.job = None
         self.new_job(config)
+        waiting_line().leave.remote(code)  # placed: no longer waiting
 
     # ---- the job ------------------------------------------------------------------------
     def new_job(self, config) -> str:
@@ -158,6 +159,37 @@ class RunActor:
         import ray
 
         return ray.get_runtime_context().get_node_id()
+
+
+class WaitingLine:
+    """The runs waiting for a place in the cluster, in the order their Starts came, whichever
+    replica they came from: one small actor (no CPU) that any replica asks for a run's place.
+    Ray places waiting actors of one shape in the order they were made; a run leaves the line
+    when it is placed (its actor's first act), dropped, or lost."""
+
+    def __init__(self):
+        self._codes: dict[str, float] = {}
+
+    def join(self, code: str) -> None:
+        self._codes.setdefault(code, time.time())
+
+    def leave(self, code: str) -> None:
+        self._codes.pop(code, None)
+
+    def place(self, code: str) -> int | None:
+        """1 for the first in line; None for a run not waiting."""
+        order = sorted(self._codes, key=self._codes.get)
+        return order.index(code) + 1 if code in self._codes else None
+
+
+def waiting_line():
+    """The cluster's :class:`WaitingLine` (made by the first replica that asks)."""
+    import ray
+
+    from bnviz.cluster.engine import NAMESPACE
+
+    return ray.remote(num_cpus=0)(WaitingLine).options(
+        name="waiting-line", namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote()
 
 
 _DATASET = {}

@@ -19,9 +19,11 @@ def local_cluster():
 
 @pytest.fixture
 def cluster(local_cluster):
-    """The cluster, with a worker node again if a test before this one killed it and failed."""
+    """The cluster, empty (no run of a test before this one holds its CPU), with a worker node
+    again if a test before this one killed it and failed."""
     if local_cluster.worker is None:
         local_cluster.add_worker()
+    local_cluster.end_runs()
     return local_cluster
 
 
@@ -37,6 +39,9 @@ def ray_engine(cluster, monkeypatch):
     engine.reset()
     assert engine.current().kind == "ray", engine.current()
     yield engine
+    from bnviz.cluster import remote
+
+    remote.REGISTRY.drop_all()
     ray.shutdown()
     engine.reset()
     os.environ.pop("RAY_ADDRESS", None)

@@ -27,6 +27,12 @@ def until(ok, timeout: float, what: str):
     raise AssertionError(f"waited {timeout} s for {what}")
 
 
+def placed(run):
+    """``run`` once Ray has placed its actor (on a busy machine a worker process takes seconds)."""
+    until(lambda: not run.queued, 120, "the run placed")
+    return run
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,14 +69,22 @@ def test_an_unreachable_head_falls_back_to_this_process_within_seconds(monkeypat
         engine.reset()
 
 
-def test_a_run_trains_on_the_worker_node_as_it_would_in_this_process(ray_engine, cluster):
+def test_a_run_trains_on_the_worker_any_replica_finds_it_and_it_ends_after_its_grace(ray_engine, cluster):
+    """One run's life (one actor: each costs a worker process): trained on the worker node exactly
+    as in this process; found from another replica, by its code, and taken back only with its
+    owner token; watched from both; ended by its grace period once no owner's page holds it."""
     from bnviz.cluster import remote
 
-    run = remote.REGISTRY.open(SMALL, owner="page-a")
+    registry, other = remote.RayRegistry(grace_s=2), remote.RayRegistry()  # two replicas
+    run = placed(registry.open(SMALL, owner="page-a"))
     try:
-        assert not run.queued
         assert run.call("ready") == cluster.worker.node_id  # the head has no CPU to give
-        run.job.start()
+        seen = other.find(run.code)
+        assert seen is not None and seen is not run
+        run.job.step()
+        assert run.job.wait_parked(30)
+        assert until(lambda: seen.snapshot().step == 1, 30, "the step, seen from the other replica")
+        run.job.resume()
         snap = until(lambda: (s := run.snapshot()) is not None and s.state == "finished" and s, 120, "the end")
         assert snap.step == 8 and len(snap.loss) == 8 and snap.captures
 
@@ -81,84 +95,64 @@ def test_a_run_trains_on_the_worker_node_as_it_would_in_this_process(ray_engine,
         np.testing.assert_allclose(snap.loss, alone.loss, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(snap.epochs["test_acc"], alone.epochs["test_acc"], atol=1e-6)
         # A run that is not the same fails that comparison by far: one rate changed.
-        other = Job(TrainConfig(**{**SMALL.__dict__, "lr": SMALL.lr * 0.5}))
-        other.start()
-        other.join(120)
-        assert np.abs(other.snapshot().loss - snap.loss).max() > 1e-3
+        changed = Job(TrainConfig(**{**SMALL.__dict__, "lr": SMALL.lr * 0.5}))
+        changed.start()
+        changed.join(120)
+        assert np.abs(changed.snapshot().loss - snap.loss).max() > 1e-3
+        assert seen.job.readouts().by_hand("conv1", 0)["step"] == 8  # read in the worker, from either replica
+        assert len(run.job.readouts().export_weights()) > 10_000
 
-        assert run.job.readouts().by_hand("conv1", 0)["step"] == 8  # readings come from the worker
-        weights = run.job.readouts().export_weights()
-        assert len(weights) > 10_000
-    finally:
-        remote.REGISTRY.drop(run)
-
-
-def test_any_replica_finds_the_run_and_only_the_owner_token_takes_it_back(ray_engine):
-    from bnviz.cluster import remote
-
-    run = remote.REGISTRY.open(SMALL, owner="page-a")
-    try:
-        other = remote.RayRegistry()  # another web replica's view of the cluster
-        seen = other.find(run.code)
-        assert seen is not None and seen is not run
-        run.job.step()
-        assert run.job.wait_parked(30)
-        assert until(lambda: seen.snapshot().step == 1, 30, "the step, seen from the other replica")
         assert other.find_owned(run.owner_token) is seen
         for wrong in (f"{run.code}.{'x' * 22}", run.code, "", None, "a.b.c", "x" * 100, f"nope.{run.owner_token}"):
             assert other.find_owned(wrong) is None, wrong
         for wrong in ("", None, "../../etc", "x" * 100, "unknown-code"):
             assert other.find(wrong) is None, wrong
-
         seen.seen("student")  # a watcher on the other replica counts for the owner too
-        assert until(lambda: run._present("x")["watchers"] == 2, 10, "two watchers")
-        other.owner_back(seen, "page-b")
-        remote.REGISTRY.owner_left(run, "page-a")
-        assert run._present("x")["owner"]  # the owner's other tab, on the other replica, holds it
+        assert until(lambda: run._present("teacher")["watchers"] == 2, 10, "two watchers")
+
+        other.owner_back(seen, "page-b")  # the owner's second tab, on the other replica
+        registry.owner_left(run, "page-a")
+        assert run._present("teacher")["owner"] and run.ends_at is None
+        other.owner_left(seen, "page-b")  # no owner's page left: the grace period runs
+        run._presence_at = 0.0
+        assert 0 < run.ends_at - time.monotonic() <= 2
+        registry.owner_back(run, "page-a")  # a reload: the grace is called off
+        time.sleep(3)
+        assert other.find(run.code) is not None
+        registry.owner_left(run, "page-a")
+        assert until(lambda: other.find(run.code) is None, 30, "the run ended after its grace")
+        assert registry.find(run.code) is None
     finally:
-        remote.REGISTRY.drop(run)
-    assert until(lambda: other.find(run.code) is None, 30, "the run gone for the other replica too")
-
-
-def test_a_run_whose_owner_left_ends_after_its_grace_period_unless_the_owner_comes_back(ray_engine):
-    from bnviz.cluster import remote
-
-    registry = remote.RayRegistry(grace_s=2)
-    run = registry.open(SMALL, owner="page-a")
-    other = remote.RayRegistry()
-    registry.owner_left(run, "page-a")
-    assert 0 < run.ends_at - time.monotonic() <= 2
-    registry.owner_back(run, "page-b")  # a reload, on any replica: the grace is called off
-    time.sleep(3)
-    assert other.find(run.code) is not None and run.ends_at is None
-    registry.owner_left(run, "page-b")
-    assert until(lambda: other.find(run.code) is None, 30, "the run ended after its grace")
-    assert registry.find(run.code) is None
+        registry.drop(run)
 
 
 def test_a_run_beyond_the_clusters_places_waits_and_starts_when_one_frees(ray_engine):
     from bnviz.cluster import remote
 
-    first = remote.REGISTRY.open(LONG, owner="page-a")
+    first = placed(remote.REGISTRY.open(LONG, owner="page-a"))
     first.job.start()
     second = remote.REGISTRY.open(SMALL, owner="page-b")
+    third = remote.RayRegistry().open(SMALL, owner="page-c")  # from another replica
     try:
-        assert second.queued and second.snapshot() is None
-        second.job.start()  # queued with the run: it trains once placed
-        time.sleep(2)
-        assert second.queued
+        assert first.place() is None
+        assert second.queued and second.snapshot() is None and second.place() == 1
+        assert third.queued and third.place() == 2
+        third.job.start()  # queued with the run: it trains once placed
+        remote.REGISTRY.drop(second)  # its owner left while it waited
+        assert until(lambda: third.place() == 1, 10, "the third run moved up")
         remote.REGISTRY.drop(first)
-        snap = until(lambda: (s := second.snapshot()) is not None and s.state == "finished" and s, 120,
+        snap = until(lambda: (s := third.snapshot()) is not None and s.state == "finished" and s, 120,
                      "the waiting run to train")
-        assert snap.step == 8
+        assert snap.step == 8 and third.place() is None
     finally:
-        remote.REGISTRY.drop(second)
+        for run in (first, second, third):
+            run.registry.drop(run)
 
 
-def test_a_dead_worker_ends_its_run_with_its_history_kept_and_a_new_start_works(ray_engine, cluster):
+def test_a_dead_worker_ends_its_run_with_its_history_kept(ray_engine, cluster):
     from bnviz.cluster import remote
 
-    run = remote.REGISTRY.open(LONG, owner="page-a")
+    run = placed(remote.REGISTRY.open(LONG, owner="page-a"))
     run.job.start()
     before = until(lambda: (s := run.snapshot()) is not None and s.step >= 20 and s, 60, "20 steps")
     cluster.kill_worker()
@@ -172,10 +166,4 @@ def test_a_dead_worker_ends_its_run_with_its_history_kept_and_a_new_start_works(
     assert refused.value.key == "job_lost"
     assert remote.REGISTRY.find(run.code) is run  # this replica still shows what it had
 
-    cluster.add_worker()
-    again = remote.REGISTRY.open(SMALL, owner="page-a")
-    try:
-        again.job.start()
-        assert until(lambda: (s := again.snapshot()) is not None and s.state == "finished", 120, "a new run")
-    finally:
-        remote.REGISTRY.drop(again)
+    cluster.add_worker()  # for the tests after this one

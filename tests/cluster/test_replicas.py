@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+from bnviz.ui.i18n import text
 from bnviz.ui.strings import STRINGS
 from harness.browser import Server
 from harness.wire import Wire
@@ -52,7 +53,8 @@ def test_an_owner_on_one_replica_and_a_watcher_on_the_other_share_one_run(cluste
         second = wire.open(b.port, RUN + "&lang=zh")
         wire.wait(lambda: ZH["bn_start"] in second.buttons, 120, "the second owner's Start button")
         wire.press(second, ZH["bn_start"])
-        wire.wait(lambda: saw(second, ZH["engine_queued"]), 60, "the second run queued, said in Chinese")
+        queued = text("zh", "engine_queued", place=1)
+        wire.wait(lambda: saw(second, queued), 60, "the second run first in line, said in Chinese")
         assert not second.steps or max(second.steps) == 0
 
         # The worker node dies: both pages say so, in their languages, with the history kept.

@@ -138,7 +138,7 @@ def queued(run) -> bool:
         return False
     waiting = bool(getattr(run, "queued", False))
     if waiting:
-        st.info(t("engine_queued"), icon=":material/hourglass_top:")
+        st.info(t("engine_queued", place=run.place() or "?"), icon=":material/hourglass_top:")
     return waiting
 
 

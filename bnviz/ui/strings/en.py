@@ -423,8 +423,9 @@ STRINGS = {
                "then is still shown here and can be downloaded. Press Start for a new run.",
     "watch_lost": "The machine that trained this run has stopped, and the run with it. Its history up to then "
                   "is still shown here.",
-    "engine_queued": "Waiting for a free place in the training cluster: every place is taken by other runs. "
-                     "This run starts by itself as soon as one ends; keep this page open.",
+    "engine_queued": "Waiting for a free place in the training cluster: every place is taken by other runs, "
+                     "and this run is number {place} in the line. It starts by itself when its turn comes; "
+                     "keep this page open.",
     "engine_queue_lost": "The cluster's machine this run was waiting for has stopped before it could start. "
                          "Press Start again to wait for another place.",
     "engine_unreachable": "The training cluster ({address}) cannot be reached, so trainings run on this web "
