@@ -300,12 +300,15 @@ class RayRegistry:
         resources = {"num_cpus": 1}
         if engine.current().resources.get("GPU", 0) > 0 and config.device != "cpu":
             resources = {"num_cpus": 0, "num_gpus": engine.gpu_share()}
+        kind, amount = ("GPU", resources["num_gpus"]) if "num_gpus" in resources else ("CPU", 1)
+        room = _ray().available_resources().get(kind, 0) >= amount
         # In line first: the actor, once placed, leaves it (a join after that would stay for good).
         _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
         actor = _actor_class().options(name=f"run-{code}", namespace=engine.NAMESPACE, lifetime="detached",
                                        **resources).remote(code, secret, owner, self.grace_s, config)
         run = RemoteRun(self, actor, code, f"{code}.{secret}", config)
-        _ray().wait([run._ready], timeout=PLACE_WAIT_S)  # a free cluster places it in ~2 s
+        if room:  # a cluster with room places it in seconds; a full one: the page says at once that it waits
+            _ray().wait([run._ready], timeout=PLACE_WAIT_S)
         with self._lock:
             self._runs[code] = run
         return run

@@ -87,9 +87,6 @@ class RunActor:
         """One of :class:`bnviz.training.readouts.Readouts`' readings of the current job."""
         return getattr(self.job.readouts(), name)(*args)
 
-    def steps_done(self) -> int:
-        return self.job.steps_done
-
     # ---- owner, watchers, results -------------------------------------------------------
     def owns(self, secret: str) -> bool:
         """Whether ``secret`` is this run's owner secret."""
