@@ -32,6 +32,7 @@ CALL_TIMEOUT_S = 10.0  # a call to a run's actor; longer: the page keeps what it
 CONTROL_WAIT_S = 10.0  # a control's answer (a refusal); longer: "the cluster did not answer"
 READY_PROBE_S = 0.2  # how long a call waits to tell a placed actor (answers in ms) from a queued one
 ORDERED = ("control", "new_job")  # run one at a time, in the order made (see bnviz.cluster.run_actor)
+LEASE_S = 120.0  # an owner's page holds its run this long after its replica last renewed it
 PLACE_WAIT_S = 8.0  # Start waits this long for Ray to place a new run's actor before saying it is queued
 
 
@@ -285,10 +286,35 @@ class RayRegistry:
     """The cluster's watchable runs, as :class:`bnviz.training.watching.Registry` is this process's.
     Runs seen by this replica are kept (chart data shared by its viewers, the last snapshot)."""
 
-    def __init__(self, grace_s: float | None = None):
-        self._grace_s = grace_s
+    def __init__(self, grace_s: float | None = None, lease_s: float = LEASE_S, renewing: bool = True):
+        self._grace_s, self.lease_s, self.renewing = grace_s, lease_s, renewing
         self._lock = threading.Lock()
         self._runs: dict[str, RemoteRun] = {}
+        self._held: dict[str, set] = {}  # code → the owners' pages of this replica that hold the run
+        self._renewer: threading.Thread | None = None
+
+    def _hold(self, run: RemoteRun, owner: str, held: bool) -> None:
+        """This replica's page ``owner`` holds ``run`` (or no longer); the lease renewer runs while any does."""
+        with self._lock:
+            owners = self._held.setdefault(run.code, set())
+            (owners.add if held else owners.discard)(owner)
+            if not owners:
+                del self._held[run.code]
+            if self.renewing and self._held and (self._renewer is None or not self._renewer.is_alive()):
+                self._renewer = threading.Thread(target=self._renew, name="bnviz-owner-renew", daemon=True)
+                self._renewer.start()
+
+    def _renew(self) -> None:
+        """Every third of the lease, tell each held run's actor that its owners' pages are still here."""
+        while True:
+            time.sleep(self.lease_s / 3)
+            with self._lock:
+                held = [(self._runs.get(code), sorted(owners)) for code, owners in self._held.items()]
+            if not held:
+                return
+            for run, owners in held:
+                if run is not None and not run.lost:
+                    run.actor.renew.remote(owners)  # no answer awaited
 
     @property
     def grace_s(self) -> float:
@@ -305,12 +331,14 @@ class RayRegistry:
         # In line first: the actor, once placed, leaves it (a join after that would stay for good).
         _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
         actor = _actor_class().options(name=f"run-{code}", namespace=engine.NAMESPACE, lifetime="detached",
-                                       **resources).remote(code, secret, owner, self.grace_s, config)
+                                       **resources).remote(code, secret, owner, self.grace_s, config,
+                                                           self.lease_s)
         run = RemoteRun(self, actor, code, f"{code}.{secret}", config)
         if room:  # a cluster with room places it in seconds; a full one: the page says at once that it waits
             _ray().wait([run._ready], timeout=PLACE_WAIT_S)
         with self._lock:
             self._runs[code] = run
+        self._hold(run, owner, True)
         return run
 
     def _lookup(self, code: str) -> RemoteRun | None:
@@ -359,11 +387,13 @@ class RayRegistry:
     def owner_back(self, run: RemoteRun, owner: str) -> None:
         secret = run.owner_token.partition(".")[2]
         try:
-            run.call("owner_back", secret, owner)
+            if run.call("owner_back", secret, owner) is not False:  # None: queued with the run
+                self._hold(run, owner, True)
         except JobRefused:
             pass
 
     def owner_left(self, run: RemoteRun, owner: str = "owner") -> None:
+        self._hold(run, owner, False)
         try:
             run.call("owner_left", owner)
         except JobRefused:
@@ -388,6 +418,7 @@ class RayRegistry:
         with self._lock:
             if self._runs.get(run.code) is run:
                 del self._runs[run.code]
+                self._held.pop(run.code, None)
         run.forget_shared()
 
     def runs(self) -> list[RemoteRun]:

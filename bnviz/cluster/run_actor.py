@@ -11,7 +11,9 @@ it. It holds
   and the actor checks the secret), the owner's pages, the watchers seen lately, what the owner
   measured (:meth:`result`);
 - the grace period: when the last owner's page has closed, the actor ends itself after
-  ``grace_s`` unless an owner comes back.
+  ``grace_s`` unless an owner comes back. A page's hold is a lease its replica renews
+  (:meth:`renew`): the pages of a replica that crashed, and so never said they closed, let go
+  after ``lease_s``.
 
 Every method is called by :mod:`bnviz.cluster.remote`. Calls run in threads of the actor, in no
 set order, except the controls and :meth:`new_job`: one at a time, in the order they were made
@@ -35,9 +37,9 @@ ACTIONS = ("start", "step", "pause", "resume", "stop", "set_lr", "wait_parked")
 class RunActor:
     """A run and its job, held by a Ray actor (wrapped by ``ray.remote`` in :mod:`bnviz.cluster.remote`)."""
 
-    def __init__(self, code: str, secret: str, owner: str, grace_s: float, config):
-        self.code, self._secret, self.grace_s = code, secret, grace_s
-        self._owners = {owner}
+    def __init__(self, code: str, secret: str, owner: str, grace_s: float, config, lease_s: float = 120.0):
+        self.code, self._secret, self.grace_s, self.lease_s = code, secret, grace_s, lease_s
+        self._owners = {owner: time.monotonic()}  # owner's page → when its replica last said it holds the run
         self._watchers: dict[str, float] = {}
         self._results: dict[str, tuple] = {}
         self._lock = threading.Lock()
@@ -47,6 +49,7 @@ class RunActor:
         self.job = None
         self.new_job(config)
         waiting_line().leave.remote(code)  # placed: no longer waiting
+        threading.Thread(target=self._expire_owners, name="bnviz-owner-lease", daemon=True).start()
 
     # ---- the job ------------------------------------------------------------------------
     def new_job(self, config) -> str:
@@ -97,22 +100,44 @@ class RunActor:
         if not self.owns(secret):
             return False
         with self._lock:
-            self._owners.add(owner)
+            self._owners[owner] = time.monotonic()
             self._ends_at = None
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
         return True
 
+    def renew(self, owners: list[str]) -> None:
+        """The replica of these owners' pages says they still hold the run (every third of the
+        lease): a replica that crashed says nothing, and its pages' hold ends with the lease."""
+        now = time.monotonic()
+        with self._lock:
+            for owner in owners:
+                if owner in self._owners:
+                    self._owners[owner] = now
+
     def owner_left(self, owner: str) -> None:
         with self._lock:
-            self._owners.discard(owner)
-            if self._owners or self._timer is not None:
-                return
-            self._ends_at = time.monotonic() + self.grace_s
-            self._timer = threading.Timer(self.grace_s, self._expire)
-            self._timer.daemon = True
-            self._timer.start()
+            self._owners.pop(owner, None)
+            self._start_grace()
+
+    def _start_grace(self) -> None:
+        """Under the lock: with no owner's page left, the grace period begins (once)."""
+        if self._owners or self._timer is not None:
+            return
+        self._ends_at = time.monotonic() + self.grace_s
+        self._timer = threading.Timer(self.grace_s, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire_owners(self) -> None:
+        """Forever, in a thread: owners' pages whose replica has not renewed them for the lease are gone."""
+        while True:
+            time.sleep(min(5.0, self.lease_s / 4))
+            now = time.monotonic()
+            with self._lock:
+                self._owners = {o: t for o, t in self._owners.items() if now - t < self.lease_s}
+                self._start_grace()
 
     def _expire(self) -> None:
         with self._lock:

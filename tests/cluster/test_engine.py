@@ -126,6 +126,23 @@ def test_a_run_trains_on_the_worker_any_replica_finds_it_and_it_ends_after_its_g
         registry.drop(run)
 
 
+def test_the_pages_of_a_replica_that_crashed_let_go_of_their_run_after_the_lease(ray_engine):
+    """A crashed replica never says its owner's page closed: the page's hold is a lease its replica
+    renews, so the run goes into its grace period once the renewals stop, not never."""
+    from bnviz.cluster import remote
+
+    replica, other = remote.RayRegistry(grace_s=1, lease_s=3), remote.RayRegistry()
+    run = placed(replica.open(SMALL, owner="page-a"))
+    try:
+        time.sleep(7)  # over two leases: renewed, the owner's page holds the run
+        assert other.find(run.code) is not None and run._present("x")["owner"]
+        with replica._lock:
+            replica._held.clear()  # the replica crashes: no page says it left, nothing renews
+        assert until(lambda: other.find(run.code) is None, 30, "the run ended after the lease and the grace")
+    finally:
+        replica.drop(run)
+
+
 def test_a_run_beyond_the_clusters_places_waits_and_starts_when_one_frees(ray_engine):
     from bnviz.cluster import remote
 
