@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from bench.common import print_table
+from bench.common import print_table, timings
 from bnviz.data import fashion_mnist
 from bnviz.training import wide
 
@@ -60,8 +60,6 @@ def board_cost(n: int = MODELS, steps: int = 300, repeats: int = 20) -> list[dic
     """Server time of one board refresh for a class of ``n`` after ``steps`` steps: the board's
     tables (bnviz.training.class_board) and its three charts' specs with their data, per viewer
     (each viewer's page computes its own today)."""
-    import time as clock
-
     from bnviz.training import class_board, class_job, classes
     from bnviz.ui.class_board import charts
     from bnviz.ui.vega import vega_spec
@@ -84,12 +82,7 @@ def board_cost(n: int = MODELS, steps: int = 300, repeats: int = 20) -> list[dic
         vega_spec(charts.search_chart, {"search": frame}, x_title="α", who_title="who",
                   labels={"class": "class", "uniform": "uniform"}, lo=classes.LR_RANGE[0], hi=classes.LR_RANGE[1])
 
-    refresh()
-    took = []
-    for _ in range(repeats):
-        t0 = clock.perf_counter()
-        refresh()
-        took.append(clock.perf_counter() - t0)
+    took = timings(refresh, repeats)
     return [{"class": n, "steps so far": steps, "board refresh, server ms p50": f"{1000 * np.median(took):.1f}",
              "p95": f"{1000 * np.quantile(took, 0.95):.1f}"}]
 

@@ -6,8 +6,8 @@ import statistics
 import time
 
 
-def best_of(fn, repeat: int = 7, warmup: int = 1) -> float:
-    """Fastest of ``repeat`` runs, in seconds (the least disturbed by the rest of the machine)."""
+def timings(fn, repeat: int = 7, warmup: int = 1) -> list[float]:
+    """Seconds of each of ``repeat`` runs of ``fn``, after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
     times = []
@@ -15,7 +15,12 @@ def best_of(fn, repeat: int = 7, warmup: int = 1) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return times
+
+
+def best_of(fn, repeat: int = 7, warmup: int = 1) -> float:
+    """Fastest of ``repeat`` runs, in seconds (the least disturbed by the rest of the machine)."""
+    return min(timings(fn, repeat, warmup))
 
 
 def median(values) -> float:

@@ -18,6 +18,7 @@ with it (calls to an actor run in the order they were made).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import threading
 import time
@@ -42,6 +43,7 @@ def _ray():
     return ray
 
 
+@functools.cache
 def _actor_class():
     """``RunActor`` as a Ray actor class (threaded: a blocking call never holds up a watcher's)."""
     from bnviz.cluster.run_actor import RunActor
@@ -101,9 +103,6 @@ class RemoteJob:
 
     def wait_parked(self, timeout: float = 60.0) -> bool:
         return bool(self._control("wait_parked", timeout, wait=timeout + 1))
-
-    def release(self) -> None:
-        """Nothing: the actor releases a job it replaces, and itself at the end of its grace."""
 
     def readouts(self) -> RemoteReadouts:
         return RemoteReadouts(self.run)

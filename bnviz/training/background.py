@@ -12,10 +12,22 @@ import itertools
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from bnviz.training.manager import MANAGER, as_training_thread
 
 log = logging.getLogger("bnviz")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What every background job's snapshot starts with (the sweep's and the class's add their data)."""
+
+    state: str  # "running", "stopped", "finished" or "failed"
+    step: int
+    total: int
+    elapsed: float
+    eta: float | None  # seconds left, from the pace so far
 
 
 class Background:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnviz.training import wide
-from bnviz.training.background import Background
+from bnviz.training.background import Background, Progress
 from bnviz.training.sweep import batches, tensors
 
 EVALUATIONS = 8
@@ -49,12 +49,7 @@ class Setup:
 
 
 @dataclass(frozen=True)
-class ClassSnapshot:
-    state: str  # "running", "stopped", "finished" or "failed"
-    step: int
-    total: int
-    elapsed: float
-    eta: float | None
+class ClassSnapshot(Progress):
     losses: np.ndarray  # (steps, N): each model's loss per step, NaN once it diverged
     accuracy: np.ndarray  # (evaluations, N): test accuracy, NaN where diverged
     accuracy_steps: tuple  # the step of each evaluation

@@ -13,16 +13,11 @@ import pandas as pd
 
 from bnviz.batchnorm import models
 from bnviz.training import sweep, sweep_rates
-from bnviz.training.background import Background
+from bnviz.training.background import Background, Progress
 
 
 @dataclass(frozen=True)
-class SweepSnapshot:
-    state: str  # "running", "stopped", "finished" or "failed"
-    step: int
-    total: int
-    elapsed: float
-    eta: float | None  # seconds left, from the pace so far
+class SweepSnapshot(Progress):
     lrs: tuple
     losses: dict  # model → (steps, K) array
     accuracy: dict  # model → (epochs done, K) array, NaN where diverged
