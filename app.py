@@ -1,6 +1,7 @@
 """bnviz entrypoint: page config, the shared sidebar (language), navigation."""
 
 import os
+from pathlib import Path
 
 # One process serves the pages and trains. OpenMP threads that wait by spinning take the cores the
 # pages need while a training runs (docs/DEPLOY.md); waiting threads sleep instead. Set before
@@ -17,9 +18,12 @@ from bnviz.ui.i18n import language_selector, t
 from bnviz.ui.navigation import PAGES, say_unknown_path
 from bnviz.ui.page import page_helper
 
+ICON = Path(__file__).resolve().parent / "static" / "favicon.png"
 # A link with ?present=True (or true) opens for a projector: sidebar collapsed, large text.
 presenting = st.query_params.get("present", "").lower() == "true"
-st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide",
+# The tab's icon is a file of the app: a Material icon there is fetched from Google's font CDN
+# on every page load (Streamlit draws the favicon from it), which a class offline or in China lacks.
+st.set_page_config(page_title="bnviz", page_icon=str(ICON), layout="wide",
                    initial_sidebar_state="collapsed" if presenting else "auto")
 urlstate.begin_page_run()
 language_selector()

@@ -192,6 +192,13 @@ def drag(page, selector: str, to: float, steps: int = 12, pause_ms: int = 40) ->
     el = page.locator(selector)
     el.scroll_into_view_if_needed()
     box = el.bounding_box()
+    # Where it stays: content above it drawn late (a formula, a chart) moves it down, and a press
+    # where it was lands elsewhere; on a busy machine that can come after the scroll.
+    for _ in range(30):
+        page.wait_for_timeout(100)
+        box, was = el.bounding_box(), box
+        if box == was:
+            break
     value, lo, hi = (float(el.evaluate(f"e => e.{a}")) for a in ("value", "min", "max"))
     start = (value - lo) / max(1e-9, hi - lo)
     y = box["y"] + box["height"] / 2

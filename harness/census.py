@@ -71,13 +71,20 @@ def runs() -> list[dict]:
             for run in REGISTRY.runs()]
 
 
+def jobs() -> int:
+    """The trainings running or paused on this server (what its pages show as "trainings on this server")."""
+    from bnviz.training import MANAGER
+
+    return len(MANAGER.active())
+
+
 def _install(path: str) -> None:
     def write(signum, frame):
         rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
             json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(),
-                       "sessions": sessions(), "runs": runs(), "time": time.monotonic()}, fh)
+                       "sessions": sessions(), "runs": runs(), "jobs": jobs(), "time": time.monotonic()}, fh)
         os.replace(tmp, path)
 
     signal.signal(signal.SIGUSR1, write)
@@ -86,7 +93,8 @@ def _install(path: str) -> None:
 def take(pid: int, path: str, timeout: float = 10.0) -> dict:
     """Ask the server for its census. Returns ``pools`` (pool → [threads, most threads]),
     ``python`` (the names of all other Python threads), ``native`` (the count of OS threads
-    Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's) and ``sessions``."""
+    Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's), ``sessions``, ``runs`` and
+    ``jobs``."""
     before = os.stat(path).st_mtime_ns if os.path.exists(path) else None
     os.kill(pid, signal.SIGUSR1)
     deadline = time.time() + timeout
@@ -108,7 +116,7 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
             "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"],
-            "runs": census["runs"], "time": census["time"]}
+            "runs": census["runs"], "jobs": census["jobs"], "time": census["time"]}
 
 
 if __name__ == "__main__":

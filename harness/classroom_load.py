@@ -393,11 +393,13 @@ def _close(c: _Class, base: dict | None) -> dict:
     c.wire.close()
     t_closed = time.time()
     _say(c.t0, "closed")
-    jobs = active_jobs(c.browser, c.server)
+    # The server's own count (its census), not a page opened every second to read it: each
+    # Chromium page costs seconds of CPU, and its files would restart AnyIO's idle clock.
+    jobs = take(c.pid, c.server.census_path)["jobs"]
     while jobs and time.time() - t_closed < 30:
-        time.sleep(1)
-        jobs = active_jobs(c.browser, c.server)
-    last_visit = time.time()  # the last page load, and so the last file AnyIO served
+        time.sleep(0.5)
+        jobs = take(c.pid, c.server.census_path)["jobs"]
+    last_visit = t_closed  # the last page load, and so the last file AnyIO served, was before the close
     while training_threads(c.pid) and time.time() - t_closed < 30:
         time.sleep(0.2)
     jobs_gone_s = time.time() - t_closed

@@ -30,11 +30,11 @@ class WireTab:
     """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
 
     What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
-    fragment, ``refreshes`` (seconds from a
-    fragment's rerun request to its end), ``runs`` (finished runs, whole or fragment),
-    ``buttons`` (label → widget id, latest run), ``texts`` (the last 2000 messages, markdown and
-    code blocks it was sent), ``exceptions`` (texts of ``st.exception`` elements), ``problems``
-    (anything the protocol did not expect, e.g. a closed socket)."""
+    fragment, ``refreshes`` (seconds from a fragment's rerun request to its end), ``runs``
+    (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
+    buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
+    code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
+    ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
 
     def __init__(self, port: int, path: str):
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
@@ -45,6 +45,7 @@ class WireTab:
         self.refreshes: list[float] = []
         self.runs = 0
         self.buttons: dict[str, str] = {}
+        self.inputs: dict[str, str] = {}
         self.texts: deque[str] = deque(maxlen=2000)
         self.exceptions: list[str] = []
         self.problems: list[str] = []
@@ -63,7 +64,7 @@ class WireTab:
         return next(iter(self._fragments.values()), None)
 
     # ---- the protocol ------------------------------------------------------------------
-    async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = ()) -> None:
+    async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = (), typed: dict | None = None) -> None:
         msg = BackMsg()
         state = msg.rerun_script
         state.query_string = self.query
@@ -74,6 +75,8 @@ class WireTab:
             state.is_auto_rerun = True
         for widget_id in clicks:  # a button's click: its trigger set for this one run
             state.widget_states.widgets.add(id=widget_id, trigger_value=True)
+        for widget_id, text in (typed or {}).items():  # a text input's committed value
+            state.widget_states.widgets.add(id=widget_id, string_value=text)
         self._idle.clear()
         self._fragment_run = bool(fragment_id)
         self._sent = time.perf_counter()
@@ -87,7 +90,7 @@ class WireTab:
             self.page_hash = msg.new_session.page_script_hash
             if not msg.metadata.run.fragment_ids:  # a whole run: as the frontend, forget every timer
                 self._fragments.clear()
-                self.buttons = {}
+                self.buttons, self.inputs = {}, {}
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             el = msg.delta.new_element
             which = el.WhichOneof("type")
@@ -95,6 +98,10 @@ class WireTab:
                 self.steps.append(int(found.group(1) or found.group(2)))
             elif which == "button":
                 self.buttons[el.button.label] = el.button.id
+            elif which == "text_input":
+                self.inputs[el.text_input.label] = el.text_input.id
+            elif which == "metric":
+                self.texts.append(el.metric.label)
             elif which == "exception":
                 self.exceptions.append(el.exception.message)
             elif which in ("alert", "markdown"):
@@ -151,7 +158,9 @@ class WireTab:
                     due = self._sent + every - time.perf_counter()
                     if due > 0 and not await until(stop.wait(), timeout=due):
                         break
-                    if not stop.is_set() and self._idle.is_set():
+                    # A press meanwhile ran the page again and gave the fragment a new id: the server
+                    # answers nothing to the old one (the tab would wait for ever).
+                    if not stop.is_set() and self._idle.is_set() and fragment_id in self._fragments:
                         await self._send(fragment_id)
                 if receiver.done() and not stop.is_set():
                     self.problems.append("the server closed the connection")
@@ -179,11 +188,13 @@ class Wire:
         self._tasks.append(asyncio.run_coroutine_threadsafe(tab.main(delay, self._stop), self.loop))
         return tab
 
-    def press(self, tab: WireTab, label: str | None = None, ids: tuple = ()) -> None:
+    def press(self, tab: WireTab, label: str | None = None, ids: tuple = (), typed: dict | None = None) -> None:
         """Click a button by its label as the tab last saw it, or send clicks for any widget ids
-        (forged ones too): one rerun of the whole page with those triggers set."""
+        (forged ones too): one rerun of the whole page with those triggers set, and with the
+        text inputs of ``typed`` (label → text) holding those texts."""
         clicks = tuple(ids) or (tab.buttons[label],)
-        asyncio.run_coroutine_threadsafe(tab._send(clicks=clicks), self.loop).result(10)
+        values = {tab.inputs[name]: text for name, text in (typed or {}).items()}
+        asyncio.run_coroutine_threadsafe(tab._send(clicks=clicks, typed=values), self.loop).result(10)
 
     def wait(self, ok, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -10,7 +10,13 @@
 // only with a chart's first message. Nothing here computes a formula: Vega runs the spec the
 // server compiled, and tooltips show the values its expressions formatted.
 
-const MAX_ASKS = 20;
+// A chart asks for its whole data once and waits for it: the feeds that arrive meanwhile (sent
+// before the server heard) do not follow either, and asking again for each of them made every
+// ask a rerun that sent more of them — on a loaded machine the asks ran out and the chart froze.
+// An ask unanswered for ASK_AGAIN_MS (a lost message) is made again; MAX_ASKS asks in a row
+// with no whole answer mean something is wrong beyond a lost message, and the chart stops asking.
+const ASK_AGAIN_MS = 5000;
+const MAX_ASKS = 5;
 const charts = (window.bnvizCharts = window.bnvizCharts || {}); // key → counters, for tests and benches
 
 let vegaLoading = null;
@@ -88,12 +94,14 @@ async function receive(root, state, data, ask) {
   const vega = await loadVega(meta.vega);
   const t0 = performance.now();
   state.follow = meta.follow;
+  state.fit = state.stats.fit = meta.fit;
   if (meta.spec && state.specId !== meta.spec_id) {
     if (state.view) state.view.finalize();
     state.view = new vega.View(vega.parse(meta.spec), { renderer: "canvas", container: root, hover: true });
     state.view.tooltip(showTip);
     state.specId = meta.spec_id;
     state.held = {};
+    state.width = root.clientWidth;
     state.stats.builds += 1;
   }
   if (!state.view || state.specId !== meta.spec_id) return ask("no view");
@@ -106,6 +114,8 @@ async function receive(root, state, data, ask) {
     if (feed.whole) {
       state.view.change(name, vega.changeset().remove(vega.truthy).insert(rows));
       state.stats.wholes += 1;
+      state.askedAt = 0; // the answer (or a first look): a later feed that does not follow asks anew
+      state.unanswered = 0;
     } else if (rows.length) {
       state.view.change(name, vega.changeset().insert(rows));
     }
@@ -125,8 +135,9 @@ export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".bnviz-chart");
   const state = root.bnviz || (root.bnviz = {
-    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), asked: 0,
-    stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, drawnAt: 0, busyMs: 0, node: root },
+    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), asked: 0, askedAt: 0, unanswered: 0,
+    stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, resizes: 0, drawnAt: 0, busyMs: 0,
+             node: root },
   });
   charts[data.meta.key] = state.stats;
   const png = parentElement.querySelector(".bnviz-png");
@@ -140,6 +151,19 @@ export default function (component) {
       link.click();
     });
   }
+  if (!state.resized && typeof ResizeObserver !== "undefined") {
+    // A chart as wide as its container (meta.fit) takes the container's width, as Vega does on
+    // a window resize: a sidebar closed on a projector, or a panel first built hidden, changes
+    // the container and not the window.
+    state.resized = new ResizeObserver(() => {
+      const width = root.clientWidth;
+      if (!state.view || !state.fit || !width || width === state.width) return;
+      state.width = width;
+      state.view.width(width).runAsync();
+      state.stats.resizes += 1;
+    });
+    state.resized.observe(root);
+  }
   if (!state.onInput) {
     state.onInput = (event) => {
       const id = event.target && event.target.id;
@@ -151,9 +175,13 @@ export default function (component) {
     document.addEventListener("input", state.onInput, true); // capture: the controls' events do not bubble
   }
   const ask = (why) => {
-    if (state.asked >= MAX_ASKS) return; // something is wrong beyond a lost message: stop asking
+    const now = performance.now();
+    if (state.askedAt && now - state.askedAt < ASK_AGAIN_MS) return; // asked: the whole data is coming
+    if (state.unanswered >= MAX_ASKS) return; // something is wrong beyond a lost message: stop asking
     state.stats.asks += 1;
-    state.asked += 1;
+    state.asked += 1; // each ask a new value, so that the server sees it
+    state.unanswered += 1;
+    state.askedAt = now;
     setStateValue("resync", `${state.asked}:${why}`);
   };
   // Messages are applied in order, each after the last one's drawing.
@@ -165,6 +193,7 @@ export default function (component) {
     setTimeout(() => {
       if (root.isConnected) return; // only a re-render: the chart stays
       document.removeEventListener("input", state.onInput, true);
+      if (state.resized) state.resized.disconnect();
       if (state.view) state.view.finalize();
     }, 0);
   };

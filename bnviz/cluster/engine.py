@@ -120,6 +120,30 @@ def registry():
     return watching.REGISTRY
 
 
+def start_sweep(config, data):
+    """The learning-rate sweep for ``config``, started: in a thread of this process on ``data()``,
+    or on the cluster (:mod:`bnviz.cluster.background`, which loads the data on its node: ``data``
+    is not called). Either answers ``id``, ``alive``, ``snapshot()``, ``stop()`` and ``join()``."""
+    if uses_ray():
+        from bnviz.cluster import background
+
+        return background.remote_sweep(config)
+    from bnviz.training.sweep_job import SweepJob
+
+    return SweepJob(config, data()).start()
+
+
+def start_class(members, setup, data):
+    """A class's models trained together, started: as :func:`start_sweep` does."""
+    if uses_ray():
+        from bnviz.cluster import background
+
+        return background.remote_class(members, setup)
+    from bnviz.training.class_job import ClassJob
+
+    return ClassJob(members, data(), setup).start()
+
+
 def reset() -> None:
     """Forget the engine chosen (tests that start and stop clusters)."""
     global _engine

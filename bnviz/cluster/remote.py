@@ -10,22 +10,24 @@ Chart data is still computed once per snapshot version and shared by the viewers
 (:meth:`WatchedRun.shared`). Each replica keeps the last snapshot it fetched: when the actor's node
 dies, every page that shows the run says so and still shows, and exports, the history up to then.
 
-A run waits for the cluster's resources (one CPU, or a GPU share): until Ray has placed its actor,
-the run is :attr:`RemoteRun.queued`, the page says so, and the Start pressed meanwhile is queued
-with it (calls to an actor run in the order they were made).
+A run waits for the cluster's resources (one CPU, or a GPU share): until Ray has placed its
+:class:`~bnviz.cluster.run_actor.Place` and the place has opened the run's actor, the run is
+:attr:`RemoteRun.queued`, the page says so, and the controls pressed meanwhile wait with it (made
+in order once the actor runs). The place ends with the job: a new job after that (a Start after
+the end) is a new run behind a new place under the same code and owner token
+(:meth:`RayRegistry.reopen`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import secrets
 import threading
 import time
 from types import MappingProxyType
 
 from bnviz.cluster import engine
-from bnviz.cluster.run_actor import waiting_line
+from bnviz.cluster.run_actor import named, place_class, waiting_line
 from bnviz.training.manager import JobRefused
 from bnviz.training.watching import WatchedRun, grace_from_env
 
@@ -43,12 +45,27 @@ def _ray():
     return ray
 
 
-@functools.cache
-def _actor_class():
-    """``RunActor`` as a Ray actor class (threaded: a blocking call never holds up a watcher's)."""
-    from bnviz.cluster.run_actor import RunActor
+def resources_for(device: str) -> dict:
+    """What a training (a run, a sweep, a class) asks of the cluster: ``BNVIZ_GPU_SHARE`` of a GPU
+    where the cluster has GPUs and the training's ``device`` setting allows one, else one CPU."""
+    if engine.current().resources.get("GPU", 0) > 0 and device != "cpu":
+        return {"num_cpus": 0, "num_gpus": engine.gpu_share()}
+    return {"num_cpus": 1}
 
-    return _ray().remote(max_concurrency=16, concurrency_groups={"control": 1})(RunActor)
+
+def not_placed(ready) -> bool:
+    """Whether the actor whose ``ready()`` answer ``ready`` is has not been placed yet (asked for
+    :data:`READY_PROBE_S`: a placed actor answers in ms)."""
+    done, _ = _ray().wait([ready], timeout=READY_PROBE_S)
+    return not done
+
+
+def place_in_line(code: str) -> int | None:
+    """The place of ``code`` in the cluster's waiting line (1: next), None when not in it or unknown."""
+    try:
+        return _ray().get(waiting_line().place.remote(code), timeout=CALL_TIMEOUT_S)
+    except _ray().exceptions.RayError:
+        return None
 
 
 class RemoteJob:
@@ -149,34 +166,44 @@ class _Results:
 class RemoteRun(WatchedRun):
     """A run on the cluster as a page sees it (see the module docstring)."""
 
-    def __init__(self, registry: RayRegistry, actor, code: str, owner_token: str, config=None):
+    def __init__(self, registry: RayRegistry, actor, code: str, owner_token: str, config=None, place=None):
         super().__init__(None, code, owner_token, owner=None)
         self.registry = registry
         self._owners = set()
-        self.actor = actor
         self.results = _Results(self)
         self.lost = False  # its actor's node died
-        self._snap = None
         self._presence = {"owner": True, "left_s": None, "watchers": 0}
         self._presence_at = 0.0
         self._fetch_lock = threading.Lock()
-        self._ready = actor.ready.remote()
+        self._calls_lock = threading.RLock()
+        self.behind(place, actor, config)
+
+    def behind(self, place, actor=None, config=None) -> None:
+        """The run is now the one behind ``place`` (waiting for it to open the run's actor), or the
+        run's ``actor`` itself: a new run, or a new job under the same code."""
+        with self._calls_lock:
+            self.place_actor, self.actor = place, actor
+            self._ready = place.ready.remote() if place is not None else None
+            self._waiting_calls = []  # made while queued: made in order once the actor runs
+        with self._fetch_lock:
+            self._snap = None
         self.job = RemoteJob(self, "", config) if config is not None else None
 
     # ---- calls --------------------------------------------------------------------------
     def call(self, method: str, *args, wait: float = CALL_TIMEOUT_S):
         """``method(*args)`` on the actor, its answer within ``wait`` seconds. A run still waiting
-        for the cluster answers None (the call runs when the actor does); a lost run raises
+        for the cluster answers None (the call is made when the actor runs); a lost run raises
         :class:`JobRefused` ``job_lost``, an actor too slow to answer ``engine_slow``."""
         ray = _ray()
         if self.lost:
             raise JobRefused("job_lost")
-        remote = getattr(self.actor, method)
-        if method in ORDERED:
-            remote = remote.options(concurrency_group="control")
-        ref = remote.remote(*args)
-        if self.queued:
-            return None
+        with self._calls_lock:
+            if self.queued:
+                self._waiting_calls.append((method, args))
+                return None
+            if self.actor is None:  # its place ended before it opened the run: dropped, or its node died
+                raise JobRefused("job_lost")
+            ref = self._remote(method, *args)
         try:
             return ray.get(ref, timeout=wait)
         except ray.exceptions.GetTimeoutError:
@@ -185,8 +212,14 @@ class RemoteRun(WatchedRun):
             self._died(err)
             raise JobRefused("job_lost") from None
 
+    def _remote(self, method: str, *args):
+        remote = getattr(self.actor, method)
+        if method in ORDERED:
+            remote = remote.options(concurrency_group="control")
+        return remote.remote(*args)
+
     def _died(self, err) -> None:
-        """The actor is gone: ended on purpose (its grace period, Reset's end) or with its node."""
+        """The actor is gone: ended on purpose (its grace period, a Reset) or with its node."""
         ended = "ray.kill" in str(err)
         if not ended:
             self.lost = True
@@ -195,24 +228,26 @@ class RemoteRun(WatchedRun):
 
     @property
     def queued(self) -> bool:
-        """Whether the run still waits for the cluster's resources (its actor not placed yet)."""
-        ray = _ray()
-        if self._ready is None:
+        """Whether the run still waits for the cluster's resources (its place has not opened the
+        run's actor yet); once it has, the calls made meanwhile are made, in order."""
+        with self._calls_lock:
+            if self._ready is None or not_placed(self._ready):
+                return self._ready is not None
+            ready, self._ready = self._ready, None
+            try:
+                _ray().get(ready)
+                self.actor = _ray().get_actor(f"run-{self.code}", namespace=engine.NAMESPACE)
+            except (_ray().exceptions.RayActorError, ValueError) as err:  # the place ended: dropped, its node died
+                self._died(err)
+                return False
+            waiting, self._waiting_calls = self._waiting_calls, []
+            for method, args in waiting:
+                self._remote(method, *args)  # their answers are not awaited: the page has moved on
             return False
-        done, _ = ray.wait([self._ready], timeout=READY_PROBE_S)
-        if done:
-            self._ready = None
-            return False
-        return True
 
     def place(self) -> int | None:
         """The run's place in the cluster's waiting line (1: next), None when not waiting."""
-        if not self.queued:
-            return None
-        try:
-            return _ray().get(waiting_line().place.remote(self.code), timeout=CALL_TIMEOUT_S)
-        except _ray().exceptions.RayError:
-            return None
+        return place_in_line(self.code) if self.queued else None
 
     # ---- snapshots ----------------------------------------------------------------------
     def snapshot(self):
@@ -236,11 +271,15 @@ class RemoteRun(WatchedRun):
             return self._snap
 
     def new_job(self, config) -> RemoteJob:
-        """The owner's new idle job (Reset, other settings, a Start after the end)."""
-        self.call("new_job", config)
-        self.job = RemoteJob(self, "", config)
-        with self._fetch_lock:
-            self._snap = None
+        """The owner's new idle job (Reset, other settings, a Start after the end): in the run's
+        actor while it holds its place (a waiting run's, once placed), else a new run's actor
+        behind a new place under this code (:meth:`RayRegistry.reopen`)."""
+        if self.call("new_job", config) is False:  # its job had ended and its place gone
+            self.registry.reopen(self, config)
+        else:
+            self.job = RemoteJob(self, "", config)
+            with self._fetch_lock:
+                self._snap = None
         self.forget_shared()
         return self.job
 
@@ -312,7 +351,7 @@ class RayRegistry:
             if not held:
                 return
             for run, owners in held:
-                if run is not None and not run.lost:
+                if run is not None and not run.lost and run.actor is not None:
                     run.actor.renew.remote(owners)  # no answer awaited
 
     @property
@@ -322,23 +361,45 @@ class RayRegistry:
     def open(self, config, owner: str) -> RemoteRun:
         """A new run on the cluster, held by the owner's page ``owner``, with an idle job."""
         code, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-        resources = {"num_cpus": 1}
-        if engine.current().resources.get("GPU", 0) > 0 and config.device != "cpu":
-            resources = {"num_cpus": 0, "num_gpus": engine.gpu_share()}
-        kind, amount = ("GPU", resources["num_gpus"]) if "num_gpus" in resources else ("CPU", 1)
-        room = _ray().available_resources().get(kind, 0) >= amount
-        # In line first: the actor, once placed, leaves it (a join after that would stay for good).
-        _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
-        actor = _actor_class().options(name=f"run-{code}", namespace=engine.NAMESPACE, lifetime="detached",
-                                       **resources).remote(code, secret, owner, self.grace_s, config,
-                                                           self.lease_s)
-        run = RemoteRun(self, actor, code, f"{code}.{secret}", config)
-        if room:  # a cluster with room places it in seconds; a full one: the page says at once that it waits
-            _ray().wait([run._ready], timeout=PLACE_WAIT_S)
+        run = RemoteRun(self, None, code, f"{code}.{secret}", config, place=self._place(code, secret, owner, config))
+        self._wait_if_room(run, config)
         with self._lock:
             self._runs[code] = run
         self._hold(run, owner, True)
         return run
+
+    def _place(self, code: str, secret: str, owner: str, config):
+        """The place of run ``code``, in the cluster's waiting line (see bnviz.cluster.run_actor)."""
+        # In line first: the run's actor, once placed, leaves it (a join after that would stay for good).
+        _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
+        return named(lambda: place_class().options(
+            name=f"place-{code}", namespace=engine.NAMESPACE, lifetime="detached", **resources_for(config.device),
+        ).remote(code, secret, owner, self.grace_s, config, self.lease_s))
+
+    @staticmethod
+    def _wait_if_room(run: RemoteRun, config) -> None:
+        """A cluster with room places a run in seconds: wait for that; on a full one the page says
+        at once that it waits."""
+        resources = resources_for(config.device)
+        kind, amount = ("GPU", resources["num_gpus"]) if "num_gpus" in resources else ("CPU", 1)
+        if _ray().available_resources().get(kind, 0) >= amount:
+            _ray().wait([run._ready], timeout=PLACE_WAIT_S)
+
+    def reopen(self, run: RemoteRun, config) -> None:
+        """A new job for ``run``: its actor (and its place, if the job had not ended) ends, and a
+        new place opens a new run's actor with an idle job under the same code and owner token,
+        held by this replica's owners' pages; the run waits in line as a new one does."""
+        ray = _ray()
+        for actor in (run.actor, run.place_actor):
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
+        with self._lock:
+            owners = sorted(self._held.get(run.code, ())) or ["owner"]
+        secret = run.owner_token.partition(".")[2]
+        run.behind(self._place(run.code, secret, owners[0], config), config=config)
+        self._wait_if_room(run, config)
+        for owner in owners[1:]:
+            run.call("owner_back", secret, owner)
 
     def _lookup(self, code: str) -> RemoteRun | None:
         ray = _ray()
@@ -347,10 +408,12 @@ class RayRegistry:
         if run is not None:
             return run
         try:
-            actor = ray.get_actor(f"run-{code}", namespace=engine.NAMESPACE)
-        except ValueError:  # no such actor: an unknown, expired or mistyped code
-            return None
-        run = RemoteRun(self, actor, code, "")
+            run = RemoteRun(self, ray.get_actor(f"run-{code}", namespace=engine.NAMESPACE), code, "")
+        except ValueError:  # no run's actor: a run waiting for its place, or an unknown, expired or mistyped code
+            try:
+                run = RemoteRun(self, None, code, "", place=ray.get_actor(f"place-{code}", namespace=engine.NAMESPACE))
+            except ValueError:
+                return None
         with self._lock:
             return self._runs.setdefault(code, run)
 
@@ -402,7 +465,11 @@ class RayRegistry:
         """End the run: its actor releases the job and ends (one still waiting is taken out)."""
         if run.queued:
             waiting_line().leave.remote(run.code)
-            _ray().kill(run.actor, no_restart=True)
+            _ray().kill(run.place_actor, no_restart=True)
+            try:  # placed meanwhile: the run's actor it opened goes too
+                _ray().kill(_ray().get_actor(f"run-{run.code}", namespace=engine.NAMESPACE), no_restart=True)
+            except ValueError:
+                pass
         else:
             try:
                 run.call("end")

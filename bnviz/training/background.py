@@ -23,7 +23,7 @@ log = logging.getLogger("bnviz")
 class Progress:
     """What every background job's snapshot starts with (the sweep's and the class's add their data)."""
 
-    state: str  # "running", "stopped", "finished" or "failed"
+    state: str  # "running", "stopped", "finished", "failed"; "waiting": not placed on the cluster yet
     step: int
     total: int
     elapsed: float

@@ -105,3 +105,10 @@ class ClassJob(Background):
             return ClassSnapshot(self._state, self._step, self.total, self._elapsed, self._eta(),
                                  np.array(self._losses).reshape(-1, n), np.array(self._accuracy).reshape(-1, n),
                                  tuple(self._accuracy_steps), tuple(self._diverged), self.setup.device)
+
+
+def waiting(n: int, setup: Setup) -> ClassSnapshot:
+    """The snapshot of a class's job of ``n`` models that has not begun (on a Ray cluster: waiting
+    for a place)."""
+    return ClassSnapshot("waiting", 0, setup.total_steps, 0.0, None, np.zeros((0, n), dtype=np.float32),
+                         np.zeros((0, n)), (), (None,) * n, setup.device)

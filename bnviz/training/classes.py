@@ -150,17 +150,21 @@ class Class:
         with self._lock:
             self.open = bool(is_open)
 
-    def start(self, data) -> ClassJob:
-        """Train every entry together (:class:`JobRefused` over the cap, ClassRefused with none)."""
+    def start(self, data, launch=None) -> ClassJob:
+        """Train every entry together (:class:`JobRefused` over the cap, ClassRefused with none):
+        in a thread of this process on ``data``, or as ``launch(members, setup, data)`` starts it
+        (the page's engine: :func:`bnviz.cluster.engine.start_class`)."""
         with self._lock:
             if self.job is not None:
                 raise ClassRefused("class_started")
             if not self.entries:
                 raise ClassRefused("class_empty")
-            job = ClassJob([e.member for e in self.entries.values()], data, self.setup)
-            job.start()
-            self.job = job
-            return job
+            members = [e.member for e in self.entries.values()]
+            if launch is None:
+                self.job = ClassJob(members, data, self.setup).start()
+            else:
+                self.job = launch(members, self.setup, lambda: data)
+            return self.job
 
     def stop(self) -> None:
         if self.job is not None:

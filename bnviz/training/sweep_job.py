@@ -57,6 +57,14 @@ class SweepJob(Background):
                 {m: list(v) for m, v in self._diverged.items()}, self.config.device)
 
 
+def waiting(config: sweep.SweepConfig) -> SweepSnapshot:
+    """The snapshot of a sweep that has not begun (on a Ray cluster: waiting for a place)."""
+    k = len(config.lrs)
+    return SweepSnapshot("waiting", 0, config.total_steps, 0.0, None, tuple(config.lrs),
+                         {m: np.zeros((0, k)) for m in models.MODELS}, {m: np.zeros((0, k)) for m in models.MODELS},
+                         {m: [None] * k for m in models.MODELS}, config.device)
+
+
 def frames(snap: SweepSnapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(acc, loss) tables of a snapshot for the page's charts: the last finished epoch's test
     accuracy per (model, lr) with whether the run diverged, and every step's loss up to where the

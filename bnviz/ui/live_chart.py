@@ -122,7 +122,8 @@ def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None 
     # The SVG export keeps the chart as drawn now (every row, these parameters) ...
     shown = present(vega_spec(builder, {n: t.frame for n, t in tables.items()}, params=params, **options))
     # ... the browser gets a spec that changes only with the options, and the rows and parameters beside it.
-    vega_lite = {k: v for k, v in _themed(_fitted(shown)).items() if k not in ("datasets", "usermeta")}
+    fitted = _fitted(shown)
+    vega_lite = {k: v for k, v in _themed(fitted).items() if k not in ("datasets", "usermeta")}
     if params:
         vega_lite["params"] = [{**p, "value": 0} if p["name"] in params else p for p in vega_lite["params"]]
     spec_id, vega, followed = _compiled(json.dumps(vega_lite, sort_keys=True, ensure_ascii=False))
@@ -132,8 +133,8 @@ def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None 
     if held is None or held["spec"] != spec_id or held["asked"] != asked:
         held = held_all[key] = {"spec": spec_id, "asked": asked, "tables": {}, "sent_spec": False}
     meta = {"key": key, "spec_id": spec_id, "spec": None if held["sent_spec"] else vega, "feeds": {},
-            "params": params or {}, "follow": followed, "vega": static_files.url("vendor/vega/vega.min.js"),
-            "png": t("save_png")}
+            "params": params or {}, "follow": followed, "fit": fitted.get("width") == "container",
+            "vega": static_files.url("vendor/vega/vega.min.js"), "png": t("save_png")}
     data = {}
     for name, table in tables.items():
         d = feeds.delta(table, held["tables"].get(name))

@@ -35,13 +35,48 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    pg = context.new_page()
-    count_runs(pg)
+@pytest.fixture(scope="session")
+def kept_pages(browser):
+    """One context and page per kind of screen, kept for this worker's tests (see :func:`reused`)."""
+    kept = {}
+    yield kept
+    for context, _ in kept.values():
+        context.close()
+
+
+def reused(kept: dict, browser, request, kind: str, **options):
+    """The page of ``kind`` (a desk, a phone, a projector: ``options`` of its context), kept from
+    the test before and handed over clean: nothing stored, its websocket closed (about:blank: the
+    server's session ends as when a tab closes), runs counted afresh. A page load in a fresh
+    context cost Chromium ~6 CPU-s here, in a kept page ~3 (its renderer and compiled scripts
+    stay): Chromium was ~40 % of the browser tests' CPU. After a failed test the page is dropped
+    and the next test gets a new one."""
+    context, pg = kept.get(kind, (None, None))
+    if pg is None:
+        context = browser.new_context(**options)
+        pg = context.new_page()
+        count_runs(pg)
+        kept[kind] = context, pg
+    pg.set_viewport_size(options["viewport"])
+    pg.bnviz_runs = 0
+    failed = request.session.testsfailed
     yield pg
-    context.close()
+    try:
+        if request.session.testsfailed > failed:
+            raise RuntimeError("a failed test's page is not handed on")
+        if pg.url.startswith("http"):
+            pg.evaluate("() => { window.localStorage.clear(); window.sessionStorage.clear(); }")
+        pg.goto("about:blank")
+        context.clear_cookies()
+    except Exception:
+        kept.pop(kind, None)
+        context.close()
+
+
+@pytest.fixture
+def page(kept_pages, browser, request):
+    yield from reused(kept_pages, browser, request, "desk", viewport={"width": 1400, "height": 1000},
+                      locale="en-US")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import no_exception
+from tests.browser.conftest import no_exception, reused
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
@@ -36,17 +36,14 @@ BOX = """e => { const r = e.getBoundingClientRect();
 
 
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(locale="en-US", **PHONE)
-    yield context.new_page()
-    context.close()
+def phone(kept_pages, browser, request):
+    yield from reused(kept_pages, browser, request, "phone", locale="en-US", **PHONE)
 
 
 @pytest.fixture
-def projector(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 720})
-    yield context.new_page()
-    context.close()
+def projector(kept_pages, browser, request):
+    yield from reused(kept_pages, browser, request, "projector", locale="en-US",
+                      viewport={"width": 1280, "height": 720})
 
 
 def fits(page, settle_s: float = 10.0):

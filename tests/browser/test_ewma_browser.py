@@ -15,6 +15,11 @@ CHART_MARKS = "[data-testid='stVegaLiteChart'] canvas"  # charts ask vega-embed 
 
 
 def test_page_draws_its_charts(page, server):
+    asked = []  # every address the page asks for: only the app's own server (a class may be offline)
+
+    def heard(request):
+        asked.append(request.url)
+    page.on("request", heard)
     open_page(page, server, "ewma", EN["ewma_title"])
     page.wait_for_function(f"document.querySelectorAll(\"{CHART_MARKS}\").length >= 3", timeout=30_000)
     page.wait_for_timeout(500)
@@ -27,6 +32,9 @@ def test_page_draws_its_charts(page, server):
     no_exception(page)
     assert "0.02 × 40 = 0.8" in page.inner_text("body")
     assert page.locator("[data-row='ewma-b1'] output").inner_text() == "0.9 · ≈ 10 values"
+    outside = [url for url in asked if not url.startswith((server.url(""), "data:", "blob:"))]
+    assert asked and not outside, outside
+    page.remove_listener("request", heard)
     shots = ROOT / "docs" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     screenshot(page, str(shots / "ewma.png"))

@@ -14,6 +14,11 @@ CANVAS = "[data-testid='stVegaLiteChart'] canvas"
 
 
 def test_the_seed_redraws_every_chart_with_no_server_run(page, server):
+    said = []  # what the page printed: a chart whose input was not found says so there
+
+    def heard(message):
+        said.append(f"{message.type}: {message.text}")
+    page.on("console", heard)
     open_page(page, server, "tuning", EN["tune_title"])
     page.locator(CANVAS).nth(3).wait_for(timeout=30_000)
     page.wait_for_timeout(800)
@@ -21,10 +26,13 @@ def test_the_seed_redraws_every_chart_with_no_server_run(page, server):
     before = [chart_pixels(page, i) for i in range(4)]  # search, α against ε, coarse to fine, β samples
     table = page.locator("[data-testid='stTable']").first.inner_text()
     watch_runs(page)
+    seed = page.locator("#tune-seed").input_value()
     drag(page, "#tune-seed", to=0.5)  # another draw of the random points, the mouse still pressed
     page.wait_for_timeout(300)
     assert runs_seen(page) == 0
-    assert all(redrawn(page, b, i) for i, b in enumerate(before))  # the points of every chart moved
+    still = [i for i, b in enumerate(before) if not redrawn(page, b, i)]  # the points of every chart moved
+    assert not still, (f"charts {still} of 4 not redrawn; seed {seed} → {page.locator('#tune-seed').input_value()}; "
+                       f"{len(page.locator(CANVAS).all())} canvases; the page said: {said[-12:]}")
     assert runs_seen(page) == 0  # drawn in the browser: the mouse is still pressed
     page.mouse.up()
     expect(page).to_have_url(re.compile(r"[?&]tseed=\d+"), timeout=20_000)  # committed on release
@@ -39,6 +47,7 @@ def test_the_seed_redraws_every_chart_with_no_server_run(page, server):
     after = [chart_pixels(page, i) for i in range(4)]
     assert after[2] != before[2]
     no_exception(page)
+    page.remove_listener("console", heard)
 
 
 def test_the_page_in_chinese(page, server):

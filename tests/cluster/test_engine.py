@@ -164,6 +164,47 @@ def test_a_run_beyond_the_clusters_places_waits_and_starts_when_one_frees(ray_en
             run.registry.drop(run)
 
 
+def test_a_run_that_ends_frees_its_place_stays_watchable_and_its_next_job_waits_in_line(ray_engine):
+    """A Stop frees the cluster's place at once, as a thread's slot is freed in one process, not
+    when the owner's page closes: the run waiting next trains. The stopped run's history and
+    readings stay, from any replica; its next job (a Start after the end) waits in line as a new
+    run does, under the same code, and trains once a place frees."""
+    from bnviz.cluster import remote
+
+    first = placed(remote.REGISTRY.open(LONG, owner="page-a"))
+    other = remote.RayRegistry()  # another replica
+    second = other.open(SMALL, owner="page-b")
+    try:
+        first.job.start()
+        until(lambda: (s := first.snapshot()) is not None and s.step >= 3, 60, "3 steps")
+        assert second.queued and second.place() == 1  # the one CPU is the first run's
+        first.job.stop()
+        placed(second)  # at once: the first run's page is still open
+        second.job.step()
+        assert second.job.wait_parked(30)
+        stopped = first.snapshot()
+        assert stopped.state == "finished" and stopped.reason_key == "job_stopped" and stopped.step >= 3
+        seen = remote.RayRegistry().find(first.code)  # watched from a third replica: all of it is there
+        assert seen.snapshot().step == stopped.step and len(seen.snapshot().loss) == stopped.step
+        assert seen.job.readouts().by_hand("conv1", 0)["step"] == stopped.step
+        assert len(first.job.readouts().export_weights()) > 10_000
+
+        second.new_job(SMALL)  # a Reset while it holds its place: the job replaced there, no line
+        assert not second.queued and second.snapshot().state == "idle" and second.snapshot().step == 0
+        old_job = first.job.id
+        first.new_job(SMALL)  # a Start after the end: a new job, in line behind the second run
+        first.job.start()  # made once it is placed
+        assert first.queued and first.place() == 1 and first.owner_token.startswith(first.code)
+        assert other.find(first.code) is not None  # a watcher's link still finds it while it waits
+        second.job.start()  # ends after its 8 steps: its place goes to the first run's new job
+        snap = until(lambda: (s := first.snapshot()) is not None and s.step > 0 and s, 120, "the new job to train")
+        assert first.job.id != old_job and snap.config.epochs == SMALL.epochs
+        assert remote.RayRegistry().find_owned(first.owner_token) is not None  # the owner token still holds it
+    finally:
+        remote.REGISTRY.drop(first)
+        other.drop(second)
+
+
 def test_a_dead_worker_ends_its_run_with_its_history_kept(ray_engine, cluster):
     from bnviz.cluster import remote
 

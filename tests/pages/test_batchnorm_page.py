@@ -128,6 +128,8 @@ def test_a_page_run_sends_every_live_chart_whole_with_its_spec_and_the_scrubber(
         assert {c["key"] for c in charts if c["follow"]} == followers, panel
         for chart, drawn in zip(charts, drawn_specs(at)):
             assert chart["spec"]["$schema"].endswith("vega/v6.json")  # Vega, compiled on the server
+            # Told to follow its container's width exactly when Vega's width follows it (on a window resize).
+            assert chart["fit"] == ("containerSize()" in json.dumps(chart["spec"].get("signals", []))), chart["key"]
             assert all(feed["whole"] for feed in chart["feeds"].values())
             for name, rows in chart["rows"].items():  # the rows sent are every row the chart shows
                 assert len(rows) == len(drawn["datasets"][name]), (chart["key"], name)

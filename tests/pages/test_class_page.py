@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz.training import classes
 from bnviz.ui.strings import STRINGS
-from tests.pages.conftest import APP, drawn_datasets, no_traceback, set_language, texts
+from tests.pages.conftest import APP, drawn_datasets, drawn_specs, no_traceback, set_language, texts
 
 PAGE = "pages/class.py"
 HOSTILE = "<img src=x>**b**$x$"  # 19 characters: markup, markdown and LaTeX
@@ -57,6 +57,19 @@ def submit(at, nick, lr=None, **settings):
     at.button(key="cl_submit").click().run()
     no_traceback(at)
     return at
+
+
+def pending_marks(at, lang="en") -> list[str]:
+    """The nicknames the board's accuracy chart, rendered (vl-convert), draws as not measured yet."""
+    import vl_convert
+
+    spec = drawn_specs(at)[0]
+    datasets = {name: frame.astype(object).where(frame.notna(), None).to_dict("records")
+                for name, frame in drawn_datasets(at, 0).items()}
+    svg = vl_convert.vegalite_to_svg({**spec, "datasets": datasets})
+    label = STRINGS[lang]["class_pending"]
+    return sorted(re.search(r"; [^;]*: ([^;]*); [^;]*: " + re.escape(label), mark).group(1)
+                  for mark in re.findall(r'aria-label="([^"]*)"', svg) if mark.endswith(label))
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +146,8 @@ def test_the_class_trains_together_and_everyone_sees_the_board_and_their_place()
         p = student(code, "zh" if k == 1 else "en")
         submit(p, nick, lr=lr, cl_bn=bn)
         pupils.append(p)
+    at.run()  # the board before Start: the class's choices, on the axis, not measured yet
+    assert pending_marks(at) == ["a", "b", "c"]
     at.button(key="cl_start").click().run()
     no_traceback(at)
     made = classes.REGISTRY.find(code)
@@ -144,6 +159,7 @@ def test_the_class_trains_together_and_everyone_sees_the_board_and_their_place()
     no_traceback(at)
     points = drawn_datasets(at, 0)["points"]
     assert list(points["nickname"]) == ["a", "b", "c"]
+    assert pending_marks(at) == []  # every model measured (or diverged: an ✕)
     assert points["diverged"].tolist() == [d is not None for d in snap.diverged_at]
     assert points["accuracy"].iloc[0] > 0.3
     assert at.get("download_button") and STRINGS["en"]["class_ratio"] in [m.label for m in at.metric]

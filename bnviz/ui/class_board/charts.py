@@ -21,9 +21,11 @@ def _model(title: str):
 
 
 def accuracy_chart(*, x_title: str, y_title: str, model_title: str, nick_title: str, diverged_label: str,
-                   height: int = 320) -> alt.LayerChart:
+                   pending_label: str, height: int = 320) -> alt.LayerChart:
     """Every student's latest test accuracy against their rate ("points"), BN or not in two
-    colours; a diverged model is an ✕ at the bottom; a model not yet measured is not drawn."""
+    colours; a diverged model is an ✕ at the bottom; a model not yet measured (submitted, or
+    training before its first test) a hollow circle on the axis, so the board shows the class's
+    choices from the first submission on."""
     data = alt.Chart(alt.NamedData("points"))
     x = alt.X("lr:Q", title=x_title, scale=LOG_X)
     tips = [_tip("nickname:N", nick_title), _tip("model:N", model_title), _tip("lr:Q", x_title, ".3g")]
@@ -33,7 +35,11 @@ def accuracy_chart(*, x_title: str, y_title: str, model_title: str, nick_title: 
     crosses = data.transform_filter("datum.diverged").transform_calculate(y="0.02", what=f"'{diverged_label}'") \
         .mark_point(shape=DIVERGED_SHAPE, size=140, filled=False, strokeWidth=2.5) \
         .encode(x, alt.Y("y:Q"), _model(model_title), tooltip=[*tips, alt.Tooltip("what:N", title="")])
-    return alt.layer(dots, crosses).properties(height=height, usermeta=CANVAS)
+    pending = data.transform_filter("!datum.diverged && !isValid(datum.accuracy)") \
+        .transform_calculate(y="0", what=f"'{pending_label}'") \
+        .mark_point(shape="circle", size=70, opacity=0.9, filled=False, strokeWidth=1.5) \
+        .encode(x, alt.Y("y:Q"), _model(model_title), tooltip=[*tips, alt.Tooltip("what:N", title="")])
+    return alt.layer(dots, crosses, pending).properties(height=height, usermeta=CANVAS)
 
 
 def loss_chart(*, x_title: str, y_title: str, model_title: str, nick_title: str, height: int = 260) -> alt.Chart:

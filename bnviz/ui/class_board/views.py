@@ -67,6 +67,7 @@ def _open_class() -> None:
 
 
 def _teacher_action(action: str) -> None:
+    from bnviz.cluster import engine
     from bnviz.training.manager import JobRefused
     from bnviz.ui.batchnorm.session import dataset
 
@@ -79,7 +80,7 @@ def _teacher_action(action: str) -> None:
         elif action == "close":
             made.set_open(False)
         elif action == "start":
-            made.start(dataset()[0])
+            made.start(dataset()[0], launch=engine.start_class)
         elif action == "stop":
             made.stop()
         elif action == "reset":
@@ -156,12 +157,20 @@ def _status(made, snap) -> None:
         st.info(t("class_waiting" if made.open else "class_closed_now", n=n, max=made.max_entries),
                 icon=":material/groups:")
         return
+    if snap.state == "waiting":  # on a training cluster with every place taken
+        st.info(t("class_queued", n=n, place=made.job.place() or "?"), icon=":material/hourglass_top:")
+        return
     eta = t("sweep_eta", s=round(snap.eta)) if snap.eta is not None else ""
     st.progress(snap.step / max(1, snap.total),
                 text=t("class_progress", state=t(f"sweep_state_{snap.state}"), step=snap.step, total=snap.total,
                        n=n, s=round(snap.elapsed), eta=eta, device=snap.device))
     if snap.state == "failed":
-        st.error(t("sweep_failed"))
+        if getattr(made.job, "lost", False):  # on a training cluster: its machine died
+            st.error(t("class_lost"))
+        elif getattr(made.job, "expired", False):  # on a training cluster: its results were not kept
+            st.error(t("class_expired"))
+        else:
+            st.error(t("sweep_failed"))
 
 
 def board(code: str) -> None:
@@ -180,7 +189,7 @@ def board(code: str) -> None:
     nick, model = t("class_nickname"), t("bn_model")
     live_chart.show(charts.accuracy_chart, {"points": feeds.whole(f"{run}/points/{shown}", table)}, "cl_chart_acc",
                     x_title=t("sweep_axis_lr"), y_title=t("sweep_axis_acc"), model_title=model, nick_title=nick,
-                    diverged_label=t("tune_diverged"))
+                    diverged_label=t("tune_diverged"), pending_label=t("class_pending"))
     st.caption(t("class_acc_explain"))
     bands(table)
     c1, c2 = st.columns([3, 2])

@@ -620,6 +620,19 @@ STRINGS = {
     "sweep_state_stopped": "stopped",
     "sweep_state_finished": "finished",
     "sweep_state_failed": "failed",
+    "sweep_state_waiting": "waiting for a place",
+    "sweep_queued": "Waiting for a free place in the training cluster: every place is taken, and this sweep is "
+                    "number {place} in the line. It starts by itself when its turn comes; keep this page open.",
+    "sweep_lost": "The cluster's machine that trained this sweep has stopped, and the sweep with it. Its results "
+                  "up to then are still shown and can be downloaded. Press Start for a new sweep.",
+    "sweep_expired": "This sweep ended while this page was not looking (for two minutes), and the cluster did not "
+                     "keep its results. Press Start to run it again.",
+    "class_queued": "The class's {n} models wait for a free place in the training cluster: every place is taken, "
+                    "and this class is number {place} in the line. They start by themselves when its turn comes.",
+    "class_lost": "The cluster's machine that trained the class has stopped, and the training with it. The board "
+                  "keeps what it had; Reset lets the class submit and start again.",
+    "class_expired": "The class's training ended while no board was looking (for two minutes), and the cluster did "
+                     "not keep its results. Reset lets the class submit and start again.",
     "sweep_failed": "The sweep failed (the server's log has the details). Press Start to try again.",
     "sweep_axis_lr": "learning rate α (log scale)",
     "sweep_axis_acc": "test accuracy",
@@ -676,7 +689,8 @@ STRINGS = {
     "class_closed_now": "Submissions are closed: {n} models are in. Press Start to train them.",
     "class_progress": "{state} · step {step}/{total} · {n} models together · {s} s{eta} · {device}",
     "class_nickname": "Nickname",
-    "class_acc_explain": "Each dot is one student's model: its test accuracy (1,000 images, measured 8 times during the training) against its learning rate. ✕: the loss became infinite or passed 1000, and the model stopped there.",
+    "class_acc_explain": "Each dot is one student's model: its test accuracy (1,000 images, measured 8 times during the training) against its learning rate. ✕: the loss became infinite or passed 1000, and the model stopped there. ○ on the axis: submitted, not measured yet.",
+    "class_pending": "not measured yet",
     "class_leaderboard": "Leaderboard",
     "class_download": "Download the class's results (CSV)",
     "class_band": "Rates that worked, {model} (decades)",

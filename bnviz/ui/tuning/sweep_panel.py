@@ -26,10 +26,10 @@ def rates() -> tuple[float, ...]:
 
 
 def _start() -> None:
+    from bnviz.cluster import engine
     from bnviz.training.config import pick_device
     from bnviz.training.manager import JobRefused
     from bnviz.training.sweep import SweepConfig
-    from bnviz.training.sweep_job import SweepJob
     from bnviz.ui.batchnorm.session import dataset
 
     s = st.session_state
@@ -41,7 +41,7 @@ def _start() -> None:
     config = SweepConfig(lrs=lrs, activation=s["sw_act"], epochs=s["sw_epochs"], train_limit=s["sw_subset"],
                          device=pick_device())
     try:
-        s[JOB] = SweepJob(config, dataset()[0]).start()
+        s[JOB] = engine.start_sweep(config, lambda: dataset()[0])
     except JobRefused as err:
         s["_sweep_note"] = (f"err_{err.key}", err.params)
 
@@ -145,12 +145,17 @@ def progress() -> None:
     from bnviz.ui.batchnorm import charts
 
     snap = job.snapshot()
+    if snap.state == "waiting":  # on a training cluster with every place taken
+        st.info(t("sweep_queued", place=job.place() or "?"), icon=":material/hourglass_top:")
+        return
     eta = t("sweep_eta", s=round(snap.eta)) if snap.eta is not None else ""
     st.progress(snap.step / max(1, snap.total),
                 text=t("sweep_progress", state=t(f"sweep_state_{snap.state}"), step=snap.step, total=snap.total,
                        s=round(snap.elapsed), eta=eta, device=snap.device))
     if snap.state == "failed":
-        st.error(t("sweep_failed"))
+        why = "sweep_lost" if getattr(job, "lost", False) else "sweep_expired" if getattr(job, "expired", False) \
+            else "sweep_failed"
+        st.error(t(why))
     model = t("bn_model")
     if len(snap.accuracy["lenet"]):
         live_chart.show(charts.sweep_accuracy_chart, {"acc": live_tables.sweep_accuracy(snap, job.id)},
