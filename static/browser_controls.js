@@ -1,8 +1,10 @@
 // bnviz live controls: the inputs that the charts bind to, a Play timer, and commits to Python.
 //
 // Every chart parameter is bound to one of this panel's <input> elements by its id (Vega-Lite
-// `bind: {element: "#id"}`): Vega listens to the element's "input" events and redraws in the
-// browser, with no server run. Python hears of a value only when a change is committed: a drag
+// `bind: {element: "#id, body:not(:has(#id))", event: "bnviz-id"}`, browser_controls.param): Vega
+// listens for the control's own event and redraws in the browser, with no server run. A chart
+// drawn before this panel was on the page found no input and listens on the body instead: every
+// move is told to both (tell). Python hears of a value only when a change is committed: a drag
 // released, a key press followed by QUIET_MS of quiet, a click, or the end of Play. The words and
 // numbers shown beside the inputs were computed by the server for every position: nothing here
 // computes a formula, it only picks.
@@ -21,6 +23,16 @@ export default function (component) {
 
   function announce(el) {
     el.dispatchEvent(new Event("input"));
+  }
+
+  function tell(id) {
+    // Vega reads the target's value in its listener; the body holds it only while it is told.
+    const el = byId(id);
+    const name = "bnviz-" + id;
+    el.dispatchEvent(new Event(name));
+    document.body.value = el.value;
+    document.body.dispatchEvent(new Event(name));
+    delete document.body.value;
   }
 
   function commit() {
@@ -114,7 +126,7 @@ export default function (component) {
       el.min = String(c.min ?? 0);
       el.max = String(c.max);
       el.setAttribute("aria-label", c.label || c.id);
-      el.oninput = () => showText(c);
+      el.oninput = () => { tell(c.id); showText(c); };
       el.onchange = commitSoon;
       el.onpointerdown = () => { stopPlay(false); state.held = true; };
       el.onpointerup = el.onpointercancel = () => { state.held = false; };
@@ -134,7 +146,7 @@ export default function (component) {
         };
         return b;
       }));
-      el.oninput = () => { paintChoice(c); showRows(); };
+      el.oninput = () => { tell(c.id); paintChoice(c); showRows(); };
     } else if (c.kind === "toggle") {
       const el = byId(c.id);
       const box = r.querySelector("input[type=checkbox]");
@@ -142,7 +154,7 @@ export default function (component) {
         setValue(c, box.checked ? 1 : 0);
         commit();
       };
-      el.oninput = () => { box.checked = el.value === "1"; };
+      el.oninput = () => { tell(c.id); box.checked = el.value === "1"; };
     } else if (c.kind === "play") {
       const button = r.querySelector("button");
       button.onclick = () => (state.playing ? stopPlay(true) : startPlay(c));
@@ -170,6 +182,8 @@ export default function (component) {
     if (c.kind === "choice") paintChoice(c);
     if (c.kind === "range") showText(c);
   }
+  // Charts drawn before the panel learn every value now (a chart bound to the input: no change).
+  for (const c of controls) if (c.kind !== "play") tell(c.id);
   showRows();
   paintPlay();
   panel.dataset.ready = "1"; // the inputs hold the server's range and values (until now: the markup's 0..1)

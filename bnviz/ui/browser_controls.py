@@ -121,8 +121,26 @@ def panel(name: str, controls: tuple[Control, ...], texts: dict[str, dict[str, A
 
 
 def param(name: str, element_id: str) -> alt.Parameter:
-    """A chart parameter that follows the control ``element_id`` (its value: the position, as text)."""
-    return alt.param(name=name, bind=alt.BindDirect(element=f"#{element_id}"))
+    """A chart parameter that follows the control ``element_id`` (its value: the position, as text).
+
+    Vega looks its element up once, when the chart is drawn, and Streamlit may draw a chart before
+    the panel (each is a lazily loaded part of its page: seen on a busy machine, the chart then
+    never moved). So the selector falls back to the page's body while the input is not there, and
+    Vega listens for the control's own event (:func:`event`), which the panel's script sends on
+    the input and on the body alike (``static/browser_controls.js``)."""
+    selector = f"#{element_id}, body:not(:has(#{element_id}))"
+    return alt.param(name=name, bind=alt.BindDirect(element=selector, event=event(element_id)))
+
+
+def event(element_id: str) -> str:
+    """The event the panel sends when the control ``element_id`` moves (its value on the target)."""
+    return f"bnviz-{element_id}"
+
+
+def bound_id(bind) -> str | None:
+    """The control a chart parameter's ``bind`` (made by :func:`param`) follows, or None."""
+    element = bind.get("element", "") if isinstance(bind, dict) else ""
+    return element.split(",")[0].strip()[1:] if isinstance(element, str) and element.startswith("#") else None
 
 
 def bound_values() -> dict[str, int]:

@@ -23,7 +23,7 @@ from collections import OrderedDict
 import streamlit as st
 
 from bnviz.server import feeds
-from bnviz.ui import static_files
+from bnviz.ui import browser_controls, static_files
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
 from bnviz.ui.vega import vega_spec
@@ -58,10 +58,9 @@ def _compiled(vega_lite: str) -> tuple[str, dict, dict]:
     vega = vl_convert.vegalite_to_vega(json.loads(vega_lite), vl_version=VL_VERSION)
     followed = {}
     for signal in vega.get("signals", []):
-        bind = signal.pop("bind", None)
-        element = bind.get("element", "") if isinstance(bind, dict) else ""
-        if element.startswith("#"):
-            followed[signal["name"]] = element[1:]
+        element = browser_controls.bound_id(signal.pop("bind", None))
+        if element:
+            followed[signal["name"]] = element
     return hashlib.sha1(vega_lite.encode()).hexdigest()[:16], vega, followed
 
 

@@ -6,6 +6,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from bnviz.ui import browser_controls
 from bnviz.ui.strings import STRINGS
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -158,4 +159,4 @@ def spec_nodes(spec):
 def bound_elements(spec) -> set[str]:
     """The ids of the live controls a chart's parameters follow."""
     binds = (param.get("bind") for node in spec_nodes(spec) for param in node.get("params", []))
-    return {b["element"][1:] for b in binds if isinstance(b, dict) and str(b.get("element", "")).startswith("#")}
+    return {element for element in map(browser_controls.bound_id, binds) if element}

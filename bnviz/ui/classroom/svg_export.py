@@ -32,14 +32,13 @@ def _fix_bound(spec, bound: dict) -> None:
     """Parameters bound to a live control take its committed value (no browser, no control)."""
     if isinstance(spec, dict):
         for param in spec.get("params", []):
-            bind = param.get("bind")
-            element = bind.get("element", "") if isinstance(bind, dict) else ""
-            if element.startswith("#") and element[1:] in bound:
+            element = browser_controls.bound_id(param.get("bind"))
+            if element in bound:
                 param.pop("bind")
                 if "select" in param:
-                    param["value"] = [{field: bound[element[1:]] for field in param["select"].get("fields", [])}]
+                    param["value"] = [{field: bound[element] for field in param["select"].get("fields", [])}]
                 else:
-                    param["value"] = bound[element[1:]]
+                    param["value"] = bound[element]
         for value in spec.values():
             _fix_bound(value, bound)
     elif isinstance(spec, list):
