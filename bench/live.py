@@ -8,8 +8,8 @@ replaced, refresh → drawn p95 0.7–1.3 s on the phone.
 
 One server trains one run (12,000 images an epoch, 12 epochs); one Chromium tab watches its
 histograms and one its Figure 1 at the page's 1 s refresh, on a desktop (1400 × 1100) and on a
-phone (390 × 844, its CPU throttled 4× through the DevTools protocol). Once the run has 1, 5 and
-10 epochs of history, every tab is measured over the same window of ticks:
+phone (390 × 844, its CPU throttled 4× through the DevTools protocol while it is measured). Once
+the run has 1, 5 and 10 epochs of history, every tab is measured over the same window of ticks:
 
 - renderer CPU per refresh: the DevTools ``TaskDuration`` the tab's renderer spent over the
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
@@ -65,8 +65,6 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
         "bytes", received["bytes"] + len(payload))))
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
-    if phone:
-        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
     page.goto(server.url(f"batchnorm?watch={code}"), timeout=120_000)
     wait_ready(page, timeout=120_000)
     page.get_by_role("tab", name=STRINGS["en"][TABS[tab]]).click()
@@ -74,6 +72,17 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     page.evaluate(OBSERVE_RUNS)
     page.evaluate(OBSERVE_CHARTS)
     return {"page": page, "cdp": cdp, "received": received, "tab": tab, "phone": phone}
+
+
+def _throttled(watchers: list[dict], on: bool) -> None:
+    """The phones' CPU 4× slower while they are measured. Between windows they run at full speed:
+    four throttled renderers took so much of the two cores that the run's tenth epoch took over
+    20 minutes to come. A second lets a phone's backlog show before a window begins."""
+    for w in watchers:
+        if w["phone"]:
+            w["cdp"].send("Emulation.setCPUThrottlingRate", {"rate": 4 if on else 1})
+    if on:
+        time.sleep(1.0)
 
 
 def _task_s(cdp) -> float:
@@ -145,12 +154,15 @@ def run() -> None:
                 while _epoch(owner) < epochs:  # five tabs on two cores: ~30 s an epoch here
                     time.sleep(1)
                 print(f"  {epochs} epoch(s) of history: measuring", file=sys.stderr, flush=True)
+                _throttled(watchers, True)
                 started = [_begin(w) for w in watchers]
                 time.sleep(WINDOW_S)
                 rows += [_row(epochs, w, _end(w, at)) for w, at in zip(watchers, started)]
+                _throttled(watchers, False)
             while "finished" not in owner.locator("[data-testid='stProgress']").first.inner_text():
                 time.sleep(1)  # scrubbing a finished run: no refresh draws or runs in between
             time.sleep(3)
+            _throttled(watchers, True)
             scrubs = [_scrubbing(w) for w in watchers if w["tab"] == "histograms"]
             browser.close()
     finally:

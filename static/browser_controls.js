@@ -1,7 +1,7 @@
 // bnviz live controls: the inputs that the charts bind to, a Play timer, and commits to Python.
 //
 // Every chart parameter is bound to one of this panel's <input> elements by its id (Vega-Lite
-// `bind: {element: "#id, body:not(:has(#id))", event: "bnviz-id"}`, browser_controls.param): Vega
+// `bind: {element: "#id, body:is(:not(:has(#id)))", event: c.event}`, browser_controls.param): Vega
 // listens for the control's own event and redraws in the browser, with no server run. A chart
 // drawn before this panel was on the page found no input and listens on the body instead: every
 // move is told to both (tell). Python hears of a value only when a change is committed: a drag
@@ -25,13 +25,12 @@ export default function (component) {
     el.dispatchEvent(new Event("input"));
   }
 
-  function tell(id) {
+  function tell(c) {
     // Vega reads the target's value in its listener; the body holds it only while it is told.
-    const el = byId(id);
-    const name = "bnviz-" + id;
-    el.dispatchEvent(new Event(name));
+    const el = byId(c.id);
+    el.dispatchEvent(new Event(c.event));
     document.body.value = el.value;
-    document.body.dispatchEvent(new Event(name));
+    document.body.dispatchEvent(new Event(c.event));
     delete document.body.value;
   }
 
@@ -126,7 +125,7 @@ export default function (component) {
       el.min = String(c.min ?? 0);
       el.max = String(c.max);
       el.setAttribute("aria-label", c.label || c.id);
-      el.oninput = () => { tell(c.id); showText(c); };
+      el.oninput = () => { tell(c); showText(c); };
       el.onchange = commitSoon;
       el.onpointerdown = () => { stopPlay(false); state.held = true; };
       el.onpointerup = el.onpointercancel = () => { state.held = false; };
@@ -146,7 +145,7 @@ export default function (component) {
         };
         return b;
       }));
-      el.oninput = () => { tell(c.id); paintChoice(c); showRows(); };
+      el.oninput = () => { tell(c); paintChoice(c); showRows(); };
     } else if (c.kind === "toggle") {
       const el = byId(c.id);
       const box = r.querySelector("input[type=checkbox]");
@@ -154,7 +153,7 @@ export default function (component) {
         setValue(c, box.checked ? 1 : 0);
         commit();
       };
-      el.oninput = () => { tell(c.id); box.checked = el.value === "1"; };
+      el.oninput = () => { tell(c); box.checked = el.value === "1"; };
     } else if (c.kind === "play") {
       const button = r.querySelector("button");
       button.onclick = () => (state.playing ? stopPlay(true) : startPlay(c));
@@ -183,7 +182,7 @@ export default function (component) {
     if (c.kind === "range") showText(c);
   }
   // Charts drawn before the panel learn every value now (a chart bound to the input: no change).
-  for (const c of controls) if (c.kind !== "play") tell(c.id);
+  for (const c of controls) if (c.kind !== "play") tell(c);
   showRows();
   paintPlay();
   panel.dataset.ready = "1"; // the inputs hold the server's range and values (until now: the markup's 0..1)

@@ -115,7 +115,7 @@ def panel(name: str, controls: tuple[Control, ...], texts: dict[str, dict[str, A
     positions.update(values or {})
     st.session_state[BOUND] = {**st.session_state.get(BOUND, {}), **positions}
     data = {"controls": [{"id": c.id, "kind": c.kind, "target": c.target, "seconds": c.seconds,
-                          **texts.get(c.id, {})} for c in controls],
+                          "event": event(c.id), **texts.get(c.id, {})} for c in controls],
             "values": positions}
     _component(name, controls)(data=data, key=key, on_commit_change=lambda: _commit(key, controls))
 
@@ -127,8 +127,9 @@ def param(name: str, element_id: str) -> alt.Parameter:
     the panel (each is a lazily loaded part of its page: seen on a busy machine, the chart then
     never moved). So the selector falls back to the page's body while the input is not there, and
     Vega listens for the control's own event (:func:`event`), which the panel's script sends on
-    the input and on the body alike (``static/browser_controls.js``)."""
-    selector = f"#{element_id}, body:not(:has(#{element_id}))"
+    the input and on the body alike (``static/browser_controls.js``). (``:is`` forgives a browser
+    without ``:has``: there the selector is the input's alone, as before.)"""
+    selector = f"#{element_id}, body:is(:not(:has(#{element_id})))"
     return alt.param(name=name, bind=alt.BindDirect(element=selector, event=event(element_id)))
 
 
