@@ -113,9 +113,16 @@ def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     page.wait_for_function(CONTROLS_READY, polling=100, timeout=timeout)
 
 
+SCREEN_TOLD = "() => document.documentElement.dataset.bnvizScreen === 'told'"
+
+
 def open_page(page, server, path: str, title: str):
+    """Open an app page and wait until it is drawn for this screen: a phone's or a wide screen's
+    first run is followed by another once the page helper has said so (bnviz/ui/page.js), and a
+    click in between could land in the page being replaced."""
     page.goto(server.url(path))
     page.locator("h1", has_text=title).first.wait_for(timeout=30_000)
+    page.wait_for_function(SCREEN_TOLD, polling=100, timeout=30_000)
     wait_ready(page)
     return page
 

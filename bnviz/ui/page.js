@@ -20,8 +20,12 @@ export default function (component) {
   const { data, setStateValue } = component;
   const narrow = window.innerWidth < NARROW_PX;
   const wide = window.innerWidth >= WIDE_PX;
+  const told = narrow === Boolean(data && data.narrow) && wide === Boolean(data && data.wide);
   if (narrow !== Boolean(data && data.narrow)) setStateValue("narrow", narrow);  // only when it differs
   if (wide !== Boolean(data && data.wide)) setStateValue("wide", wide);
+  // "told" once the server drew the page for this screen (a test waits for it: until then a run
+  // of the page for the screen is on its way, and a click may land in the page it replaces).
+  document.documentElement.dataset.bnvizScreen = told ? "told" : "telling";
 
   if (window.__bnvizFocus) return;
   const state = (window.__bnvizFocus = { where: null, at: 0 });

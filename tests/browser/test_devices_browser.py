@@ -1,9 +1,11 @@
 """Every page on a phone (390×844, touch), on a projector (1280×720, presenter mode) and by keyboard,
 in real Chromium. The phone and presenter screenshots are the README's (docs/screenshots/)."""
 
+import re
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from bnviz.ui.navigation import PAGES
@@ -149,7 +151,17 @@ def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
         page = context.new_page()
         open_page(page, server, "batchnorm?bn_subset=12000&bn_batch=64", EN["bn_title"])
         page.get_by_role("button", name=EN["bn_step"]).click()
-        page.locator(CHART).first.locator("canvas").wait_for(timeout=60_000)
+        # The step taken, then drawn: a failure says which of the two did not come (once in a
+        # clean-clone run the first chart's canvas was not visible within 60 s).
+        progress = page.locator("[data-testid='stProgress']").first
+        expect(progress).to_contain_text(re.compile(r"step [1-9]\d*/"), timeout=60_000)
+        canvases = page.locator(CHART).first.locator("canvas")
+        try:
+            canvases.wait_for(timeout=60_000)
+        except PlaywrightError:
+            sizes = page.evaluate("""s => [...document.querySelectorAll(s)].map(c =>
+                [c.className, c.querySelectorAll('canvas').length, c.getBoundingClientRect().width])""", CHART)
+            pytest.fail(f"no chart drawn after the step: {progress.inner_text()!r}; charts, canvases, widths: {sizes}")
         wait_ready(page, timeout=60_000)
         page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
         wait_ready(page, timeout=60_000)
