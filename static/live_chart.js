@@ -135,7 +135,7 @@ export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".bnviz-chart");
   const state = root.bnviz || (root.bnviz = {
-    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), asked: 0, askedAt: 0, unanswered: 0,
+    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), askedAt: 0, unanswered: 0,
     stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, resizes: 0, drawnAt: 0, busyMs: 0,
              node: root },
   });
@@ -178,11 +178,10 @@ export default function (component) {
     const now = performance.now();
     if (state.askedAt && now - state.askedAt < ASK_AGAIN_MS) return; // asked: the whole data is coming
     if (state.unanswered >= MAX_ASKS) return; // something is wrong beyond a lost message: stop asking
-    state.stats.asks += 1;
-    state.asked += 1; // each ask a new value, so that the server sees it
+    state.stats.asks += 1; // each ask a new value, so that the server sees it
     state.unanswered += 1;
     state.askedAt = now;
-    setStateValue("resync", `${state.asked}:${why}`);
+    setStateValue("resync", `${state.stats.asks}:${why}`);
   };
   // Messages are applied in order, each after the last one's drawing.
   state.queue = state.queue.then(() => receive(root, state, data, ask)).catch((err) => {
