@@ -391,7 +391,7 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
     from playwright.sync_api import sync_playwright
 
     from bnviz.ui.strings import STRINGS
-    from harness.browser import Server, launch, open_page, wait_ready
+    from harness.browser import PROGRESS, Server, launch, open_page, wait_ready
 
     server = Server(env)
     rates = {every: [], "off": []}
@@ -414,7 +414,7 @@ def browser(seconds: float = 12.0, rounds: int = 3, tab: str = "Histograms",
                     has_text=re.compile(f"^{re.escape(label)}$")).click()
                 page.wait_for_timeout(150)
                 wait_ready(page)
-                text = page.locator("[data-testid='stProgress']").first.inner_text()
+                text = page.locator(PROGRESS).first.inner_text()
                 return int(re.search(r"step (\d+)/", text).group(1)), time.perf_counter()
 
             s0, t0 = switch(every)

@@ -89,21 +89,33 @@ def _task_s(cdp) -> float:
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
 
+# The page's feed (static/live_chart.js): polls, characters received, the last polls' times.
+FEED = """() => { const f = window.bnvizFeed || {};
+    return {polls: f.polls || 0, chars: f.received || 0, log: f.log || []}; }"""
+
+
 def _begin(w: dict) -> dict:
     """Where one watcher's counters stand at the start of a window."""
     page = w["page"]
+    feed = page.evaluate(FEED)
     return {"runs": page.evaluate("window.__runs.length"), "removed": page.evaluate("window.__removed"),
-            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]), "charts": page.evaluate(CHARTS_BUSY)}
+            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]), "charts": page.evaluate(CHARTS_BUSY),
+            "polls": feed["polls"], "chars": feed["chars"]}
 
 
 def _end(w: dict, at: dict) -> dict:
-    """One watcher's costs per refresh since ``at`` (:func:`_begin`)."""
+    """One watcher's costs per refresh since ``at`` (:func:`_begin`). A refresh is a script run of
+    the live fragment or, on a fed page, a poll of its feed (its answer's characters counted with
+    the websocket's bytes)."""
     page = w["page"]
+    feed = page.evaluate(FEED)
+    polls = feed["polls"] - at["polls"]
     runs = page.evaluate("window.__runs")[at["runs"]:]
+    runs = sorted(runs + (feed["log"][-polls:] if polls else []), key=lambda r: r["start"])
     refresh = sorted(_refreshes(runs, page.evaluate("window.__draws")))
     n = max(1, len(runs))
-    return {"refreshes": len(runs), "cpu_ms": 1e3 * (_task_s(w["cdp"]) - at["task"]) / n,
-            "kb": (w["received"]["bytes"] - at["bytes"]) / n / 1e3,
+    return {"refreshes": len(runs), "polls": polls, "cpu_ms": 1e3 * (_task_s(w["cdp"]) - at["task"]) / n,
+            "kb": (w["received"]["bytes"] - at["bytes"] + feed["chars"] - at["chars"]) / n / 1e3,
             "charts_ms": (page.evaluate(CHARTS_BUSY) - at["charts"]) / n,
             "replaced": (page.evaluate("window.__removed") - at["removed"]) / n,
             "p50": statistics.median(refresh) if refresh else float("nan"),
@@ -122,7 +134,9 @@ def _watch_code(owner, timeout: float = 60.0) -> str:
 
 
 def _epoch(owner) -> int:
-    text = owner.locator("[data-testid='stProgress']").first.inner_text()
+    from harness.browser import PROGRESS
+
+    text = owner.locator(PROGRESS).first.inner_text()
     found = re.search(r"epoch (\d+)/", text)
     return int(found.group(1)) if found else 0
 
@@ -131,7 +145,7 @@ def run() -> None:
     from playwright.sync_api import sync_playwright
 
     from bench.common import print_table
-    from harness.browser import Server, launch, open_page
+    from harness.browser import PROGRESS, Server, launch, open_page
 
     server = Server()
     rows = []
@@ -159,7 +173,7 @@ def run() -> None:
                 time.sleep(WINDOW_S)
                 rows += [_row(epochs, w, _end(w, at)) for w, at in zip(watchers, started)]
                 _throttled(watchers, False)
-            while "finished" not in owner.locator("[data-testid='stProgress']").first.inner_text():
+            while "finished" not in owner.locator(PROGRESS).first.inner_text():
                 time.sleep(1)  # scrubbing a finished run: no refresh draws or runs in between
             time.sleep(3)
             _throttled(watchers, True)
@@ -209,7 +223,8 @@ def _scrubbing(w: dict) -> dict:
 
 def _row(epochs: int, w: dict, m: dict) -> dict:
     return {"history": f"{epochs} epoch(s)", "screen": "phone, CPU 4× slower" if w["phone"] else "desktop",
-            "tab": w["tab"], "refreshes": m["refreshes"], "renderer CPU ms": f"{m['cpu_ms']:.0f}",
+            "tab": w["tab"], "refreshes": m["refreshes"], "of them fed": m["polls"],
+            "renderer CPU ms": f"{m['cpu_ms']:.0f}",
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
-            "websocket kB": f"{m['kb']:.0f}", "canvases replaced": f"{m['replaced']:.1f}",
+            "websocket + feed kB": f"{m['kb']:.1f}", "canvases replaced": f"{m['replaced']:.1f}",
             "refresh → drawn p50 / p95 ms": f"{m['p50']:.0f} / {m['p95']:.0f}"}

@@ -1,4 +1,5 @@
-"""Start ``streamlit run app.py`` on a free port and Debian's Chromium; shared by tests and benchmarks."""
+"""Start ``streamlit run serve.py`` (the app with its feed route) on a free port and Debian's Chromium;
+shared by tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bnviz.server.memory import ARENAS
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# A page's progress bar: Streamlit's, or the live text a fed page draws (static/live_chart.js).
+PROGRESS = "[data-testid='stProgress'], .bnviz-progress"
 
 
 def free_port() -> int:
@@ -24,11 +27,11 @@ def free_port() -> int:
 
 
 class Server:
-    """A ``streamlit run app.py`` process (or another ``script`` of the repository, with the
+    """A ``streamlit run serve.py`` process (or another ``script`` of the repository, with the
     app's config); ``url(path)`` gives its addresses. With ``census`` it
     runs under harness/census.py and writes its thread list to ``census_path`` on request."""
 
-    def __init__(self, env: dict | None = None, census: bool = False, script: str = "app.py"):
+    def __init__(self, env: dict | None = None, census: bool = False, script: str = "serve.py"):
         self.port = free_port()
         cache = ROOT / ".pytest_cache"
         self.log = open(cache / f"streamlit-{self.port}.log", "w+") if cache.is_dir() else subprocess.DEVNULL

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bnviz.server import memory
 from bnviz.ui.strings import STRINGS
-from harness.browser import READY, Server, launch
+from harness.browser import PROGRESS, READY, Server, launch
 from harness.census import take
 from harness.wire import STEP, Wire
 
@@ -231,7 +231,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
 
 def step_shown(page) -> int | None:
     """The step the page's progress bar shows (None before it shows one)."""
-    bars = page.locator("[data-testid='stProgress']")
+    bars = page.locator(PROGRESS)
     found = STEP.search(bars.first.inner_text()) if bars.count() else None
     return int(found.group(1) or found.group(2)) if found else None
 
@@ -250,7 +250,7 @@ def run_controls(page) -> int:
 def _following(page) -> None:
     """Wait until a watcher's page shows the run's step."""
     page.wait_for_function("""() => {
-        const bar = document.querySelector("[data-testid='stProgress']");
+        const bar = document.querySelector("[data-testid='stProgress'], .bnviz-progress");
         return bar && /step \\d+\\/|第 \\d+\\/\\d+ 步/.test(bar.innerText);
     }""", timeout=180_000)
 
@@ -267,7 +267,7 @@ def _start(page, running: str, refused: str) -> None:
     # Wait for the answer: the progress bar says training, or the refusal says why.
     page.wait_for_function(
         """([running, refused]) => {
-            const bar = document.querySelector("[data-testid='stProgress']");
+            const bar = document.querySelector("[data-testid='stProgress'], .bnviz-progress");
             return (bar && bar.innerText.includes(running)) || document.body.innerText.includes(refused);
         }""", arg=[running, refused], timeout=60_000)
 
@@ -438,7 +438,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     for page in c.starts:
         _start(page, *texts)
     started = [pg for pg in [c.teacher, *c.starts]
-               if texts[0] in pg.locator("[data-testid='stProgress']").first.inner_text()]
+               if texts[0] in pg.locator(PROGRESS).first.inner_text()]
     refused = [pg for pg in c.starts if pg.get_by_text(texts[1]).count()]
     at_peak = take(pid, server.census_path)
     peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}

@@ -3,9 +3,10 @@
 A :class:`WireTab` asks for a page as a browser does (``BackMsg.rerun_script`` with the link's
 query string, kept as the page rewrites it), reads what the server sends back (``ForwardMsg``:
 elements, the fragment timers, the end of each run) and re-runs a live fragment at the interval the server asked for, as
-Streamlit's frontend does. It draws nothing, so thirty of them cost the machine next to nothing
-and the server does exactly the work thirty real tabs would ask of it. Used by the load test
-(most of its watchers) and by ``python -m bench bn-gil`` (every viewer).
+Streamlit's frontend does; a fed page (bnviz/server/live_feed.py) it asks for its feed as the
+browser does (``POST bnviz/feed`` with what each chart holds). It draws nothing, so thirty of them
+cost the machine next to nothing and the server does exactly the work thirty real tabs would ask
+of it. Used by the load test (most of its watchers) and by ``python -m bench bn-gil`` (every viewer).
 
 All tabs of a :class:`Wire` share one event loop in one thread of the calling process.
 """
@@ -13,6 +14,7 @@ All tabs of a :class:`Wire` share one event loop in one thread of the calling pr
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -22,6 +24,9 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
 
+FED_TEXT = "bnviz_live_text"
+FED_CHART = "bnviz_live_chart"
+
 STEP = re.compile(r"step (\d+)/|第 (\d+)/\d+ 步")  # English or Chinese progress bar
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
@@ -30,7 +35,8 @@ class WireTab:
     """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
 
     What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
-    fragment, ``refreshes`` (seconds from a fragment's rerun request to its end), ``runs``
+    fragment or feed, ``refreshes`` (seconds from a fragment's rerun request to its end, or from
+    a poll of the feed to its answer), ``polls`` of the feed, ``runs``
     (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
     buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
     code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
@@ -38,6 +44,10 @@ class WireTab:
 
     def __init__(self, port: int, path: str):
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
+        self.http = f"http://127.0.0.1:{port}"
+        self.feed: dict | None = None  # a fed page's feed: {url, token, every}
+        self.held: dict[str, dict] = {}  # fed chart key → dataset → [source, version]
+        self.polls = 0
         page, _, self.query = path.partition("?")
         self.page_name = page
         self.page_hash = ""
@@ -60,8 +70,11 @@ class WireTab:
         return self.steps[-1] if self.steps else None
 
     def interval(self) -> float | None:
-        """Seconds between refreshes of its live fragment, as the server last asked (None: none live)."""
-        return next(iter(self._fragments.values()), None)
+        """Seconds between refreshes of its live fragment or its feed, as the server last asked
+        (None: none live)."""
+        if self._fragments:
+            return next(iter(self._fragments.values()))
+        return self.feed["every"] if self.feed else None
 
     # ---- the protocol ------------------------------------------------------------------
     async def _send(self, fragment_id: str = "", clicks: tuple[str, ...] = (), typed: dict | None = None) -> None:
@@ -90,6 +103,7 @@ class WireTab:
             self.page_hash = msg.new_session.page_script_hash
             if not msg.metadata.run.fragment_ids:  # a whole run: as the frontend, forget every timer
                 self._fragments.clear()
+                self.feed, self.held = None, {}
                 self.buttons, self.inputs = {}, {}
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             el = msg.delta.new_element
@@ -108,6 +122,8 @@ class WireTab:
                 self.texts.append(getattr(el, which).body)
             elif which == "code":
                 self.texts.append(el.code.code_text)
+            elif which == "bidi_component":
+                self._component(el.bidi_component)
         elif kind == "navigation":  # the page st.navigation ran (a first run's new_session names the entry script)
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":  # the page wrote its link: a browser's address bar follows
@@ -125,6 +141,50 @@ class WireTab:
             self._idle.set()
         elif kind == "ref_hash":
             self.problems.append("the server referred to a cached message this tab never had")
+
+    def _component(self, bc) -> None:
+        """Our live components: a chart (its key: the feed answers its rows) and a live text (the
+        status line's step; the leading one gives the feed, or none)."""
+        name = bc.component_name.rsplit(".", 1)[-1]
+        if name not in (FED_TEXT, FED_CHART):
+            return
+        data = json.loads(bc.json or bc.mixed.json or "{}")
+        if name == FED_CHART:
+            key = data["meta"]["key"]
+            if data["meta"].get("fed"):
+                self.held.setdefault(key, {})
+            return
+        self._text(data["key"], data["value"])
+        if data.get("leads"):
+            self.feed = data.get("feed")
+
+    def _text(self, key: str, value) -> None:
+        if key == "bn_status" and (found := STEP.search(value["text"])):
+            self.steps.append(int(found.group(1) or found.group(2)))
+
+    def _poll(self) -> dict:
+        """One ask for the feed (in a thread: the event loop serves the other tabs meanwhile)."""
+        import urllib.request
+
+        body = json.dumps({"token": self.feed["token"], "held": self.held}).encode()
+        request = urllib.request.Request(self.http + self.feed["url"], data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.loads(r.read())
+
+    async def _follow_feed(self) -> None:
+        answer = await asyncio.to_thread(self._poll)
+        self.polls += 1
+        self.refreshes.append(time.perf_counter() - self._sent)
+        if answer.get("gone") or answer.get("rerun"):
+            self.feed = None  # the page drawn anew (a browser reruns the fragment; this, the page)
+            await self._send()
+            return
+        for key, chart in answer.get("charts", {}).items():
+            for name, feed in chart["feeds"].items():
+                self.held.setdefault(key, {})[name] = [feed["source"], feed["version"]]
+        for key, value in answer.get("texts", {}).items():
+            self._text(key, value)
 
     async def _receive(self) -> None:
         async for raw in self._ws:
@@ -150,6 +210,14 @@ class WireTab:
                 while not stop.is_set():
                     if not await until(self._idle.wait(), stop.wait()):
                         break
+                    if not self._fragments and self.feed:  # fed: ask for the feed, no script run
+                        due = self._sent + self.feed["every"] - time.perf_counter()
+                        if due > 0 and not await until(stop.wait(), timeout=due):
+                            break
+                        if not stop.is_set() and self.feed:
+                            self._sent = time.perf_counter()
+                            await self._follow_feed()
+                        continue
                     if not self._fragments:  # nothing live: wait for a press or the end
                         if not await until(stop.wait(), timeout=0.2):
                             break

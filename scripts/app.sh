@@ -6,4 +6,4 @@ bash scripts/setup.sh
 # Every page run is a thread of its own: two malloc arenas keep the server's memory flat over a
 # class (bnviz/server/memory.py). glibc reads this once, at the start; a value already set wins.
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
-exec .venv/bin/streamlit run app.py "$@"
+exec .venv/bin/streamlit run serve.py "$@"

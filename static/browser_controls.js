@@ -129,6 +129,16 @@ export default function (component) {
       el.onchange = commitSoon;
       el.onpointerdown = () => { stopPlay(false); state.held = true; };
       el.onpointerup = el.onpointercancel = () => { state.held = false; };
+      // A range that grows while the page is fed (static/live_chart.js: the step scrubber as
+      // captures arrive): its new labels; one that followed its end follows the new end.
+      el.bnvizGrow = (labels) => {
+        const atEnd = Number(el.value) >= Number(el.max);
+        c.labels = labels;
+        c.max = labels.length - 1;
+        el.max = String(c.max);
+        if (c.follow && atEnd && !state.held && !state.playing) setValue(c, c.max);
+        showText(c);
+      };
     } else if (c.kind === "choice") {
       const el = byId(c.id);
       const box = r.querySelector(".bl-choices");

@@ -54,6 +54,31 @@ function rowsOf(table) {
   return rows;
 }
 
+// The feed's rows (bnviz/server/live_feed.py rows_json): columns of values, categorical codes or
+// numbers as little-endian bytes in base64 (every browser's typed arrays are little-endian), as the
+// same objects; a missing number is null, as from Arrow.
+function valuesOf(column) {
+  if (column.codes) return column.codes.map((c) => (c >= 0 ? column.labels[c] : null));
+  if (column.values) return column.values;
+  const text = atob(column.f32 || column.f64 || "");
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  const numbers = column.f32 ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+  return Array.from(numbers, (v) => (Number.isNaN(v) ? null : v));
+}
+
+function rowsOfColumns(names, data) {
+  const columns = data.map(valuesOf);
+  const n = columns.length ? columns[0].length : 0;
+  const rows = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = {};
+    for (let j = 0; j < names.length; j++) row[names[j]] = columns[j][i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
 // Hover: the values Vega formatted, in a box beside the pointer (finger) — never a formula.
 let tip = null;
 function showTip(handler, event, item, value) {
@@ -94,6 +119,7 @@ async function receive(root, state, data, ask) {
   const vega = await loadVega(meta.vega);
   const t0 = performance.now();
   state.follow = meta.follow;
+  state.fed = meta.fed;
   state.fit = state.stats.fit = meta.fit;
   if (meta.spec && state.specId !== meta.spec_id) {
     if (state.view) state.view.finalize();
@@ -105,25 +131,34 @@ async function receive(root, state, data, ask) {
     state.stats.builds += 1;
   }
   if (!state.view || state.specId !== meta.spec_id) return ask("no view");
-  for (const [name, feed] of Object.entries(meta.feeds)) {
+  const rows = {};
+  for (const name of Object.keys(meta.feeds)) rows[name] = rowsOf(data["t_" + name]);
+  await grow(state, meta.feeds, rows, meta.params, ask, t0);
+}
+
+// Rows into the view: `feeds` (dataset → {source, whole, base, version}) and their `rows`. A feed
+// that does not follow what the chart holds makes it ask for everything (none is applied).
+async function grow(state, feedsOf, rows, params, ask, t0) {
+  const vega = window.vega;
+  for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
     if (!feed.whole && !(held && held.source === feed.source && held.version === feed.base)) return ask(name);
   }
-  for (const [name, feed] of Object.entries(meta.feeds)) {
-    const rows = rowsOf(data["t_" + name]);
+  for (const [name, feed] of Object.entries(feedsOf)) {
+    const got = rows[name] || [];
     if (feed.whole) {
-      state.view.change(name, vega.changeset().remove(vega.truthy).insert(rows));
+      state.view.change(name, vega.changeset().remove(vega.truthy).insert(got));
       state.stats.wholes += 1;
       state.askedAt = 0; // the answer (or a first look): a later feed that does not follow asks anew
       state.unanswered = 0;
-    } else if (rows.length) {
-      state.view.change(name, vega.changeset().insert(rows));
+    } else if (got.length) {
+      state.view.change(name, vega.changeset().insert(got));
     }
     state.held[name] = { source: feed.source, version: feed.version };
-    state.stats.rows += rows.length;
-    state.stats.received[name] = (state.stats.received[name] || 0) + rows.length;
+    state.stats.rows += got.length;
+    state.stats.received[name] = (state.stats.received[name] || 0) + got.length;
   }
-  for (const [name, value] of Object.entries(meta.params || {})) state.view.signal(name, value);
+  for (const [name, value] of Object.entries(params || {})) state.view.signal(name, value);
   follow(state);
   await state.view.runAsync();
   state.stats.messages += 1;
@@ -174,15 +209,16 @@ export default function (component) {
     };
     document.addEventListener("input", state.onInput, true); // capture: the controls' events do not bubble
   }
-  const ask = (why) => {
+  const ask = (state.ask = (why) => {
     const now = performance.now();
     if (state.askedAt && now - state.askedAt < ASK_AGAIN_MS) return; // asked: the whole data is coming
     if (state.unanswered >= MAX_ASKS) return; // something is wrong beyond a lost message: stop asking
     state.stats.asks += 1; // each ask a new value, so that the server sees it
     state.unanswered += 1;
     state.askedAt = now;
-    setStateValue("resync", `${state.stats.asks}:${why}`);
-  };
+    if (state.fed && state.view) state.held = {}; // fed: the next poll brings everything, no script run
+    else setStateValue("resync", `${state.stats.asks}:${why}`);
+  });
   // Messages are applied in order, each after the last one's drawing.
   state.queue = state.queue.then(() => receive(root, state, data, ask)).catch((err) => {
     console.error("bnviz live chart", err);
@@ -196,4 +232,146 @@ export default function (component) {
       if (state.view) state.view.finalize();
     }, 0);
   };
+}
+
+// ---- The feed: while a run trains, the page asks the server for its newest rows itself -------
+//
+// The first live text of a fed fragment run (bnviz/ui/live_chart.py text) carries the feed's
+// address and token. Every `every` seconds the page posts what each fed chart holds and receives
+// only the rows it lacks (bnviz/server/live_feed.py), its texts, and `rerun` when the page's
+// shape changed (started, paused, ended, a model diverged): then, and when the feed is gone, the
+// fragment runs again and Streamlit draws the page. No script run happens for a refresh.
+const poller = (window.bnvizFeed = window.bnvizFeed ||
+  { url: null, token: null, every: 1, timer: null, rerun: null, leader: null, polls: 0, reruns: 0, received: 0, log: [], texts: {} });
+
+function heldByCharts() {
+  const held = {};
+  for (const [key, stats] of Object.entries(charts)) {
+    const state = stats.node.bnviz;
+    if (!stats.node.isConnected || !state || !state.fed || !state.view) continue;
+    held[key] = Object.fromEntries(Object.entries(state.held).map(([n, h]) => [n, [h.source, h.version]]));
+  }
+  return held;
+}
+
+function answered(answer) {
+  if (answer.gone || answer.rerun) {
+    poller.token = null; // until the page drawn anew gives the feed again
+    poller.reruns += 1;
+    if (poller.rerun) poller.rerun();
+    return;
+  }
+  for (const [key, chart] of Object.entries(answer.charts || {})) {
+    const stats = charts[key];
+    const state = stats && stats.node.bnviz;
+    if (!state || !state.view || !stats.node.isConnected) continue;
+    const rows = {};
+    for (const [name, feed] of Object.entries(chart.feeds)) rows[name] = rowsOfColumns(feed.columns, feed.data);
+    state.queue = state.queue.then(() => grow(state, chart.feeds, rows, chart.params, state.ask, performance.now()))
+      .catch((err) => { console.error("bnviz live chart", err); state.ask("error"); });
+  }
+  for (const [key, value] of Object.entries(answer.texts || {})) {
+    if (key.startsWith("grow:")) {
+      const el = document.getElementById(key.slice(5)); // a control whose range grows (the step scrubber)
+      if (el && el.bnvizGrow) el.bnvizGrow(value);
+    } else if (poller.texts[key] && poller.texts[key].box.isConnected) {
+      paintText(poller.texts[key].box, poller.texts[key].kind, value);
+    }
+  }
+}
+
+async function pollOnce() {
+  const token = poller.token;
+  if (!token) return;
+  if (!document.hidden) { // a tab in the background asks nothing
+    try {
+      const start = performance.now();
+      const response = await fetch(poller.url, {
+        method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
+        body: JSON.stringify({ token, held: heldByCharts() }),
+      });
+      const body = await response.text();
+      if (response.ok && poller.token === token) answered(JSON.parse(body));
+      poller.polls += 1; // counters for tests and benches: polls, characters received, the last polls' times
+      poller.received += body.length;
+      poller.log.push({ start, end: performance.now() });
+      if (poller.log.length > 1000) poller.log.splice(0, 500);
+    } catch (err) {
+      console.warn("bnviz feed", err); // the server away for a moment: asked again next time
+    }
+  }
+  if (poller.token === token) poller.timer = setTimeout(pollOnce, poller.every * 1000);
+}
+
+function feedFrom(feed, rerun) {
+  poller.rerun = rerun;
+  if (!feed) {
+    poller.token = null;
+    clearTimeout(poller.timer);
+    return;
+  }
+  poller.every = Math.max(0.2, Number(feed.every) || 1);
+  if (poller.token === feed.token && poller.url === feed.url) return; // already asking
+  clearTimeout(poller.timer);
+  poller.url = feed.url;
+  poller.token = feed.token;
+  poller.timer = setTimeout(pollOnce, poller.every * 1000);
+}
+
+// A text the server composed: nothing here formats a number or a word.
+function paintText(box, kind, value) {
+  if (kind === "progress") {
+    let line = box.querySelector(".bt-line"), bar = box.querySelector(".bt-bar > div");
+    if (!line) {
+      box.classList.add("bnviz-progress");
+      line = document.createElement("div");
+      line.className = "bt-line";
+      const track = document.createElement("div");
+      track.className = "bt-bar";
+      track.setAttribute("role", "progressbar");
+      bar = document.createElement("div");
+      track.append(bar);
+      box.replaceChildren(line, track);
+    }
+    line.textContent = value.text;
+    bar.style.width = (100 * Math.max(0, Math.min(1, value.value))) + "%";
+    box.querySelector(".bt-bar").setAttribute("aria-valuenow", String(Math.round(100 * value.value)));
+  } else if (kind === "lines") {
+    box.replaceChildren(...value.map((text) => {
+      const p = document.createElement("p");
+      p.className = "bt-caption";
+      p.textContent = text;
+      return p;
+    }));
+  } else if (kind === "metrics") {
+    const row = document.createElement("div");
+    row.className = "bt-metrics";
+    row.append(...value.map(([label, figure]) => {
+      const cell = document.createElement("div");
+      cell.className = "bt-metric";
+      const name = document.createElement("span"), number = document.createElement("b");
+      name.textContent = label;
+      number.textContent = figure;
+      cell.append(name, number);
+      return cell;
+    }));
+    box.replaceChildren(row);
+  }
+}
+
+export function text(component) {
+  const { parentElement, data, setStateValue } = component;
+  const box = parentElement.querySelector(".bnviz-text");
+  poller.texts[data.key] = { box, kind: data.kind };
+  paintText(box, data.kind, data.value);
+  if (data.leads) { // the fragment run's first text: the feed is asked for while it is shown
+    let asked = 0;
+    poller.leader = box;
+    feedFrom(data.feed, () => setStateValue("rerun", ++asked + ":" + Date.now()));
+  }
+  return () => setTimeout(() => {
+    if (box.isConnected) return; // only a re-render
+    if (poller.texts[data.key] && poller.texts[data.key].box === box) delete poller.texts[data.key];
+    if (poller.leader === box) feedFrom(null, null); // gone, and no other text has led since
+  }, 0);
 }

@@ -7,6 +7,11 @@ tables (:class:`bnviz.server.feeds.Table`); on each refresh a viewer is sent onl
 those it holds (:func:`bnviz.server.feeds.delta`), and the browser inserts them into the view it
 keeps: no flicker, and a refresh costs what is new, not the whole history.
 
+While a run trains on a server that has the feed's route (serve.py), a panel drawn with
+:func:`live` is also *fed* (:mod:`bnviz.ui.page_feed`): the browser asks the server for its rows
+itself every refresh and the fragment does not run again; :func:`text` is the same for short
+texts (the status line, captions, a few figures).
+
 What a viewer holds is remembered per session: a page run of the whole app (a first look, a
 reconnect, a Reset, another tab) forgets it with :func:`forget`, so every chart is then sent
 whole; a fragment's refresh sends deltas. A browser that finds a delta not following what it
@@ -23,7 +28,7 @@ from collections import OrderedDict
 import streamlit as st
 
 from bnviz.server import feeds
-from bnviz.ui import browser_controls, static_files
+from bnviz.ui import browser_controls, page_feed, static_files
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
 from bnviz.ui.vega import vega_spec
@@ -41,12 +46,42 @@ _CSS = """.bnviz-chart-box { position: relative; }
   background: rgba(255, 255, 255, .96); color: #262730; border: 1px solid #bbb; border-radius: 4px;
   padding: 4px 8px; font: 13px/1.35 sans-serif; box-shadow: 0 1px 4px rgba(0, 0, 0, .2); }
 .bnviz-tip b { font-weight: 600; }"""
+_TEXT_CSS = """.bnviz-text { font-size: 14px; line-height: 1.6; }
+.bnviz-text .bt-bar { height: 4px; border-radius: 2px; background: #f0f2f6; overflow: hidden; margin: 4px 0 8px; }
+.bnviz-text .bt-bar > div { height: 100%; background: #1f77b4; width: 0; }
+.bnviz-text .bt-caption { color: rgba(49, 51, 63, .6); font-size: 14px; margin: 0 0 4px; }
+.bnviz-text .bt-metrics { display: flex; flex-wrap: wrap; gap: 8px 48px; margin: 4px 0 12px; }
+.bnviz-text .bt-metric span { display: block; font-size: 14px; color: rgba(49, 51, 63, .8); }
+.bnviz-text .bt-metric b { display: block; font-size: 32px; font-weight: 400; line-height: 1.2; }
+@media (prefers-color-scheme: dark) { .bnviz-text .bt-caption, .bnviz-text .bt-metric span { color: #a3a8b8; } }"""
 
 
 @functools.cache
 def _component():
     return st.components.v2.component("bnviz_live_chart", html=_HTML, css=_CSS,
                                       js=static_files.loader("live_chart.js"), isolate_styles=False)
+
+
+@functools.cache
+def _text_component():
+    return st.components.v2.component("bnviz_live_text", html='<div class="bnviz-text"></div>', css=_TEXT_CSS,
+                                      js=static_files.loader("live_chart.js", "text"), isolate_styles=False)
+
+
+def text(key: str, kind: str, make, view, leads: bool = False, feed: dict | None = None) -> None:
+    """A short text that changes as the run trains, ``make(view)``: ``progress`` ({"value": 0..1,
+    "text"}), ``lines`` (captions) or ``metrics`` ([label, value] pairs), fed while the run
+    trains. The text that ``leads`` a fragment run (its first) asks the server for the feed
+    (``feed``: its address, token and refresh; None: this run is not fed) while it is shown."""
+    page_feed.text(key, make)
+    _text_component()(data={"key": key, "kind": kind, "value": make(view), "leads": leads, "feed": feed},
+                      key=key, on_rerun_change=lambda: None)
+
+
+def live(builder, view, key: str, tables, params=None, **options) -> None:
+    """:func:`show` of ``tables(view)`` (and ``params(view)``), fed while the run trains."""
+    page_feed.chart(key, tables, params)
+    show(builder, tables(view), key, params=params(view) if params else None, **options)
 
 
 @functools.lru_cache(maxsize=256)
@@ -133,7 +168,7 @@ def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None 
         held = held_all[key] = {"spec": spec_id, "asked": asked, "tables": {}, "sent_spec": False}
     meta = {"key": key, "spec_id": spec_id, "spec": None if held["sent_spec"] else vega, "feeds": {},
             "params": params or {}, "follow": followed, "fit": fitted.get("width") == "container",
-            "vega": static_files.url("vendor/vega/vega.min.js"), "png": t("save_png")}
+            "vega": static_files.url("vendor/vega/vega.min.js"), "png": t("save_png"), "fed": page_feed.fed()}
     data = {}
     for name, table in tables.items():
         d = feeds.delta(table, held["tables"].get(name))

@@ -27,10 +27,10 @@ def url(name: str) -> str:
     return "/" + "/".join(p for p in (base, "app/static", name) if p) + f"?v={digest}"
 
 
-def loader(name: str) -> str:
-    """An inline component script that imports ``static/name`` and hands it the component (an
-    absolute URL: the inline script itself runs from a blob)."""
+def loader(name: str, export: str = "default") -> str:
+    """An inline component script that imports ``static/name`` and hands the component to its
+    ``export`` (an absolute URL: the inline script itself runs from a blob)."""
     return ("export default function (component) { let done = null;\n"
             f"  import(new URL({json.dumps(url(name))}, window.location.origin).href)\n"
-            "    .then((m) => { done = m.default(component); });\n"
+            f"    .then((m) => {{ done = m[{json.dumps(export)}](component); }});\n"
             "  return () => done && done(); }")

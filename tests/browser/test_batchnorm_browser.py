@@ -8,7 +8,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, open_page, screenshot, wait_ready
+from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
@@ -29,7 +29,7 @@ CHART_STATS = """() => JSON.stringify({vega: Boolean(window.vega), charts: Objec
 
 
 def progress_text(page) -> str:
-    return page.locator("[data-testid='stProgress']").first.inner_text()
+    return page.locator(PROGRESS).first.inner_text()
 
 
 def step_of(page) -> int:
@@ -64,7 +64,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     open_page(page, server, SMALL, EN["bn_title"])
     no_exception(page)
     page.get_by_role("button", name=EN["bn_start"]).click()
-    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
+    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
     page.locator(CHART).nth(1).locator("canvas").first.wait_for(timeout=30_000)
@@ -82,15 +82,15 @@ def test_live_training_pause_resume_stop(contexts, server):
     screenshot(page, str(ROOT / "docs" / "screenshots" / "batchnorm.png"))
 
     page.get_by_role("button", name=EN["bn_pause"]).click()
-    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_paused"])
+    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_paused"])
     wait_ready(page)
     frozen = settled_step(page)  # the step in flight when Pause was pressed completes, then nothing
     page.wait_for_timeout(2500)
     assert step_of(page) == frozen
     page.get_by_role("button", name=EN["bn_resume"]).click()
-    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"])
-    page.wait_for_function(f"() => /step (\\d+)\\//.exec(document.querySelector(\"[data-testid='stProgress']\")"
-                           f".innerText)[1] > {frozen}", timeout=30_000)
+    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"])
+    page.wait_for_function("([selector, frozen]) => /step (\\d+)\\//.exec(document.querySelector(selector)"
+                           ".innerText)[1] > frozen", arg=[PROGRESS, frozen], timeout=30_000)
     page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
     page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
     no_exception(page)
@@ -98,7 +98,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     # A second run, then the browser goes away mid-training: the session ends, and the job after
     # the run's grace period (shortened to a few seconds for the tests).
     page.get_by_role("button", name=EN["bn_start"]).click()
-    expect(page.locator("[data-testid='stProgress']").first).to_contain_text(EN["bn_state_running"],
+    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     context.close()
     watcher = contexts(locale="en-US")
@@ -135,7 +135,7 @@ def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server
     """The teacher reloads mid-run (or the projector's browser restarts): the same run comes back
     with its controls, in a second tab of that browser too. A watcher who reloads, and another
     browser that opens the page, get none of them."""
-    progress = "[data-testid='stProgress']"
+    progress = PROGRESS
     teacher = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = teacher.new_page()
     open_page(page, server, SMALL, EN["bn_title"])
@@ -216,17 +216,17 @@ def test_the_deeper_panels_live_in_chinese(contexts, server):
     page = context.new_page()
     open_page(page, server, SMALL + "&lang=zh", ZH["bn_title"])
     page.get_by_role("button", name=ZH["bn_start"]).click()
-    bar = page.locator("[data-testid='stProgress']").first
+    bar = page.locator(PROGRESS).first
     expect(bar).to_contain_text(ZH["bn_state_running"], timeout=30_000)
     page.get_by_role("tab", name=ZH["bn_tab_hist"]).click()
     charts = page.locator(CHART)
     charts.nth(1).locator("canvas").first.wait_for(timeout=60_000)
     charts_fit(page)
     # The smoothness probe looks at every second capture (every 10 steps here): wait for a few.
-    page.wait_for_function("""() => {
-        const m = /第 (\\d+)\\/\\d+ 步/.exec(document.querySelector("[data-testid='stProgress']").innerText);
+    page.wait_for_function("""(selector) => {
+        const m = /第 (\\d+)\\/\\d+ 步/.exec(document.querySelector(selector).innerText);
         return m && Number(m[1]) >= 30;
-    }""", timeout=60_000)
+    }""", arg=PROGRESS, timeout=60_000)
     page.get_by_role("button", name=ZH["bn_pause"]).click()
     expect(bar).to_contain_text(ZH["bn_state_paused"])
     wait_ready(page)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, open_page, screenshot, wait_ready
+from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception, reused
 
 EN = STRINGS["en"]
@@ -153,7 +153,7 @@ def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
         page.get_by_role("button", name=EN["bn_step"]).click()
         # The step taken, then drawn: a failure says which of the two did not come (once in a
         # clean-clone run the first chart's canvas was not visible within 60 s).
-        progress = page.locator("[data-testid='stProgress']").first
+        progress = page.locator(PROGRESS).first
         expect(progress).to_contain_text(re.compile(r"step [1-9]\d*/"), timeout=60_000)
         canvases = page.locator(CHART).first.locator("canvas")
         try:

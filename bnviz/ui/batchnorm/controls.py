@@ -11,6 +11,7 @@ import streamlit as st
 from bnviz import training
 from bnviz.batchnorm.models import LABELS, MODELS
 from bnviz.training.watching import class_budget
+from bnviz.ui import live_chart
 from bnviz.ui.batchnorm.session import (
     CLASS_TICKS,
     FORM,
@@ -24,7 +25,7 @@ from bnviz.ui.batchnorm.session import (
     device_setting,
 )
 from bnviz.ui.classroom.sharing import share_link
-from bnviz.ui.i18n import t
+from bnviz.ui.i18n import current_language, t, text
 
 
 def sidebar() -> None:
@@ -98,18 +99,28 @@ def live_rates(snap) -> None:
                           format_func=lambda v: f"{v:g}", help=t("bn_lr_now_help"))
 
 
-def status(snap, owner: bool = True) -> None:
-    """Progress bar with state, epoch, step, speed, ETA and device; divergence, failure or a Stop
-    below (said to the owner as their own doing, to a watcher as the owner's)."""
+def progress(snap, lang: str) -> dict:
+    """The progress bar's value and its line: state, epoch, step, speed, ETA and device."""
+    eta = "—" if snap.eta_s is None else f"{snap.eta_s:,.0f} s"
+    state = "stopped" if snap.reason_key == "job_stopped" else snap.state
+    line = text(lang, "bn_progress", state=text(lang, f"bn_state_{state}"), epoch=snap.epoch,
+                epochs=snap.config.epochs, step=snap.step, total=snap.total_steps,
+                rate=f"{snap.images_per_s:,.0f}", eta=eta, device=device_label(snap.device, lang))
+    return {"value": min(1.0, snap.progress), "text": line}
+
+
+def status(snap, owner: bool = True, view=None, feed: dict | None = None) -> None:
+    """Progress bar (:func:`progress`; fed with ``feed``, drawn by the live text); divergence,
+    failure or a Stop below (said to the owner as their own doing, to a watcher as the owner's)."""
     if snap is None:
         st.progress(0.0, text=t("bn_status_none"))
         return
-    eta = "—" if snap.eta_s is None else f"{snap.eta_s:,.0f} s"
-    state = "stopped" if snap.reason_key == "job_stopped" else snap.state
-    text = t("bn_progress", state=t(f"bn_state_{state}"), epoch=snap.epoch,
-             epochs=snap.config.epochs, step=snap.step, total=snap.total_steps,
-             rate=f"{snap.images_per_s:,.0f}", eta=eta, device=device_label(snap.device))
-    st.progress(min(1.0, snap.progress), text=text)
+    lang = current_language()
+    if feed:
+        live_chart.text("bn_status", "progress", lambda w: progress(w.snap, lang), view, leads=True, feed=feed)
+    else:
+        now = progress(snap, lang)
+        st.progress(now["value"], text=now["text"])
     for model, step in sorted(snap.diverged.items(), key=lambda kv: kv[1]):
         st.error(t("bn_diverged_one", model=LABELS[model], step=step, limit=f"{training.DIVERGED_LOSS:g}",
                    other=LABELS[MODELS[1 - MODELS.index(model)]]))

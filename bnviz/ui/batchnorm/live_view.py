@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bnviz.training.history import Snapshot
-from bnviz.ui import live_chart, urlstate
+from bnviz.ui import live_chart, page_feed, urlstate
 from bnviz.ui.batchnorm import controls, ownership, panels, session
 from bnviz.ui.batchnorm.session import PANELS, VIEW
 from bnviz.ui.classroom.svg_export import forget_charts
@@ -90,14 +90,19 @@ def refresh(v: Viewer) -> Viewer:
 
 def tabs(v: Viewer) -> None:
     """The panels' tabs, drawn once per page run; the open one refreshes (:func:`refreshing`)."""
-    refreshing = _refreshing(v)
     live_chart.forget()  # a run of the whole page (a reload, a reconnect, a Reset): charts are sent whole
     if not v.begun:
-        refreshing(None)
+        _refreshing(v, fed=False)(None)
         return
     labels = [t(f"bn_tab_{p}") for p in PANELS]
     if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
         st.session_state["bn_panel"] = labels[PANELS.index(st.session_state["bn_view"])]
+    shown = PANELS[labels.index(st.session_state["bn_panel"])]
+    # Fed (the server has the feed's route, the run trains and the panel is one whose every
+    # changing part the feed computes): the browser asks for its rows and the fragment does not run
+    # again on a timer; otherwise the fragment runs again every refresh.
+    fed = page_feed.served() and v.polling and bool(v.every) and shown in panels.FED
+    refreshing = _refreshing(v, fed)
     for name, tab in zip(PANELS, st.tabs(labels, key="bn_panel", on_change="rerun")):
         if tab.open:
             st.session_state["bn_view"] = name
@@ -105,11 +110,20 @@ def tabs(v: Viewer) -> None:
                 refreshing(name)
 
 
-def _refreshing(v: Viewer):
-    @st.fragment(run_every=v.every if v.polling and v.every else None)
+def stamp(snap: Snapshot | None, every: float | None):
+    """The page's shape: what, when it changes, needs the page drawn anew (not only fed). ``every``:
+    a watcher's refresh as the class's budget gives it (None for the owner)."""
+    if snap is None:
+        return None
+    return (snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
+            bool(snap.captures), every)
+
+
+def _refreshing(v: Viewer, fed: bool):
+    @st.fragment(run_every=v.every if v.polling and v.every and not fed else None)
     def refreshing(panel: str | None):
         """The part that refreshes: the run's status and the open tab's panel (nine blocks less
-        to send each time than the whole page)."""
+        to send each time than the whole page); fed, it runs again only when the page changes."""
         t0 = time.perf_counter()
         forget_charts()  # every chart of this page is drawn here: the SVG download holds the latest tick's
         current = v.run  # the slot's run is read anew: a Reset replaces it
@@ -120,13 +134,26 @@ def _refreshing(v: Viewer):
         if (snap is not None and snap.active or waiting) != v.polling or (snap is not None and snap.begun) != v.begun \
                 or not v.owner and v.watched.class_interval(v.tick) != v.every:
             st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
+        feed = page_feed.begin(fed and panel is not None and snap is not None)
         with guarded():
-            controls.status(snap, v.owner)
+            view = panels.View(current, snap, v.owner) if snap is not None else None
+            controls.status(snap, v.owner, view, feed and {**feed, "every": v.every})
             if panel is None:
                 st.info(t("bn_press_start" if v.owner else "watch_not_started"))
                 return
-            panels.panel(panel, panels.View(current, snap, v.owner))
+            panels.panel(panel, view)
             urlstate.sync()  # a layer chosen inside the fragment goes into the link at once
+            if feed:
+                watched, viewer_id = v.watched, st.session_state.get("_viewer")
+
+                def given():  # a watcher's refresh as the class's budget gives it now
+                    return None if watched is None else watched.class_interval(v.tick)
+
+                page_feed.open_feed(stamp(snap, None if watched is None else v.every),  # as drawn
+                                    lambda: panels.View(current, current.job.snapshot(), v.owner),
+                                    lambda w: stamp(w.snap, given()),
+                                    seen=None if watched is None else lambda: watched.seen(viewer_id),
+                                    costs=current.tick_costs)
         current.tick_costs.append(time.perf_counter() - t0)
 
     return refreshing

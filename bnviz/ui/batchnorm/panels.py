@@ -19,11 +19,11 @@ from bnviz import training
 from bnviz.batchnorm import population, probe, scratch
 from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WIDTHS
 from bnviz.training import bn_frames, histograms, live_tables
-from bnviz.ui import browser_controls, live_chart
+from bnviz.ui import browser_controls, live_chart, page_feed
 from bnviz.ui.batchnorm import charts
 from bnviz.ui.batchnorm.session import VIEW, control
 from bnviz.ui.classroom.presenter import present
-from bnviz.ui.i18n import listing, t
+from bnviz.ui.i18n import current_language, listing, t, text
 from bnviz.ui.vega import vega_spec
 
 
@@ -73,18 +73,29 @@ def panel_loss(v: View) -> None:
     snap = v.snap
     c1, c2 = st.columns(2)
     with c1:
-        live_chart.show(charts.loss_chart, {"loss": v.table("loss", live_tables.loss),
-                                            "marks": v.table("marks", live_tables.marks)},
-                        "bn_chart_loss", x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
+        live_chart.live(charts.loss_chart, v, "bn_chart_loss",
+                        lambda w: {"loss": w.table("loss", live_tables.loss),
+                                   "marks": w.table("marks", live_tables.marks)},
+                        x_title=t("axis_step"), y_title=t("bn_axis_loss"), model_title=t("bn_model"),
                         lr_title=t("bn_lr_changed"), total_steps=snap.total_steps)
     metrics = {"train_acc": t("bn_train_acc"), "test_acc": t("bn_test_acc")}
     with c2:
-        epochs = v.table(("acc", *metrics.values()), lambda s, run: live_tables.epochs(s, run, metrics))
-        live_chart.show(charts.accuracy_chart, {"data": epochs}, "bn_chart_acc",
+        key = ("acc", *metrics.values())
+        live_chart.live(charts.accuracy_chart, v, "bn_chart_acc",
+                        lambda w: {"data": w.table(key, lambda s, run: live_tables.epochs(s, run, metrics))},
                         x_title=t("bn_axis_epoch"), y_title=t("bn_axis_acc"), model_title=t("bn_model"),
                         metric_title=t("bn_metric"), metric_order=list(metrics.values()),
                         epochs_total=snap.config.epochs)
     st.latex(training.LATEX["loss"])
+
+
+def lines(key: str, make, v: View) -> None:
+    """Captions that change as the run trains (``make(view)``: their texts): fed, or drawn."""
+    if page_feed.fed():
+        live_chart.text(key, "lines", make, v)
+    else:
+        for line in make(v):
+            st.caption(line)
 
 
 def panel_hist(v: View) -> None:
@@ -100,17 +111,19 @@ def panel_hist(v: View) -> None:
             st.markdown(f"**{t(f'bn_kind_{kind}', layer=t('bn_every_layer') if grid else layer)}**")
             titles = {"x": t(f"bn_axis_{kind}"), "y": t("bn_axis_share"), "layer": t("bn_layer"),
                       "step": t("axis_step"), "model": t("bn_model"), "lo": t("bn_bin_lo"), "hi": t("bn_bin_hi")}
-            tables = {"data": v.table(("hist", kind, layers),
-                                      lambda s, run, k=kind: live_tables.histograms(s, run, k, layers), captures=True),
-                      "bins": v.table(("bins", kind), lambda s, run, k=kind: live_tables.bins(s, run, k)),
-                      "captures": v.table("captures", live_tables.captures, captures=True)}
-            live_chart.show(charts.hist_grid if grid else charts.hist_chart, tables,
-                            f"bn_chart_{'grid' if grid else 'hist'}_{kind}", titles=titles, domain=rng[kind],
-                            bins=snap.config.bins)
-    for layer_name in ([layer] if layer else HIDDEN_LAYERS):
-        for row in v.value(("outside", layer_name), lambda n=layer_name: bn_frames.outside_rows(snap, n),
-                           captures=True):
-            st.caption(t("bn_outside", **{**row, "kind": t(f"bn_kind_{row['kind']}", layer=layer_name)}))
+            live_chart.live(charts.hist_grid if grid else charts.hist_chart, v,
+                            f"bn_chart_{'grid' if grid else 'hist'}_{kind}",
+                            lambda w, k=kind: {
+                                "data": w.table(("hist", k, layers), lambda s, run: live_tables.histograms(
+                                    s, run, k, layers), captures=True),
+                                "bins": w.table(("bins", k), lambda s, run: live_tables.bins(s, run, k)),
+                                "captures": w.table("captures", live_tables.captures, captures=True)},
+                            titles=titles, domain=rng[kind], bins=snap.config.bins)
+    lang = current_language()
+    lines("bn_outside", lambda w: [
+        text(lang, "bn_outside", **{**row, "kind": text(lang, f"bn_kind_{row['kind']}", layer=name)})
+        for name in layers
+        for row in w.value(("outside", name), lambda n=name: bn_frames.outside_rows(w.snap, n), captures=True)], v)
     st.latex(training.LATEX[snap.config.activation])
 
 
@@ -123,7 +136,7 @@ def scrubber(v: View) -> None:
     """The step scrubber: every chart of one capture shows the capture it is on, every chart over
     time marks its step, all in the browser. It follows the newest capture until it is moved
     (kept as −1), and again once it is moved back to the end."""
-    steps = v.value("capture_steps", lambda: [c.step for c in v.snap.captures], captures=True)
+    steps = capture_steps(v)
     last = len(steps) - 1
     kept = st.session_state.setdefault("bn_scrub", -1)
     at = last if kept is None or kept < 0 else min(int(kept), last)
@@ -131,14 +144,20 @@ def scrubber(v: View) -> None:
                                "max": last, "follow": True},
              SCRUB_PLAY: {"play": t("bn_scrub_play"), "pause": t("bn_scrub_pause")}}
     browser_controls.panel("bn_scrubber", SCRUBBER, texts, key="bn_scrub_panel", values={charts.SCRUB_ID: at})
+    page_feed.text(f"grow:{charts.SCRUB_ID}", capture_steps)  # fed: its range grows with the captures
     st.caption(t("bn_scrub_help"))
 
 
-def _grown(key, found) -> tuple[float, float]:
-    """A range that only grows (kept per run and view in this session), padded by 5 %."""
-    kept = st.session_state.setdefault("_bn_ranges", {}).get(key)
-    lo, hi = found if kept is None else (min(kept[0], found[0]), max(kept[1], found[1]))
-    st.session_state["_bn_ranges"][key] = (lo, hi)
+def capture_steps(v: View) -> list[int]:
+    """The step of each capture so far (the scrubber's positions)."""
+    return v.value("capture_steps", lambda: [c.step for c in v.snap.captures], captures=True)
+
+
+def _grown(kept: dict, key, found) -> tuple[float, float]:
+    """A range that only grows (kept in ``kept`` per run and view: this session's), padded by 5 %."""
+    before = kept.get(key)
+    lo, hi = found if before is None else (min(before[0], found[0]), max(before[1], found[1]))
+    kept[key] = (lo, hi)
     pad = 0.05 * (hi - lo) or 0.5
     return lo - pad, hi + pad
 
@@ -149,25 +168,43 @@ def panel_time(v: View) -> None:
     layer = layer_picker()
     kind = VIEW["kind"].show(format_func=lambda k: t(f"bn_kind_{k}", layer=layer))
     scrubber(v)
-    table = v.table(("pct", layer, kind), lambda s, run: live_tables.percentiles(s, run, layer, kind), captures=True)
-    frame = table.frame
-    found = v.value(("extent", layer, kind), lambda: bn_frames.extent(frame), captures=True) \
-        or histograms.ranges(snap.config.activation)[kind]
-    domain = _grown((v.job.id, layer, kind), found)
-    start = v.table(("start", layer, kind), lambda s, run: live_tables.start(s, run, layer, kind), captures=True)
-    live_chart.show(charts.percentile_chart, {"data": table, "start": start},
-                    "bn_chart_pct", x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
-                    start_title=t("bn_start_median"), total_steps=snap.total_steps,
-                    params={"y_lo": domain[0], "y_hi": domain[1]})
-    drift = v.value(("drift", layer, kind), lambda: bn_frames.drift(snap, layer, kind, frame), captures=True)
-    for col, label in zip(st.columns(2), LABELS.values()):
-        col.metric(t("bn_drift", model=label), f"{drift[label]:.3f}")
+    activation = snap.config.activation
+    kept = st.session_state.setdefault("_bn_ranges", {})
+
+    def percentiles(w):
+        return w.table(("pct", layer, kind), lambda s, run: live_tables.percentiles(s, run, layer, kind), captures=True)
+
+    def y_range(w):
+        frame = percentiles(w).frame
+        found = w.value(("extent", layer, kind), lambda: bn_frames.extent(frame), captures=True) \
+            or histograms.ranges(activation)[kind]
+        lo, hi = _grown(kept, (w.job.id, layer, kind), found)
+        return {"y_lo": lo, "y_hi": hi}
+
+    live_chart.live(charts.percentile_chart, v, "bn_chart_pct",
+                    lambda w: {"data": percentiles(w),
+                               "start": w.table(("start", layer, kind),
+                                                lambda s, run: live_tables.start(s, run, layer, kind), captures=True)},
+                    params=y_range, x_title=t("axis_step"), y_title=t(f"bn_axis_{kind}"), model_title=t("bn_model"),
+                    start_title=t("bn_start_median"), total_steps=snap.total_steps)
+    lang = current_language()
+
+    def drift(w):
+        found = w.value(("drift", layer, kind), lambda: bn_frames.drift(w.snap, layer, kind, percentiles(w).frame),
+                        captures=True)
+        return [[text(lang, "bn_drift", model=label), f"{found[label]:.3f}"] for label in LABELS.values()]
+
+    if page_feed.fed():
+        live_chart.text("bn_drift", "metrics", drift, v)
+    else:
+        for col, (label, figure) in zip(st.columns(2), drift(v)):
+            col.metric(label, figure)
     st.markdown(f"**{t('bn_ridge')}**")
-    ridge = v.table(("ridge", layer, kind), lambda s, run: live_tables.ridges(s, run, layer, kind, charts.RIDGE_GAIN),
-                    captures=True)
-    live_chart.show(charts.ridge_chart, {"data": ridge}, "bn_chart_ridge", x_title=t(f"bn_axis_{kind}"),
-                    y_title=t("axis_step"), model_title=t("bn_model"), share_title=t("bn_axis_share"),
-                    domain=histograms.ranges(snap.config.activation)[kind])
+    live_chart.live(charts.ridge_chart, v, "bn_chart_ridge",
+                    lambda w: {"data": w.table(("ridge", layer, kind), lambda s, run: live_tables.ridges(
+                        s, run, layer, kind, charts.RIDGE_GAIN), captures=True)},
+                    x_title=t(f"bn_axis_{kind}"), y_title=t("axis_step"), model_title=t("bn_model"),
+                    share_title=t("bn_axis_share"), domain=histograms.ranges(activation)[kind])
 
 
 def panel_bn(v: View) -> None:
@@ -196,8 +233,9 @@ def panel_bn(v: View) -> None:
 def panel_grad(v: View) -> None:
     st.caption(t("bn_explain_grad"))
     scrubber(v)
-    live_chart.show(charts.grad_chart, {"data": v.table("grad", live_tables.grads, captures=True)},
-                    "bn_chart_grad", x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"),
+    live_chart.live(charts.grad_chart, v, "bn_chart_grad",
+                    lambda w: {"data": w.table("grad", live_tables.grads, captures=True)},
+                    x_title=t("axis_step"), y_title=t("bn_axis_grad"), layer_title=t("bn_layer"),
                     model_title=t("bn_model"), total_steps=v.snap.total_steps)
 
 
@@ -343,6 +381,7 @@ def panel_smooth(v: View) -> None:
 PANELS = {"loss": panel_loss, "hist": panel_hist, "time": panel_time, "bn": panel_bn, "grad": panel_grad,
           "test": panel_test, "hand": panel_hand, "smooth": panel_smooth}
 NEEDS_CAPTURE = ("hist", "time", "bn", "grad")
+FED = ("loss", "hist", "time", "grad")  # panels whose every changing part is fed while the run trains
 
 
 def panel(name: str, v: View) -> None:

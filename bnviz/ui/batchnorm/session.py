@@ -19,7 +19,7 @@ from bnviz.data import fashion_mnist
 from bnviz.training import watching
 from bnviz.training.config import MAX_LR
 from bnviz.ui import urlstate
-from bnviz.ui.i18n import t
+from bnviz.ui.i18n import t, text
 from bnviz.ui.settings import Setting, number, preset_state, translated
 
 DEFAULTS = training.TrainConfig()  # the d2l recipe
@@ -71,9 +71,11 @@ VIEW = {
 }
 
 
-def device_label(device: str) -> str:
+def device_label(device: str, lang: str | None = None) -> str:
     kind, info = training.device_info(device)
-    return info["name"] if kind == "cuda" else t(f"bn_device_{kind}", **info)
+    if kind == "cuda":
+        return info["name"]
+    return t(f"bn_device_{kind}", **info) if lang is None else text(lang, f"bn_device_{kind}", **info)
 
 
 def device_setting() -> Setting:

@@ -1,0 +1,171 @@
+"""A live page's newest data fetched by the browser itself, with no script run.
+
+A Streamlit page refreshes by running its script (or a fragment of it) again, and the browser
+then commits every element of the page anew: on the BatchNorm page ~150–250 ms of a viewer's
+renderer CPU a refresh, of which the live charts' own work is 2–26 ms (``python -m bench live``).
+While a run trains, that page instead *opens a feed*: a :class:`Poll` that computes, for the
+newest snapshot, what the open panel shows that changes — its charts' tables
+(:class:`bnviz.server.feeds.Table`) and short texts (the status line, a caption, the scrubber's
+steps) — and a *stamp*, the page's shape (running or not, diverged models, …). The browser asks
+for it every refresh (``POST bnviz/feed``, :mod:`bnviz.server.feed_route`) with what each chart
+holds, and receives :func:`answer`: only the rows it lacks (:func:`bnviz.server.feeds.delta`),
+the texts, and ``rerun`` when the stamp has changed (the page must be drawn anew by Streamlit).
+
+A feed is reached by its token only (random, per session and page run); one that nobody asked
+for in :data:`IDLE_S` is closed. Nothing here imports Streamlit: :func:`answer` runs in the
+server's thread pool, outside any script run.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bnviz.server import feeds
+
+_LOG = logging.getLogger(__name__)
+IDLE_S = 120.0  # a feed nobody asked for this long is closed (the tab is gone)
+MAX_FEEDS = 2000  # open feeds at most (the oldest closed first): a class of 60 has 60
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a poll found: each chart's tables (chart key → dataset name → table) and the values of
+    its parameters that change (chart key → name → value), texts (any JSON value by name), and
+    the page's stamp (a change means the page must be drawn anew)."""
+
+    tables: dict[str, dict[str, feeds.Table]]
+    texts: dict[str, object]
+    stamp: object
+    params: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class _Feed:
+    poll: Callable[[], Found]
+    stamp: object
+    seen: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Feeds:
+    """The open feeds of this server process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._feeds: dict[str, _Feed] = {}
+
+    def open(self, poll: Callable[[], Found], stamp, token: str) -> None:
+        """Open the feed ``token`` (:func:`new_token`), or replace what it polls."""
+        with self._lock:
+            self._close_idle()
+            self._feeds.pop(token, None)
+            self._feeds[token] = _Feed(poll, stamp)
+            while len(self._feeds) > MAX_FEEDS:
+                self._feeds.pop(next(iter(self._feeds)))
+            return token
+
+    def close(self, token: str | None) -> None:
+        with self._lock:
+            self._feeds.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self._feeds)
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for token in [k for k, f in self._feeds.items() if now - f.seen > IDLE_S]:
+            del self._feeds[token]
+
+    def answer(self, token: str, held: dict) -> dict:
+        """What the browser that holds ``held`` (chart → dataset → [source, version]) receives:
+        for each chart in ``held`` its parameters and per dataset the rows it lacks
+        (:func:`rows_json`; all of them for a dataset it does not hold), the texts, and ``rerun``
+        when the page's stamp changed. An unknown token (closed, or another server) answers
+        ``{"gone": true}``: the page is drawn anew and opens another."""
+        with self._lock:
+            feed = self._feeds.get(token)
+            if feed is not None:
+                feed.seen = time.monotonic()
+        if feed is None:
+            return {"gone": True}
+        try:
+            with feed.lock:  # one poll of a feed at a time (a slow poll is not stacked on)
+                found = feed.poll()
+        except Exception:  # the run's machine lost, a snapshot unreadable: the page says so when drawn
+            _LOG.exception("a live feed's poll failed")
+            return {"rerun": True}
+        charts = {}
+        for key, tables in found.tables.items():
+            if key not in held:  # a chart the browser does not show (yet)
+                continue
+            mine = held[key] if isinstance(held[key], dict) else {}
+            charts[key] = {"feeds": {}, "params": found.params.get(key) or {}}
+            for name, table in tables.items():
+                had = mine.get(name)
+                d = feeds.delta(table, feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None)
+                charts[key]["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base,
+                                              "version": d.version, **rows_json(d.rows)}
+        return {"charts": charts, "texts": found.texts, "rerun": found.stamp != feed.stamp}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _pair(had) -> bool:
+    """A held table as the browser names it: [source, version ≥ 0] (anything else holds nothing)."""
+    return isinstance(had, list) and len(had) == 2 and isinstance(had[1], int) and had[1] >= 0
+
+
+def rows_json(frame: pd.DataFrame) -> dict:
+    """A frame as JSON, compact and exact: ``{"columns": names, "data": [column, …]}``, each
+    column one of ``{"f32": …}`` / ``{"f64": …}`` (the numbers' little-endian bytes in base64:
+    every bit kept, a quarter to a half of their decimal text), ``{"codes": […], "labels": […]}``
+    (a categorical: −1 is missing), or ``{"values": […]}`` (integers, booleans, text; a missing
+    value ``null``). :func:`frame_of` reads it back; ``static/live_chart.js`` does the same and
+    gives Vega ``null`` for a missing number, as Arrow does."""
+    data = []
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            data.append({"codes": column.cat.codes.astype(np.int64).tolist(),
+                         "labels": [str(x) for x in column.cat.categories]})
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
+            data.append({"values": column.tolist()})
+        elif pd.api.types.is_float_dtype(column):
+            wide = column.dtype != np.float32
+            raw = column.to_numpy("<f8" if wide else "<f4").tobytes()
+            data.append({"f64" if wide else "f32": base64.b64encode(raw).decode("ascii")})
+        else:
+            data.append({"values": [None if x is None or (isinstance(x, float) and math.isnan(x)) else
+                                    (x.item() if isinstance(x, np.generic) else x) for x in column.tolist()]})
+    return {"columns": [str(c) for c in frame.columns], "data": data}
+
+
+def frame_of(rows: dict) -> pd.DataFrame:
+    """The frame :func:`rows_json` wrote (a categorical as its labels, missing as None/NaN)."""
+    columns = {}
+    for name, column in zip(rows["columns"], rows["data"]):
+        if "codes" in column:
+            labels = column["labels"]
+            columns[name] = [labels[c] if c >= 0 else None for c in column["codes"]]
+        elif "values" in column:
+            columns[name] = column["values"]
+        else:
+            kind = "<f4" if "f32" in column else "<f8"
+            columns[name] = np.frombuffer(base64.b64decode(column.get("f32") or column.get("f64") or ""), kind)
+    return pd.DataFrame(columns, columns=rows["columns"])
+
+
+FEEDS = Feeds()
+SERVED = False  # set by the server's entry point (serve.py) that has the route

@@ -1,0 +1,160 @@
+"""The live feed a fed page's browser asks for (bnviz/server/live_feed.py, feed_route.py): what it
+holds plus what it receives is the whole table, for every gap, a Reset in between and a chart it
+does not hold yet; the JSON keeps missing numbers and integers; a changed page says rerun, an
+unknown or idle feed says gone, a failing poll says rerun instead of raising; the route refuses
+bad requests."""
+
+import asyncio
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from starlette.requests import Request
+
+from bnviz.server import feed_route, feeds, live_feed
+
+
+def grown(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"step": np.sort(rng.integers(1, 40, rows)), "value": rng.normal(size=rows),
+                         "model": rng.choice(["LeNet", "LeNet-BN"], rows)})
+
+
+def table_at(frame: pd.DataFrame, version: int, source: str = "a") -> feeds.Table:
+    part = frame[frame.step <= version].reset_index(drop=True)
+    return feeds.Table(source, part, part.step.to_numpy())
+
+
+class Browser:
+    """What static/live_chart.js does with an answer: whole rows replace, others are appended
+    if they follow what it holds (else it would ask again)."""
+
+    def __init__(self):
+        self.rows: dict[str, pd.DataFrame] = {}
+        self.held: dict[str, list] = {}
+
+    def receive(self, chart: dict) -> None:
+        for name, feed in chart["feeds"].items():
+            got = live_feed.frame_of(feed)
+            if feed["whole"]:
+                self.rows[name] = got
+            else:
+                assert self.held[name] == [feed["source"], feed["base"]], "a delta that does not follow"
+                self.rows[name] = pd.concat([self.rows[name], got], ignore_index=True)
+            self.held[name] = [feed["source"], feed["version"]]
+
+
+def serve(tables: dict, stamp=0, texts=None) -> tuple[live_feed.Feeds, dict, str]:
+    """A feed whose poll returns what ``tables`` (chart → dataset → table) holds when asked."""
+    registry, now = live_feed.Feeds(), {"tables": tables, "stamp": stamp, "texts": texts or {}}
+    token = live_feed.new_token()
+    registry.open(lambda: live_feed.Found(now["tables"], now["texts"], now["stamp"], {"c": {"y_hi": 2.5}}),
+                  stamp, token)
+    return registry, now, token
+
+
+def same(got: pd.DataFrame, table: feeds.Table) -> None:
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), table.frame, check_dtype=False)
+
+
+def test_what_the_browser_holds_and_receives_is_the_whole_table_for_every_gap_and_a_reset():
+    frame = grown(150)
+    versions = [0, *sorted(set(frame.step))]
+    for a, b in itertools.combinations_with_replacement(versions[::3] + [versions[-1]], 2):
+        registry, now, token = serve({"c": {"data": table_at(frame, a)}})
+        browser = Browser()
+        browser.receive(registry.answer(token, {"c": {}})["charts"]["c"])  # a first look: whole
+        same(browser.rows["data"], table_at(frame, a))
+        now["tables"] = {"c": {"data": table_at(frame, b)}}
+        answer = registry.answer(token, {"c": browser.held})
+        sent = answer["charts"]["c"]["feeds"]["data"]
+        held_rows = len(table_at(frame, a).frame)
+        assert sent["whole"] == (held_rows == 0)  # only what is new (holding nothing: everything)
+        assert len(live_feed.frame_of(sent)) == len(table_at(frame, b).frame) - held_rows
+        browser.receive(answer["charts"]["c"])
+        same(browser.rows["data"], table_at(frame, b))
+        assert answer["charts"]["c"]["params"] == {"y_hi": 2.5} and answer["rerun"] is False
+    # A Reset in between (a new source): the whole new table, in place of the old one.
+    now["tables"] = {"c": {"data": table_at(frame, 12, source="b")}}
+    answer = registry.answer(token, {"c": browser.held})
+    assert answer["charts"]["c"]["feeds"]["data"]["whole"]
+    browser.receive(answer["charts"]["c"])
+    same(browser.rows["data"], table_at(frame, 12, source="b"))
+
+
+def test_a_chart_the_browser_does_not_show_gets_nothing_and_one_it_holds_wrongly_gets_everything():
+    frame = grown(60)
+    registry, _, token = serve({"c": {"data": table_at(frame, 30)}, "other": {"data": table_at(frame, 30)}})
+    answer = registry.answer(token, {"c": {"data": ["a", "not a version"]}})
+    assert list(answer["charts"]) == ["c"]
+    assert answer["charts"]["c"]["feeds"]["data"]["whole"]
+
+
+def test_the_json_keeps_every_bit_of_the_numbers_missing_values_categories_and_text():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"i": np.array([1, 2, 3], dtype=np.int64), "x": [0.1, np.nan, np.inf],
+                          "share": rng.random(3).astype(np.float32), "b": [True, False, True],
+                          "model": pd.Categorical(["LeNet-BN", None, "LeNet"], categories=["LeNet", "LeNet-BN"]),
+                          "s": ["conv1", "fc2", "第1层"]})
+    sent = json.loads(json.dumps(live_feed.rows_json(frame)))  # as it travels
+    back = live_feed.frame_of(sent)
+    assert back["i"].tolist() == [1, 2, 3] and back["b"].tolist() == [True, False, True]
+    np.testing.assert_array_equal(back["x"].to_numpy(), frame["x"].to_numpy())  # NaN and inf kept, bit for bit
+    assert back["share"].dtype == np.float32
+    assert back["share"].to_numpy().tobytes() == frame["share"].to_numpy().tobytes()
+    assert back["model"][[0, 2]].tolist() == ["LeNet-BN", "LeNet"] and pd.isna(back["model"][1])
+    assert back["s"].tolist() == ["conv1", "fc2", "第1层"]
+    # Compact: a capture's float32 shares take about a quarter of their decimal text.
+    shares = pd.DataFrame(rng.random((240, 30)).astype(np.float32))
+    assert len(json.dumps(live_feed.rows_json(shares))) < 0.5 * len(json.dumps(shares.astype(float).values.tolist()))
+
+
+def test_a_changed_page_says_rerun_an_unknown_or_idle_feed_says_gone_and_a_failed_poll_reruns(monkeypatch):
+    frame = grown(20)
+    registry, now, token = serve({"c": {"data": table_at(frame, 10)}}, stamp=("training", ()),
+                                 texts={"status": {"value": 0.5, "text": "step 10/20"}})
+    answer = registry.answer(token, {})
+    assert answer["rerun"] is False and answer["texts"]["status"]["text"] == "step 10/20"
+    now["stamp"] = ("finished", ())
+    assert registry.answer(token, {})["rerun"] is True
+    assert registry.answer("not-a-token", {}) == {"gone": True}
+
+    def failing():
+        raise RuntimeError("the run's machine is gone")
+
+    registry.open(failing, 0, token)
+    assert registry.answer(token, {}) == {"rerun": True}
+    registry.close(token)
+    assert registry.answer(token, {}) == {"gone": True}
+    # A feed nobody asked for in IDLE_S is closed when another opens.
+    idle = live_feed.new_token()
+    registry.open(lambda: live_feed.Found({}, {}, 0), 0, idle)
+    monkeypatch.setattr(live_feed, "IDLE_S", -1.0)
+    registry.open(lambda: live_feed.Found({}, {}, 0), 0, live_feed.new_token())
+    assert registry.answer(idle, {}) == {"gone": True}
+
+
+def _post(body: bytes):
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    request = Request({"type": "http", "method": "POST", "path": "/bnviz/feed", "headers": [],
+                       "query_string": b""}, receive)
+    return asyncio.run(feed_route._feed(request))
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'{"held": {}}', b'{"token": "x", "held": [1]}',
+                                  b'{"token": "x", "held": {}}' + b" " * (feed_route.MAX_BODY + 1)])
+def test_the_route_refuses_what_a_browser_never_sends(body):
+    assert _post(body).status_code == 400
+
+
+def test_the_route_answers_a_feed_and_an_unknown_token(monkeypatch):
+    registry, _, token = serve({"c": {"data": table_at(grown(10), 40)}})
+    monkeypatch.setattr(feed_route, "FEEDS", registry)
+    answer = json.loads(_post(json.dumps({"token": token, "held": {"c": {}}}).encode()).body)
+    sent = answer["charts"]["c"]["feeds"]["data"]
+    assert sent["whole"] and len(live_feed.frame_of(sent)) == 10
+    assert json.loads(_post(b'{"token": "unknown", "held": {}}').body) == {"gone": True}
