@@ -26,9 +26,9 @@ def settled(tab, quiet: float = 3.0, timeout: float = 60.0) -> int:
     (a run that still trains never settles: the test fails after ``timeout``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        step, runs = tab.last_step(), tab.runs
+        step, refreshes = tab.last_step(), tab.runs + tab.polls  # a fed page polls, no script run
         time.sleep(quiet)
-        if tab.last_step() == step and tab.runs >= runs + 2:
+        if tab.last_step() == step and tab.runs + tab.polls >= refreshes + 2:
             return step
     raise AssertionError(f"the watcher's step did not settle within {timeout:g} s")
 

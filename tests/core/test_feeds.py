@@ -179,3 +179,22 @@ def test_a_live_table_holds_what_the_page_s_frames_show(snapshots):
     reference = bn_frames.loss_frame(snap, limit=10**9)  # every step
     merged = loss.astype({"model": str}).merge(reference, on=["step", "model"], suffixes=("", "_ref"))
     assert len(merged) == len(loss) and np.allclose(merged.loss, merged.loss_ref, rtol=1e-6)
+
+
+CAPTURE_TABLES = ("pct", "ridge", "gb", "stats", "grad")
+
+
+@pytest.mark.parametrize("name", CAPTURE_TABLES)
+def test_a_table_of_captures_grown_by_its_new_captures_equals_one_built_from_every_capture(snapshots, name):
+    """Tables of captures keep the rows built before and add the new captures' (live_tables._GROWN):
+    along two runs, thinned histories and a Reset, they equal the tables built from scratch."""
+    make = TABLES[name]
+    live_tables._GROWN.clear()
+    grown = [make(s, f"history{s.history}") for s in snapshots]  # in order: each from the one before
+    assert any(len(t.frame) for t in grown)
+    for snap, table in zip(snapshots, grown):
+        live_tables._GROWN.clear()
+        anew = make(snap, f"history{snap.history}")
+        assert table.source == anew.source
+        pd.testing.assert_frame_equal(table.frame, anew.frame)
+        np.testing.assert_array_equal(table.versions, anew.versions)

@@ -5,6 +5,7 @@ unknown or idle feed says gone, a failing poll says rerun instead of raising; th
 bad requests."""
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 
@@ -142,7 +143,9 @@ def _post(body: bytes):
 
     request = Request({"type": "http", "method": "POST", "path": "/bnviz/feed", "headers": [],
                        "query_string": b""}, receive)
-    return asyncio.run(feed_route._feed(request))
+    # On a thread of its own: a worker that has driven a browser has an event loop running here.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, feed_route._feed(request)).result()
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'{"held": {}}', b'{"token": "x", "held": [1]}',

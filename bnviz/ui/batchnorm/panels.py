@@ -39,8 +39,9 @@ class View:
 
     @property
     def source(self) -> str:
-        """What this run's live tables are of (:mod:`bnviz.training.live_tables`): its history."""
-        return f"history{self.snap.history}"
+        """What this run's live tables are of (:mod:`bnviz.training.live_tables`): its history, named
+        uniquely in this server (a history's serial is its process's: a Ray worker's may repeat)."""
+        return f"{self.run.code}/history{self.snap.history}"
 
     def table(self, key, make, captures: bool = False):
         """A live table, ``make(snapshot, source)``, shared by every viewer of this snapshot."""
