@@ -130,13 +130,17 @@ export default function (component) {
       el.onpointerdown = () => { stopPlay(false); state.held = true; };
       el.onpointerup = el.onpointercancel = () => { state.held = false; };
       // A range that grows while the page is fed (static/live_chart.js: the step scrubber as
-      // captures arrive): its new labels; one that followed its end follows the new end.
+      // captures arrive): its new labels; one that followed its end follows the new end. Quietly:
+      // the fed charts read the value as they draw their new rows (one drawing, not two).
       el.bnvizGrow = (labels) => {
         const atEnd = Number(el.value) >= Number(el.max);
         c.labels = labels;
         c.max = labels.length - 1;
         el.max = String(c.max);
-        if (c.follow && atEnd && !state.held && !state.playing) setValue(c, c.max);
+        if (c.follow && atEnd && !state.held && !state.playing && el.value !== String(c.max)) {
+          el.value = String(c.max);
+          tell(c);
+        }
         showText(c);
       };
     } else if (c.kind === "choice") {

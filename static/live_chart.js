@@ -261,6 +261,15 @@ function answered(answer) {
     if (poller.rerun) poller.rerun();
     return;
   }
+  // The scrubber's range first: the charts then draw their new rows at the capture it is on.
+  for (const [key, value] of Object.entries(answer.texts || {})) {
+    if (key.startsWith("grow:")) {
+      const el = document.getElementById(key.slice(5)); // a control whose range grows (the step scrubber)
+      if (el && el.bnvizGrow) el.bnvizGrow(value);
+    } else if (poller.texts[key] && poller.texts[key].box.isConnected) {
+      paintText(poller.texts[key].box, poller.texts[key].kind, value);
+    }
+  }
   for (const [key, chart] of Object.entries(answer.charts || {})) {
     const stats = charts[key];
     const state = stats && stats.node.bnviz;
@@ -269,14 +278,6 @@ function answered(answer) {
     for (const [name, feed] of Object.entries(chart.feeds)) rows[name] = rowsOfColumns(feed.columns, feed.data);
     state.queue = state.queue.then(() => grow(state, chart.feeds, rows, chart.params, state.ask, performance.now()))
       .catch((err) => { console.error("bnviz live chart", err); state.ask("error"); });
-  }
-  for (const [key, value] of Object.entries(answer.texts || {})) {
-    if (key.startsWith("grow:")) {
-      const el = document.getElementById(key.slice(5)); // a control whose range grows (the step scrubber)
-      if (el && el.bnvizGrow) el.bnvizGrow(value);
-    } else if (poller.texts[key] && poller.texts[key].box.isConnected) {
-      paintText(poller.texts[key].box, poller.texts[key].kind, value);
-    }
   }
 }
 
