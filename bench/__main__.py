@@ -15,6 +15,8 @@ BENCHES = {
     "bn-gil": lambda: print_table("A class watching one run on a real server: training while watchers refresh",
                                   bn.gil()),
     "live": live.run,
+    "live-alone": lambda: print_table("One tab alone, refreshed every second: the fragment run by Streamlit vs fed",
+                                      live.alone()),
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),
     "load": lambda: print_table("A class on one server (a run and 30 watchers, 5 Starts against a cap of 2)",
                                 bn.load()),

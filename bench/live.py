@@ -228,3 +228,48 @@ def _row(epochs: int, w: dict, m: dict) -> dict:
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
             "websocket + feed kB": f"{m['kb']:.1f}", "canvases replaced": f"{m['replaced']:.1f}",
             "refresh → drawn p50 / p95 ms": f"{m['p50']:.0f} / {m['p95']:.0f}"}
+
+
+def alone() -> list[dict]:
+    """One tab alone on a training run, refreshed every second by Streamlit running the live
+    fragment (``streamlit run app.py``: no feed route) and then fed (``serve.py``): renderer CPU
+    per second (DevTools TaskDuration over 10 s) and the bytes it received (websocket + feed),
+    on the histograms and Figure 1 tabs, at full speed and with the CPU throttled 4×."""
+    from playwright.sync_api import sync_playwright
+
+    from bnviz.ui.strings import STRINGS
+    from harness.browser import Server, launch, open_page
+
+    en = STRINGS["en"]
+    rows = []
+    for script, refresh in (("app.py", "the fragment runs"), ("serve.py", "fed")):
+        server = Server(script=script)
+        try:
+            with sync_playwright() as p:
+                context = launch(p).new_context(viewport={"width": 1400, "height": 1100})
+                page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                received = {"bytes": 0}
+                page.on("websocket", lambda ws, got=received: ws.on("framereceived", lambda payload: got.__setitem__(
+                    "bytes", got["bytes"] + len(payload))))
+                open_page(page, server, "batchnorm?bn_subset=30000&bn_epochs=12&bn_batch=64&bn_every=10",
+                          en["bn_title"])
+                page.get_by_role("button", name=en["bn_start"]).click()
+                for tab, name in (("bn_tab_hist", "histograms"), ("bn_tab_time", "Figure 1")):
+                    page.get_by_role("tab", name=en[tab]).click()
+                    page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=60_000)
+                    for rate in (1, 4):
+                        cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+                        page.wait_for_timeout(3000)
+                        at = (_task_s(cdp), received["bytes"], page.evaluate(FEED)["chars"])
+                        page.wait_for_timeout(10_000)
+                        cpu, ws, fed = (_task_s(cdp) - at[0], received["bytes"] - at[1],
+                                        page.evaluate(FEED)["chars"] - at[2])
+                        rows.append({"refresh": refresh, "tab": name, "CPU": "4× slower" if rate == 4 else "full",
+                                     "renderer CPU ms per s": f"{cpu * 100:.0f}",
+                                     "websocket + feed kB per s": f"{(ws + fed) / 1e4:.1f}"})
+                    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+        finally:
+            server.stop()
+    return rows

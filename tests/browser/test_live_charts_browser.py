@@ -9,10 +9,11 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
+from harness.browser import PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
 from tests.browser.conftest import no_exception
 
-EN = STRINGS["en"]
+EN, ZH = STRINGS["en"], STRINGS["zh"]
+STEP_ZH = re.compile(r"第 (\d+)/\d+ 步")
 SMALL = "batchnorm?bn_subset=12000&bn_epochs=5&bn_batch=64&bn_every=5"
 # Trains for about a minute here, its 282 captures never thinned (500 at most: a thinned history is a
 # new source, sent whole).
@@ -69,9 +70,9 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     context.add_init_script(SOCKETS)
     page = context.new_page()
     count_runs(page)
-    open_page(page, server, LONG, EN["bn_title"])
-    page.get_by_role("button", name=EN["bn_start"]).click()
-    open_histograms(page)
+    open_page(page, server, LONG + "&lang=zh", ZH["bn_title"])
+    page.get_by_role("button", name=ZH["bn_start"]).click()
+    open_histograms(page, "zh")
     first = wait_messages(page, GRID, 2)
     watch_runs(page)
     page.evaluate(MARK, GRID)
@@ -92,6 +93,12 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     # up by the next one — no row twice, none missing, nothing sent whole — and a chart that holds
     # rows it cannot name (its versions lost) is sent everything in their place.
     assert runs_seen(page) == 0 and page.evaluate("window.bnvizFeed.polls") >= later["messages"] - 1
+    # … and the status line, fed too, follows the run in the page's language.
+    step = int(STEP_ZH.search(page.locator(PROGRESS).first.inner_text()).group(1))
+    page.wait_for_function("([selector, step]) => Number(/第 (\\d+)\\/\\d+ 步/.exec("
+                           "document.querySelector(selector).innerText)[1]) > step", arg=[PROGRESS, step],
+                           timeout=30_000)
+    assert runs_seen(page) == 0
     lost = {"n": 0}
 
     def drop(route):
@@ -116,7 +123,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     # (a message lost) asks once for everything and follows again, every time: more times than it
     # may ask in a row, as in an hour on a projector. (Its asks were counted for its whole life:
     # after 20 it stopped asking and froze, as on a loaded machine where each delta in flight asked again.)
-    page.get_by_role("tab", name=EN["bn_tab_bn"]).click()
+    page.get_by_role("tab", name=ZH["bn_tab_bn"]).click()
     wait_messages(page, STATS_CHART, 2)
     limit = int(re.search(r"const MAX_ASKS = (\d+);", LIVE_CHART_JS.read_text()).group(1))
     for _ in range(limit + 1):
@@ -125,16 +132,16 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
         page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=STATS_CHART,
                                timeout=30_000)
         assert stats(page, STATS_CHART)["asks"] == before["asks"] + 1  # one ask, however many deltas were in flight
-    open_histograms(page)
+    open_histograms(page, "zh")
 
     # A Reset and a new run: the old run's rows are gone, the new run's arrive.
     wait_ready(page)
     old = page.evaluate(HELD, GRID)["captures"]
-    page.get_by_role("button", name=EN["bn_reset"]).click()
-    page.get_by_role("button", name=EN["bn_start"]).wait_for(timeout=30_000)
+    page.get_by_role("button", name=ZH["bn_reset"]).click()
+    page.get_by_role("button", name=ZH["bn_start"]).wait_for(timeout=30_000)
     wait_ready(page)
-    page.get_by_role("button", name=EN["bn_start"]).click()
-    open_histograms(page)
+    page.get_by_role("button", name=ZH["bn_start"]).click()
+    open_histograms(page, "zh")
     seen = []
     for _ in range(200):  # the new run's captures: fewer than the old run had, at first
         seen.append(page.evaluate("""key => { const s = window.bnvizCharts[key];
@@ -155,7 +162,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     held = page.evaluate(HELD, GRID)
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
 
-    page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
+    page.locator("[data-testid='stMain']").get_by_role("button", name=ZH["bn_stop"]).click()  # not the header's Stop
     no_exception(page)
 
 
