@@ -69,6 +69,7 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     wait_ready(page, timeout=120_000)
     page.get_by_role("tab", name=STRINGS["en"][TABS[tab]]).click()
     page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=120_000)
+    page.locator(".bnviz-chart >> visible=true").first.scroll_into_view_if_needed()  # as a viewer looks at it
     page.evaluate(OBSERVE_RUNS)
     page.evaluate(OBSERVE_CHARTS)
     return {"page": page, "cdp": cdp, "received": received, "tab": tab, "phone": phone}
@@ -259,6 +260,7 @@ def alone() -> list[dict]:
                 for tab, name in (("bn_tab_hist", "histograms"), ("bn_tab_time", "Figure 1")):
                     page.get_by_role("tab", name=en[tab]).click()
                     page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=60_000)
+                    page.locator(".bnviz-chart >> visible=true").first.scroll_into_view_if_needed()
                     for rate in (1, 4):
                         cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
                         page.wait_for_timeout(3000)

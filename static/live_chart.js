@@ -127,6 +127,8 @@ async function receive(root, state, data, ask) {
     state.view.tooltip(showTip);
     state.specId = meta.spec_id;
     state.held = {};
+    state.pending = {};
+    state.params = {};
     state.width = root.clientWidth;
     state.stats.builds += 1;
   }
@@ -137,41 +139,73 @@ async function receive(root, state, data, ask) {
 }
 
 // Rows into the view: `feeds` (dataset → {source, whole, base, version}) and their `rows`. A feed
-// that does not follow what the chart holds makes it ask for everything (none is applied).
+// that does not follow what the chart holds makes it ask for everything (none is applied). A chart
+// out of sight (scrolled away: a phone shows one grid of the histograms at a time) keeps its rows
+// until it comes into sight and is drawn then, once: drawing is most of a refresh's cost.
 async function grow(state, feedsOf, rows, params, ask, t0) {
-  const vega = window.vega;
   for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
     if (!feed.whole && !(held && held.source === feed.source && held.version === feed.base)) return ask(name);
   }
   for (const [name, feed] of Object.entries(feedsOf)) {
     const got = rows[name] || [];
+    const waiting = state.pending[name];
+    if (feed.whole || !waiting) state.pending[name] = { whole: feed.whole, rows: got };
+    else for (const row of got) waiting.rows.push(row);
     if (feed.whole) {
-      state.view.change(name, vega.changeset().remove(vega.truthy).insert(got));
       state.stats.wholes += 1;
       state.askedAt = 0; // the answer (or a first look): a later feed that does not follow asks anew
       state.unanswered = 0;
-    } else if (got.length) {
-      state.view.change(name, vega.changeset().insert(got));
     }
     state.held[name] = { source: feed.source, version: feed.version };
     state.stats.rows += got.length;
     state.stats.received[name] = (state.stats.received[name] || 0) + got.length;
   }
-  for (const [name, value] of Object.entries(params || {})) state.view.signal(name, value);
+  Object.assign(state.params, params || {});
+  state.stats.messages += 1;
+  // Drawn when it comes into sight; a chart never drawn is drawn now (until then it is a thin
+  // strip whose place says nothing of where it will be).
+  if (state.visible === false && state.stats.draws > 0) return;
+  await draw(state, t0);
+}
+
+// What the chart received since it was last drawn, into the view in one changeset per dataset (two
+// changes of one dataset before a run would lose the first), then drawn once.
+async function draw(state, t0) {
+  const vega = window.vega;
+  for (const [name, waiting] of Object.entries(state.pending)) {
+    if (waiting.whole) state.view.change(name, vega.changeset().remove(vega.truthy).insert(waiting.rows));
+    else if (waiting.rows.length) state.view.change(name, vega.changeset().insert(waiting.rows));
+  }
+  state.pending = {};
+  for (const [name, value] of Object.entries(state.params)) state.view.signal(name, value);
+  state.params = {};
   follow(state);
   await state.view.runAsync();
-  state.stats.messages += 1;
+  state.stats.draws += 1;
   state.stats.drawnAt = performance.now();
   state.stats.busyMs += state.stats.drawnAt - t0; // this chart's own time: rows in, dataflow, drawing
+}
+
+function waiting(state) {
+  return Object.keys(state.pending).length > 0 || Object.keys(state.params).length > 0;
+}
+
+// The chart drawn with all it has received, after what is queued for it.
+function drawn(state) {
+  state.queue = state.queue.then(() => (waiting(state) ? draw(state, performance.now()) : null))
+    .catch((err) => console.error("bnviz live chart", err));
+  return state.queue;
 }
 
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".bnviz-chart");
   const state = root.bnviz || (root.bnviz = {
-    view: null, specId: null, held: {}, follow: {}, queue: Promise.resolve(), askedAt: 0, unanswered: 0,
-    stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, resizes: 0, drawnAt: 0, busyMs: 0,
+    view: null, specId: null, held: {}, pending: {}, params: {}, follow: {}, queue: Promise.resolve(), askedAt: 0,
+    unanswered: 0, visible: undefined,
+    stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, draws: 0, resizes: 0, drawnAt: 0,
+             busyMs: 0,
              node: root },
   });
   charts[data.meta.key] = state.stats;
@@ -179,7 +213,7 @@ export default function (component) {
   if (png) {
     png.textContent = data.meta.png;
     png.hidden = false;
-    png.onclick = () => state.view && state.view.toImageURL("png", 2).then((url) => {
+    png.onclick = () => state.view && drawn(state).then(() => state.view.toImageURL("png", 2)).then((url) => {
       const link = document.createElement("a");
       link.href = url;
       link.download = `bnviz_${data.meta.key}.png`;
@@ -199,12 +233,22 @@ export default function (component) {
     });
     state.resized.observe(root);
   }
+  if (!state.sight && typeof IntersectionObserver !== "undefined") {
+    state.sight = new IntersectionObserver((entries) => {
+      state.visible = entries[entries.length - 1].isIntersecting;
+      if (state.visible && state.view && waiting(state)) drawn(state);
+    }, { rootMargin: "300px 0px" });
+    state.sight.observe(root);
+  }
   if (!state.onInput) {
     state.onInput = (event) => {
       const id = event.target && event.target.id;
       if (!id || !state.view) return;
       for (const [signal, followed] of Object.entries(state.follow || {})) {
-        if (followed === id) state.view.signal(signal, Number(event.target.value)).runAsync();
+        if (followed !== id) continue;
+        // Rows kept while out of sight are drawn with the move (follow reads the control).
+        if (waiting(state)) drawn(state);
+        else state.view.signal(signal, Number(event.target.value)).runAsync();
       }
     };
     document.addEventListener("input", state.onInput, true); // capture: the controls' events do not bubble
@@ -229,6 +273,7 @@ export default function (component) {
       if (root.isConnected) return; // only a re-render: the chart stays
       document.removeEventListener("input", state.onInput, true);
       if (state.resized) state.resized.disconnect();
+      if (state.sight) state.sight.disconnect();
       if (state.view) state.view.finalize();
     }, 0);
   };

@@ -68,6 +68,7 @@ def test_live_training_pause_resume_stop(contexts, server):
                                                                                timeout=30_000)
     page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
     page.locator(CHART).nth(1).locator("canvas").first.wait_for(timeout=30_000)
+    page.locator(CHART).nth(1).scroll_into_view_if_needed()  # a live chart out of sight waits to be seen
     seen, steps, redraws = [], [], 4
     deadline = time.time() + 60
     while time.time() < deadline and len(set(seen)) < redraws:

@@ -58,8 +58,10 @@ def wait_messages(page, key: str, at_least: int, timeout: float = 60_000) -> dic
 
 
 def open_histograms(page, lang: str = "en") -> None:
+    """The histograms tab, its first chart in sight (a chart out of sight is drawn when it comes into sight)."""
     page.get_by_role("tab", name=STRINGS[lang]["bn_tab_hist"]).click()
     page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=60_000)
+    page.locator(".bnviz-chart >> visible=true").first.scroll_into_view_if_needed()
 
 
 def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_after_a_reset(contexts, server):
