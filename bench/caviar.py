@@ -76,7 +76,7 @@ def board_cost(n: int = MODELS, steps: int = 300, repeats: int = 20) -> list[dic
         class_board.bands(table)
         frame, _ = class_board.search(table, *classes.LR_RANGE)
         titles = dict(x_title="α", y_title="acc", model_title="model", nick_title="nick")
-        vega_spec(charts.accuracy_chart, {"points": table}, diverged_label="x", **titles)
+        vega_spec(charts.accuracy_chart, {"points": table}, diverged_label="x", pending_label="…", **titles)
         vega_spec(charts.loss_chart, {"loss": class_board.losses(entries, snap, "bench").frame},
                   **{k: v for k, v in titles.items() if k != "x_title"}, x_title="step")
         vega_spec(charts.search_chart, {"search": frame}, x_title="α", who_title="who",
