@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st
 
-from bnviz.ui import urlstate
+from bnviz.ui import page_feed, urlstate
 from bnviz.ui.classroom.presenter import presenter_toggle
 from bnviz.ui.classroom.sharing import share_box
 from bnviz.ui.classroom.svg_export import forget_charts, svg_download
@@ -34,6 +34,7 @@ page = st.navigation(pages)
 say_unknown_path(page)
 page_helper()
 forget_charts()
+page_feed.forget()
 page.run()
 if ignored := urlstate.ignored():
     st.toast(t("url_ignored", keys=", ".join(ignored)), icon=":material/link_off:")

@@ -37,8 +37,8 @@ def served() -> bool:
 
 
 def begin(fed: bool) -> dict | None:
-    """Start a fragment run; with ``fed``, what its elements must tell the browser (the feed's
-    address, token and refresh are added by :func:`open_feed`). Not fed: the feed is closed."""
+    """Start a fragment run; with ``fed``, what its leading text must tell the browser: the feed's
+    address and token (the caller adds the refresh). Not fed: the feed is closed."""
     token = st.session_state.get(_TOKEN)
     if not fed:
         st.session_state[_RUN] = None
@@ -64,7 +64,14 @@ def _url() -> str:
 
 
 def fed() -> bool:
+    """Whether the fragment running now is fed (its live charts then ask the feed, not the page)."""
     return st.session_state.get(_RUN) is not None
+
+
+def forget() -> None:
+    """A run of the whole page: nothing is fed until a live fragment says so (another page's live
+    charts are never taken for fed ones)."""
+    st.session_state[_RUN] = None
 
 
 def chart(key: str, tables: Callable, params: Callable | None = None) -> None:

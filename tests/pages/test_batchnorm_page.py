@@ -491,3 +491,15 @@ def test_an_unreachable_training_cluster_is_said_and_trainings_run_here(app, con
         no_traceback(at)
     finally:
         engine.reset()
+
+
+def test_a_whole_page_run_forgets_a_fed_fragment(app):
+    """A fed BatchNorm fragment leaves what its feed computes in the session; a run of any whole
+    page forgets it, so that another page's live charts (the sweep's) are never taken for fed
+    ones (a fed chart that loses its place waits for a feed instead of asking its page)."""
+    from bnviz.ui import page_feed
+
+    at = app("pages/tuning.py")
+    at.session_state[page_feed._RUN] = page_feed._Collected()
+    at.run()
+    assert at.session_state[page_feed._RUN] is None
