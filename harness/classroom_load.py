@@ -249,10 +249,10 @@ def run_controls(page) -> int:
 
 def _following(page) -> None:
     """Wait until a watcher's page shows the run's step."""
-    page.wait_for_function("""() => {
-        const bar = document.querySelector("[data-testid='stProgress'], .bnviz-progress");
+    page.wait_for_function("""(selector) => {
+        const bar = document.querySelector(selector);
         return bar && /step \\d+\\/|第 \\d+\\/\\d+ 步/.test(bar.innerText);
-    }""", timeout=180_000)
+    }""", arg=PROGRESS, timeout=180_000)
 
 
 def _open(browser, server, path: str, locale: str = "en-US"):
@@ -266,10 +266,10 @@ def _start(page, running: str, refused: str) -> None:
     page.get_by_role("button", name=EN["bn_start"]).click()
     # Wait for the answer: the progress bar says training, or the refusal says why.
     page.wait_for_function(
-        """([running, refused]) => {
-            const bar = document.querySelector("[data-testid='stProgress'], .bnviz-progress");
+        """([running, refused, selector]) => {
+            const bar = document.querySelector(selector);
             return (bar && bar.innerText.includes(running)) || document.body.innerText.includes(refused);
-        }""", arg=[running, refused], timeout=60_000)
+        }""", arg=[running, refused, PROGRESS], timeout=60_000)
 
 
 def _say(t0: float, what: str) -> None:

@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import time
+import urllib.request
 from collections import deque
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -164,8 +165,6 @@ class WireTab:
 
     def _poll(self) -> dict:
         """One ask for the feed (in a thread: the event loop serves the other tabs meanwhile)."""
-        import urllib.request
-
         body = json.dumps({"token": self.feed["token"], "held": self.held}).encode()
         request = urllib.request.Request(self.http + self.feed["url"], data=body, method="POST",
                                          headers={"Content-Type": "application/json"})

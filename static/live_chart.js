@@ -149,9 +149,9 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
   }
   for (const [name, feed] of Object.entries(feedsOf)) {
     const got = rows[name] || [];
-    const waiting = state.pending[name];
-    if (feed.whole || !waiting) state.pending[name] = { whole: feed.whole, rows: got };
-    else for (const row of got) waiting.rows.push(row);
+    const kept = state.pending[name];
+    if (feed.whole || !kept) state.pending[name] = { whole: feed.whole, rows: got };
+    else for (const row of got) kept.rows.push(row);
     if (feed.whole) {
       state.stats.wholes += 1;
       state.askedAt = 0; // the answer (or a first look): a later feed that does not follow asks anew
@@ -173,9 +173,9 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
 // changes of one dataset before a run would lose the first), then drawn once.
 async function draw(state, t0) {
   const vega = window.vega;
-  for (const [name, waiting] of Object.entries(state.pending)) {
-    if (waiting.whole) state.view.change(name, vega.changeset().remove(vega.truthy).insert(waiting.rows));
-    else if (waiting.rows.length) state.view.change(name, vega.changeset().insert(waiting.rows));
+  for (const [name, kept] of Object.entries(state.pending)) {
+    if (kept.whole) state.view.change(name, vega.changeset().remove(vega.truthy).insert(kept.rows));
+    else if (kept.rows.length) state.view.change(name, vega.changeset().insert(kept.rows));
   }
   state.pending = {};
   for (const [name, value] of Object.entries(state.params)) state.view.signal(name, value);

@@ -32,7 +32,10 @@ async def _feed(request: Request) -> Response:
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
+def address(base: str = "") -> str:
+    """The feed's path under the server's base path (``server.baseUrlPath``)."""
+    return "/" + "/".join(p for p in (base.strip("/"), PATH) if p)
+
+
 def routes(base: str = "") -> list[Route]:
-    """The feed's route under the server's base path (``server.baseUrlPath``)."""
-    base = base.strip("/")
-    return [Route("/" + "/".join(p for p in (base, PATH) if p), _feed, methods=["POST"])]
+    return [Route(address(base), _feed, methods=["POST"])]

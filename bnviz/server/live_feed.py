@@ -3,7 +3,7 @@
 A Streamlit page refreshes by running its script (or a fragment of it) again, and the browser
 then commits every element of the page anew: on the BatchNorm page ~150–250 ms of a viewer's
 renderer CPU a refresh, of which the live charts' own work is 2–26 ms (``python -m bench live``).
-While a run trains, that page instead *opens a feed*: a :class:`Poll` that computes, for the
+While a run trains, that page instead *opens a feed*: a poll (a function) that computes, for the
 newest snapshot, what the open panel shows that changes — its charts' tables
 (:class:`bnviz.server.feeds.Table`) and short texts (the status line, a caption, the scrubber's
 steps) — and a *stamp*, the page's shape (running or not, diverged models, …). The browser asks
@@ -72,14 +72,10 @@ class Feeds:
             self._feeds[token] = _Feed(poll, stamp)
             while len(self._feeds) > MAX_FEEDS:
                 self._feeds.pop(next(iter(self._feeds)))
-            return token
 
     def close(self, token: str | None) -> None:
         with self._lock:
             self._feeds.pop(token, None)
-
-    def __len__(self) -> int:
-        return len(self._feeds)
 
     def _close_idle(self) -> None:
         now = time.monotonic()

@@ -57,10 +57,9 @@ def begin(fed: bool) -> dict | None:
 def _url() -> str:
     from streamlit import config
 
-    from bnviz.server.feed_route import PATH
+    from bnviz.server import feed_route
 
-    base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    return "/" + "/".join(p for p in (base, PATH) if p)
+    return feed_route.address(config.get_option("server.baseUrlPath") or "")
 
 
 def fed() -> bool:

@@ -196,5 +196,7 @@ def test_a_table_of_captures_grown_by_its_new_captures_equals_one_built_from_eve
         live_tables._GROWN.clear()
         anew = make(snap, f"history{snap.history}")
         assert table.source == anew.source
-        pd.testing.assert_frame_equal(table.frame, anew.frame)
-        np.testing.assert_array_equal(table.versions, anew.versions)
+        # Two ways of building the same rows: within a tolerance a row missing, doubled or out of
+        # place exceeds by far (a capture's values differ from its neighbours' at the first digit).
+        pd.testing.assert_frame_equal(table.frame, anew.frame, check_exact=False, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(table.versions, anew.versions)  # integers: capture positions

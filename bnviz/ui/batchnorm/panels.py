@@ -90,13 +90,23 @@ def panel_loss(v: View) -> None:
     st.latex(training.LATEX["loss"])
 
 
-def lines(key: str, make, v: View) -> None:
-    """Captions that change as the run trains (``make(view)``: their texts): fed, or drawn."""
+def live_text(key: str, kind: str, make, v: View, draw) -> None:
+    """A text that changes as the run trains, ``make(view)`` (see :func:`live_chart.text`): fed,
+    or drawn now by ``draw``."""
     if page_feed.fed():
-        live_chart.text(key, "lines", make, v)
+        live_chart.text(key, kind, make, v)
     else:
-        for line in make(v):
-            st.caption(line)
+        draw(make(v))
+
+
+def _captions(lines: list[str]) -> None:
+    for line in lines:
+        st.caption(line)
+
+
+def _metrics(pairs: list) -> None:
+    for col, (label, figure) in zip(st.columns(len(pairs)), pairs):
+        col.metric(label, figure)
 
 
 def panel_hist(v: View) -> None:
@@ -121,10 +131,11 @@ def panel_hist(v: View) -> None:
                                 "captures": w.table("captures", live_tables.captures, captures=True)},
                             titles=titles, domain=rng[kind], bins=snap.config.bins)
     lang = current_language()
-    lines("bn_outside", lambda w: [
+    live_text("bn_outside", "lines", lambda w: [
         text(lang, "bn_outside", **{**row, "kind": text(lang, f"bn_kind_{row['kind']}", layer=name)})
         for name in layers
-        for row in w.value(("outside", name), lambda n=name: bn_frames.outside_rows(w.snap, n), captures=True)], v)
+        for row in w.value(("outside", name), lambda n=name: bn_frames.outside_rows(w.snap, n), captures=True)],
+        v, _captions)
     st.latex(training.LATEX[snap.config.activation])
 
 
@@ -195,11 +206,7 @@ def panel_time(v: View) -> None:
                         captures=True)
         return [[text(lang, "bn_drift", model=label), f"{found[label]:.3f}"] for label in LABELS.values()]
 
-    if page_feed.fed():
-        live_chart.text("bn_drift", "metrics", drift, v)
-    else:
-        for col, (label, figure) in zip(st.columns(2), drift(v)):
-            col.metric(label, figure)
+    live_text("bn_drift", "metrics", drift, v, _metrics)
     st.markdown(f"**{t('bn_ridge')}**")
     live_chart.live(charts.ridge_chart, v, "bn_chart_ridge",
                     lambda w: {"data": w.table(("ridge", layer, kind), lambda s, run: live_tables.ridges(
