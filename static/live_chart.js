@@ -287,7 +287,9 @@ export default function (component) {
 // shape changed (started, paused, ended, a model diverged): then, and when the feed is gone, the
 // fragment runs again and Streamlit draws the page. No script run happens for a refresh.
 const poller = (window.bnvizFeed = window.bnvizFeed ||
-  { url: null, token: null, every: 1, timer: null, rerun: null, leader: null, polls: 0, reruns: 0, received: 0, log: [], texts: {} });
+  { url: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
+    received: 0, log: [], texts: {} });
+const RERUN_WAIT_MS = 10000;
 
 function heldByCharts() {
   const held = {};
@@ -299,11 +301,20 @@ function heldByCharts() {
   return held;
 }
 
+// The fragment asked to run again; a run that never comes (the request lost on a busy server or a
+// reconnecting socket) is asked for again, a few times, until a leading text is drawn (feedFrom).
+function askRerun(tries) {
+  clearTimeout(poller.retry);
+  if (!poller.rerun || tries > 3) return;
+  poller.reruns += 1;
+  poller.rerun();
+  poller.retry = setTimeout(() => askRerun(tries + 1), RERUN_WAIT_MS);
+}
+
 function answered(answer) {
   if (answer.gone || answer.rerun) {
     poller.token = null; // until the page drawn anew gives the feed again
-    poller.reruns += 1;
-    if (poller.rerun) poller.rerun();
+    askRerun(0);
     return;
   }
   // The scrubber's range first: the charts then draw their new rows at the capture it is on.
@@ -350,6 +361,7 @@ async function pollOnce() {
 }
 
 function feedFrom(feed, rerun) {
+  clearTimeout(poller.retry); // a fragment run drew its leading text: what a rerun waits for
   poller.rerun = rerun;
   if (!feed) {
     poller.token = null;

@@ -12,6 +12,7 @@ it may read the view it is given and what it captured, never ``st.session_state`
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from bnviz.server import live_feed
 _RUN = "_feed_run"  # session key: what this fragment run's feed computes (None: not fed)
 _TOKEN = "_feed_token"  # session key: this session's feed
 DRAWING_S = 10.0  # a fragment run that has not opened its feed after this long is run again
+_OPENED = itertools.count()  # fragment runs that opened a feed, numbered
 
 
 @dataclass
@@ -51,7 +53,10 @@ def begin(fed: bool) -> dict | None:
     # run that never got that far (its panel failed) is run again after DRAWING_S.
     began = time.monotonic()
     live_feed.FEEDS.open(lambda: live_feed.Found({}, {}, time.monotonic() - began > DRAWING_S), False, token)
-    return {"url": _url(), "token": token}
+    # Numbered: a rerun asked for by the feed may draw the same texts (a paused run's status line),
+    # and a component given what it already has is not drawn again; the number makes the leading
+    # text tell the browser to ask again, which had stopped asking when it asked for the rerun.
+    return {"url": _url(), "token": token, "opened": next(_OPENED)}
 
 
 def _url() -> str:
