@@ -196,7 +196,13 @@ def _gil_phase(server, code: str, n: int, panels: tuple, tick: float, seconds: f
         tabs.wait(settled, 120, "every watcher's refresh at the class's pace")
         for v in viewers:
             v.refreshes.clear()
-        tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
+        try:
+            tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
+        except TimeoutError as exc:  # which watchers, and what they saw
+            late = [v for v in viewers if not v.refreshes]
+            raise TimeoutError(f"{exc}: {len(late)} of {n} late, e.g. feed {late[0].feed}, fragments "
+                               f"{late[0]._fragments}, runs {late[0].runs}, polls {late[0].polls}, "
+                               f"problems {[p for v in late for p in v.problems][:3]}") from None
         every = viewers[0].interval() if viewers else None
         for v in viewers:
             v.refreshes.clear()
@@ -462,14 +468,23 @@ def _browser_rows(rates: dict, refresh: list, rounds: int, seconds: float, every
              "value": f"{median(refresh):.0f} ms" if refresh else "n/a", "goal": "report"}]
 
 
+def _pace_row(r: dict) -> str:
+    """The teacher's run's pace while the class watched it and once every watcher left."""
+    watched, unwatched = r["images_per_s_watched"], r["images_per_s_unwatched"]
+    if not unwatched:
+        return f"{watched} / —"
+    return f"{watched} / {unwatched} ({watched / unwatched:.2f})"
+
+
 def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
     """The soak: the load test's class (a teacher's run, ``watchers`` watching it, four more
     Starts, three other pages), a warm-up round, then ``rounds`` measured ones (default 3, or
-    $BNVIZ_LOAD_ROUNDS), with the load test's checks over every round."""
+    $BNVIZ_LOAD_ROUNDS), with the load test's checks over every round; each measured round ends
+    with its watchers gone, the teacher's run timed again: its pace watched against unwatched."""
     from harness.classroom_load import SESSION_TTL, check, classroom, rounds_from_env
 
     result = classroom(starters=5, watchers=watchers, others=3, rounds=rounds or rounds_from_env(3),
-                       session_ttl=SESSION_TTL)
+                       session_ttl=SESSION_TTL, unwatched_s=15.0)
     base = result["baseline"]
     rows = []
     for name, r in [("warm-up", result["warmup"])] + [(f"round {i + 1}", r) for i, r in enumerate(result["rounds"])]:
@@ -479,6 +494,7 @@ def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
             "watchers following": f"{r['watchers_advanced']} / {r['watchers']}",
             "watchers' refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
             "server time per refresh median / p95 (ms)": f"{r['tick_server_median_ms']} / {r['tick_server_p95_ms']}",
+            "training images/s: watched / unwatched (ratio)": _pace_row(r),
             "peak threads (AnyIO) / RSS MB":
                 f"{r['peak_threads']} ({r['peak_pools'].get('anyio', [0])[0]}) / {r['peak_rss_mb']}",
             "jobs gone (s)": r["jobs_gone_s"],

@@ -16,7 +16,9 @@ the run has 1, 5 and 10 epochs of history, every tab is measured over the same w
   on a machine as busy as this one includes some waiting for a core), and of it the live charts'
   own: from a message's arrival to its rows drawn (``static/live_chart.js``; the rest is
   Streamlit drawing the fragment's other elements anew);
-- websocket bytes the tab received per refresh;
+- bytes the tab received per refresh: the websocket's and the feed's answers as the page reads
+  them, and of it on the wire: the feed's answers as they crossed the network, gzipped by the
+  server (DevTools' ``encodedDataLength``, headers included; the websocket's counted as read);
 - chart DOM nodes replaced per refresh: canvases removed from the page (Streamlit draws a chart
   anew when its data changes);
 - refresh to drawn: from the fragment's rerun starting to its end or the last chart drawing in it
@@ -52,6 +54,18 @@ OBSERVE_CHARTS = """() => {
 CHARTS_BUSY = "() => Object.values(window.bnvizCharts || {}).reduce((sum, s) => sum + s.busyMs, 0)"
 
 
+def _on_the_wire(cdp) -> dict:
+    """The feed's answers as they came over the network (gzipped by the server, headers included),
+    counted by DevTools: {"bytes": …}. The page's own count is of the characters once unzipped."""
+    got, asked = {"bytes": 0}, set()
+    cdp.send("Network.enable")
+    cdp.on("Network.requestWillBeSent",
+           lambda e: asked.add(e["requestId"]) if e["request"]["url"].endswith("/bnviz/feed") else None)
+    cdp.on("Network.loadingFinished", lambda e: got.__setitem__("bytes", got["bytes"] + e["encodedDataLength"])
+           if e["requestId"] in asked else None)
+    return got
+
+
 def _watcher(browser, server, code: str, tab: str, phone: bool):
     """A tab watching the run ``code`` on ``tab``, with its DevTools session and its counters."""
     from bnviz.ui.strings import STRINGS
@@ -65,6 +79,7 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
         "bytes", received["bytes"] + len(payload))))
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
+    wire = _on_the_wire(cdp)
     page.goto(server.url(f"batchnorm?watch={code}"), timeout=120_000)
     wait_ready(page, timeout=120_000)
     page.get_by_role("tab", name=STRINGS["en"][TABS[tab]]).click()
@@ -72,7 +87,7 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     page.locator(".bnviz-chart >> visible=true").first.scroll_into_view_if_needed()  # as a viewer looks at it
     page.evaluate(OBSERVE_RUNS)
     page.evaluate(OBSERVE_CHARTS)
-    return {"page": page, "cdp": cdp, "received": received, "tab": tab, "phone": phone}
+    return {"page": page, "cdp": cdp, "received": received, "wire": wire, "tab": tab, "phone": phone}
 
 
 def _throttled(watchers: list[dict], on: bool) -> None:
@@ -101,7 +116,7 @@ def _begin(w: dict) -> dict:
     feed = page.evaluate(FEED)
     return {"runs": page.evaluate("window.__runs.length"), "removed": page.evaluate("window.__removed"),
             "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]), "charts": page.evaluate(CHARTS_BUSY),
-            "polls": feed["polls"], "chars": feed["chars"]}
+            "polls": feed["polls"], "chars": feed["chars"], "wire": w["wire"]["bytes"]}
 
 
 def _end(w: dict, at: dict) -> dict:
@@ -117,6 +132,7 @@ def _end(w: dict, at: dict) -> dict:
     n = max(1, len(runs))
     return {"refreshes": len(runs), "polls": polls, "cpu_ms": 1e3 * (_task_s(w["cdp"]) - at["task"]) / n,
             "kb": (w["received"]["bytes"] - at["bytes"] + feed["chars"] - at["chars"]) / n / 1e3,
+            "wire_kb": (w["received"]["bytes"] - at["bytes"] + w["wire"]["bytes"] - at["wire"]) / n / 1e3,
             "charts_ms": (page.evaluate(CHARTS_BUSY) - at["charts"]) / n,
             "replaced": (page.evaluate("window.__removed") - at["removed"]) / n,
             "p50": statistics.median(refresh) if refresh else float("nan"),
@@ -227,7 +243,8 @@ def _row(epochs: int, w: dict, m: dict) -> dict:
             "tab": w["tab"], "refreshes": m["refreshes"], "of them fed": m["polls"],
             "renderer CPU ms": f"{m['cpu_ms']:.0f}",
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
-            "websocket + feed kB": f"{m['kb']:.1f}", "canvases replaced": f"{m['replaced']:.1f}",
+            "websocket + feed kB": f"{m['kb']:.1f}", "of it on the wire (feed gzipped) kB": f"{m['wire_kb']:.1f}",
+            "canvases replaced": f"{m['replaced']:.1f}",
             "refresh → drawn p50 / p95 ms": f"{m['p50']:.0f} / {m['p95']:.0f}"}
 
 
@@ -251,6 +268,7 @@ def alone() -> list[dict]:
                 page = context.new_page()
                 cdp = context.new_cdp_session(page)
                 cdp.send("Performance.enable")
+                wire = _on_the_wire(cdp)
                 received = {"bytes": 0}
                 page.on("websocket", lambda ws, got=received: ws.on("framereceived", lambda payload: got.__setitem__(
                     "bytes", got["bytes"] + len(payload))))
@@ -264,13 +282,14 @@ def alone() -> list[dict]:
                     for rate in (1, 4):
                         cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
                         page.wait_for_timeout(3000)
-                        at = (_task_s(cdp), received["bytes"], page.evaluate(FEED)["chars"])
+                        at = (_task_s(cdp), received["bytes"], page.evaluate(FEED)["chars"], wire["bytes"])
                         page.wait_for_timeout(10_000)
-                        cpu, ws, fed = (_task_s(cdp) - at[0], received["bytes"] - at[1],
-                                        page.evaluate(FEED)["chars"] - at[2])
+                        cpu, ws, fed, zipped = (_task_s(cdp) - at[0], received["bytes"] - at[1],
+                                                page.evaluate(FEED)["chars"] - at[2], wire["bytes"] - at[3])
                         rows.append({"refresh": refresh, "tab": name, "CPU": "4× slower" if rate == 4 else "full",
                                      "renderer CPU ms per s": f"{cpu * 100:.0f}",
-                                     "websocket + feed kB per s": f"{(ws + fed) / 1e4:.1f}"})
+                                     "websocket + feed kB per s": f"{(ws + fed) / 1e4:.1f}",
+                                     "of it on the wire (feed gzipped) kB per s": f"{(ws + zipped) / 1e4:.1f}"})
                     cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
         finally:
             server.stop()

@@ -173,7 +173,7 @@ PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 
 def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: int = 1, watch_s: float = 15.0,
-              browser=None, session_ttl: int | None = None, tabs: int | None = None) -> dict:
+              browser=None, session_ttl: int | None = None, tabs: int | None = None, unwatched_s: float = 0.0) -> dict:
     """A warm-up round, then ``rounds`` measured ones, on one server. Each round: a teacher
     presses Start and ``watchers`` students open the teacher's watch link, spread over the
     panels, every third in Chinese; ``starters − 1`` more press Start of their own against the
@@ -188,7 +188,10 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     The first ``tabs`` watchers (default: all) are Chromium tabs; the others are wire tabs
     (harness/wire.py), which ask the server for the same refreshes and draw nothing, so
     a class of thirty fits on a small machine. One of them also sends the owner's buttons'
-    clicks from the watch link."""
+    clicks from the watch link.
+
+    With ``unwatched_s``, each measured round then closes its watchers and measures the
+    teacher's run for that long with everything else as it was: the training's pace unwatched."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
@@ -196,7 +199,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
             b = launch(p)
             try:
                 return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl,
-                                 tabs=tabs)
+                                 tabs=tabs, unwatched_s=unwatched_s)
             finally:
                 b.close()
     # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
@@ -222,7 +225,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
-                                        watch_s, tabs=tabs))
+                                        watch_s, tabs=tabs, unwatched_s=unwatched_s))
         out.update(log_errors(server.server_log()))
     finally:
         server.stop()
@@ -298,7 +301,6 @@ class _Class:
     other_pages: list = field(default_factory=list)
     wired: list = field(default_factory=list)  # the wire watchers
     code: str = ""  # the teacher's watch code
-    before: tuple = (0, 0.0)  # the teacher's run's steps, and when
 
     def open(self, path: str, locale: str = "en-US"):
         ctx, page = _open(self.browser, self.server, path, locale)
@@ -319,7 +321,7 @@ def _arrive(c: _Class, starters: int, views, others: int, tick: float, tabs: int
     _say(c.t0, "teacher started")
     census = take(c.pid, c.server.census_path)
     [teacher_run] = census["runs"]
-    c.code, c.before = teacher_run["code"], (teacher_run["steps"], census["time"])
+    c.code = teacher_run["code"]
     c.starts = [c.open(f"batchnorm?{TRAIN_QUERY}") for _ in range(starters - 1)]
     link = f"batchnorm?watch={c.code}&bn_view={{}}&lang={{}}&bn_tick={tick:g}"
     c.wired = [c.wire.open(c.server.port, link.format(panel, lang),
@@ -342,6 +344,7 @@ def _arrive(c: _Class, starters: int, views, others: int, tick: float, tabs: int
 def _watch(c: _Class, watch_s: float) -> dict:
     """Every watcher follows the run for ``watch_s``: its step moves, its refreshes stay quick."""
     first = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
+    run_then, then = _teachers_run(c)
     for w in c.wired:
         w.refreshes.clear()
     for pg in c.watch_pages:
@@ -353,11 +356,35 @@ def _watch(c: _Class, watch_s: float) -> dict:
         refresh += [end - start for start, end in pg.evaluate("window.__runs") if end is not None]
     last = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
     refresh += [1e3 * w for tab in c.wired for w in tab.refreshes]  # ms, as the pages' own
-    census = take(c.pid, c.server.census_path)
-    run_now = next(r for r in census["runs"] if r["code"] == c.code)
-    trained = (run_now["steps"] - c.before[0]) / max(1e-9, census["time"] - c.before[1])
+    trained, run_now = _pace(c, (run_then["steps"], then))
     return {"refresh": sorted(refresh), "ticks": sorted(run_now["ticks"]), "run_now": run_now, "trained": trained,
             "advanced": sum(a is not None and b is not None and b > a for a, b in zip(first, last))}
+
+
+def _teachers_run(c: _Class) -> tuple[dict, float]:
+    """The teacher's run as the server's census has it, and the census's time."""
+    census = take(c.pid, c.server.census_path)
+    return next(r for r in census["runs"] if r["code"] == c.code), census["time"]
+
+
+def _pace(c: _Class, since: tuple) -> tuple[float, dict]:
+    """The teacher's run's steps per second since ``since`` (steps, time), and its census entry."""
+    run_now, now = _teachers_run(c)
+    return (run_now["steps"] - since[0]) / max(1e-9, now - since[1]), run_now
+
+
+def _unwatched(c: _Class, seconds: float) -> float:
+    """Every watcher gone (their tabs closed; the teacher, the other Starts and the other pages
+    stay): the teacher's run's steps per second over ``seconds``, once their sessions wound down."""
+    keep = [page.context for page in [c.teacher, *c.starts, *c.other_pages]]
+    for context in c.contexts:
+        if context not in keep:
+            context.close()
+    c.contexts = keep
+    time.sleep(5)
+    run_now, now = _teachers_run(c)
+    time.sleep(seconds)
+    return _pace(c, (run_now["steps"], now))[0]
 
 
 def _try_to_change(c: _Class, run_now: dict) -> dict:
@@ -428,7 +455,7 @@ def _percentile(q: list, share: float, scale: float = 1.0, digits: int = 0):
 
 
 def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK,
-           tabs: int | None = None) -> dict:
+           tabs: int | None = None, unwatched_s: float = 0.0) -> dict:
     """One round of a class (see :func:`classroom`): its figures, and what it left behind."""
     c = _Class(browser, server, pid, time.time(), Wire())
     texts = (f"{EN['bn_state_running']} · ", EN["err_job_cap"].split("{")[0].strip())
@@ -448,6 +475,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in c.pages) \
         + sum(len(w.exceptions) for w in c.wire.tabs)
     _say(c.t0, "checked")
+    unwatched = _unwatched(c, unwatched_s) if unwatched_s else None
     closed = _close(c, base)
     wire_problems = [p for w in c.wire.tabs for p in w.problems] + c.wire.problems
     q, ticks = watched["refresh"], watched["ticks"]
@@ -458,7 +486,8 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "refresh_p95_ms": _percentile(q, 0.95),
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": _percentile(ticks, 0.95, 1e3, 1),
-            "images_per_s_watched": round(watched["trained"] * 64), **tried, "wire_watchers": len(c.wired),
+            "images_per_s_watched": round(watched["trained"] * 64),
+            "images_per_s_unwatched": unwatched and round(unwatched * 64), **tried, "wire_watchers": len(c.wired),
             "wire_problems": wire_problems, "peak_threads": peak["threads"], "peak_pools": peak["pools"],
             "peak_rss_mb": round(peak["rss_mb"]), "peak_arenas": peak["arenas"],
             "training_threads_peak": peak_training, **closed}
