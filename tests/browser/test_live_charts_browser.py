@@ -20,7 +20,8 @@ STEP_ZH = re.compile(r"第 (\d+)/\d+ 步")
 LONG = "batchnorm?bn_subset=30000&bn_epochs=20&bn_batch=64&bn_every=20"
 SHORT = "batchnorm?bn_subset=3000&bn_epochs=1&bn_batch=64&bn_every=2"
 GRID = "bn_chart_grid_pre"
-STATS_CHART = "bn_chart_stats"  # running vs batch statistics: a panel the feed does not compute
+STATS_CHART = "bn_chart_stats"  # running vs batch statistics (Inside BatchNorm): fed
+PROBE_CHART = "bn_chart_probe_variation"  # the smoothness probe: a panel the feed does not compute
 
 STATS = """key => { const s = (window.bnvizCharts || {})[key];
     return s ? {rows: s.received.data || 0, wholes: s.wholes, builds: s.builds, asks: s.asks,
@@ -121,19 +122,26 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     assert page.evaluate(KEPT, GRID)  # recovered in place
 
-    # A panel that refreshes by running its fragment (Inside BatchNorm): a chart that lost its place
-    # (a message lost) asks once for everything and follows again, every time: more times than it
-    # may ask in a row, as in an hour on a projector. (Its asks were counted for its whole life:
-    # after 20 it stopped asking and froze, as on a loaded machine where each delta in flight asked again.)
+    # Inside BatchNorm is fed too: its charts grow with no script run once its tab is drawn.
     page.get_by_role("tab", name=ZH["bn_tab_bn"]).click()
-    wait_messages(page, STATS_CHART, 2)
+    grown = wait_messages(page, STATS_CHART, 2)
+    watch_runs(page)
+    wait_messages(page, STATS_CHART, grown["messages"] + 3)
+    assert runs_seen(page) == 0 and stats(page, STATS_CHART)["wholes"] == grown["wholes"]
+
+    # A panel that refreshes by running its fragment (the smoothness probe): a chart that lost its
+    # place (a message lost) asks once for everything and follows again, every time: more times than
+    # it may ask in a row, as in an hour on a projector. (Its asks were counted for its whole life:
+    # after 20 it stopped asking and froze, as on a loaded machine where each delta in flight asked again.)
+    page.get_by_role("tab", name=ZH["bn_tab_smooth"]).click()
+    wait_messages(page, PROBE_CHART, 2)
     limit = int(re.search(r"const MAX_ASKS = (\d+);", LIVE_CHART_JS.read_text()).group(1))
     for _ in range(limit + 1):
-        before = stats(page, STATS_CHART)
-        page.evaluate(LOSE_PLACE, STATS_CHART)
-        page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=STATS_CHART,
+        before = stats(page, PROBE_CHART)
+        page.evaluate(LOSE_PLACE, PROBE_CHART)
+        page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=PROBE_CHART,
                                timeout=30_000)
-        assert stats(page, STATS_CHART)["asks"] == before["asks"] + 1  # one ask, however many deltas were in flight
+        assert stats(page, PROBE_CHART)["asks"] == before["asks"] + 1  # one ask, however many deltas were in flight
     open_histograms(page, "zh")
 
     # A Reset and a new run: the old run's rows are gone, the new run's arrive.

@@ -223,16 +223,18 @@ def panel_bn(v: View) -> None:
     for key in ("mean", "var", "normalise", "scale", "running"):
         st.latex(scratch.LATEX[key])
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
-    gamma_beta = v.table(("gb", layer), lambda s, run: live_tables.gamma_beta(s, run, layer), captures=True)
-    live_chart.show(charts.gamma_beta_chart, {"data": gamma_beta}, "bn_chart_gb", x_title=t("bn_channel"),
-                    y_title=t("bn_value"), param_title=t("bn_parameter"))
+    live_chart.live(charts.gamma_beta_chart, v, "bn_chart_gb",
+                    lambda w: {"data": w.table(("gb", layer), lambda s, run: live_tables.gamma_beta(s, run, layer),
+                                               captures=True)},
+                    x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"))
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
-    sources = {"running": t("bn_running"), "batch": t("bn_batch")}
-    stats = v.table(("stats", layer, *sources.values()), lambda s, run: live_tables.bn_stats(s, run, layer, sources),
-                    captures=True)
-    live_chart.show(charts.bn_stats_chart, {"data": stats}, "bn_chart_stats", x_title=t("axis_step"),
-                    channel_title=t("bn_channel"), source_title=t("bn_source"), value_title=t("bn_value"),
-                    source_order=list(sources.values()))
+    sources = {"running": t("bn_running"), "batch": t("bn_batch")}  # in the page's language, for the feed too
+    live_chart.live(charts.bn_stats_chart, v, "bn_chart_stats",
+                    lambda w: {"data": w.table(("stats", layer, *sources.values()),
+                                               lambda s, run: live_tables.bn_stats(s, run, layer, sources),
+                                               captures=True)},
+                    x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
+                    value_title=t("bn_value"), source_order=list(sources.values()))
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
     st.caption(t(f"bn_unbiased_{snap.config.bn_impl}"))
     st.latex(scratch.LATEX["unbiased"])
@@ -389,7 +391,7 @@ def panel_smooth(v: View) -> None:
 PANELS = {"loss": panel_loss, "hist": panel_hist, "time": panel_time, "bn": panel_bn, "grad": panel_grad,
           "test": panel_test, "hand": panel_hand, "smooth": panel_smooth}
 NEEDS_CAPTURE = ("hist", "time", "bn", "grad")
-FED = ("loss", "hist", "time", "grad")  # panels whose every changing part is fed while the run trains
+FED = ("loss", "hist", "time", "bn", "grad")  # panels whose every changing part is fed while the run trains
 
 
 def panel(name: str, v: View) -> None:
