@@ -39,6 +39,11 @@ OBSERVE_RUNS = """() => {
 }"""
 
 
+# A fed page's refreshes since ``t0`` (ms): from its ask for the feed to the answer read
+# (static/live_chart.js keeps the times of its last polls).
+FED_REFRESHES = "(t0) => ((window.bnvizFeed || {}).log || []).filter(e => e.start >= t0).map(e => e.end - e.start)"
+
+
 def training_threads(pid: int) -> int:
     """OS threads of the server named by the training job (``bnviz-train-N``)."""
     count = 0
@@ -347,13 +352,16 @@ def _watch(c: _Class, watch_s: float) -> dict:
     run_then, then = _teachers_run(c)
     for w in c.wired:
         w.refreshes.clear()
+    since = []  # each Chromium watcher's clock when the window began
     for pg in c.watch_pages:
         pg.evaluate(OBSERVE_RUNS)
+        since.append(pg.evaluate("performance.now()"))
     _say(c.t0, "watching")
     time.sleep(watch_s)
     refresh = []
-    for pg in c.watch_pages:
+    for pg, t0 in zip(c.watch_pages, since):  # fragment runs, and a fed page's asks for its feed
         refresh += [end - start for start, end in pg.evaluate("window.__runs") if end is not None]
+        refresh += pg.evaluate(FED_REFRESHES, t0)
     last = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
     refresh += [1e3 * w for tab in c.wired for w in tab.refreshes]  # ms, as the pages' own
     trained, run_now = _pace(c, (run_then["steps"], then))
