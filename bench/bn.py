@@ -200,8 +200,8 @@ def _gil_phase(server, code: str, n: int, panels: tuple, tick: float, seconds: f
             tabs.wait(lambda: all(v.refreshes for v in viewers), 60, "a refresh after the class settled")
         except TimeoutError as exc:  # which watchers, and what they saw
             late = [v for v in viewers if not v.refreshes]
-            raise TimeoutError(f"{exc}: {len(late)} of {n} late, e.g. feed {late[0].feed}, fragments "
-                               f"{late[0]._fragments}, runs {late[0].runs}, polls {late[0].polls}, "
+            raise TimeoutError(f"{exc}: {len(late)} of {n} late, e.g. feed {late[0].feed}, interval "
+                               f"{late[0].interval()}, runs {late[0].runs}, polls {late[0].polls}, "
                                f"problems {[p for v in late for p in v.problems][:3]}") from None
         every = viewers[0].interval() if viewers else None
         for v in viewers:

@@ -54,6 +54,14 @@ OBSERVE_CHARTS = """() => {
 CHARTS_BUSY = "() => Object.values(window.bnvizCharts || {}).reduce((sum, s) => sum + s.busyMs, 0)"
 
 
+def _websocket_bytes(page) -> dict:
+    """The bytes of the websocket messages ``page`` receives from now on: {"bytes": …}."""
+    received = {"bytes": 0}
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(
+        "bytes", received["bytes"] + len(payload))))
+    return received
+
+
 def _on_the_wire(cdp) -> dict:
     """The feed's answers as they came over the network (gzipped by the server, headers included),
     counted by DevTools: {"bytes": …}. The page's own count is of the characters once unzipped."""
@@ -74,9 +82,7 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     size = {"width": 390, "height": 844} if phone else {"width": 1400, "height": 1100}
     context = browser.new_context(viewport=size, locale="en-US", is_mobile=phone, has_touch=phone)
     page = context.new_page()
-    received = {"bytes": 0}
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(
-        "bytes", received["bytes"] + len(payload))))
+    received = _websocket_bytes(page)
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
     wire = _on_the_wire(cdp)
@@ -269,9 +275,7 @@ def alone() -> list[dict]:
                 cdp = context.new_cdp_session(page)
                 cdp.send("Performance.enable")
                 wire = _on_the_wire(cdp)
-                received = {"bytes": 0}
-                page.on("websocket", lambda ws, got=received: ws.on("framereceived", lambda payload: got.__setitem__(
-                    "bytes", got["bytes"] + len(payload))))
+                received = _websocket_bytes(page)
                 open_page(page, server, "batchnorm?bn_subset=30000&bn_epochs=12&bn_batch=64&bn_every=10",
                           en["bn_title"])
                 page.get_by_role("button", name=en["bn_start"]).click()
