@@ -394,10 +394,10 @@ function paintText(box, kind, value) {
     line.textContent = value.text;
     bar.style.width = (100 * Math.max(0, Math.min(1, value.value))) + "%";
     box.querySelector(".bt-bar").setAttribute("aria-valuenow", String(Math.round(100 * value.value)));
-  } else if (kind === "lines") {
+  } else if (kind === "lines" || kind === "paragraphs") {
     box.replaceChildren(...value.map((text) => {
       const p = document.createElement("p");
-      p.className = "bt-caption";
+      p.className = kind === "lines" ? "bt-caption" : "bt-paragraph";
       p.textContent = text;
       return p;
     }));

@@ -50,6 +50,7 @@ _TEXT_CSS = """.bnviz-text { font-size: 14px; line-height: 1.6; }
 .bnviz-text .bt-bar { height: 4px; border-radius: 2px; background: #f0f2f6; overflow: hidden; margin: 4px 0 8px; }
 .bnviz-text .bt-bar > div { height: 100%; background: #1f77b4; width: 0; }
 .bnviz-text .bt-caption { color: rgba(49, 51, 63, .6); font-size: 14px; margin: 0 0 4px; }
+.bnviz-text .bt-paragraph { font-size: 16px; margin: 0 0 8px; overflow-wrap: anywhere; }
 .bnviz-text .bt-metrics { display: flex; flex-wrap: wrap; gap: 8px 48px; margin: 4px 0 12px; }
 .bnviz-text .bt-metric span { display: block; font-size: 14px; color: rgba(49, 51, 63, .8); }
 .bnviz-text .bt-metric b { display: block; font-size: 32px; font-weight: 400; line-height: 1.2; }
@@ -70,7 +71,7 @@ def _text_component():
 
 def text(key: str, kind: str, make, view, leads: bool = False, feed: dict | None = None) -> None:
     """A short text that changes as the run trains, ``make(view)``: ``progress`` ({"value": 0..1,
-    "text"}), ``lines`` (captions) or ``metrics`` ([label, value] pairs), fed while the run
+    "text"}), ``lines`` (captions), ``paragraphs`` (plain text) or ``metrics`` ([label, value] pairs), fed while the run
     trains. The text that ``leads`` a fragment run (its first) asks the server for the feed
     (``feed``: its address, token and refresh; None: this run is not fed) while it is shown."""
     page_feed.text(key, make)

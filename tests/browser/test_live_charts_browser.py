@@ -21,7 +21,8 @@ LONG = "batchnorm?bn_subset=30000&bn_epochs=20&bn_batch=64&bn_every=20"
 SHORT = "batchnorm?bn_subset=3000&bn_epochs=1&bn_batch=64&bn_every=2"
 GRID = "bn_chart_grid_pre"
 STATS_CHART = "bn_chart_stats"  # running vs batch statistics (Inside BatchNorm): fed
-PROBE_CHART = "bn_chart_probe_variation"  # the smoothness probe: a panel the feed does not compute
+PROBE_CHART = "bn_chart_probe_variation"  # the smoothness probe: fed
+SWEEP_CHART = "sweep_chart_loss"  # the tuning page's sweep: refreshed by running its fragment
 
 STATS = """key => { const s = (window.bnvizCharts || {})[key];
     return s ? {rows: s.received.data || 0, wholes: s.wholes, builds: s.builds, asks: s.asks,
@@ -124,26 +125,31 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     assert page.evaluate(KEPT, GRID)  # recovered in place
 
-    # Inside BatchNorm is fed too: its charts grow with no script run once its tab is drawn.
-    page.get_by_role("tab", name=ZH["bn_tab_bn"]).click()
-    grown = wait_messages(page, STATS_CHART, 2)
+    # Inside BatchNorm and the smoothness probe are fed too: their charts grow with no script run
+    # once their tab is drawn (the probe's first measure draws its tab anew: its shape).
+    for tab, key in (("bn_tab_bn", STATS_CHART), ("bn_tab_smooth", PROBE_CHART)):
+        page.get_by_role("tab", name=ZH[tab]).click()
+        grown = wait_messages(page, key, 2)
+        watch_runs(page)
+        wait_messages(page, key, grown["messages"] + 3)
+        assert runs_seen(page) == 0 and stats(page, key)["wholes"] == grown["wholes"], tab
+    # One batch by hand: its numbers follow the training (a new batch each step), with no script
+    # run; the test panel, whose readings are taken when asked, is fed with nothing to change.
+    page.get_by_role("tab", name=ZH["bn_tab_hand"]).click()
+    hand = page.locator("p.bt-paragraph").filter(has_text=re.compile("^x̂ = "))
+    hand.wait_for(timeout=30_000)
     watch_runs(page)
-    wait_messages(page, STATS_CHART, grown["messages"] + 3)
-    assert runs_seen(page) == 0 and stats(page, STATS_CHART)["wholes"] == grown["wholes"]
-
-    # A panel that refreshes by running its fragment (the smoothness probe): a chart that lost its
-    # place (a message lost) asks once for everything and follows again, every time: more times than
-    # it may ask in a row, as in an hour on a projector. (Its asks were counted for its whole life:
-    # after 20 it stopped asking and froze, as on a loaded machine where each delta in flight asked again.)
-    page.get_by_role("tab", name=ZH["bn_tab_smooth"]).click()
-    wait_messages(page, PROBE_CHART, 2)
-    limit = int(re.search(r"const MAX_ASKS = (\d+);", LIVE_CHART_JS.read_text()).group(1))
-    for _ in range(limit + 1):
-        before = stats(page, PROBE_CHART)
-        page.evaluate(LOSE_PLACE, PROBE_CHART)
-        page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=PROBE_CHART,
-                               timeout=30_000)
-        assert stats(page, PROBE_CHART)["asks"] == before["asks"] + 1  # one ask, however many deltas were in flight
+    for _ in range(2):
+        page.wait_for_function("old => [...document.querySelectorAll('p.bt-paragraph')].some("
+                               "p => p.innerText.startsWith('x̂ = ') && p.innerText !== old)",
+                               arg=hand.inner_text(), timeout=30_000)
+    assert runs_seen(page) == 0
+    page.get_by_role("tab", name=ZH["bn_tab_test"]).click()
+    page.get_by_text(ZH["bn_test_when"]).wait_for(timeout=30_000)
+    watch_runs(page)
+    polls = page.evaluate("window.bnvizFeed.polls")
+    page.wait_for_function(f"() => window.bnvizFeed.polls >= {polls + 3}", timeout=30_000)
+    assert runs_seen(page) == 0
     open_histograms(page, "zh")
 
     # A Reset and a new run: the old run's rows are gone, the new run's arrive.
@@ -178,6 +184,26 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     no_exception(page)
 
 
+def test_a_chart_refreshed_by_its_fragment_asks_once_each_time_it_loses_its_place(page, server):
+    """The tuning page's sweep refreshes by running its fragment: a chart that lost its place (a
+    message lost) asks once for everything and follows again, every time: more times than it may
+    ask in a row, as in an hour on a projector. (Its asks were counted for its whole life: after 20
+    it stopped asking and froze, as on a loaded machine where each delta in flight asked again.)"""
+    open_page(page, server, "tuning?sw_subset=12000&sw_epochs=2", EN["tune_title"])
+    start(page, EN["sweep_start"],
+          page.locator("[data-testid='stProgress']").filter(has_text=EN["sweep_state_running"] + " · "))
+    wait_messages(page, SWEEP_CHART, 2)
+    limit = int(re.search(r"const MAX_ASKS = (\d+);", LIVE_CHART_JS.read_text()).group(1))
+    for _ in range(limit + 1):
+        before = stats(page, SWEEP_CHART)
+        page.evaluate(LOSE_PLACE, SWEEP_CHART)
+        page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=SWEEP_CHART,
+                               timeout=30_000)
+        assert stats(page, SWEEP_CHART)["asks"] == before["asks"] + 1  # one ask, however many deltas were in flight
+    assert stats(page, SWEEP_CHART)["builds"] == 1  # recovered in place
+    page.get_by_role("button", name=EN["sweep_stop"]).click()
+    no_exception(page)
+
 SIGNALS = """() => Object.fromEntries(Object.entries(window.bnvizCharts)
     .filter(([key, s]) => s.node.isConnected && s.node.bnviz.follow && s.node.bnviz.follow.scrub)
     .map(([key, s]) => [key, s.node.bnviz.view.signal("scrub")]))"""
@@ -187,12 +213,11 @@ SPANS = """key => { const el = document.getElementById("bn-scrub"), s = (window.
 PIXELS = "key => window.bnvizCharts[key].node.querySelector('canvas').toDataURL()"
 
 
-def start(page, s: dict, tries: int = 15) -> None:
-    """Press Start until the run starts: the previous test's run may hold the server's one slot
-    for its grace period after its tab closed (refused: said, and pressed again 2 s later)."""
-    started = page.get_by_role("button", name=s["bn_pause"]).or_(page.get_by_text(s["bn_state_finished"]))
+def start(page, button: str, started, tries: int = 15) -> None:
+    """Press the Start ``button`` until ``started`` shows: the previous test's run may hold the
+    server's one slot for its grace period after its tab closed (refused: said, and pressed again 2 s later)."""
     for _ in range(tries):
-        page.get_by_role("button", name=s["bn_start"]).click()
+        page.get_by_role("button", name=button).click()
         wait_ready(page)
         try:
             started.first.wait_for(timeout=2000)
@@ -216,7 +241,8 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
 
     count_runs(page)
     open_page(page, server, f"{SHORT}&lang={lang}", s["bn_title"])
-    start(page, s)
+    started = page.get_by_role("button", name=s["bn_pause"]).or_(page.get_by_text(s["bn_state_finished"]))
+    start(page, s["bn_start"], started)
     page.get_by_text(s["bn_state_finished"]).first.wait_for(timeout=90_000)
     wait_ready(page)
     open_histograms(page, lang)

@@ -304,19 +304,32 @@ def test_the_open_tab_survives_a_language_switch(app, configure, monkeypatch):
 
 
 def test_measure_test_time_and_population_statistics_while_paused(app, configure):
+    """Measured on demand, for every viewer: a reading is part of the page's shape, so that a fed
+    watcher's page is drawn anew when the owner takes one."""
+    from bnviz.ui.batchnorm import panels
+
     at = configure(app(PAGE), bn_epochs=50)
     at.button(key="bn_step").click().run()
     wait_until(at, lambda a: "step 1/" in progress(a) and STRINGS["en"]["bn_state_paused"] in progress(a))
+    code = next(c.value for c in at.get("code") if "watch=" in c.value).split("watch=")[1]
+    run = REGISTRY.find(code)
+
+    def shape():
+        return panels.shape("test", panels.View(run, run.job.snapshot(), owner=False))
+
     open_tab(at, "en", "test")
     assert not drawn_specs(at) and STRINGS["en"]["bn_test_when"] in texts(at)
+    assert shape() == (None, None)
     at.button(key="bn_measure").click().run()
     no_traceback(at)
     frame = drawn_datasets(at, 0)["data"]
     assert len(frame) == 4 and frame.accuracy.between(0, 1).all()
+    assert shape() == ((run.job.id, 1), None)
     at.button(key="bn_population").click().run()
     no_traceback(at)
     frame = drawn_datasets(at, 0)["data"]
     assert len(frame) == 6  # + population, population with the unbiased variance
+    assert shape() == ((run.job.id, 1), (run.job.id, 1))
     [table] = at.dataframe
     assert list(table.value.iloc[:, 0]) == list(training.HIDDEN_LAYERS) and table.value.shape[1] == 7
     at.button(key="bn_stop").click().run()

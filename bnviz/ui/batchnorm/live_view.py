@@ -97,11 +97,9 @@ def tabs(v: Viewer) -> None:
     labels = [t(f"bn_tab_{p}") for p in PANELS]
     if st.session_state.get("bn_panel") not in labels:  # first view, or the language changed
         st.session_state["bn_panel"] = labels[PANELS.index(st.session_state["bn_view"])]
-    shown = PANELS[labels.index(st.session_state["bn_panel"])]
-    # Fed (the server has the feed's route, the run trains and the panel is one whose every
-    # changing part the feed computes): the browser asks for its rows and the fragment does not run
-    # again on a timer; otherwise the fragment runs again every refresh.
-    fed = page_feed.served() and v.polling and bool(v.every) and shown in panels.FED
+    # Fed (the server has the feed's route and the run trains): the browser asks for the panel's
+    # rows and texts and the fragment does not run again on a timer; otherwise it runs again every refresh.
+    fed = page_feed.served() and v.polling and bool(v.every)
     refreshing = _refreshing(v, fed)
     for name, tab in zip(PANELS, st.tabs(labels, key="bn_panel", on_change="rerun")):
         if tab.open:
@@ -110,13 +108,13 @@ def tabs(v: Viewer) -> None:
                 refreshing(name)
 
 
-def stamp(snap: Snapshot | None, every: float | None):
+def stamp(view: panels.View, every: float | None, panel: str):
     """The page's shape: what, when it changes, needs the page drawn anew (not only fed). ``every``:
-    a watcher's refresh as the class's budget gives it (None for the owner)."""
-    if snap is None:
-        return None
+    a watcher's refresh as the class's budget gives it (None for the owner); ``panel``: the open tab
+    (what of it the feed does not compute: :func:`panels.shape`)."""
+    snap = view.snap
     return (snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
-            bool(snap.captures), every)
+            bool(snap.captures), every, panels.shape(panel, view))
 
 
 def _refreshing(v: Viewer, fed: bool):
@@ -149,9 +147,9 @@ def _refreshing(v: Viewer, fed: bool):
                 def given():  # a watcher's refresh as the class's budget gives it now
                     return None if watched is None else watched.class_interval(v.tick)
 
-                page_feed.open_feed(stamp(snap, None if watched is None else v.every),  # as drawn
+                page_feed.open_feed(stamp(view, None if watched is None else v.every, panel),  # as drawn
                                     lambda: panels.View(current, current.job.snapshot(), v.owner),
-                                    lambda w: stamp(w.snap, given()),
+                                    lambda w: stamp(w, given(), panel),
                                     seen=None if watched is None else lambda: watched.seen(viewer_id),
                                     costs=current.tick_costs)
         current.tick_costs.append(time.perf_counter() - t0)

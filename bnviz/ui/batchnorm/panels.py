@@ -104,6 +104,11 @@ def _captions(lines: list[str]) -> None:
         st.caption(line)
 
 
+def _paragraphs(lines: list[str]) -> None:
+    for line in lines:  # plain text: a number's sign or an underscore is not markdown
+        st.markdown("".join("\\" + c if c in "\\`*_{}[]<>()#+-.!|~$" else c for c in line))
+
+
 def _metrics(pairs: list) -> None:
     for col, (label, figure) in zip(st.columns(len(pairs)), pairs):
         col.metric(label, figure)
@@ -274,14 +279,23 @@ def _measure_if_asked(v: View) -> None:
     bar.empty()
 
 
+def test_readings(v: View) -> tuple:
+    """What the test panel shows: the test-time demonstration (eval vs train mode: the finished
+    run's, or one the owner measured since the last step) and the population statistics' reading,
+    each ``(job id, step, value)`` or None."""
+    kept = v.run.result("test_time")
+    if not kept or v.snap.test_time is not None and kept[1] < v.snap.step:
+        kept = (v.job.id, v.snap.step, v.snap.test_time) if v.snap.test_time is not None else None
+    return kept, v.run.result("population")
+
+
 def panel_test(v: View) -> None:
     st.caption(t("bn_explain_test", batches=listing(v.snap.config.test_time_batches)))
     st.latex(scratch.LATEX["eval"])
-    snap, run = v.snap, v.run
+    snap = v.snap
     _measure_if_asked(v)
-    kept = run.result("test_time")
-    result = kept[2] if kept and (snap.test_time is None or kept[1] >= snap.step) else snap.test_time
-    pop = run.result("population")
+    kept, pop = test_readings(v)
+    result = kept and kept[2]
     if v.owner and snap.state != "running":
         c1, c2 = st.columns(2)
         c1.button(t("bn_measure_now"), on_click=_ask, args=("test_time",), key="bn_measure",
@@ -329,34 +343,49 @@ def population_table(step: int, pop: dict) -> None:
 
 
 def panel_hand(v: View) -> None:
-    """One batch worked through one BN layer and channel: the numbers beside the formulas."""
+    """One batch worked through one BN layer and channel: the numbers beside the formulas, fed
+    while the run trains (each step a new batch)."""
     st.caption(t("bn_explain_hand"))
     layer = layer_picker()
     VIEW["channel"].init()
     st.session_state["bn_channel"] = min(int(st.session_state["bn_channel"]), WIDTHS[layer] - 1)
-    channel = st.number_input(t("bn_channel"), 0, WIDTHS[layer] - 1, key="bn_channel")
-    worked = v.value(("hand", layer, channel), lambda: v.job.readouts().by_hand(layer, int(channel)))
-    st.caption(t("bn_hand_batch", step=worked["step"], m=worked["m"]))
+    channel = int(st.number_input(t("bn_channel"), 0, WIDTHS[layer] - 1, key="bn_channel"))
+    lang = current_language()
 
-    def row(values):
+    def worked(w: View) -> dict:
+        return w.value(("hand", layer, channel), lambda: w.job.readouts().by_hand(layer, channel))
+
+    def row(values) -> str:
         return ", ".join(f"{x:.4f}" for x in values) + ", …"
 
-    st.latex(scratch.LATEX["mean"] + rf" = {worked['mean']:.5f}")
-    st.latex(scratch.LATEX["var"] + rf" = {worked['var']:.5f}")
-    st.markdown(f"x = {row(worked['x'])}")
+    live_text("bn_hand_batch", "lines", lambda w: [text(lang, "bn_hand_batch", step=worked(w)["step"],
+                                                        m=worked(w)["m"])], v, _captions)
+    st.latex(scratch.LATEX["mean"])
+    st.latex(scratch.LATEX["var"])
+    live_text("bn_hand_stats", "paragraphs", lambda w: [
+        f"μ_B = {worked(w)['mean']:.5f},  σ²_B = {worked(w)['var']:.5f}", f"x = {row(worked(w)['x'])}"], v, _paragraphs)
     st.latex(scratch.LATEX["normalise"])
-    st.markdown(f"x̂ = {row(worked['x_hat'])}")
-    st.latex(scratch.LATEX["scale"] + rf",\quad \gamma = {worked['gamma']:.4f},\ \beta = {worked['beta']:.4f}")
-    st.markdown(f"y = {row(worked['y'])}")
+    live_text("bn_hand_normalised", "paragraphs", lambda w: [f"x̂ = {row(worked(w)['x_hat'])}"], v, _paragraphs)
+    st.latex(scratch.LATEX["scale"])
+    live_text("bn_hand_scaled", "paragraphs", lambda w: [
+        f"γ = {worked(w)['gamma']:.4f},  β = {worked(w)['beta']:.4f}", f"y = {row(worked(w)['y'])}"], v, _paragraphs)
     st.latex(scratch.LATEX["running"])
-    factor = "m/(m−1)·σ²_B" if worked["unbiased"] else "σ²_B"
-    st.markdown(t("bn_hand_running", m=worked["momentum"], mean0=f"{worked['running_mean']:.5f}",
-                  mean1=f"{worked['new_running_mean']:.5f}", var0=f"{worked['running_var']:.5f}",
-                  var1=f"{worked['new_running_var']:.5f}", batch_var=f"{worked['batch_var_to_running']:.5f}",
-                  factor=factor))
+
+    def running(w: View) -> list[str]:
+        done = worked(w)
+        return [text(lang, "bn_hand_running", m=done["momentum"], mean0=f"{done['running_mean']:.5f}",
+                     mean1=f"{done['new_running_mean']:.5f}", var0=f"{done['running_var']:.5f}",
+                     var1=f"{done['new_running_var']:.5f}", batch_var=f"{done['batch_var_to_running']:.5f}",
+                     factor="m/(m−1)·σ²_B" if done["unbiased"] else "σ²_B")]
+
+    live_text("bn_hand_running", "paragraphs", running, v, _paragraphs)
     if v.owner and v.snap.state != "running":
         st.button(t("bn_step"), on_click=control, args=("step",), key="bn_hand_step", icon=":material/skip_next:",
                   help=t("bn_hand_step_help"))
+
+
+def _probes(v: View) -> live_tables.Table:
+    return v.table("probe", live_tables.probes, captures=True)
 
 
 def panel_smooth(v: View) -> None:
@@ -367,31 +396,45 @@ def panel_smooth(v: View) -> None:
     st.latex(probe.LATEX["predictiveness"])
     step = snap.config.probe_step
     st.caption(t("bn_probe_fair", s=f"{step:g}") if step > 0 else t("bn_probe_own"))
-    table = v.table("probe", live_tables.probes, captures=True)
-    frame = table.frame
-    if frame.empty:
+    if _probes(v).frame.empty:
         st.info(t("bn_no_probe"))
         return
     c1, c2 = st.columns(2)
     for col, field in zip((c1, c2), ("variation", "predictiveness")):
         with col:
             st.markdown(f"**{t(f'bn_probe_{field}')}**")
-            live_chart.show(charts.probe_chart, {"data": table}, f"bn_chart_probe_{field}", field=field,
-                            x_title=t("axis_step"), y_title=t(f"bn_probe_{field}"), model_title=t("bn_model"),
-                            total_steps=snap.total_steps)
-    medians = v.value("probe_medians", lambda: bn_frames.probe_summary(frame), captures=True)
-    if len(medians) == 2:
+            live_chart.live(charts.probe_chart, v, f"bn_chart_probe_{field}", lambda w: {"data": _probes(w)},
+                            field=field, x_title=t("axis_step"), y_title=t(f"bn_probe_{field}"),
+                            model_title=t("bn_model"), total_steps=snap.total_steps)
+    lang = current_language()
+
+    def verdict(w: View) -> list[str]:
+        medians = w.value("probe_medians", lambda: bn_frames.probe_summary(_probes(w).frame), captures=True)
+        if len(medians) != 2:
+            return []
         plain, normed = (medians[LABELS[m]] for m in MODELS)
         smoother = all(normed[k] < plain[k] for k in ("variation", "predictiveness"))
-        st.markdown(t("bn_probe_verdict_yes" if smoother else "bn_probe_verdict_no",
-                      v0=f"{plain['variation']:.3g}", v1=f"{normed['variation']:.3g}",
-                      p0=f"{plain['predictiveness']:.3g}", p1=f"{normed['predictiveness']:.3g}"))
+        return [text(lang, "bn_probe_verdict_yes" if smoother else "bn_probe_verdict_no",
+                     v0=f"{plain['variation']:.3g}", v1=f"{normed['variation']:.3g}",
+                     p0=f"{plain['predictiveness']:.3g}", p1=f"{normed['predictiveness']:.3g}")]
+
+    live_text("bn_probe_verdict", "paragraphs", verdict, v, _paragraphs)
 
 
 PANELS = {"loss": panel_loss, "hist": panel_hist, "time": panel_time, "bn": panel_bn, "grad": panel_grad,
           "test": panel_test, "hand": panel_hand, "smooth": panel_smooth}
 NEEDS_CAPTURE = ("hist", "time", "bn", "grad")
-FED = ("loss", "hist", "time", "bn", "grad")  # panels whose every changing part is fed while the run trains
+
+
+def shape(name: str, v: View):
+    """What of panel ``name`` the feed does not compute: while it stays the same the panel is fed,
+    a change draws it anew (a fragment run). The test panel's readings (taken when the owner asks,
+    or when the run ends); whether the smoothness probe has measured yet."""
+    if name == "test":
+        return tuple(reading[:2] if reading else None for reading in test_readings(v))
+    if name == "smooth":
+        return _probes(v).frame.empty
+    return None
 
 
 def panel(name: str, v: View) -> None:

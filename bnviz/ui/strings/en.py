@@ -341,7 +341,7 @@ STRINGS = {
     "bn_why_ewma": "Why practice uses the running averages: they come free while training, whereas the population statistics need another pass over all the training data after training — and again whenever the weights change.",
     "bn_explain_hand": "One batch through one BatchNorm layer: the first few values of a channel, the batch's mean and variance, each value normalised, scaled and shifted, and the running statistics' update. The batch is the one the next step will train on; Step moves on to the next.",
     "bn_hand_batch": "The batch of step {step}: {m} values per channel.",
-    "bn_hand_running": "Running statistics, momentum {m:g}: mean {mean0} → **{mean1}**, variance {var0} → **{var1}** (this batch adds {factor} = {batch_var}).",
+    "bn_hand_running": "Running statistics, momentum {m:g}: mean {mean0} → {mean1}, variance {var0} → {var1} (this batch adds {factor} = {batch_var}).",
     "bn_hand_step_help": "Train one step; the numbers then show the next batch.",
     "bn_explain_smooth": "Does BatchNorm help because it smooths the loss? Santurkar et al. (2018) measured, at each point of training, how much the loss changes along the gradient step (from θ − 0.25ηg to θ − 2ηg) and how much the gradient itself changes over one step. The smaller both, the more a step can be trusted — and the larger the learning rate can be.",
     "bn_no_probe": "The landscape is measured at capture steps; there is none yet.",

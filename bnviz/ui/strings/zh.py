@@ -306,7 +306,7 @@ STRINGS = {
     "bn_why_ewma": "为什么实践中使用滑动平均：它在训练过程中顺带得到，而总体统计量需要在训练结束后再把全部训练数据过一遍——权重一变就得重来。",
     "bn_explain_hand": "一个批次经过一个 BatchNorm 层：某个通道的前几个值、这个批次的均值和方差、每个值的标准化、缩放与平移，以及滑动统计量的更新。所用的批次就是下一步要训练的批次；按“单步”即换到下一个批次。",
     "bn_hand_batch": "第 {step} 步的批次：每个通道 {m} 个值。",
-    "bn_hand_running": "滑动统计量，momentum {m:g}：均值 {mean0} → **{mean1}**，方差 {var0} → **{var1}**（本批次加入 {factor} = {batch_var}）。",
+    "bn_hand_running": "滑动统计量，momentum {m:g}：均值 {mean0} → {mean1}，方差 {var0} → {var1}（本批次加入 {factor} = {batch_var}）。",
     "bn_hand_step_help": "训练一步；之后显示下一个批次的数字。",
     "bn_explain_smooth": "BatchNorm 有效是因为它让损失更平滑吗？Santurkar 等人（2018）在训练的每个阶段测量：沿梯度这一步（从 θ − 0.25ηg 到 θ − 2ηg）损失变化多少，以及一步之内梯度本身变化多少。两者越小，这一步越可信——学习率也就可以越大。",
     "bn_no_probe": "损失曲面在采集步测量，目前还没有。",
