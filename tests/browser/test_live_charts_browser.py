@@ -33,8 +33,17 @@ HELD = """key => { const view = window.bnvizCharts[key].node.bnviz.view;
     const rows = view.data("data"), steps = view.data("captures").map(r => r.step);
     return {rows: rows.length, distinct: new Set(rows.map(r => [r.capture, r.model, r.layer].join())).size,
             covered: new Set(rows.map(r => r.capture)).size, captures: steps.length, first_step: steps[0]}; }"""
-# Both read in one task of the page, so that no message arrives between the count and what is held.
-COUNTED_AND_HELD = f"key => [({STATS})(key), ({HELD})(key)]"
+# Both read once the chart has drawn every message it counted (a message's rows are counted when it
+# arrives and are in the view once drawn: read between the two, the chart held a capture less than
+# it had counted, twice in CI), and in one task of the page, so that no message comes between them.
+COUNTED_AND_HELD = f"""async key => {{ const state = window.bnvizCharts[key].node.bnviz;
+    for (let i = 0; i < 200; i++) {{
+        const queue = state.queue;
+        await queue;
+        if (queue === state.queue && !Object.keys(state.pending).length) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }}
+    return [({STATS})(key), ({HELD})(key)]; }}"""
 MARK = """key => { const node = window.bnvizCharts[key].node; node.bnvizKept = true;
     node.querySelector("canvas").bnvizKept = true; }"""
 KEPT = """key => { const node = window.bnvizCharts[key].node;
