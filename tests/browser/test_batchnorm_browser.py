@@ -25,9 +25,14 @@ CANVAS_HASH = """() => Array.from(document.querySelectorAll(
     .join(",")"""
 
 
-CHART_STATS = """() => JSON.stringify({vega: Boolean(window.vega), charts: Object.fromEntries(
-    Object.entries(window.bnvizCharts || {}).map(([key, s]) => [key, {builds: s.builds, asks: s.asks,
-        messages: s.messages, wholes: s.wholes, rows: s.rows, connected: s.node.isConnected}]))})"""
+CHART_STATS = """() => { const scrub = document.getElementById("bn-scrub");
+    return JSON.stringify({vega: Boolean(window.vega), scrub: scrub && [scrub.value, scrub.max],
+        feed: window.bnvizFeed && {polls: window.bnvizFeed.polls, token: Boolean(window.bnvizFeed.token)},
+        charts: Object.fromEntries(Object.entries(window.bnvizCharts || {}).map(([key, s]) => [key, {
+            builds: s.builds, asks: s.asks, messages: s.messages, wholes: s.wholes, rows: s.rows, draws: s.draws,
+            connected: s.node.isConnected, visible: s.node.bnviz && s.node.bnviz.visible,
+            scrub: s.node.bnviz && s.node.bnviz.view && s.node.bnviz.follow && s.node.bnviz.follow.scrub
+                ? s.node.bnviz.view.signal("scrub") : null}]))}); }"""
 
 
 def progress_text(page) -> str:
