@@ -6,14 +6,19 @@ A missing Chromium is a failure, never a skip: CI must prove the app works in a 
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from harness.browser import CHROMIUM, Server, count_runs, launch
+from harness.browser import CHROMIUM, Server, count_runs, launch, wait_ready
 
 # A closed owner's run stays watchable for the grace period (10 minutes by default): 10 s here.
 # A reload is a closed page too: its run must outlive the new page's first run, the browser's
 # owner token coming back and the run taken back — over 3 s (the value before) on a busy 2-core
 # machine, where the reload test then found "Not started".
 GRACE_S = 10
+# Every WebSocket the page opens, so that a test can drop the connection as a network would.
+SOCKETS = """(() => { const Native = window.WebSocket; window.bnvizSockets = [];
+    window.WebSocket = function (...args) { const ws = new Native(...args); window.bnvizSockets.push(ws); return ws; };
+    window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })();"""
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +124,17 @@ def pytest_collection_modifyitems(items):
         if path.startswith("tests/browser/"):
             item.add_marker(pytest.mark.xdist_group(_group(path)))
     items.sort(key=lambda item: "test_load.py" in item.nodeid)
+
+
+def start(page, button: str, started, tries: int = 15) -> None:
+    """Press the Start ``button`` until ``started`` shows: the previous test's run may hold the
+    server's one slot for its grace period after its tab closed (refused: said, and pressed again 2 s later)."""
+    for _ in range(tries):
+        page.get_by_role("button", name=button).click()
+        wait_ready(page)
+        try:
+            started.first.wait_for(timeout=2000)
+            return
+        except PlaywrightTimeout:
+            pass
+    raise AssertionError("the server refused every Start")

@@ -6,11 +6,10 @@ scrubber moves every panel with no server run; values on hover, in both language
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
-from tests.browser.conftest import no_exception
+from tests.browser.conftest import SOCKETS, no_exception, start
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 STEP_ZH = re.compile(r"第 (\d+)/\d+ 步")
@@ -48,10 +47,6 @@ MARK = """key => { const node = window.bnvizCharts[key].node; node.bnvizKept = t
     node.querySelector("canvas").bnvizKept = true; }"""
 KEPT = """key => { const node = window.bnvizCharts[key].node;
     return node.isConnected && node.bnvizKept === true && node.querySelector("canvas").bnvizKept === true; }"""
-# Every WebSocket the page opens, so that a test can drop the connection as a network would.
-SOCKETS = """(() => { const Native = window.WebSocket; window.bnvizSockets = [];
-    window.WebSocket = function (...args) { const ws = new Native(...args); window.bnvizSockets.push(ws); return ws; };
-    window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })();"""
 
 
 # The version the chart holds made wrong, as if a message had been lost: the next delta does not follow.
@@ -86,7 +81,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     page = context.new_page()
     count_runs(page)
     open_page(page, server, LONG + "&lang=zh", ZH["bn_title"])
-    page.get_by_role("button", name=ZH["bn_start"]).click()
+    start(page, ZH["bn_start"], page.get_by_role("button", name=ZH["bn_pause"]))
     open_histograms(page, "zh")
     wait_messages(page, GRID, 2)
     watch_runs(page)
@@ -167,7 +162,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     page.get_by_role("button", name=ZH["bn_reset"]).click()
     page.get_by_role("button", name=ZH["bn_start"]).wait_for(timeout=30_000)
     wait_ready(page)
-    page.get_by_role("button", name=ZH["bn_start"]).click()
+    start(page, ZH["bn_start"], page.get_by_role("button", name=ZH["bn_pause"]))
     open_histograms(page, "zh")
     seen = []
     for _ in range(200):  # the new run's captures: fewer than the old run had, at first
@@ -220,20 +215,6 @@ SPANS = """key => { const el = document.getElementById("bn-scrub"), s = (window.
     return Boolean(el && el.closest(".bnviz-live").dataset.ready && s && s.node.bnviz &&
                    Number(el.max) === s.node.bnviz.view.data("captures").length - 1); }"""
 PIXELS = "key => window.bnvizCharts[key].node.querySelector('canvas').toDataURL()"
-
-
-def start(page, button: str, started, tries: int = 15) -> None:
-    """Press the Start ``button`` until ``started`` shows: the previous test's run may hold the
-    server's one slot for its grace period after its tab closed (refused: said, and pressed again 2 s later)."""
-    for _ in range(tries):
-        page.get_by_role("button", name=button).click()
-        wait_ready(page)
-        try:
-            started.first.wait_for(timeout=2000)
-            return
-        except PlaywrightTimeout:
-            pass
-    raise AssertionError("the server refused every Start")
 
 
 def scrub_to(page, position: int) -> None:
