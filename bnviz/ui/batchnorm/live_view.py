@@ -114,7 +114,7 @@ def stamp(view: panels.View, every: float | None, panel: str):
     (what of it the feed does not compute: :func:`panels.shape`)."""
     snap = view.snap
     return (snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
-            bool(snap.captures), every, panels.shape(panel, view))
+            bool(snap.captures), every, panels.shape(panel, view), view.run.owner_present)
 
 
 def _refreshing(v: Viewer, fed: bool):
@@ -130,8 +130,12 @@ def _refreshing(v: Viewer, fed: bool):
             v.watched.seen(st.session_state["_viewer"])
         waiting = snap is None and current is not None and controls.queued(current)
         if (snap is not None and snap.active or waiting) != v.polling or (snap is not None and snap.begun) != v.begun \
-                or not v.owner and v.watched.class_interval(v.tick) != v.every:
-            st.rerun(scope="app")  # started, first drawn or ended, or the class grew: the page anew
+                or not v.owner and v.watched.class_interval(v.tick) != v.every \
+                or v.owner and session.session_slot() is not v.slot:
+            # Started, first drawn or ended, the class grew, or the owner's page lost its connection
+            # and came back (its slot was released with the connection, the run left in its grace
+            # period while the fed page went on: the page anew takes the run back): the page anew.
+            st.rerun(scope="app")
         feed = page_feed.begin(fed and panel is not None and snap is not None)
         with guarded():
             view = panels.View(current, snap, v.owner) if snap is not None else None
