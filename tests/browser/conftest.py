@@ -128,10 +128,13 @@ def pytest_collection_modifyitems(items):
 
 def start(page, button: str, started, tries: int = 15) -> None:
     """Press the Start ``button`` until ``started`` shows: the previous test's run may hold the
-    server's one slot for its grace period after its tab closed (refused: said, and pressed again 2 s later)."""
+    server's one slot for its grace period after its tab closed (refused: said, and pressed again
+    2 s later). Pressed only while it is there: a run that started slowly has no Start button."""
+    press = page.get_by_role("button", name=button, exact=True)
     for _ in range(tries):
-        page.get_by_role("button", name=button).click()
-        wait_ready(page)
+        if press.count() and press.first.is_visible() and press.first.is_enabled():
+            press.first.click()
+            wait_ready(page)
         try:
             started.first.wait_for(timeout=2000)
             return
