@@ -132,9 +132,11 @@ def start(page, button: str, started, tries: int = 15) -> None:
     2 s later). Pressed only while it is there: a run that started slowly has no Start button."""
     press = page.get_by_role("button", name=button, exact=True)
     for _ in range(tries):
-        if press.count() and press.first.is_visible() and press.first.is_enabled():
-            press.first.click()
+        try:  # the button goes as the run starts (a page run): gone, it is not waited for
+            press.first.click(timeout=3000)
             wait_ready(page)
+        except PlaywrightTimeout:
+            pass
         try:
             started.first.wait_for(timeout=2000)
             return

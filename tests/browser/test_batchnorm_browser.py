@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import no_exception, start
+from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
@@ -70,7 +70,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     page = context.new_page()
     open_page(page, server, SMALL, EN["bn_title"])
     no_exception(page)
-    start(page, EN["bn_start"], page.get_by_role("button", name=EN["bn_pause"]))
+    page.get_by_role("button", name=EN["bn_start"]).click()
     expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
@@ -118,7 +118,7 @@ def test_live_training_pause_resume_stop(contexts, server):
 
     # A second run, then the browser goes away mid-training: the session ends, and the job after
     # the run's grace period (shortened to a few seconds for the tests).
-    start(page, EN["bn_start"], page.get_by_role("button", name=EN["bn_pause"]))
+    page.get_by_role("button", name=EN["bn_start"]).click()
     expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     context.close()
@@ -160,7 +160,7 @@ def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server
     teacher = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = teacher.new_page()
     open_page(page, server, SMALL, EN["bn_title"])
-    start(page, EN["bn_start"], page.get_by_role("button", name=EN["bn_pause"]))
+    page.get_by_role("button", name=EN["bn_start"]).click()
     expect(page.locator(progress).first).to_contain_text(EN["bn_state_running"], timeout=30_000)
     code = watch_code(page)
     # The browser has stored the run's owner token (its component may mount a moment after the
@@ -236,7 +236,7 @@ def test_the_deeper_panels_live_in_chinese(contexts, server):
     context = contexts(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     open_page(page, server, SMALL + "&lang=zh", ZH["bn_title"])
-    start(page, ZH["bn_start"], page.get_by_role("button", name=ZH["bn_pause"]))
+    page.get_by_role("button", name=ZH["bn_start"]).click()
     bar = page.locator(PROGRESS).first
     expect(bar).to_contain_text(ZH["bn_state_running"], timeout=30_000)
     page.get_by_role("tab", name=ZH["bn_tab_hist"]).click()
