@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,3 +83,8 @@ def leave_warning(active: bool, text: str) -> None:
     where the browser allows a message of the page's own)."""
     component = st.components.v2.component("bnviz_leave_warning", js=_LEAVE_JS, isolate_styles=False)
     component(data={"active": bool(active), "text": text}, key="bnviz_leave_warning", height=0)
+
+
+def as_text(text: str) -> str:
+    """``text`` for a markdown element, shown as typed (no link, emphasis, LaTeX or markup)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])", r"\\\1", str(text))

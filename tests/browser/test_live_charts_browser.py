@@ -208,6 +208,7 @@ def test_a_chart_refreshed_by_its_fragment_asks_once_each_time_it_loses_its_plac
     page.get_by_role("button", name=EN["sweep_stop"]).click()
     no_exception(page)
 
+
 SIGNALS = """() => Object.fromEntries(Object.entries(window.bnvizCharts)
     .filter(([key, s]) => s.node.isConnected && s.node.bnviz.follow && s.node.bnviz.follow.scrub)
     .map(([key, s]) => [key, s.node.bnviz.view.signal("scrub")]))"""

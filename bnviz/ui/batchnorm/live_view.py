@@ -111,7 +111,8 @@ def tabs(v: Viewer) -> None:
 def stamp(view: panels.View, every: float | None, panel: str):
     """The page's shape: what, when it changes, needs the page drawn anew (not only fed). ``every``:
     a watcher's refresh as the class's budget gives it (None for the owner); ``panel``: the open tab
-    (what of it the feed does not compute: :func:`panels.shape`)."""
+    (what of it the feed does not compute: :func:`panels.shape`); whether the run's owner is
+    counted present (an owner's page whose connection dropped takes its run back)."""
     snap = view.snap
     return (snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
             bool(snap.captures), every, panels.shape(panel, view), view.run.owner_present)

@@ -24,6 +24,7 @@ from bnviz.ui.batchnorm import charts
 from bnviz.ui.batchnorm.session import VIEW, control
 from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import current_language, listing, t, text
+from bnviz.ui.page import as_text
 from bnviz.ui.vega import vega_spec
 
 
@@ -106,7 +107,7 @@ def _captions(lines: list[str]) -> None:
 
 def _paragraphs(lines: list[str]) -> None:
     for line in lines:  # plain text: a number's sign or an underscore is not markdown
-        st.markdown("".join("\\" + c if c in "\\`*_{}[]<>()#+-.!|~$" else c for c in line))
+        st.markdown(as_text(line))
 
 
 def _metrics(pairs: list) -> None:
@@ -279,7 +280,7 @@ def _measure_if_asked(v: View) -> None:
     bar.empty()
 
 
-def test_readings(v: View) -> tuple:
+def readings_shown(v: View) -> tuple:
     """What the test panel shows: the test-time demonstration (eval vs train mode: the finished
     run's, or one the owner measured since the last step) and the population statistics' reading,
     each ``(job id, step, value)`` or None."""
@@ -294,7 +295,7 @@ def panel_test(v: View) -> None:
     st.latex(scratch.LATEX["eval"])
     snap = v.snap
     _measure_if_asked(v)
-    kept, pop = test_readings(v)
+    kept, pop = readings_shown(v)
     result = kept and kept[2]
     if v.owner and snap.state != "running":
         c1, c2 = st.columns(2)
@@ -431,7 +432,7 @@ def shape(name: str, v: View):
     a change draws it anew (a fragment run). The test panel's readings (taken when the owner asks,
     or when the run ends); whether the smoothness probe has measured yet."""
     if name == "test":
-        return tuple(reading[:2] if reading else None for reading in test_readings(v))
+        return tuple(reading[:2] if reading else None for reading in readings_shown(v))
     if name == "smooth":
         return _probes(v).frame.empty
     return None

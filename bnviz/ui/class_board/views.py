@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import secrets
 
 import streamlit as st
@@ -22,6 +21,7 @@ from bnviz.ui import browser_storage, live_chart, urlstate
 from bnviz.ui.class_board import charts
 from bnviz.ui.classroom.sharing import share_link
 from bnviz.ui.i18n import t
+from bnviz.ui.page import as_text
 
 TEACHER = "_class_teacher"  # the class this session opened (the teacher's session holds it)
 TEACHER_KEY = "bnviz_class_teacher"  # the browser's side of the teacher token (bnviz.ui.browser_storage)
@@ -33,11 +33,6 @@ RATES = tuple(float(f"{m}e{e}") for e in range(-4, 2) for m in (1, 2, 5) if LR_R
 REFRESH_S = 2.0
 IDLE_REFRESH_S = 5.0
 LINK = "class"
-
-
-def as_text(text: str) -> str:
-    """``text`` for a markdown element, shown as typed (no link, emphasis, LaTeX or markup)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])", r"\\\1", str(text))
 
 
 def _note(key: str, **params) -> None:
