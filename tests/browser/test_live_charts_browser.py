@@ -13,6 +13,8 @@ from tests.browser.conftest import SOCKETS, no_exception, start
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 STEP_ZH = re.compile(r"第 (\d+)/\d+ 步")
+STEP_EN = re.compile(r"step (\d+)/")
+WATCH_CODE = re.compile(r"watch=([A-Za-z0-9_-]{20,})")
 # ~9,400 steps: trains for two minutes or more here (and outlasts the test on a faster machine: it is
 # stopped at the end), its 469 captures never thinned (500 at most: a thinned history is a new
 # source, sent whole).
@@ -186,6 +188,46 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
 
     page.locator("[data-testid='stMain']").get_by_role("button", name=ZH["bn_stop"]).click()  # not the header's Stop
     no_exception(page)
+
+
+# A server of its own for the dropped-connection test: its grace must be long enough that taking
+# the run back (a reconnect, a poll, a fragment run, a page run: 10 s once under two parallel
+# workers here) never decides the test, and short enough to wait out.
+OWN_GRACE_S = 25
+
+
+def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_back(contexts):
+    """The teacher's Wi-Fi drops for a moment while the histograms are open (fed): Streamlit
+    reconnects, and the run is the owner's again — it trains on past the grace period of a closed
+    page. (Its slot went with the connection: the run was left in the grace period and ended when
+    it ran out, the teacher's page then saying "Not started".)"""
+    from harness.browser import Server
+
+    server = Server(env={"BNVIZ_WATCH_GRACE": str(OWN_GRACE_S)})
+    try:
+        context = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
+        context.add_init_script(SOCKETS)
+        page = context.new_page()
+        open_page(page, server, LONG, EN["bn_title"])
+        start(page, EN["bn_start"], page.get_by_role("button", name=EN["bn_pause"]))
+        page.wait_for_function("() => !!window.localStorage.getItem('bnviz-run-owner')", timeout=30_000)
+        open_histograms(page)
+        wait_messages(page, GRID, 2)
+        code = WATCH_CODE.search(page.content()).group(1)
+        page.evaluate("() => window.bnvizSockets.at(-1).close()")
+        page.wait_for_timeout((OWN_GRACE_S + 8) * 1000)
+        wait_ready(page)
+        progress = page.locator(PROGRESS).first
+        assert EN["bn_state_running"] in progress.inner_text(), progress.inner_text()
+        step = int(STEP_EN.search(progress.inner_text()).group(1))
+        page.wait_for_function("([selector, step]) => Number(/step (\\d+)\\//.exec("
+                               "document.querySelector(selector).innerText)[1]) > step", arg=[PROGRESS, step],
+                               timeout=30_000)
+        assert WATCH_CODE.search(page.content()).group(1) == code  # the same run, not a new one
+        page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()
+        no_exception(page)
+    finally:
+        server.stop()
 
 
 def test_a_chart_refreshed_by_its_fragment_asks_once_each_time_it_loses_its_place(page, server):
