@@ -43,7 +43,9 @@ function rowsOf(table) {
     let values = column.nullCount ? null : column.toArray();
     // toArray() gives numbers and labels directly; anything else (nulls, packed booleans) one by one.
     if (!values || values.length !== table.numRows) values = Array.from({ length: table.numRows }, (_, i) => column.get(i));
-    return values instanceof BigInt64Array ? Array.from(values, Number) : values;
+    if (values instanceof BigInt64Array) return Array.from(values, Number);
+    // A column of arrays (a histogram's shares): each row's as a typed array, as the feed gives it.
+    return values.length && values[0] && typeof values[0].toArray === "function" ? Array.from(values, (v) => v.toArray()) : values;
   });
   const rows = new Array(table.numRows);
   for (let i = 0; i < rows.length; i++) {
@@ -56,7 +58,8 @@ function rowsOf(table) {
 
 // The feed's rows (bnviz/server/live_feed.py rows_json): columns of values, categorical codes or
 // numbers as little-endian bytes in base64 (every browser's typed arrays are little-endian), as the
-// same objects; a missing number is null, as from Arrow.
+// same objects; a missing number is null, as from Arrow. A column of arrays (`width` numbers a
+// row) gives each row a view of its numbers: one object a row for the garbage collector, not fifty.
 function valuesOf(column) {
   if (column.codes) return column.codes.map((c) => (c >= 0 ? column.labels[c] : null));
   if (column.values) return column.values;
@@ -64,6 +67,8 @@ function valuesOf(column) {
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   const numbers = column.f32 ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+  const width = column.width;
+  if (width) return Array.from({ length: numbers.length / width }, (_, i) => numbers.subarray(i * width, (i + 1) * width));
   return Array.from(numbers, (v) => (Number.isNaN(v) ? null : v));
 }
 
@@ -169,13 +174,27 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
   await draw(state, t0);
 }
 
+// Rows appended to a dataset. Vega's changeset, even for an insert alone, first goes through every
+// row the dataset holds (to find those it removes): work that grew with the history on every
+// refresh. New rows are new objects, never held already, so they are only ingested — what
+// View.change asks of a changeset (its constructor and `pulse`).
+function appended(vega, rows) {
+  return {
+    constructor: vega.changeset,
+    pulse(pulse) {
+      for (const row of rows) pulse.add.push(vega.ingest(row));
+      return pulse;
+    },
+  };
+}
+
 // What the chart received since it was last drawn, into the view in one changeset per dataset (two
 // changes of one dataset before a run would lose the first), then drawn once.
 async function draw(state, t0) {
   const vega = window.vega;
   for (const [name, kept] of Object.entries(state.pending)) {
     if (kept.whole) state.view.change(name, vega.changeset().remove(vega.truthy).insert(kept.rows));
-    else if (kept.rows.length) state.view.change(name, vega.changeset().insert(kept.rows));
+    else if (kept.rows.length) state.view.change(name, appended(vega, kept.rows));
   }
   state.pending = {};
   for (const [name, value] of Object.entries(state.params)) state.view.signal(name, value);
@@ -376,8 +395,12 @@ function feedFrom(feed, rerun) {
   poller.timer = setTimeout(pollOnce, poller.every * 1000);
 }
 
-// A text the server composed: nothing here formats a number or a word.
+// A text the server composed: nothing here formats a number or a word. One the box shows already
+// is not written again: a change of the page's text makes the browser lay the page out anew.
 function paintText(box, kind, value) {
+  const shown = JSON.stringify(value);
+  if (box.bnvizShown === shown) return;
+  box.bnvizShown = shown;
   if (kind === "progress") {
     let line = box.querySelector(".bt-line"), bar = box.querySelector(".bt-bar > div");
     if (!line) {
@@ -421,6 +444,7 @@ export function text(component) {
   const { parentElement, data, setStateValue } = component;
   const box = parentElement.querySelector(".bnviz-text");
   poller.texts[data.key] = { box, kind: data.kind };
+  box.bnvizShown = undefined; // drawn by Streamlit: painted whatever it showed before
   paintText(box, data.kind, data.value);
   if (data.leads) { // the fragment run's first text: the feed is asked for while it is shown
     let asked = 0;

@@ -123,10 +123,18 @@ def _pair(had) -> bool:
     return isinstance(had, list) and len(had) == 2 and isinstance(had[1], int) and had[1] >= 0
 
 
+def _numbers(array: np.ndarray) -> dict:
+    """Numbers as their little-endian bytes in base64, float32 kept as such, any other as float64."""
+    wide = array.dtype != np.float32
+    raw = array.astype("<f8" if wide else "<f4").tobytes()
+    return {"f64" if wide else "f32": base64.b64encode(raw).decode("ascii")}
+
+
 def rows_json(frame: pd.DataFrame) -> dict:
     """A frame as JSON, compact and exact: ``{"columns": names, "data": [column, …]}``, each
     column one of ``{"f32": …}`` / ``{"f64": …}`` (the numbers' little-endian bytes in base64:
-    every bit kept, a quarter to a half of their decimal text), ``{"codes": […], "labels": […]}``
+    every bit kept, a quarter to a half of their decimal text; with ``"width": n``, a column of
+    arrays of n numbers each, one after the other), ``{"codes": […], "labels": […]}``
     (a categorical: −1 is missing), or ``{"values": […]}`` (integers, booleans, text; a missing
     value ``null``). :func:`frame_of` reads it back; ``static/live_chart.js`` does the same and
     gives Vega ``null`` for a missing number, as Arrow does."""
@@ -139,9 +147,10 @@ def rows_json(frame: pd.DataFrame) -> dict:
         elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
             data.append({"values": column.tolist()})
         elif pd.api.types.is_float_dtype(column):
-            wide = column.dtype != np.float32
-            raw = column.to_numpy("<f8" if wide else "<f4").tobytes()
-            data.append({"f64" if wide else "f32": base64.b64encode(raw).decode("ascii")})
+            data.append(_numbers(column.to_numpy()))
+        elif len(column) and isinstance(column.iloc[0], np.ndarray):
+            arrays = np.stack(column.to_list())
+            data.append({**_numbers(arrays), "width": arrays.shape[1]})
         else:
             data.append({"values": [None if x is None or (isinstance(x, float) and math.isnan(x)) else
                                     (x.item() if isinstance(x, np.generic) else x) for x in column.tolist()]})
@@ -159,7 +168,9 @@ def frame_of(rows: dict) -> pd.DataFrame:
             columns[name] = column["values"]
         else:
             kind = "<f4" if "f32" in column else "<f8"
-            columns[name] = np.frombuffer(base64.b64decode(column.get("f32") or column.get("f64") or ""), kind)
+            numbers = np.frombuffer(base64.b64decode(column.get("f32") or column.get("f64") or ""), kind)
+            width = column.get("width")
+            columns[name] = numbers if width is None else pd.Series(list(numbers.reshape(-1, width)), dtype=object)
     return pd.DataFrame(columns, columns=rows["columns"])
 
 

@@ -85,22 +85,21 @@ def marks(snap: Snapshot, run: str) -> Table:
     return whole(f"{run}/marks/{len(snap.lr_changes)}/{len(snap.diverged)}", bn_frames.marks_frame(snap))
 
 
-def bin_columns(n: int) -> list[str]:
-    """The columns of a histogram's shares, one per bin: s0, s1, …"""
-    return [f"s{i}" for i in range(n)]
-
-
 def bins(snap: Snapshot, run: str, kind: str) -> Table:
-    """bin (its column: s0, s1, …), lo, hi: the histogram's bins of ``kind`` (the same for the run)."""
+    """bin (0, 1, …), lo, hi: the histogram's bins of ``kind`` (the same for the run)."""
     edges = snap.edges[kind]
-    return whole(f"{run}/bins/{kind}", pd.DataFrame({"bin": bin_columns(len(edges) - 1),
+    return whole(f"{run}/bins/{kind}", pd.DataFrame({"bin": np.arange(len(edges) - 1, dtype=np.int32),
                                                      "lo": edges[:-1], "hi": edges[1:]}))
 
 
 def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Table:
-    """capture, model, layer, and the share of the capture's sample in each bin (s0, s1, …), for
-    every capture and each of ``layers``: one row per histogram, so that the browser finds the
-    capture it shows among a few thousand rows, not a few hundred thousand."""
+    """key, capture, model, layer, and the share of the capture's sample in each bin (``shares``:
+    one float32 array per row, bin 0 first), for every capture and each of ``layers``: one row
+    per histogram, so that the browser finds the capture it shows among a few thousand rows, not
+    a few hundred thousand — and keeps each row's shares as one array: fifty numbers a row as
+    fifty fields were most of what its garbage collector went through on every refresh. ``key``
+    = capture · cells + model · len(layers) + layer (cells = 2 · len(layers)): the chart looks a
+    capture's histograms up by it instead of going through every row for them."""
     ki = KINDS.index(kind)
     picked = [HIDDEN_LAYERS.index(name) for name in layers]
     n_bins = len(snap.edges[kind]) - 1
@@ -112,11 +111,12 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
         share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     n_cap, n_models, n_layers, _ = share.shape
     index = np.indices((n_cap, n_models, n_layers)).reshape(3, -1)
-    frame = pd.DataFrame({"capture": index[0].astype(np.int32),
+    frame = pd.DataFrame({"key": np.arange(n_cap * n_models * n_layers, dtype=np.int32),
+                          "capture": index[0].astype(np.int32),
                           "model": _labels(np.array(MODEL_LABELS)[index[1]], MODEL_LABELS),
-                          "layer": _labels(np.array(layers)[index[2]], layers)})
-    shares = pd.DataFrame(share.reshape(-1, n_bins).astype(np.float32), columns=bin_columns(n_bins))
-    return Table(_captured(run, snap, "hist", kind, *layers), pd.concat([frame, shares], axis=1), index[0] + 1)
+                          "layer": _labels(np.array(layers)[index[2]], layers),
+                          "shares": pd.Series(list(share.reshape(-1, n_bins).astype(np.float32)), dtype=object)})
+    return Table(_captured(run, snap, "hist", kind, *layers), frame, index[0] + 1)
 
 
 # source → (captures so far, their rows): a table of captures grows by its new captures' rows

@@ -108,6 +108,11 @@ def test_the_json_keeps_every_bit_of_the_numbers_missing_values_categories_and_t
     assert back["share"].to_numpy().tobytes() == frame["share"].to_numpy().tobytes()
     assert back["model"][[0, 2]].tolist() == ["LeNet-BN", "LeNet"] and pd.isna(back["model"][1])
     assert back["s"].tolist() == ["conv1", "fc2", "第1层"]
+    # A column of arrays (a histogram's shares, one array a row): each row's own numbers back.
+    arrays = pd.DataFrame({"capture": [0, 1, 2], "shares": list(rng.random((3, 5)).astype(np.float32))})
+    back = live_feed.frame_of(json.loads(json.dumps(live_feed.rows_json(arrays))))
+    for got, sent in zip(back["shares"], arrays["shares"]):
+        assert got.dtype == np.float32 and got.tobytes() == sent.tobytes()
     # Compact: a capture's float32 shares take about a quarter of their decimal text.
     shares = pd.DataFrame(rng.random((240, 30)).astype(np.float32))
     assert len(json.dumps(live_feed.rows_json(shares))) < 0.5 * len(json.dumps(shares.astype(float).values.tolist()))

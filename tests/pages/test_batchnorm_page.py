@@ -4,6 +4,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -13,6 +14,7 @@ from bnviz.data import fashion_mnist
 from bnviz.training import bn_frames
 from bnviz.training.watching import REGISTRY
 from bnviz.ui import i18n
+from bnviz.ui.batchnorm.charts import MODEL_ORDER
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
 from tests.pages.conftest import APP, drawn_datasets, drawn_specs, live_charts, no_traceback, set_language, texts
@@ -99,10 +101,15 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             spec = drawn_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
             assert spec["facet"]["row"]["field"] == "layer" and spec["facet"]["column"]["field"] == "model"
+            # Rows and columns sorted by name (a list would be applied before the cells are looked
+            # up): the names' order must be the layers' and the models' own.
+            assert spec["facet"]["row"]["sort"] == spec["facet"]["column"]["sort"] == "ascending"
+            assert list(training.HIDDEN_LAYERS) == sorted(training.HIDDEN_LAYERS)
+            assert MODEL_ORDER == sorted(MODEL_ORDER) == ["LeNet", "LeNet-BN"]
             frame = drawn_datasets(at, 1)["data"]  # every capture's histograms: the browser shows one
             assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == set(training.HIDDEN_LAYERS)
-            shares = frame[[c for c in frame.columns if c.startswith("s")]]
-            assert shares.shape[1] == 50 and shares.sum(axis=1).round(5).eq(1.0).all()  # each row a histogram
+            shares = np.stack(frame.shares.to_list())  # each row a histogram: its bins' shares
+            assert shares.shape[1] == 50 and np.allclose(shares.sum(axis=1), 1.0, atol=1e-5)
             assert frame.capture.nunique() == len(drawn_datasets(at, 1)["captures"]) > 1
         if panel == "test":
             frame = drawn_datasets(at, 0)["data"]
@@ -165,7 +172,7 @@ def test_one_layer_large_is_one_click_away(app, configure):
     frame = drawn_datasets(at, 1)["data"]
     last = frame[frame.capture == frame.capture.max()]
     assert set(frame.model) == {"LeNet", "LeNet-BN"} and set(frame.layer) == {at.session_state["bn_layer"]}
-    assert last[[c for c in frame.columns if c.startswith("s")]].sum(axis=1).round(5).tolist() == [1, 1]
+    assert np.allclose([shares.sum() for shares in last.shares], [1, 1], atol=1e-5)
 
 
 def test_controls_change_the_job(app, configure):

@@ -87,12 +87,23 @@ FLUSH = alt.Axis(labelFlush=True)
 COLUMN_GAP = {"column": 32, "row": 10}
 
 
-def _bars(titles: dict, domain, bins: int):
-    """The histogram of the capture the scrubber is on ("data": capture, model, layer and a share
-    per bin, s0 … s{bins−1}, one row per histogram of every capture; "bins": bin, lo, hi;
-    "captures": capture, step). Only the capture shown is unfolded into bars."""
-    columns = [f"s{i}" for i in range(bins)]
-    return _at_scrub(_data()).transform_fold(columns, as_=["bin", "share"]).transform_filter(
+def _bars(titles: dict, domain, cells: int):
+    """The histogram of the capture the scrubber is on ("data": key, capture, model, layer and the
+    shares of its bins as one array, one row per histogram of every capture, ``cells`` per capture,
+    key = capture · cells + its place among them; "bins": bin, lo, hi; "captures": capture, step).
+    The capture's ``cells`` histograms are looked up by key (a filter went through every row of
+    the history each time the scrubber moved), and only they are unfolded into bars."""
+    each_cell = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells, **{"as": "cell"}))
+    return alt.Chart(each_cell).transform_calculate(
+        key=f"scrub * {cells} + datum.cell"
+    ).transform_lookup(
+        lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key",
+                                           fields=["capture", "model", "layer", "shares"])
+    ).transform_filter(
+        "isValid(datum.shares)"
+    ).transform_calculate(bins_of="sequence(0, length(datum.shares))").transform_flatten(
+        ["shares", "bins_of"], as_=["share", "bin"]
+    ).transform_filter(
         "datum.share > 0"
     ).transform_lookup(
         lookup="bin", from_=alt.LookupData(alt.NamedData("bins"), key="bin", fields=["lo", "hi"])
@@ -109,20 +120,25 @@ def _bars(titles: dict, domain, bins: int):
                  _tip("share:Q", titles["y"], ".2%")])
 
 
-def hist_grid(*, titles: dict, domain, bins: int, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
+# The histograms' rows and columns in their names' order, which is the layers' and the models' own
+# (tests/pages/test_batchnorm_page.py checks it): a sort given as a list is computed before the cells'
+# histograms are looked up, where it finds no name.
+BY_NAME = "ascending"
+
+
+def hist_grid(*, titles: dict, domain, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
     """Every hidden layer at once: rows conv1 … fc2, columns LeNet | LeNet-BN, the same axes in
     every cell of a row (``titles``: x, y, layer, step, model, lo, hi)."""
-    return _bars(titles, domain, bins).properties(width=cell_width, height=cell_height).facet(
-        row=alt.Row("layer:N", title=None, sort=list(HIDDEN_LAYERS),
-                    header=alt.Header(labelAngle=0, labelAlign="left")),
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP
+    return _bars(titles, domain, 2 * len(HIDDEN_LAYERS)).properties(width=cell_width, height=cell_height).facet(
+        row=alt.Row("layer:N", title=None, sort=BY_NAME, header=alt.Header(labelAngle=0, labelAlign="left")),
+        column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
 
 
-def hist_chart(*, titles: dict, domain, bins: int, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
+def hist_chart(*, titles: dict, domain, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
     """One layer's histogram, large, BN and no-BN side by side."""
-    return _bars(titles, domain, bins).properties(height=height, width=cell_width).facet(
-        column=alt.Column("model:N", title=None, sort=MODEL_ORDER), spacing=COLUMN_GAP
+    return _bars(titles, domain, 2).properties(height=height, width=cell_width).facet(
+        column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
 
 
