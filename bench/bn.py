@@ -360,10 +360,16 @@ def run() -> None:
 OBSERVE_RUNS = """() => {
   window.__runs = []; window.__draws = [];
   const proto = CanvasRenderingContext2D.prototype;
+  const charted = new WeakMap(); // canvas → a chart's or not: looked up once, not at each draw
   for (const name of ["fill", "stroke", "fillRect", "fillText"]) {
     const original = proto[name];
     proto[name] = function (...args) {
-      if (this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart'], .bnviz-chart")) {
+      let chart = charted.get(this.canvas);
+      if (chart === undefined) {
+        chart = Boolean(this.canvas.closest && this.canvas.closest("[data-testid='stVegaLiteChart'], .bnviz-chart"));
+        if (this.canvas.isConnected) charted.set(this.canvas, chart); // a canvas not in the page yet: asked again
+      }
+      if (chart) {
         const last = window.__draws[window.__draws.length - 1];
         const now = performance.now();
         if (last === undefined || now - last > 5) window.__draws.push(now);

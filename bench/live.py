@@ -13,9 +13,10 @@ the run has 1, 5 and 10 epochs of history, every tab is measured over the same w
 
 - renderer CPU per refresh: the DevTools ``TaskDuration`` the tab's renderer spent over the
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
-  on a machine as busy as this one includes some waiting for a core), and of it the live charts'
-  own: from a message's arrival to its rows drawn (``static/live_chart.js``; the rest is
-  Streamlit drawing the fragment's other elements anew);
+  on a machine as busy as this one includes waiting for a core: four tabs and a training on two),
+  its main thread's CPU time (``ThreadTime``: the CPU it used; not shown for a throttled phone,
+  whose thread the throttling keeps spinning), and the live charts' time: from a message's arrival to its rows drawn
+  (``static/live_chart.js``; a chart's includes the time it waited behind the charts before it);
 - bytes the tab received per refresh: the websocket's and the feed's answers as the page reads
   them, and of it on the wire: the feed's answers as they crossed the network, gzipped by the
   server (DevTools' ``encodedDataLength``, headers included; the websocket's counted as read);
@@ -107,8 +108,10 @@ def _throttled(watchers: list[dict], on: bool) -> None:
         time.sleep(1.0)
 
 
-def _task_s(cdp) -> float:
-    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+def _task_s(cdp, name: str = "TaskDuration") -> float:
+    """The renderer's main thread in seconds: ``TaskDuration``, the time of its tasks (on a busy
+    machine including waits for a core), or ``ThreadTime``, the CPU it used."""
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name)
 
 
 # The page's feed (static/live_chart.js): polls, characters received, the last polls' times.
@@ -121,7 +124,8 @@ def _begin(w: dict) -> dict:
     page = w["page"]
     feed = page.evaluate(FEED)
     return {"runs": page.evaluate("window.__runs.length"), "removed": page.evaluate("window.__removed"),
-            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]), "charts": page.evaluate(CHARTS_BUSY),
+            "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]),
+            "thread": _task_s(w["cdp"], "ThreadTime"), "charts": page.evaluate(CHARTS_BUSY),
             "polls": feed["polls"], "chars": feed["chars"], "wire": w["wire"]["bytes"]}
 
 
@@ -137,6 +141,7 @@ def _end(w: dict, at: dict) -> dict:
     refresh = sorted(_refreshes(runs, page.evaluate("window.__draws")))
     n = max(1, len(runs))
     return {"refreshes": len(runs), "polls": polls, "cpu_ms": 1e3 * (_task_s(w["cdp"]) - at["task"]) / n,
+            "thread_ms": 1e3 * (_task_s(w["cdp"], "ThreadTime") - at["thread"]) / n,
             "kb": (w["received"]["bytes"] - at["bytes"] + feed["chars"] - at["chars"]) / n / 1e3,
             "wire_kb": (w["received"]["bytes"] - at["bytes"] + w["wire"]["bytes"] - at["wire"]) / n / 1e3,
             "charts_ms": (page.evaluate(CHARTS_BUSY) - at["charts"]) / n,
@@ -248,6 +253,7 @@ def _row(epochs: int, w: dict, m: dict) -> dict:
     return {"history": f"{epochs} epoch(s)", "screen": "phone, CPU 4× slower" if w["phone"] else "desktop",
             "tab": w["tab"], "refreshes": m["refreshes"], "of them fed": m["polls"],
             "renderer CPU ms": f"{m['cpu_ms']:.0f}",
+            "its main thread's CPU time ms": "—" if w["phone"] else f"{m['thread_ms']:.0f}",
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
             "websocket + feed kB": f"{m['kb']:.1f}", "of it on the wire (feed gzipped) kB": f"{m['wire_kb']:.1f}",
             "canvases replaced": f"{m['replaced']:.1f}",
@@ -286,12 +292,15 @@ def alone() -> list[dict]:
                     for rate in (1, 4):
                         cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
                         page.wait_for_timeout(3000)
-                        at = (_task_s(cdp), received["bytes"], page.evaluate(FEED)["chars"], wire["bytes"])
+                        at = (_task_s(cdp), received["bytes"], page.evaluate(FEED)["chars"], wire["bytes"],
+                              _task_s(cdp, "ThreadTime"))
                         page.wait_for_timeout(10_000)
+                        thread = _task_s(cdp, "ThreadTime") - at[4]
                         cpu, ws, fed, zipped = (_task_s(cdp) - at[0], received["bytes"] - at[1],
                                                 page.evaluate(FEED)["chars"] - at[2], wire["bytes"] - at[3])
                         rows.append({"refresh": refresh, "tab": name, "CPU": "4× slower" if rate == 4 else "full",
                                      "renderer CPU ms per s": f"{cpu * 100:.0f}",
+                                     "its main thread's CPU time ms per s": f"{thread * 100:.0f}",
                                      "websocket + feed kB per s": f"{(ws + fed) / 1e4:.1f}",
                                      "of it on the wire (feed gzipped) kB per s": f"{(ws + zipped) / 1e4:.1f}"})
                     cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
