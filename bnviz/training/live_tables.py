@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
-from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WEIGHTED
+from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WEIGHTED, WIDTHS
 from bnviz.server.feeds import Table, whole
 from bnviz.training import bn_frames
 from bnviz.training.captures import KINDS
@@ -193,11 +193,15 @@ def ridges(snap: Snapshot, run: str, layer: str, kind: str, gain: float) -> Tabl
 
 
 def gamma_beta(snap: Snapshot, run: str, layer: str) -> Table:
-    """capture, step, channel, parameter (γ / β), value of the BN model's ``layer`` at every capture."""
+    """key, capture, step, channel, parameter (γ / β), value of the BN model's ``layer`` at every
+    capture; ``key`` = capture · 2n + channel, + n for β (n: the layer's channels), by which the
+    chart looks the capture it shows up."""
     source = _captured(run, snap, "gb", layer)
     frame, versions = _each_capture(snap, lambda c: bn_frames.gamma_beta_frame(_one(snap, c), layer),
                                     ["channel", "parameter", "value"], source)
-    return Table(source, frame, versions)
+    n = WIDTHS[layer]
+    key = frame.capture.to_numpy(np.int64) * 2 * n + frame.channel.to_numpy(np.int64) + n * (frame.parameter == "β")
+    return Table(source, frame.assign(key=key.astype(np.int32)), versions)
 
 
 def bn_stats(snap: Snapshot, run: str, layer: str, sources: dict[str, str], channels=(0, 1, 2, 3)) -> Table:

@@ -321,16 +321,22 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
 
     # The other panels with a time axis follow the same scrubber (its position kept on release).
     page.mouse.move(0, 0)
-    for tab, keys in (("bn_tab_time", ["bn_chart_pct"]), ("bn_tab_bn", ["bn_chart_gb", "bn_chart_stats"]),
-                      ("bn_tab_grad", ["bn_chart_grad"])):
+    for position, (tab, keys) in enumerate((("bn_tab_time", ["bn_chart_pct"]),
+                                            ("bn_tab_bn", ["bn_chart_gb", "bn_chart_stats"]),
+                                            ("bn_tab_grad", ["bn_chart_grad"])), start=1):
         page.get_by_role("tab", name=s[tab]).click()
         for key in keys:
             page.wait_for_function(f"""() => {{ const s = window.bnvizCharts["{key}"];
                 return s && s.node.isConnected && s.messages > 0; }}""", timeout=30_000)
         watch_runs(page)
-        scrub_to(page, 1)
+        page.wait_for_timeout(500)
+        before = {key: page.evaluate(PIXELS, key) for key in keys}
+        scrub_to(page, position)  # a capture none of them showed
         page.wait_for_function(f"""() => {{ const v = ({SIGNALS})();
-            return {keys!r}.every(k => v[k] === 1); }}""", timeout=10_000)
+            return {keys!r}.every(k => v[k] === {position}); }}""", timeout=10_000)
+        for key, pixels in before.items():  # drawn anew at that capture (γ/β: its bars looked up by key)
+            page.wait_for_function("([key, before]) => window.bnvizCharts[key].node.querySelector('canvas')"
+                                   ".toDataURL() !== before", arg=[key, pixels], timeout=10_000)
         assert runs_seen(page) == 0, tab
 
     # A chart as wide as its container (Figure 1's percentiles) follows the container, not only the

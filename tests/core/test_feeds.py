@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnviz.batchnorm.models import HIDDEN_LAYERS
+from bnviz.batchnorm.models import HIDDEN_LAYERS, WIDTHS
 from bnviz.data import fashion_mnist
 from bnviz.server import feeds
 from bnviz.server.feeds import Delta, Gap, Held, Table, apply, delta
@@ -179,6 +179,23 @@ def test_a_live_table_holds_what_the_page_s_frames_show(snapshots):
     reference = bn_frames.loss_frame(snap, limit=10**9)  # every step
     merged = loss.astype({"model": str}).merge(reference, on=["step", "model"], suffixes=("", "_ref"))
     assert len(merged) == len(loss) and np.allclose(merged.loss, merged.loss_ref, rtol=1e-6)
+
+
+def test_a_capture_s_rows_are_found_by_their_key(snapshots):
+    """The histograms and γ/β charts look the capture the scrubber is on up by key (capture ·
+    cells + the row's place among its capture's): each row's key is its own, names its capture,
+    and a capture's keys are every place once."""
+    snap = snapshots[9]
+    for table, cells in ((live_tables.histograms(snap, "r", "act"), 2 * len(HIDDEN_LAYERS)),
+                         (live_tables.histograms(snap, "r", "pre", ("fc1",)), 2),
+                         (live_tables.gamma_beta(snap, "r", "fc1"), 2 * WIDTHS["fc1"])):
+        frame = table.frame
+        assert len(frame) == cells * frame.capture.nunique() > 0
+        assert frame.key.is_unique and (frame.key // cells == frame.capture).all()
+        for _, rows in frame.groupby("capture"):
+            assert sorted(rows.key % cells) == list(range(cells))
+    gb = live_tables.gamma_beta(snap, "r", "fc1").frame
+    assert ((gb.key % (2 * WIDTHS["fc1"]) < WIDTHS["fc1"]) == (gb.parameter == "γ")).all()
 
 
 CAPTURE_TABLES = ("pct", "ridge", "gb", "stats", "grad")

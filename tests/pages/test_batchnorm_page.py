@@ -111,6 +111,12 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             shares = np.stack(frame.shares.to_list())  # each row a histogram: its bins' shares
             assert shares.shape[1] == 50 and np.allclose(shares.sum(axis=1), 1.0, atol=1e-5)
             assert frame.capture.nunique() == len(drawn_datasets(at, 1)["captures"]) > 1
+        if panel in ("hist", "bn"):  # a capture's rows looked up by key: as many places as rows a capture
+            spec, frame = drawn_specs(at)[0], drawn_datasets(at, 0)["data"]
+            cells = spec["data"]["sequence"]["stop"]
+            assert cells == 2 * (len(training.HIDDEN_LAYERS) if panel == "hist" else frame.channel.nunique())
+            assert (frame.groupby("capture").size() == cells).all()
+            assert (frame.key // cells == frame.capture).all() and frame.key.is_unique
         if panel == "test":
             frame = drawn_datasets(at, 0)["data"]
             assert len(frame) == 4 and frame.accuracy.between(0, 1).all()  # running, then batches 1, 8, 64

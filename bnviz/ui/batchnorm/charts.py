@@ -42,6 +42,16 @@ def _at_scrub(chart: alt.Chart) -> alt.Chart:
     return chart.transform_filter("datum.capture == scrub")
 
 
+def _shown(cells: int, fields: list[str]) -> alt.Chart:
+    """The ``cells`` rows of the capture the scrubber is on, looked up by key in "data" (``key`` =
+    capture · cells + the row's place among its capture's), with their ``fields``: a filter went
+    through every row of the history each time the scrubber moved. Rows not received yet are left out."""
+    each_cell = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells, **{"as": "cell"}))
+    return alt.Chart(each_cell).transform_calculate(key=f"scrub * {cells} + datum.cell").transform_lookup(
+        lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key", fields=fields)
+    ).transform_filter(f"isValid(datum.{fields[0]})")
+
+
 def _scrub_rule(chart: alt.Chart, x: alt.X) -> alt.Chart:
     """A grey rule at the step the scrubber is on (``chart``'s rows have capture and step)."""
     return _at_scrub(chart).mark_rule(color="#888", strokeDash=[3, 3], strokeWidth=1.5).encode(x)
@@ -93,15 +103,8 @@ def _bars(titles: dict, domain, cells: int):
     key = capture · cells + its place among them; "bins": bin, lo, hi; "captures": capture, step).
     The capture's ``cells`` histograms are looked up by key (a filter went through every row of
     the history each time the scrubber moved), and only they are unfolded into bars."""
-    each_cell = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells, **{"as": "cell"}))
-    return alt.Chart(each_cell).transform_calculate(
-        key=f"scrub * {cells} + datum.cell"
-    ).transform_lookup(
-        lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key",
-                                           fields=["capture", "model", "layer", "shares"])
-    ).transform_filter(
-        "isValid(datum.shares)"
-    ).transform_calculate(bins_of="sequence(0, length(datum.shares))").transform_flatten(
+    return _shown(cells, ["capture", "model", "layer", "shares"]).transform_calculate(
+        bins_of="sequence(0, length(datum.shares))").transform_flatten(
         ["shares", "bins_of"], as_=["share", "bin"]
     ).transform_filter(
         "datum.share > 0"
@@ -180,11 +183,12 @@ def percentile_chart(*, x_title: str, y_title: str, model_title: str, start_titl
     ).properties(height=height, usermeta=CANVAS)
 
 
-def gamma_beta_chart(*, x_title: str, y_title: str, param_title: str, height: int = 220) -> alt.Chart:
-    """γ and β of every channel at the scrubber's capture ("data": capture, channel, parameter,
-    value of every capture), side by side per channel; the chart fits its width whatever the
-    number of channels (fc1 has 120)."""
-    return _at_scrub(_data()).mark_bar().encode(
+def gamma_beta_chart(*, x_title: str, y_title: str, param_title: str, channels: int,
+                     height: int = 220) -> alt.Chart:
+    """γ and β of every channel at the scrubber's capture ("data": key, capture, step, channel,
+    parameter, value of every capture, 2 · ``channels`` rows a capture), side by side per channel;
+    the chart fits its width whatever the number of channels (fc1 has 120)."""
+    return _shown(2 * channels, ["channel", "parameter", "value"]).mark_bar().encode(
         alt.X("channel:O", title=x_title,
               axis=alt.Axis(labelExpr="datum.value % 10 == 0 ? datum.label : ''", labelAngle=0)),
         alt.XOffset("parameter:N"),

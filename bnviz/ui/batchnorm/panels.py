@@ -232,7 +232,8 @@ def panel_bn(v: View) -> None:
     live_chart.live(charts.gamma_beta_chart, v, "bn_chart_gb",
                     lambda w: {"data": w.table(("gb", layer), lambda s, run: live_tables.gamma_beta(s, run, layer),
                                                captures=True)},
-                    x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"))
+                    x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"),
+                    channels=WIDTHS[layer])
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
     sources = {"running": t("bn_running"), "batch": t("bn_batch")}  # in the page's language, for the feed too
     live_chart.live(charts.bn_stats_chart, v, "bn_chart_stats",
