@@ -260,6 +260,18 @@ SPANS = """key => { const el = document.getElementById("bn-scrub"), s = (window.
 PIXELS = "key => window.bnvizCharts[key].node.querySelector('canvas').toDataURL()"
 
 
+def settled_pixels(page, key: str, tries: int = 50) -> str:
+    """The chart's pixels once two reads 100 ms apart agree (a move is drawn a moment after it)."""
+    before = page.evaluate(PIXELS, key)
+    for _ in range(tries):
+        page.wait_for_timeout(100)
+        now = page.evaluate(PIXELS, key)
+        if now == before:
+            return now
+        before = now
+    raise AssertionError(f"{key} kept changing")
+
+
 def scrub_to(page, position: int) -> None:
     """Move the scrubber as a drag does: input events, no release (nothing committed)."""
     page.evaluate("""p => { const el = document.getElementById("bn-scrub"); el.value = String(p);
@@ -321,20 +333,21 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
 
     # The other panels with a time axis follow the same scrubber (its position kept on release).
     page.mouse.move(0, 0)
-    for position, (tab, keys) in enumerate((("bn_tab_time", ["bn_chart_pct"]),
-                                            ("bn_tab_bn", ["bn_chart_gb", "bn_chart_stats"]),
-                                            ("bn_tab_grad", ["bn_chart_grad"])), start=1):
+    for tab, keys in (("bn_tab_time", ["bn_chart_pct"]), ("bn_tab_bn", ["bn_chart_gb", "bn_chart_stats"]),
+                      ("bn_tab_grad", ["bn_chart_grad"])):
         page.get_by_role("tab", name=s[tab]).click()
         for key in keys:
             page.wait_for_function(f"""() => {{ const s = window.bnvizCharts["{key}"];
                 return s && s.node.isConnected && s.messages > 0; }}""", timeout=30_000)
         watch_runs(page)
-        page.wait_for_timeout(500)
-        before = {key: page.evaluate(PIXELS, key) for key in keys}
-        scrub_to(page, position)  # a capture none of them showed
+        # Drawn at the first capture, then at the last (wherever the tab opened): every chart anew
+        # (γ and β: the last capture's bars looked up by key, not the first's).
+        scrub_to(page, 1)
         page.wait_for_function(f"""() => {{ const v = ({SIGNALS})();
-            return {keys!r}.every(k => v[k] === {position}); }}""", timeout=10_000)
-        for key, pixels in before.items():  # drawn anew at that capture (γ/β: its bars looked up by key)
+            return {keys!r}.every(k => v[k] === 1); }}""", timeout=10_000)
+        first = {key: settled_pixels(page, key) for key in keys}
+        scrub_to(page, last)
+        for key, pixels in first.items():
             page.wait_for_function("([key, before]) => window.bnvizCharts[key].node.querySelector('canvas')"
                                    ".toDataURL() !== before", arg=[key, pixels], timeout=10_000)
         assert runs_seen(page) == 0, tab
