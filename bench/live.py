@@ -15,8 +15,9 @@ the run has 1, 5 and 10 epochs of history, every tab is measured over the same w
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
   on a machine as busy as this one includes waiting for a core: four tabs and a training on two),
   its main thread's CPU time (``ThreadTime``: the CPU it used; not shown for a throttled phone,
-  whose thread the throttling keeps spinning), and the live charts' time: from a message's arrival to its rows drawn
-  (``static/live_chart.js``; a chart's includes the time it waited behind the charts before it);
+  whose thread the throttling keeps spinning), and the live charts' time: from a message's
+  arrival to its rows drawn (``static/live_chart.js``; a chart's includes the time it waited
+  behind the charts before it);
 - bytes the tab received per refresh: the websocket's and the feed's answers as the page reads
   them, and of it on the wire: the feed's answers as they crossed the network, gzipped by the
   server (DevTools' ``encodedDataLength``, headers included; the websocket's counted as read);

@@ -200,7 +200,8 @@ def gamma_beta(snap: Snapshot, run: str, layer: str) -> Table:
     frame, versions = _each_capture(snap, lambda c: bn_frames.gamma_beta_frame(_one(snap, c), layer),
                                     ["channel", "parameter", "value"], source)
     n = WIDTHS[layer]
-    key = frame.capture.to_numpy(np.int64) * 2 * n + frame.channel.to_numpy(np.int64) + n * (frame.parameter == "β")
+    beta = frame.parameter.to_numpy() == "β"
+    key = frame.capture.to_numpy(np.int64) * 2 * n + frame.channel.to_numpy(np.int64) + n * beta
     return Table(source, frame.assign(key=key.astype(np.int32)), versions)
 
 

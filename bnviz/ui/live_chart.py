@@ -72,8 +72,9 @@ def _text_component():
 def text(key: str, kind: str, make, view, leads: bool = False, feed: dict | None = None) -> None:
     """A short text that changes as the run trains, ``make(view)``: ``progress`` ({"value": 0..1,
     "text"}), ``lines`` (captions), ``paragraphs`` (plain text) or ``metrics`` ([label, value]
-    pairs), fed while the run trains. The text that ``leads`` a fragment run (its first) asks the server for the feed
-    (``feed``: its address, token and refresh; None: this run is not fed) while it is shown."""
+    pairs), fed while the run trains. The text that ``leads`` a fragment run (its first) asks the
+    server for the feed (``feed``: its address, token and refresh; None: this run is not fed)
+    while it is shown."""
     page_feed.text(key, make)
     _text_component()(data={"key": key, "kind": kind, "value": make(view), "leads": leads, "feed": feed},
                       key=key, on_rerun_change=lambda: None)

@@ -45,7 +45,8 @@ def _at_scrub(chart: alt.Chart) -> alt.Chart:
 def _shown(cells: int, fields: list[str]) -> alt.Chart:
     """The ``cells`` rows of the capture the scrubber is on, looked up by key in "data" (``key`` =
     capture · cells + the row's place among its capture's), with their ``fields``: a filter went
-    through every row of the history each time the scrubber moved. Rows not received yet are left out."""
+    through every row of the history each time the scrubber moved. Rows not received yet are left
+    out."""
     each_cell = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells, **{"as": "cell"}))
     return alt.Chart(each_cell).transform_calculate(key=f"scrub * {cells} + datum.cell").transform_lookup(
         lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key", fields=fields)
@@ -132,7 +133,8 @@ BY_NAME = "ascending"
 def hist_grid(*, titles: dict, domain, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
     """Every hidden layer at once: rows conv1 … fc2, columns LeNet | LeNet-BN, the same axes in
     every cell of a row (``titles``: x, y, layer, step, model, lo, hi)."""
-    return _bars(titles, domain, 2 * len(HIDDEN_LAYERS)).properties(width=cell_width, height=cell_height).facet(
+    cells = len(MODEL_ORDER) * len(HIDDEN_LAYERS)
+    return _bars(titles, domain, cells).properties(width=cell_width, height=cell_height).facet(
         row=alt.Row("layer:N", title=None, sort=BY_NAME, header=alt.Header(labelAngle=0, labelAlign="left")),
         column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
@@ -140,7 +142,7 @@ def hist_grid(*, titles: dict, domain, cell_width: int = 250, cell_height: int =
 
 def hist_chart(*, titles: dict, domain, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
     """One layer's histogram, large, BN and no-BN side by side."""
-    return _bars(titles, domain, 2).properties(height=height, width=cell_width).facet(
+    return _bars(titles, domain, len(MODEL_ORDER)).properties(height=height, width=cell_width).facet(
         column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
 
