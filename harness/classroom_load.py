@@ -225,6 +225,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
         out["warmup"] = _round(browser, server, pid, None, starters,
                                in_tabs + sorted(set(watch_views(watchers)) - set(in_tabs)), others, 0.0,
                                tick=0.0, tabs=len(in_tabs))
+        _wait_for_exit(os.environ.get("BNVIZ_LOAD_AFTER", ""))
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path)}
         out["baseline"] = base
@@ -235,6 +236,20 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     finally:
         server.stop()
     return out
+
+
+def _wait_for_exit(pid: str, timeout: float = 600.0) -> None:
+    """Wait until the process ``pid`` (if any) has ended: scripts/test.sh runs other tests beside
+    this one's server start and warm-up round, and the measured rounds only once they are done."""
+    deadline = time.time() + timeout
+    while pid.isdigit() and time.time() < deadline:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # alive, another user's
+            pass
+        time.sleep(0.5)
 
 
 def step_shown(page) -> int | None:

@@ -307,8 +307,7 @@ export default function (component) {
 // fragment runs again and Streamlit draws the page. No script run happens for a refresh.
 const poller = (window.bnvizFeed = window.bnvizFeed ||
   { url: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
-    received: 0, log: [], texts: {} });
-const RERUN_WAIT_MS = 10000;
+    received: 0, log: [], texts: {}, rerunWaitMs: 10000 });
 
 function heldByCharts() {
   const held = {};
@@ -321,13 +320,14 @@ function heldByCharts() {
 }
 
 // The fragment asked to run again; a run that never comes (the request lost on a busy server or a
-// reconnecting socket) is asked for again, a few times, until a leading text is drawn (feedFrom).
+// reconnecting socket) is asked for again, a few times, until a leading text is drawn (feedFrom),
+// after `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test shortens the wait).
 function askRerun(tries) {
   clearTimeout(poller.retry);
   if (!poller.rerun || tries > 3) return;
   poller.reruns += 1;
   poller.rerun();
-  poller.retry = setTimeout(() => askRerun(tries + 1), RERUN_WAIT_MS);
+  poller.retry = setTimeout(() => askRerun(tries + 1), poller.rerunWaitMs);
 }
 
 function answered(answer) {

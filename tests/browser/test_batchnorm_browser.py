@@ -106,6 +106,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     page.evaluate("() => { window.bnvizFeed.token = 'unknown'; }")
     page.wait_for_function(fed_again, timeout=10_000)
     page.evaluate("""() => { const feed = window.bnvizFeed, rerun = feed.rerun; let lost = 0;
+                             feed.rerunWaitMs = 2000; // asked again 2 s later instead of 10 (the test's time)
                              feed.rerun = () => (lost++ ? rerun() : null); feed.token = 'unknown'; }""")
     page.wait_for_function(fed_again, timeout=20_000)
     page.get_by_role("button", name=EN["bn_resume"]).click()

@@ -193,7 +193,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
 # A server of its own for the dropped-connection test: its grace must be long enough that taking
 # the run back (a reconnect, a poll, a fragment run, a page run: 10 s once under two parallel
 # workers here) never decides the test, and short enough to wait out.
-OWN_GRACE_S = 25
+OWN_GRACE_S = 20
 
 
 def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_back(contexts):

@@ -29,7 +29,7 @@ from harness.classroom_load import (
 @pytest.mark.load
 def test_a_class_watching_one_run_on_one_server(browser):
     result = classroom(starters=3, watchers=sessions_from_env(30), others=2, rounds=rounds_from_env(1),
-                       watch_s=15.0, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
+                       watch_s=12.0, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
     print("\nload test:", result)  # every figure, visible with -s and in CI logs on failure
     problems = check(result)
     if problems:
