@@ -158,15 +158,15 @@ def outside_rows(snap: Snapshot, layer: str, capture: int = -1) -> list[dict]:
             for k, label in enumerate(MODEL_LABELS) for ki, kind in enumerate(KINDS) if counts[k, ki].any()]
 
 
-def gamma_beta_frame(snap: Snapshot, layer: str, capture: int = -1) -> pd.DataFrame:
-    """channel, parameter (gamma / beta), value, for the BN model's ``layer``."""
-    if not snap.captures or layer not in snap.captures[capture].bn:
-        return pd.DataFrame(columns=["channel", "parameter", "value"])
-    rec = snap.captures[capture].bn[layer]
+def gamma_beta_columns(capture, layer: str) -> dict[str, np.ndarray]:
+    """channel, parameter (γ / β), value of the BN model's ``layer`` at one capture (a
+    :class:`bnviz.training.captures.Capture`), as columns (empty without that layer)."""
+    rec = capture.bn.get(layer)
+    if rec is None:
+        return {"channel": np.zeros(0, np.int64), "parameter": np.zeros(0, "<U1"), "value": np.zeros(0)}
     n = len(rec["gamma"])
-    return pd.DataFrame({"channel": np.tile(np.arange(n), 2),
-                         "parameter": np.repeat(["γ", "β"], n),
-                         "value": np.concatenate([rec["gamma"], rec["beta"]]).astype(float)})
+    return {"channel": np.tile(np.arange(n), 2), "parameter": np.repeat(["γ", "β"], n),
+            "value": np.concatenate([rec["gamma"], rec["beta"]]).astype(float)}
 
 
 def bn_stats_frame(snap: Snapshot, layer: str, channels=(0, 1, 2, 3)) -> pd.DataFrame:

@@ -103,51 +103,90 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
     ki = KINDS.index(kind)
     picked = [HIDDEN_LAYERS.index(name) for name in layers]
     n_bins = len(snap.edges[kind]) - 1
-    if not snap.captures:
-        share = np.zeros((0, len(MODEL_LABELS), len(picked), n_bins))
-    else:
-        counts = np.stack([c.hist[:, picked, ki] for c in snap.captures]).astype(float)  # (capture, model, layer, bin)
+    cells = len(MODEL_LABELS) * len(picked)
+    place = np.arange(cells)
+
+    def rows(i, c):
+        counts = c.hist[:, picked, ki].astype(float).reshape(cells, n_bins)  # (model · layer, bin)
         totals = counts.sum(axis=-1, keepdims=True)
-        share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    n_cap, n_models, n_layers, _ = share.shape
-    index = np.indices((n_cap, n_models, n_layers)).reshape(3, -1)
-    frame = pd.DataFrame({"key": np.arange(n_cap * n_models * n_layers, dtype=np.int32),
-                          "capture": index[0].astype(np.int32),
-                          "model": _labels(np.array(MODEL_LABELS)[index[1]], MODEL_LABELS),
-                          "layer": _labels(np.array(layers)[index[2]], layers),
-                          "shares": pd.Series(list(share.reshape(-1, n_bins).astype(np.float32)), dtype=object)})
-    return Table(_captured(run, snap, "hist", kind, *layers), frame, index[0] + 1)
+        share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0).astype(np.float32)
+        shares = np.empty(cells, dtype=object)
+        for cell in place:
+            shares[cell] = share[cell]
+        return {"key": i * cells + place, "capture": i, "model": place // len(picked), "layer": place % len(picked),
+                "shares": shares}
+
+    source = _captured(run, snap, "hist", kind, *layers)
+    found = _appended(source, snap.captures, rows)
+    if found is None:
+        found = {"key": np.zeros(0, int), "capture": np.zeros(0, int), "model": np.zeros(0, int),
+                 "layer": np.zeros(0, int), "shares": np.empty(0, dtype=object)}
+    capture = np.asarray(found["capture"], dtype=np.int32)
+    frame = pd.DataFrame({"key": np.asarray(found["key"], dtype=np.int32), "capture": capture,
+                          "model": pd.Categorical.from_codes(np.asarray(found["model"]), MODEL_LABELS),
+                          "layer": pd.Categorical.from_codes(np.asarray(found["layer"]), list(layers)),
+                          "shares": pd.Series(np.asarray(found["shares"]), dtype=object)})
+    return Table(source, frame, capture.astype(np.int64) + 1)
 
 
-# source → (captures so far, their rows): a table of captures grows by its new captures' rows
-# only, instead of every capture's rows built anew for each new one (~0.4 ms a capture: 200 ms a
-# refresh at 500 captures, holding the lock the training thread needs).
+# source → (items so far, their rows): a table of captures (or probes) grows by its new items'
+# rows only, instead of every item's rows built anew for each new one (~0.4 ms a capture: 200 ms
+# a refresh at 500 captures, holding the lock the training thread needs; ~3 ms a probe).
 _GROWN: OrderedDict = OrderedDict()
 _GROWN_LOCK = threading.Lock()
 GROWN_TABLES = 256
 
 
-def _each_capture(snap: Snapshot, rows, columns: list[str], source: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """``rows(capture)`` (a frame) of every capture, with its position ``capture`` and ``step``
-    first; and each row's version. Within one ``source`` captures are only appended: the rows of
-    those seen before are kept and only the new ones' are built."""
+def _stacked(parts: list[dict]) -> pd.DataFrame:
+    """One frame of the parts' rows, one after another. A part maps each column to its values, or
+    to one value for all its rows (a part of single values only has no rows); one frame built
+    from arrays, not one per part (pandas' ~0.4 ms a frame, ten captures a second)."""
+    sizes = [max((len(v) for v in part.values() if np.ndim(v)), default=0) for part in parts]
+    return pd.DataFrame({name: np.concatenate([np.asarray(part[name]) if np.ndim(part[name])
+                                               else np.full(size, part[name]) for part, size in zip(parts, sizes)])
+                         for name in parts[0]})
+
+
+def _columns(frame: pd.DataFrame) -> dict:
+    return {name: frame[name].to_numpy() for name in frame.columns}
+
+
+def _appended(source: str, items, rows, finish=None) -> pd.DataFrame | None:
+    """``rows(i, item)`` (columns, as :func:`_stacked` takes them) of every item of ``items``, one
+    after another, as a frame (None for no item); ``finish(frame)`` types the new items' rows.
+    Within one ``source`` items are only appended: the rows of those seen before are kept and
+    only the new ones' are built. The frame is kept for the next call: never change it."""
     with _GROWN_LOCK:
         done, before = _GROWN.get(source, (0, None))
-    if done > len(snap.captures):  # never within a source; anew, to be safe
+    if done > len(items):  # never within a source; anew, to be safe
         done, before = 0, None
-    parts = [rows(c).assign(capture=i, step=c.step) for i, c in enumerate(snap.captures[done:], start=done)]
-    new = pd.concat(parts, ignore_index=True) if parts else None
+    parts = [rows(i, item) for i, item in enumerate(items[done:], start=done)]
+    new = None if not parts else _stacked(parts) if finish is None else finish(_stacked(parts))
     frame = before if new is None else new if before is None else pd.concat([before, new], ignore_index=True)
-    if frame is None:
-        frame = pd.DataFrame(columns=["capture", "step", *columns])
-    frame = frame.reindex(columns=["capture", "step", *columns]).astype({"capture": np.int32, "step": np.int64})
-    if "model" in frame:
-        frame["model"] = _labels(frame.model, MODEL_LABELS)
     with _GROWN_LOCK:
-        _GROWN[source] = (len(snap.captures), frame)
+        _GROWN[source] = (len(items), frame)
         _GROWN.move_to_end(source)
         while len(_GROWN) > GROWN_TABLES:
             _GROWN.popitem(last=False)
+    return frame
+
+
+def _each_capture(snap: Snapshot, rows, columns: list[str], source: str,
+                  labels: dict | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """``rows(i, capture)`` (columns: :func:`_stacked`) of every capture, with its position
+    ``capture`` and ``step`` first; and each row's version (built once per capture:
+    :func:`_appended`). ``model`` and the columns of ``labels`` (name → their order) are
+    categorical."""
+    def finish(part: pd.DataFrame) -> pd.DataFrame:
+        part = part.reindex(columns=["capture", "step", *columns]).astype({"capture": np.int32, "step": np.int64})
+        for name, order in {"model": MODEL_LABELS, **(labels or {})}.items():
+            if name in part:
+                part[name] = _labels(part[name], order)
+        return part
+
+    frame = _appended(source, snap.captures, lambda i, c: {**rows(i, c), "capture": i, "step": c.step}, finish)
+    if frame is None:
+        frame = finish(pd.DataFrame(columns=["capture", "step", *columns]))
     return frame, frame.capture.to_numpy(np.int64) + 1
 
 
@@ -155,8 +194,8 @@ def percentiles(snap: Snapshot, run: str, layer: str, kind: str) -> Table:
     """The BN paper's Figure 1 over every capture: capture, step, model, p15, p50, p85."""
     li, ki = HIDDEN_LAYERS.index(layer), KINDS.index(kind)
     source = _captured(run, snap, "pct", layer, kind)
-    frame, versions = _each_capture(snap, lambda c: pd.DataFrame(
-        {"model": MODEL_LABELS, **dict(zip(("p15", "p50", "p85"), c.pct[:, li, ki].astype(float).T))}),
+    frame, versions = _each_capture(snap, lambda i, c: {
+        "model": MODEL_LABELS, **dict(zip(("p15", "p50", "p85"), c.pct[:, li, ki].astype(float).T))},
         ["model", "p15", "p50", "p85"], source)
     return Table(source, frame, versions)
 
@@ -178,18 +217,18 @@ def ridges(snap: Snapshot, run: str, layer: str, kind: str, gain: float) -> Tabl
     edges = snap.edges[kind]
     centres = (edges[:-1] + edges[1:]) / 2
 
-    def ridge(c):
+    def ridge(i, c):
+        if i % every:  # not a ridge: no rows
+            return {"model": np.zeros(0, str), "x": np.zeros(0), "share": np.zeros(0)}
         share = np.concatenate([bn_frames.shares(c.hist[k, li, ki]) for k in range(len(MODEL_LABELS))])
-        return pd.DataFrame({"model": np.repeat(MODEL_LABELS, len(centres)), "x": np.tile(centres, len(MODEL_LABELS)),
-                             "share": share})
+        return {"model": np.repeat(MODEL_LABELS, len(centres)), "x": np.tile(centres, len(MODEL_LABELS)),
+                "share": share}
 
     source = _captured(run, snap, "ridge", layer, kind, str(every))
     frame, versions = _each_capture(snap, ridge, ["model", "x", "share"], source)
-    keep = frame.capture.to_numpy() % every == 0
-    frame, versions = frame[keep].reset_index(drop=True), versions[keep]
-    frame["base"] = -(frame.capture // every).astype(float)
-    frame["top"] = frame.base + gain * frame.share
-    return Table(source, frame.drop(columns="capture"), versions)
+    base = -(frame.capture.to_numpy() // every).astype(float)
+    frame = frame.drop(columns="capture").assign(base=base, top=base + gain * frame.share.to_numpy())
+    return Table(source, frame, versions)
 
 
 def gamma_beta(snap: Snapshot, run: str, layer: str) -> Table:
@@ -197,54 +236,58 @@ def gamma_beta(snap: Snapshot, run: str, layer: str) -> Table:
     capture; ``key`` = capture · 2n + channel, + n for β (n: the layer's channels), by which the
     chart looks the capture it shows up."""
     source = _captured(run, snap, "gb", layer)
-    frame, versions = _each_capture(snap, lambda c: bn_frames.gamma_beta_frame(_one(snap, c), layer),
-                                    ["channel", "parameter", "value"], source)
     n = WIDTHS[layer]
-    beta = frame.parameter.to_numpy() == "β"
-    key = frame.capture.to_numpy(np.int64) * 2 * n + frame.channel.to_numpy(np.int64) + n * beta
-    return Table(source, frame.assign(key=key.astype(np.int32)), versions)
+
+    def rows(i, c):
+        found = bn_frames.gamma_beta_columns(c, layer)
+        beta = found["parameter"] == "β"
+        return {**found, "key": (i * 2 * n + found["channel"] + n * beta).astype(np.int32)}
+
+    frame, versions = _each_capture(snap, rows, ["channel", "parameter", "value", "key"], source,
+                                    {"parameter": ["γ", "β"]})
+    return Table(source, frame, versions)
 
 
 def bn_stats(snap: Snapshot, run: str, layer: str, sources: dict[str, str], channels=(0, 1, 2, 3)) -> Table:
     """capture, step, channel, statistic, source, value: running vs batch statistics over training
     (``sources``: running / batch → the label shown)."""
-    def rows(c):
+    def rows(i, c):
         rec = c.bn.get(layer)
         found = [(ch, symbol, label, float(rec[f"{source}_{stat}"][ch]))
                  for ch in channels if rec is not None and ch < len(rec["gamma"])
                  for stat, symbol in (("mean", "μ"), ("var", "σ²")) for source, label in sources.items()]
-        return pd.DataFrame(found, columns=["channel", "statistic", "source", "value"])
+        channel, statistic, source, value = zip(*found) if found else ((), (), (), ())
+        return {"channel": np.array(channel, np.int64), "statistic": np.array(statistic, str),
+                "source": np.array(source, str), "value": np.array(value, float)}
 
     source = _captured(run, snap, "stats", layer, *sources.values())
-    frame, versions = _each_capture(snap, rows, ["channel", "statistic", "source", "value"], source)
+    frame, versions = _each_capture(snap, rows, ["channel", "statistic", "source", "value"], source,
+                                    {"statistic": ["μ", "σ²"], "source": list(sources.values())})
     return Table(source, frame, versions)
 
 
 def grads(snap: Snapshot, run: str) -> Table:
     """capture, step, model, layer, norm: ‖∇W‖₂ per weighted layer over training."""
-    def rows(c):
-        return pd.DataFrame({"model": np.repeat(MODEL_LABELS, len(WEIGHTED)),
-                             "layer": np.tile(WEIGHTED, len(MODEL_LABELS)),
-                             "norm": c.grad_norm.astype(float).ravel()})
+    def rows(i, c):
+        return {"model": np.repeat(MODEL_LABELS, len(WEIGHTED)), "layer": np.tile(WEIGHTED, len(MODEL_LABELS)),
+                "norm": c.grad_norm.astype(float).ravel()}
 
     source = _captured(run, snap, "grads")
     frame, versions = _each_capture(snap, rows, ["model", "layer", "norm"], source)
     return Table(source, frame, versions)
 
 
-def _one(snap: Snapshot, capture) -> Snapshot:
-    """``snap`` with ``capture`` as its only capture (for bn_frames' one-capture frames)."""
-    return dataclasses.replace(snap, captures=(capture,))
-
-
 def probes(snap: Snapshot, run: str) -> Table:
     """step, model, variation, predictiveness: the loss landscape along the steps probed (a probe's
     position among them is its rows' version)."""
-    frames = [bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,))).assign(probe=i + 1)
-              for i, p in enumerate(snap.probes)]
-    frame = pd.concat(frames, ignore_index=True) if frames else bn_frames.probe_frame(snap).assign(probe=0)
+    source = _captured(run, snap, "probes")
+    frame = _appended(source, snap.probes, lambda i, p: {
+        **_columns(bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,)))), "probe": i + 1})
+    if frame is None:
+        frame = bn_frames.probe_frame(snap).assign(probe=0)
+    frame = frame.copy()
     frame["model"] = _labels(frame.model, MODEL_LABELS)
-    return Table(_captured(run, snap, "probes"), frame.drop(columns="probe"), frame.probe.to_numpy(np.int64))
+    return Table(source, frame.drop(columns="probe"), frame.probe.to_numpy(np.int64))
 
 
 # ---- the learning-rate sweep (the tuning page) --------------------------------------------------

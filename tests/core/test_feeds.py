@@ -14,7 +14,7 @@ from bnviz.batchnorm.models import HIDDEN_LAYERS, WIDTHS
 from bnviz.data import fashion_mnist
 from bnviz.server import feeds
 from bnviz.server.feeds import Delta, Gap, Held, Table, apply, delta
-from bnviz.training import Job, TrainConfig, live_tables
+from bnviz.training import Job, TrainConfig, bn_frames, live_tables
 
 
 def grown(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -162,7 +162,6 @@ def test_every_table_of_a_run_has_a_source_of_its_own(snapshots):
 
 def test_a_live_table_holds_what_the_page_s_frames_show(snapshots):
     """The live tables against bnviz.training.bn_frames, which the exports and older views use."""
-    from bnviz.training import bn_frames
 
     snap = snapshots[9]
     grid = live_tables.histograms(snap, "r", "act").frame
@@ -198,13 +197,14 @@ def test_a_capture_s_rows_are_found_by_their_key(snapshots):
     assert ((gb.key % (2 * WIDTHS["fc1"]) < WIDTHS["fc1"]) == (gb.parameter == "γ")).all()
 
 
-CAPTURE_TABLES = ("pct", "ridge", "gb", "stats", "grad")
+CAPTURE_TABLES = ("grid", "one", "pct", "ridge", "gb", "stats", "grad", "probe")
 
 
 @pytest.mark.parametrize("name", CAPTURE_TABLES)
 def test_a_table_of_captures_grown_by_its_new_captures_equals_one_built_from_every_capture(snapshots, name):
-    """Tables of captures keep the rows built before and add the new captures' (live_tables._GROWN):
-    along two runs, thinned histories and a Reset, they equal the tables built from scratch."""
+    """Tables of captures (and of probes) keep the rows built before and add the new captures'
+    (live_tables._GROWN): along two runs, thinned histories and a Reset, they equal the tables
+    built from scratch."""
     make = TABLES[name]
     live_tables._GROWN.clear()
     grown = [make(s, f"history{s.history}") for s in snapshots]  # in order: each from the one before
@@ -217,3 +217,6 @@ def test_a_table_of_captures_grown_by_its_new_captures_equals_one_built_from_eve
         # place exceeds by far (a capture's values differ from its neighbours' at the first digit).
         pd.testing.assert_frame_equal(table.frame, anew.frame, check_exact=False, rtol=1e-9, atol=1e-12)
         np.testing.assert_array_equal(table.versions, anew.versions)  # integers: capture positions
+        if name == "probe":  # and against the frame the exports use, built from every probe at once
+            whole = bn_frames.probe_frame(snap).reset_index(drop=True)
+            pd.testing.assert_frame_equal(table.frame.astype({"model": str}), whole, check_exact=False, rtol=1e-9)
