@@ -197,7 +197,7 @@ def test_a_capture_s_rows_are_found_by_their_key(snapshots):
     assert ((gb.key % (2 * WIDTHS["fc1"]) < WIDTHS["fc1"]) == (gb.parameter == "γ")).all()
 
 
-CAPTURE_TABLES = ("grid", "one", "pct", "ridge", "gb", "stats", "grad", "probe")
+CAPTURE_TABLES = ("pct", "ridge", "gb", "stats", "grad", "probe")
 
 
 @pytest.mark.parametrize("name", CAPTURE_TABLES)
