@@ -244,11 +244,11 @@ def _wait_for_exit(pid: str, timeout: float = 600.0) -> None:
     deadline = time.time() + timeout
     while pid.isdigit() and time.time() < deadline:
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rpartition(")")[2].split()[0] == "Z":  # ended, not yet reaped
+                    return
+        except OSError:  # gone
             return
-        except PermissionError:  # alive, another user's
-            pass
         time.sleep(0.5)
 
 
