@@ -140,10 +140,6 @@ def _stacked(parts: list[dict]) -> pd.DataFrame:
                          for name in parts[0]})
 
 
-def _columns(frame: pd.DataFrame) -> dict:
-    return {name: frame[name].to_numpy() for name in frame.columns}
-
-
 def _appended(source: str, items, rows, finish=None) -> pd.DataFrame | None:
     """``rows(i, item)`` (columns, as :func:`_stacked` takes them) of every item of ``items``, one
     after another, as a frame (None for no item); ``finish(frame)`` types the new items' rows.
@@ -275,12 +271,11 @@ def probes(snap: Snapshot, run: str) -> Table:
     position among them is its rows' version)."""
     source = _captured(run, snap, "probes")
     frame = _appended(source, snap.probes, lambda i, p: {
-        **_columns(bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,)))), "probe": i + 1})
+        **bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,))), "probe": i + 1})
     if frame is None:
         frame = bn_frames.probe_frame(snap).assign(probe=0)
-    frame = frame.copy()
-    frame["model"] = _labels(frame.model, MODEL_LABELS)
-    return Table(source, frame.drop(columns="probe"), frame.probe.to_numpy(np.int64))
+    shown = frame.drop(columns="probe").assign(model=_labels(frame.model, MODEL_LABELS))
+    return Table(source, shown, frame.probe.to_numpy(np.int64))
 
 
 # ---- the learning-rate sweep (the tuning page) --------------------------------------------------

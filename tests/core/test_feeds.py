@@ -162,7 +162,6 @@ def test_every_table_of_a_run_has_a_source_of_its_own(snapshots):
 
 def test_a_live_table_holds_what_the_page_s_frames_show(snapshots):
     """The live tables against bnviz.training.bn_frames, which the exports and older views use."""
-
     snap = snapshots[9]
     grid = live_tables.histograms(snap, "r", "act").frame
     n_bins = snap.config.bins

@@ -38,10 +38,6 @@ def scrub() -> alt.Parameter:
     return alt.param(name="scrub", value=0, bind=alt.BindDirect(element=f"#{SCRUB_ID}"))
 
 
-def _at_scrub(chart: alt.Chart) -> alt.Chart:
-    return chart.transform_filter("datum.capture == scrub")
-
-
 def _shown(cells: int, fields: list[str]) -> alt.Chart:
     """The ``cells`` rows of the capture the scrubber is on, looked up by key in "data" (``key`` =
     capture · cells + the row's place among its capture's), with their ``fields``: a filter went
@@ -55,7 +51,8 @@ def _shown(cells: int, fields: list[str]) -> alt.Chart:
 
 def _scrub_rule(chart: alt.Chart, x: alt.X) -> alt.Chart:
     """A grey rule at the step the scrubber is on (``chart``'s rows have capture and step)."""
-    return _at_scrub(chart).mark_rule(color="#888", strokeDash=[3, 3], strokeWidth=1.5).encode(x)
+    return chart.transform_filter("datum.capture == scrub").mark_rule(
+        color="#888", strokeDash=[3, 3], strokeWidth=1.5).encode(x)
 
 
 def loss_chart(*, x_title: str, y_title: str, model_title: str, lr_title: str, total_steps: int,
