@@ -32,7 +32,11 @@ CHART_STATS = """() => { const scrub = document.getElementById("bn-scrub");
             builds: s.builds, asks: s.asks, messages: s.messages, wholes: s.wholes, rows: s.rows, draws: s.draws,
             connected: s.node.isConnected, visible: s.node.bnviz && s.node.bnviz.visible,
             scrub: s.node.bnviz && s.node.bnviz.view && s.node.bnviz.follow && s.node.bnviz.follow.scrub
-                ? s.node.bnviz.view.signal("scrub") : null}]))}); }"""
+                ? s.node.bnviz.view.signal("scrub") : null,
+            canvases: [...s.node.querySelectorAll("canvas")].map(c => [c.width, c.height, c.toDataURL().length]),
+            shown: (() => { try { const v = s.node.bnviz.view, at = v.signal("scrub");
+                                  return [v.data("data").length, v.data("data").filter(d => d.capture === at).length]; }
+                            catch (err) { return String(err); } })()}]))}); }"""
 
 
 def progress_text(page) -> str:
@@ -68,11 +72,13 @@ def active_jobs(page, server) -> int:
 def test_live_training_pause_resume_stop(contexts, server):
     context = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = context.new_page()
+    errors = []  # the page's errors, for a failure seen in CI only
+    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" and "404" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
     open_page(page, server, SMALL, EN["bn_title"])
     no_exception(page)
     page.get_by_role("button", name=EN["bn_start"]).click()
-    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
-                                                                               timeout=30_000)
+    expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"], timeout=30_000)
     page.get_by_role("tab", name=EN["bn_tab_hist"]).click()
     page.locator(CHART).nth(1).locator("canvas").first.wait_for(timeout=30_000)
     page.locator(CHART).nth(1).scroll_into_view_if_needed()  # a live chart out of sight waits to be seen
@@ -89,7 +95,8 @@ def test_live_training_pause_resume_stop(contexts, server):
     # or Vega not loaded?), for a failure seen in CI only.
     charts = "" if len(set(seen)) >= redraws else page.evaluate(CHART_STATS)
     assert EN["bn_state_running"] in progress_text(page), "the run ended before it was watched"
-    assert len(set(seen)) >= redraws, f"histograms redrawn {len(set(seen)) - 1} times at steps {steps[-5:]}; {charts}"
+    assert len(set(seen)) >= redraws, \
+        f"histograms redrawn {len(set(seen)) - 1} times at steps {steps[-5:]}; {charts}; errors {errors[-5:]}"
     assert steps[-1] > steps[0]  # the progress bar moved too
     screenshot(page, str(ROOT / "docs" / "screenshots" / "batchnorm.png"))
 
