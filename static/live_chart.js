@@ -307,7 +307,16 @@ export default function (component) {
 // fragment runs again and Streamlit draws the page. No script run happens for a refresh.
 const poller = (window.bnvizFeed = window.bnvizFeed ||
   { url: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
-    received: 0, log: [], texts: {}, rerunWaitMs: 10000 });
+    received: 0, log: [], texts: {}, rerunWaitMs: 10000, wanted: false, trail: [] });
+
+// What the feed went through (opened, closed, asked to run again …), the last 60 events: a test
+// that finds a page no longer fed says why.
+function note(what, detail) {
+  poller.trail.push([Math.round(performance.now()), what, detail ?? null]);
+  if (poller.trail.length > 60) poller.trail.splice(0, 20);
+}
+
+const ANSWER_WAIT_MS = 30000;
 
 function heldByCharts() {
   const held = {};
@@ -320,19 +329,29 @@ function heldByCharts() {
 }
 
 // The fragment asked to run again; a run that never comes (the request lost on a busy server or a
-// reconnecting socket) is asked for again, a few times, until a leading text is drawn (feedFrom),
-// after `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test shortens the wait).
+// reconnecting socket) is asked for again until a leading text is drawn (feedFrom), after
+// `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test shortens the wait), then
+// twice and three times that: a page that stopped asking froze for good on a loaded machine. The
+// leading text asks if it is still shown, else any live text of the fragment that is.
 function askRerun(tries) {
   clearTimeout(poller.retry);
-  if (!poller.rerun || tries > 3) return;
+  const rerun = poller.rerun || shownRerun();
+  note("rerun", tries);
+  if (!rerun) return; // no live text left on the page: nothing to draw anew
   poller.reruns += 1;
-  poller.rerun();
-  poller.retry = setTimeout(() => askRerun(tries + 1), poller.rerunWaitMs);
+  rerun();
+  poller.retry = setTimeout(() => askRerun(tries + 1), poller.rerunWaitMs * Math.min(3, tries + 1));
+}
+
+function shownRerun() {
+  for (const { box, rerun } of Object.values(poller.texts)) if (box.isConnected && rerun) return rerun;
+  return null;
 }
 
 function answered(answer) {
   if (answer.gone || answer.rerun) {
     poller.token = null; // until the page drawn anew gives the feed again
+    note(answer.gone ? "gone" : "changed");
     askRerun(0);
     return;
   }
@@ -365,6 +384,7 @@ async function pollOnce() {
       const response = await fetch(poller.url, {
         method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
         body: JSON.stringify({ token, held: heldByCharts() }),
+        signal: AbortSignal.timeout(ANSWER_WAIT_MS), // an answer that never comes must not stop the asking
       });
       const body = await response.text();
       if (response.ok && poller.token === token) answered(JSON.parse(body));
@@ -374,6 +394,7 @@ async function pollOnce() {
       if (poller.log.length > 1000) poller.log.splice(0, 500);
     } catch (err) {
       console.warn("bnviz feed", err); // the server away for a moment: asked again next time
+      note("poll failed", String(err).slice(0, 80));
     }
   }
   if (poller.token === token) poller.timer = setTimeout(pollOnce, poller.every * 1000);
@@ -382,6 +403,8 @@ async function pollOnce() {
 function feedFrom(feed, rerun) {
   clearTimeout(poller.retry); // a fragment run drew its leading text: what a rerun waits for
   poller.rerun = rerun;
+  poller.wanted = Boolean(feed);
+  note(feed ? "feed" : "no feed", feed ? feed.opened : null);
   if (!feed) {
     poller.token = null;
     clearTimeout(poller.timer);
@@ -443,17 +466,24 @@ function paintText(box, kind, value) {
 export function text(component) {
   const { parentElement, data, setStateValue } = component;
   const box = parentElement.querySelector(".bnviz-text");
-  poller.texts[data.key] = { box, kind: data.kind };
+  let asked = 0;
+  const rerun = () => setStateValue("rerun", ++asked + ":" + Date.now());
+  poller.texts[data.key] = { box, kind: data.kind, rerun };
   box.bnvizShown = undefined; // drawn by Streamlit: painted whatever it showed before
   paintText(box, data.kind, data.value);
   if (data.leads) { // the fragment run's first text: the feed is asked for while it is shown
-    let asked = 0;
     poller.leader = box;
-    feedFrom(data.feed, () => setStateValue("rerun", ++asked + ":" + Date.now()));
+    feedFrom(data.feed, rerun);
   }
   return () => setTimeout(() => {
     if (box.isConnected) return; // only a re-render
     if (poller.texts[data.key] && poller.texts[data.key].box === box) delete poller.texts[data.key];
-    if (poller.leader === box) feedFrom(null, null); // gone, and no other text has led since
+    if (poller.leader !== box) return;
+    // Gone, and no other text has led since. A fed page whose next leading text does not come
+    // (the run that draws it lost) asks for it again, as when the feed says the page changed.
+    const wanted = poller.wanted;
+    feedFrom(null, null);
+    note("leader gone");
+    if (wanted) poller.retry = setTimeout(() => askRerun(0), poller.rerunWaitMs);
   }, 0);
 }

@@ -27,7 +27,8 @@ CANVAS_HASH = """() => Array.from(document.querySelectorAll(
 
 CHART_STATS = """() => { const scrub = document.getElementById("bn-scrub");
     return JSON.stringify({vega: Boolean(window.vega), scrub: scrub && [scrub.value, scrub.max],
-        feed: window.bnvizFeed && {polls: window.bnvizFeed.polls, token: Boolean(window.bnvizFeed.token)},
+        feed: window.bnvizFeed && {polls: window.bnvizFeed.polls, token: Boolean(window.bnvizFeed.token),
+                                   trail: (window.bnvizFeed.trail || []).slice(-15)},
         charts: Object.fromEntries(Object.entries(window.bnvizCharts || {}).map(([key, s]) => [key, {
             builds: s.builds, asks: s.asks, messages: s.messages, wholes: s.wholes, rows: s.rows, draws: s.draws,
             connected: s.node.isConnected, visible: s.node.bnviz && s.node.bnviz.visible,
@@ -108,14 +109,17 @@ def test_live_training_pause_resume_stop(contexts, server):
     assert step_of(page) == frozen
     # The feed is gone (a token the server does not know): the fragment runs again and draws the
     # very texts the page has (the run is paused); the page must still ask the feed again. Then the
-    # same with the page's first request for that run lost on its way: it is asked for again.
+    # same with the page's requests for that run lost on their way, four in a row (a page that
+    # gave up after four froze for good): it goes on asking, less often, until the run comes.
     fed_again = "() => window.bnvizFeed.token !== null && window.bnvizFeed.token !== 'unknown'"
     page.evaluate("() => { window.bnvizFeed.token = 'unknown'; }")
     page.wait_for_function(fed_again, timeout=10_000)
-    page.evaluate("""() => { const feed = window.bnvizFeed, rerun = feed.rerun; let lost = 0;
-                             feed.rerunWaitMs = 2000; // asked again 2 s later instead of 10 (the test's time)
-                             feed.rerun = () => (lost++ ? rerun() : null); feed.token = 'unknown'; }""")
-    page.wait_for_function(fed_again, timeout=20_000)
+    page.evaluate("""() => { const feed = window.bnvizFeed, rerun = feed.rerun; window.bnvizAsked = 0;
+                             feed.rerunWaitMs = 1000; // asked again after 1, 2, 3, 3 s instead of 10, 20, 30 …
+                             feed.rerun = () => (window.bnvizAsked++ >= 4 ? rerun() : null);
+                             feed.token = 'unknown'; }""")
+    page.wait_for_function(fed_again, timeout=40_000)
+    assert page.evaluate("window.bnvizAsked") >= 5
     page.get_by_role("button", name=EN["bn_resume"]).click()
     expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"])
     page.wait_for_function("([selector, frozen]) => /step (\\d+)\\//.exec(document.querySelector(selector)"

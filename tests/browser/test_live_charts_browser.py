@@ -6,6 +6,7 @@ scrubber moves every panel with no server run; values on hover, in both language
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
@@ -54,6 +55,9 @@ KEPT = """key => { const node = window.bnvizCharts[key].node;
 # The version the chart holds made wrong, as if a message had been lost: the next delta does not follow.
 LOSE_PLACE = """key => { const state = window.bnvizCharts[key].node.bnviz;
     for (const name of Object.keys(state.held)) state.held[name].version = -1; }"""
+FEED_TRAIL = """() => { const f = window.bnvizFeed || {};
+    return JSON.stringify({token: Boolean(f.token), polls: f.polls, reruns: f.reruns,
+                           trail: (f.trail || []).slice(-15)}); }"""
 LIVE_CHART_JS = ROOT / "static" / "live_chart.js"
 
 
@@ -62,8 +66,12 @@ def stats(page, key=GRID) -> dict:
 
 
 def wait_messages(page, key: str, at_least: int, timeout: float = 60_000) -> dict:
-    page.wait_for_function(f"key => ((window.bnvizCharts || {{}})[key] || {{}}).messages >= {at_least}", arg=key,
-                           timeout=timeout)
+    try:
+        page.wait_for_function(f"key => ((window.bnvizCharts || {{}})[key] || {{}}).messages >= {at_least}", arg=key,
+                               timeout=timeout)
+    except PlaywrightTimeout:  # what the chart and the feed went through, for a failure seen in CI only
+        raise AssertionError(f"{key}: {at_least} messages not reached; {stats(page, key)}; "
+                             f"feed {page.evaluate(FEED_TRAIL)}") from None
     return stats(page, key)
 
 
