@@ -6,7 +6,8 @@ Each way trains every model the same number of steps on the same batches (after 
 step), three rounds interleaved; the table gives the median images per second per model and the
 ratio of medians, at batches of 64 and 256, for
 the whole class as one network per architecture and in chunks of a few models (the CPU's caches
-hold a chunk's activations, not the whole class's)."""
+hold a chunk's activations, not the whole class's), the networks side by side on the cores (the
+default) and, at the default width, one network after another."""
 
 from __future__ import annotations
 
@@ -47,13 +48,15 @@ def one_after_another(group, batches) -> float:
     return time.perf_counter() - t0
 
 
-def together(group, batches, width: int) -> float:
-    net = wide.Ensemble(group, width=width)
+def together(group, batches, width: int, threads: int | None = None) -> float:
+    net = wide.Ensemble(group, width=width, threads=threads)
     net.step(*batches[0], 1)
     t0 = time.perf_counter()
     for step, (xb, yb) in enumerate(batches[1:], 2):
         net.step(xb, yb, step)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    net.close()
+    return took
 
 
 def board_cost(n: int = MODELS, steps: int = 300, repeats: int = 20) -> list[dict]:
@@ -102,6 +105,8 @@ def run(rounds: int = 3) -> None:
             name = ("together, one network per architecture" if width >= MODELS
                     else f"together, {width} models a network")
             if width == wide.cpu_width(batch):
+                ways[name + ", one network after another"] = \
+                    lambda width=width, batches=batches: together(group, batches, width, threads=1)
                 name += " (the default)"
             ways[name] = lambda width=width, batches=batches: together(group, batches, width)
         took = {name: [] for name in ways}

@@ -31,10 +31,11 @@ def train_nice() -> int:
     return int(env) if env.isdigit() and int(env) <= 19 else NICE_DEFAULT
 
 
-def as_training_thread(name: str) -> None:
+def as_training_thread(name: str, nicer: bool = True) -> None:
     """Called first thing in a training thread: give its OS thread ``name`` (``top -H`` and /proc
     show it) and lower its priority by :func:`train_nice` (Linux; both per thread, and inherited
-    by the threads it starts, such as its OpenMP team). Elsewhere this does nothing."""
+    by the threads it starts, such as its OpenMP team; ``nicer=False`` for such a thread, which is
+    nice enough already). Elsewhere this does nothing."""
     if sys.platform != "linux":
         return
     try:
@@ -43,6 +44,8 @@ def as_training_thread(name: str) -> None:
         ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME, at most 15 bytes
     except (OSError, AttributeError):
         pass
+    if not nicer:
+        return
     tid = threading.get_native_id()
     try:  # On Linux, PRIO_PROCESS with a thread id sets that thread's nice value alone.
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + train_nice()))

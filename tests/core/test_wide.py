@@ -132,6 +132,19 @@ def test_models_in_chunks_equal_models_all_at_once(mixed, data):
     np.testing.assert_allclose(chunk_losses, losses, rtol=1e-8)
 
 
+def test_networks_side_by_side_on_two_threads_equal_each_model_alone(mixed, data, refs):
+    """Networks stepped side by side on two threads (each on one core), as on a CPU by default:
+    each model still equals it trained alone, and the class in one thread."""
+    net, losses, _ = mixed
+    side, side_losses, side_acc = together(MEMBERS, *data, width=2, threads=2)
+    assert side.threads == 2 and side._pool is not None and len(side.parts) > 2
+    for d in differences(side, side_losses, side_acc, refs):
+        assert d["diverged"][0] == d["diverged"][1] and d["loss"] < 1e-6 and d["state"] < 1e-6, d
+    np.testing.assert_allclose(side_losses, losses, rtol=1e-8)
+    side.close()
+    assert side._pool is None
+
+
 @pytest.mark.parametrize("broken", ["rates of the next model", "BatchNorm momentum 0.2", "Adam β₂ = 0.99"])
 def test_a_broken_batch_is_caught(data, refs, monkeypatch, broken):
     members, options = list(MEMBERS), {}
