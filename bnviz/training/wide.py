@@ -273,8 +273,8 @@ class Ensemble:
     calling thread's PyTorch threads), each on one core: their small operations spread over
     several cores poorly, and independent networks keep every core busy (a class of 30 at batches
     of 64 on two cores, against one model after another: 1.34× one network after another, 1.56×
-    side by side; at 256, 1.21× and 1.27×; ``python -m bench class``). The networks share nothing: each step is the same
-    either way."""
+    side by side; at 256, 1.21× and 1.27×; ``python -m bench class``). The networks share
+    nothing: each step is the same either way."""
 
     def __init__(self, members, width: int | None = None, batch_size: int = 64, threads: int | None = None,
                  **options):
