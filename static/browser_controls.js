@@ -131,7 +131,9 @@ export default function (component) {
       el.onpointerup = el.onpointercancel = () => { state.held = false; };
       // A range that grows while the page is fed (static/live_chart.js: the step scrubber as
       // captures arrive): its new labels; one that followed its end follows the new end. Quietly:
-      // the fed charts read the value as they draw their new rows (one drawing, not two).
+      // the fed charts read the value as they draw their new rows (one drawing, not two). What the
+      // feed gave it is forgotten when the page draws it: the feed then sends its labels whole.
+      el.bnvizGrowHeld = null;
       el.bnvizGrow = (labels) => {
         const atEnd = Number(el.value) >= Number(el.max);
         c.labels = labels;

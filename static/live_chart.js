@@ -325,7 +325,34 @@ function heldByCharts() {
     if (!stats.node.isConnected || !state || !state.fed || !state.view) continue;
     held[key] = Object.fromEntries(Object.entries(state.held).map(([n, h]) => [n, [h.source, h.version]]));
   }
+  // A range that grows (the step scrubber) is fed like a chart: its positions' steps, only the new ones.
+  for (const el of document.querySelectorAll("input[type=range]")) {
+    if (!el.bnvizGrow || !el.id) continue;
+    const had = el.bnvizGrowHeld;
+    held["grow:" + el.id] = had ? { steps: [had.source, had.version] } : {};
+  }
   return held;
+}
+
+// The steps of a growing range's positions (feed "steps": capture, step), appended to what it
+// holds or in its place; a delta that does not follow is dropped and the next poll sends all.
+function growRange(key, chart) {
+  const el = document.getElementById(key.slice(5));
+  const feed = chart.feeds.steps;
+  if (!el || !el.bnvizGrow || !feed) return;
+  const had = el.bnvizGrowHeld;
+  const steps = rowsOfColumns(feed.columns, feed.data).map((row) => row.step);
+  if (!feed.whole && !(had && had.source === feed.source && had.version === feed.base)) {
+    el.bnvizGrowHeld = null;
+    return;
+  }
+  const labels = feed.whole ? steps : had.labels.concat(steps);
+  el.bnvizGrowHeld = { source: feed.source, version: feed.version, labels };
+  // Counters for tests: wholes received, rows of the last whole, rows of the deltas since.
+  const counts = (el.bnvizGrowCounts = el.bnvizGrowCounts || { wholes: 0, whole: 0, since: 0 });
+  if (feed.whole) Object.assign(counts, { wholes: counts.wholes + 1, whole: steps.length, since: 0 });
+  else counts.since += steps.length;
+  if (feed.whole || steps.length) el.bnvizGrow(labels);
 }
 
 // The fragment asked to run again; a run that never comes (the request lost on a busy server or a
@@ -356,11 +383,9 @@ function answered(answer) {
     return;
   }
   // The scrubber's range first: the charts then draw their new rows at the capture it is on.
+  for (const [key, chart] of Object.entries(answer.charts || {})) if (key.startsWith("grow:")) growRange(key, chart);
   for (const [key, value] of Object.entries(answer.texts || {})) {
-    if (key.startsWith("grow:")) {
-      const el = document.getElementById(key.slice(5)); // a control whose range grows (the step scrubber)
-      if (el && el.bnvizGrow) el.bnvizGrow(value);
-    } else if (poller.texts[key] && poller.texts[key].box.isConnected) {
+    if (poller.texts[key] && poller.texts[key].box.isConnected) {
       paintText(poller.texts[key].box, poller.texts[key].kind, value);
     }
   }

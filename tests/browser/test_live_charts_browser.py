@@ -108,6 +108,12 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     assert held_later["distinct"] == held_later["rows"] and held_later["covered"] == held_later["captures"]
     per_refresh = (later["rows"] - first["rows"]) / (later["messages"] - first["messages"])
     assert per_refresh < held_later["rows"] / 3  # a refresh brings a capture or two, not the history
+    # The scrubber grows with the chart, fed the same way: its positions' steps once whole, then
+    # only the new ones, none twice, none missing.
+    page.wait_for_function(SPANS, arg=GRID, timeout=30_000)
+    grown = page.evaluate(GROWN)
+    assert grown["wholes"] >= 1 and grown["since"] > 0 and grown["whole"] + grown["since"] == grown["held"]
+    assert grown["held"] == grown["max"] + 1 and len(set(grown["steps"])) == grown["held"]
 
     # Fed (the page asks the server for its rows, no script run): answers lost on the way are made
     # up by the next one — no row twice, none missing, nothing sent whole — and a chart that holds
@@ -266,6 +272,8 @@ SPANS = """key => { const el = document.getElementById("bn-scrub"), s = (window.
     return Boolean(el && el.closest(".bnviz-live").dataset.ready && s && s.node.bnviz &&
                    Number(el.max) === s.node.bnviz.view.data("captures").length - 1); }"""
 PIXELS = "key => window.bnvizCharts[key].node.querySelector('canvas').toDataURL()"
+GROWN = """() => { const el = document.getElementById("bn-scrub"), held = el.bnvizGrowHeld;
+    return {...el.bnvizGrowCounts, held: held.labels.length, steps: held.labels, max: Number(el.max)}; }"""
 
 
 def settled_pixels(page, key: str, tries: int = 50) -> str:

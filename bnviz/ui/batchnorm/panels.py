@@ -162,7 +162,9 @@ def scrubber(v: View) -> None:
                                "max": last, "follow": True},
              SCRUB_PLAY: {"play": t("bn_scrub_play"), "pause": t("bn_scrub_pause")}}
     browser_controls.panel("bn_scrubber", SCRUBBER, texts, key="bn_scrub_panel", values={charts.SCRUB_ID: at})
-    page_feed.text(f"grow:{charts.SCRUB_ID}", capture_steps)  # fed: its range grows with the captures
+    # Fed: its range grows with the captures, each poll sending the steps of the new ones.
+    page_feed.chart(f"grow:{charts.SCRUB_ID}", lambda w: {"steps": w.table("captures", live_tables.captures,
+                                                                           captures=True)})
     st.caption(t("bn_scrub_help"))
 
 
