@@ -116,6 +116,11 @@ def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     page.wait_for_function(CONTROLS_READY, polling=100, timeout=timeout)
 
 
+# What a page's live feed went through (static/live_chart.js keeps its last events), for a
+# failure seen in CI only.
+FEED_TRAIL = """() => { const f = window.bnvizFeed || {};
+    return JSON.stringify({token: Boolean(f.token), polls: f.polls, reruns: f.reruns,
+                           trail: (f.trail || []).slice(-15)}); }"""
 SCREEN_TOLD = "() => document.documentElement.dataset.bnvizScreen === 'told'"
 
 

@@ -8,7 +8,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
+from harness.browser import FEED_TRAIL, PROGRESS, ROOT, open_page, screenshot, wait_ready
 from tests.browser.conftest import no_exception
 
 EN = STRINGS["en"]
@@ -27,8 +27,7 @@ CANVAS_HASH = """() => Array.from(document.querySelectorAll(
 
 CHART_STATS = """() => { const scrub = document.getElementById("bn-scrub");
     return JSON.stringify({vega: Boolean(window.vega), scrub: scrub && [scrub.value, scrub.max],
-        feed: window.bnvizFeed && {polls: window.bnvizFeed.polls, token: Boolean(window.bnvizFeed.token),
-                                   trail: (window.bnvizFeed.trail || []).slice(-15)},
+        feed: window.bnvizFeed && {polls: window.bnvizFeed.polls, token: Boolean(window.bnvizFeed.token)},
         charts: Object.fromEntries(Object.entries(window.bnvizCharts || {}).map(([key, s]) => [key, {
             builds: s.builds, asks: s.asks, messages: s.messages, wholes: s.wholes, rows: s.rows, draws: s.draws,
             connected: s.node.isConnected, visible: s.node.bnviz && s.node.bnviz.visible,
@@ -94,7 +93,7 @@ def test_live_training_pause_resume_stop(contexts, server):
         page.wait_for_timeout(400)
     # On failure, what each live chart went through (a chart never drawn: no spec, asks unanswered,
     # or Vega not loaded?), for a failure seen in CI only.
-    charts = "" if len(set(seen)) >= redraws else page.evaluate(CHART_STATS)
+    charts = "" if len(set(seen)) >= redraws else f"{page.evaluate(CHART_STATS)}; feed {page.evaluate(FEED_TRAIL)}"
     assert EN["bn_state_running"] in progress_text(page), "the run ended before it was watched"
     assert len(set(seen)) >= redraws, \
         f"histograms redrawn {len(set(seen)) - 1} times at steps {steps[-5:]}; {charts}; errors {errors[-5:]}"

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bnviz.ui.strings import STRINGS
-from harness.browser import PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
+from harness.browser import FEED_TRAIL, PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
 from tests.browser.conftest import SOCKETS, no_exception, start
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
@@ -55,9 +55,6 @@ KEPT = """key => { const node = window.bnvizCharts[key].node;
 # The version the chart holds made wrong, as if a message had been lost: the next delta does not follow.
 LOSE_PLACE = """key => { const state = window.bnvizCharts[key].node.bnviz;
     for (const name of Object.keys(state.held)) state.held[name].version = -1; }"""
-FEED_TRAIL = """() => { const f = window.bnvizFeed || {};
-    return JSON.stringify({token: Boolean(f.token), polls: f.polls, reruns: f.reruns,
-                           trail: (f.trail || []).slice(-15)}); }"""
 LIVE_CHART_JS = ROOT / "static" / "live_chart.js"
 
 

@@ -154,7 +154,7 @@ def scrubber(v: View) -> None:
     """The step scrubber: every chart of one capture shows the capture it is on, every chart over
     time marks its step, all in the browser. It follows the newest capture until it is moved
     (kept as −1), and again once it is moved back to the end."""
-    steps = capture_steps(v)
+    steps = _capture_steps(v).frame.step.tolist()
     last = len(steps) - 1
     kept = st.session_state.setdefault("bn_scrub", -1)
     at = last if kept is None or kept < 0 else min(int(kept), last)
@@ -163,14 +163,13 @@ def scrubber(v: View) -> None:
              SCRUB_PLAY: {"play": t("bn_scrub_play"), "pause": t("bn_scrub_pause")}}
     browser_controls.panel("bn_scrubber", SCRUBBER, texts, key="bn_scrub_panel", values={charts.SCRUB_ID: at})
     # Fed: its range grows with the captures, each poll sending the steps of the new ones.
-    page_feed.chart(f"grow:{charts.SCRUB_ID}", lambda w: {"steps": w.table("captures", live_tables.captures,
-                                                                           captures=True)})
+    page_feed.chart(f"grow:{charts.SCRUB_ID}", lambda w: {"steps": _capture_steps(w)})
     st.caption(t("bn_scrub_help"))
 
 
-def capture_steps(v: View) -> list[int]:
-    """The step of each capture so far (the scrubber's positions)."""
-    return v.value("capture_steps", lambda: [c.step for c in v.snap.captures], captures=True)
+def _capture_steps(v: View):
+    """capture, step of every capture so far (the scrubber's positions), shared by every viewer."""
+    return v.table("captures", live_tables.captures, captures=True)
 
 
 def _grown(kept: dict, key, found) -> tuple[float, float]:
