@@ -56,24 +56,39 @@ function rowsOf(table) {
   return rows;
 }
 
+function bytesOf(text64) {
+  const text = atob(text64 || "");
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes.buffer;
+}
+
 // The feed's rows (bnviz/server/live_feed.py rows_json): columns of values, categorical codes or
 // numbers as little-endian bytes in base64 (every browser's typed arrays are little-endian), as the
 // same objects; a missing number is null, as from Arrow. A column of arrays (`width` numbers a
 // row) gives each row a view of its numbers: one object a row for the garbage collector, not fifty.
-function valuesOf(column) {
+// Arrays of whole numbers over another column (`over`: a histogram's counts over its sample) are
+// read back as the float32 of their ratio, the numbers the server had (live_feed._counts_over).
+function valuesOf(column, columns, names) {
   if (column.codes) return column.codes.map((c) => (c >= 0 ? column.labels[c] : null));
   if (column.values) return column.values;
-  const text = atob(column.f32 || column.f64 || "");
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  const numbers = column.f32 ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+  let numbers;
+  if (column.over) {
+    const counts = column.u16 ? new Uint16Array(bytesOf(column.u16)) : new Uint32Array(bytesOf(column.u32));
+    const over = columns[names.indexOf(column.over)];
+    numbers = new Float32Array(counts.length);
+    for (let i = 0; i < counts.length; i++) numbers[i] = counts[i] / over[Math.floor(i / column.width)];
+  } else {
+    numbers = column.f32 ? new Float32Array(bytesOf(column.f32)) : new Float64Array(bytesOf(column.f64));
+  }
   const width = column.width;
   if (width) return Array.from({ length: numbers.length / width }, (_, i) => numbers.subarray(i * width, (i + 1) * width));
   return Array.from(numbers, (v) => (Number.isNaN(v) ? null : v));
 }
 
 function rowsOfColumns(names, data) {
-  const columns = data.map(valuesOf);
+  const columns = data.map((column) => (column.over ? null : valuesOf(column)));
+  data.forEach((column, j) => { if (column.over) columns[j] = valuesOf(column, columns, names); });
   const n = columns.length ? columns[0].length : 0;
   const rows = new Array(n);
   for (let i = 0; i < n; i++) {

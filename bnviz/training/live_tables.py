@@ -93,8 +93,10 @@ def bins(snap: Snapshot, run: str, kind: str) -> Table:
 
 
 def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Table:
-    """key, capture, model, layer, and the share of the capture's sample in each bin (``shares``:
-    one float32 array per row, bin 0 first), for every capture and each of ``layers``: one row
+    """key, capture, model, layer, the share of the capture's sample in each bin (``shares``:
+    one float32 array per row, bin 0 first) and the values its bins counted (``sample``: each
+    share is a count of them over it, which the feed sends as counts, a half of the bytes or
+    less: :func:`bnviz.server.live_feed.rows_json`), for every capture and each of ``layers``: one row
     per histogram, so that the browser finds the capture it shows among a few thousand rows, not
     a few hundred thousand — and keeps each row's shares as one array: fifty numbers a row as
     fifty fields were most of what its garbage collector went through on every refresh. ``key``
@@ -107,7 +109,7 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
     picked = [HIDDEN_LAYERS.index(name) for name in layers]
     n_bins = len(snap.edges[kind]) - 1
     if not snap.captures:
-        share = np.zeros((0, len(MODEL_LABELS), len(picked), n_bins))
+        share, totals = np.zeros((0, len(MODEL_LABELS), len(picked), n_bins)), np.zeros((0, 1))
     else:
         counts = np.stack([c.hist[:, picked, ki] for c in snap.captures]).astype(float)  # (capture, model, layer, bin)
         totals = counts.sum(axis=-1, keepdims=True)
@@ -118,7 +120,8 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
                           "capture": index[0].astype(np.int32),
                           "model": _labels(np.array(MODEL_LABELS)[index[1]], MODEL_LABELS),
                           "layer": _labels(np.array(layers)[index[2]], layers),
-                          "shares": pd.Series(list(share.reshape(-1, n_bins).astype(np.float32)), dtype=object)})
+                          "shares": pd.Series(list(share.reshape(-1, n_bins).astype(np.float32)), dtype=object),
+                          "sample": np.rint(totals).astype(np.int32).reshape(-1)})
     return Table(_captured(run, snap, "hist", kind, *layers), frame, index[0] + 1)
 
 

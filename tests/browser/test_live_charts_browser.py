@@ -5,6 +5,7 @@ scrubber moves every panel with no server run; values on hover, in both language
 
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -46,6 +47,11 @@ COUNTED_AND_HELD = f"""async key => {{ const state = window.bnvizCharts[key].nod
         await new Promise((resolve) => setTimeout(resolve, 20));
     }}
     return [({STATS})(key), ({HELD})(key)]; }}"""
+# Each histogram's sample and shares as the chart holds them: (capture, model, layer) → [sample, shares].
+SHARES = """key => { const out = {};
+    for (const r of window.bnvizCharts[key].node.bnviz.view.data("data"))
+        out[[r.capture, r.model, r.layer].join()] = [r.sample, Array.from(r.shares)];
+    return out; }"""
 MARK = """key => { const node = window.bnvizCharts[key].node; node.bnvizKept = true;
     node.querySelector("canvas").bnvizKept = true; }"""
 KEPT = """key => { const node = window.bnvizCharts[key].node;
@@ -136,11 +142,23 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     held = page.evaluate(HELD, GRID)
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     assert (stats(page)["wholes"], stats(page)["asks"]) == (before["wholes"], 0)
+    shares_before = page.evaluate(SHARES, GRID)  # the first captures came with the page's run (float32), the rest fed
     page.evaluate(LOSE_PLACE, GRID)
     page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=GRID, timeout=30_000)
     held = page.evaluate(HELD, GRID)
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     assert page.evaluate(KEPT, GRID)  # recovered in place
+    # The feed sends a histogram's shares as counts over its sample: read back, they are the float32
+    # numbers the page's run sent for its first captures (now all sent whole by the feed), and
+    # every share is a count over the sample, the counts adding up to it.
+    shares_after = page.evaluate(SHARES, GRID)
+    assert set(shares_before) <= set(shares_after)
+    for key, (sample, shares) in shares_before.items():
+        assert shares_after[key][0] == sample
+        np.testing.assert_allclose(shares_after[key][1], shares, rtol=0, atol=1e-7, err_msg=key)
+    for key, (sample, shares) in shares_after.items():
+        counts = np.asarray(shares) * sample
+        assert sample > 0 and np.abs(counts - np.rint(counts)).max() < 1e-3 and np.rint(counts).sum() == sample, key
 
     # Inside BatchNorm and the smoothness probe are fed too: their charts grow with no script run
     # once their tab is drawn (the probe's first measure draws its tab anew: its shape).
