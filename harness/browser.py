@@ -97,9 +97,18 @@ def launch(playwright, quiet: bool = False):
 CONTROLS_READY = "() => [...document.querySelectorAll('.bnviz-live')].every(p => p.dataset.ready)"
 
 
-def screenshot(page, path, **options) -> None:
+# The page's animations that end have ended (a progress bar filling to its new value takes a
+# moment: the class board's picture showed a finished class's bar three quarters full).
+SETTLED = """() => document.getAnimations().every(
+    a => a.playState !== "running" || a.effect.getComputedTiming().iterations === Infinity)"""
+
+
+def screenshot(page, path, settle: bool = False, **options) -> None:
     """``page.screenshot`` written whole or not at all: Home shows these files, and a server of the
-    other test worker reading one half-written got 3 of its 4 pictures."""
+    other test worker reading one half-written got 3 of its 4 pictures. ``settle``: once the
+    page's animations have ended (a page that has stopped changing: on a live one they never do)."""
+    if settle:
+        page.wait_for_function(SETTLED, timeout=10_000)
     path = Path(path)
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     part.write_bytes(page.screenshot(**options))

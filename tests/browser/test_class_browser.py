@@ -101,7 +101,7 @@ def train_reset_and_close(teacher, server, pupils, wire, wired) -> None:
     teacher.locator(".bnviz-chart canvas >> visible=true").nth(2).wait_for(timeout=30_000)  # accuracy, loss, search
     teacher.wait_for_function("n => window.bnvizCharts.cl_chart_acc.node.bnviz.view.data('points').length === n",
                               arg=CLASS_SIZE, timeout=30_000)  # the board holds every student's model
-    screenshot(teacher, ROOT / "docs" / "screenshots" / "class.png")  # Home's picture of the page
+    screenshot(teacher, ROOT / "docs" / "screenshots" / "class.png", settle=True)  # Home's picture of the page
     for page, s in pupils:  # each page turned to the training by itself
         page.get_by_text(s["class_place"]).first.wait_for(timeout=30_000)
         page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=30_000)  # their own curve
