@@ -39,9 +39,12 @@ _HTML = ('<div class="bnviz-chart-box"><div class="bnviz-chart"></div>'
          '<button type="button" class="bnviz-png" hidden></button></div>')
 _CSS = """.bnviz-chart-box { position: relative; }
 .bnviz-chart { width: 100%; min-height: 40px; }
-.bnviz-png { position: absolute; top: 0; right: 0; opacity: 0; font-size: 12px; padding: 2px 8px;
-  border: 1px solid #ccc; border-radius: 4px; background: #fff; color: #262730; cursor: pointer; }
-.bnviz-chart-box:hover .bnviz-png, .bnviz-png:focus-visible { opacity: 1; }
+.bnviz-png { position: absolute; top: 0; right: 0; opacity: 0; pointer-events: none; font-size: 12px;
+  padding: 2px 8px; border: 1px solid #ccc; border-radius: 4px; background: #fff; color: #262730; cursor: pointer; }
+.bnviz-chart-box:hover .bnviz-png, .bnviz-png:focus-visible { opacity: 1; pointer-events: auto; }
+@media (hover: none) {  /* a touch screen hovers nothing: below the chart, shown, never over its titles */
+  .bnviz-png:not([hidden]) { position: static; display: block; margin: 2px 0 0 auto; opacity: 1; pointer-events: auto; }
+}
 .bnviz-tip { position: fixed; z-index: 1000; pointer-events: none; max-width: 22rem;
   background: rgba(255, 255, 255, .96); color: #262730; border: 1px solid #bbb; border-radius: 4px;
   padding: 4px 8px; font: 13px/1.35 sans-serif; box-shadow: 0 1px 4px rgba(0, 0, 0, .2); }

@@ -120,6 +120,14 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
         widths = page.evaluate(f"""() => [...document.querySelectorAll("{CANVAS}")]
             .map(c => c.getBoundingClientRect().right)""")
         assert widths and max(widths) <= 390, (tab, widths)
+        # A chart's PNG button sits below it, shown: a touch screen hovers nothing, and an unseen
+        # button over the chart's titles took taps meant for the chart.
+        overlaps = page.evaluate("""() => [...document.querySelectorAll('.bnviz-chart-box')]
+            .filter(box => box.offsetParent && !box.querySelector('.bnviz-png').hidden).map(box => {
+                const chart = box.querySelector('.bnviz-chart').getBoundingClientRect();
+                const button = box.querySelector('.bnviz-png');
+                return [button.getBoundingClientRect().top - chart.bottom, getComputedStyle(button).opacity]; })""")
+        assert overlaps and all(gap >= 0 and opacity == "1" for gap, opacity in overlaps), (tab, overlaps)
         if tab == "bn_tab_hist":
             page.locator(CHART).first.scroll_into_view_if_needed()
             screenshot(page, str(SHOTS / "phone-batchnorm.png"), scale="css")
