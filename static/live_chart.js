@@ -158,6 +158,12 @@ async function receive(root, state, data, ask) {
   await grow(state, meta.feeds, rows, meta.params, ask, t0);
 }
 
+// Whether a feed's rows can go where a chart (or a growing range) holds `held`: all of them, or
+// the rows that come right after it.
+function follows(held, feed) {
+  return feed.whole || Boolean(held && held.source === feed.source && held.version === feed.base);
+}
+
 // Rows into the view: `feeds` (dataset → {source, whole, base, version}) and their `rows`. A feed
 // that does not follow what the chart holds makes it ask for everything (none is applied). A chart
 // out of sight (scrolled away: a phone shows one grid of the histograms at a time) keeps its rows
@@ -165,7 +171,7 @@ async function receive(root, state, data, ask) {
 async function grow(state, feedsOf, rows, params, ask, t0) {
   for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
-    if (!feed.whole && !(held && held.source === feed.source && held.version === feed.base)) return ask(name);
+    if (!follows(held, feed)) return ask(name);
   }
   for (const [name, feed] of Object.entries(feedsOf)) {
     const got = rows[name] || [];
@@ -357,7 +363,7 @@ function growRange(key, chart) {
   if (!el || !el.bnvizGrow || !feed) return;
   const had = el.bnvizGrowHeld;
   const steps = rowsOfColumns(feed.columns, feed.data).map((row) => row.step);
-  if (!feed.whole && !(had && had.source === feed.source && had.version === feed.base)) {
+  if (!follows(had, feed)) {
     el.bnvizGrowHeld = null;
     return;
   }

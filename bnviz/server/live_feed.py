@@ -140,7 +140,7 @@ def _counts_over(arrays: np.ndarray, frame: pd.DataFrame) -> dict | None:
         return None
     for name in frame.columns:
         column = frame[name]
-        if not pd.api.types.is_integer_dtype(column) or not len(column) or column.min() <= 0:
+        if not pd.api.types.is_integer_dtype(column) or column.min() <= 0:
             continue
         over = column.to_numpy(np.float64)[:, None]
         counts = np.rint(arrays * over)

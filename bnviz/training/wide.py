@@ -45,9 +45,8 @@ from bnviz.optimization import optimizers
 
 DIVERGED_LOSS = 1e3  # far above ln 10 ≈ 2.3, the loss of a uniform guess over 10 classes
 # Models × images a network on a CPU: a few LeNets' activations stay in its caches, thirty do not
-# (a class of 30 on two cores, against one model after another, networks side by side: at batches
-# of 64, 1.4–1.7× in networks of 3 to 5 (alike within the runs' spread), 1.23× all at once; at 256,
-# 1.27× in networks of 2, 0.61× all at once; python -m bench class).
+# (networks of 3 to 5 alike at batches of 64, of 2 the best at 256; all at once far slower: the
+# figures in Ensemble's docstring).
 CPU_IMAGES = 192
 
 
@@ -271,10 +270,12 @@ class Ensemble:
 
     On a CPU the networks step side by side, ``threads`` at a time (by default as many as the
     calling thread's PyTorch threads), each on one core: their small operations spread over
-    several cores poorly, and independent networks keep every core busy (a class of 30 at batches
-    of 64 on two cores, against one model after another: 1.34× one network after another, 1.56×
-    side by side; at 256, 1.21× and 1.27×; ``python -m bench class``). The networks share
-    nothing: each step is the same either way."""
+    several cores poorly, and independent networks keep every core busy. A class of 30 on two
+    cores, against one model after another (``python -m bench class``, two stops): at batches of
+    64, networks of 3 one after another 1.34×, side by side 1.56× (networks of 3 to 5: 1.4–1.7×,
+    all in one network per architecture 1.18–1.23×); at 256, networks of 2 one after another
+    1.18–1.21×, side by side 1.15–1.27×, all at once 0.60×. The networks share nothing: each
+    step is the same either way."""
 
     def __init__(self, members, width: int | None = None, batch_size: int = 64, threads: int | None = None,
                  **options):
