@@ -3,6 +3,7 @@
 A missing Chromium is a failure, never a skip: CI must prove the app works in a browser.
 """
 
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,41 @@ def start(page, button: str, started, tries: int = 15) -> None:
         except PlaywrightTimeout:
             pass
     raise AssertionError("the server refused every Start")
+
+
+# Anything drawn wider than the screen: the page itself, or a chart, control or image sticking out
+# (of each, what a clip-path around it leaves: a slider's input for screen readers sits at its
+# thumb, clipped to nothing; a part scrolled or cut off by an overflowing box still counts).
+OVERFLOW = """() => {
+  const w = window.innerWidth;
+  const shown = e => { const r = e.getBoundingClientRect(); let left = r.left, right = r.right;
+    for (let p = e.parentElement; p; p = p.parentElement) {
+      const c = getComputedStyle(p);
+      if (c.clipPath !== "none") {
+        const q = p.getBoundingClientRect(); left = Math.max(left, q.left); right = Math.min(right, q.right); } }
+    return {left, right}; };
+  const out = [...document.querySelectorAll(
+      "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-chart canvas, " +
+      ".bnviz-live, " +
+      "[data-testid='stMain'] button, [data-testid='stMain'] img, [data-testid='stMain'] input")]
+    .map(e => [e, shown(e)])
+    .filter(([e, r]) => r.right > r.left && (r.left < -1 || r.right > w + 1))
+    .map(([e, r]) => e.tagName + " " + Math.round(r.left) + "-" + Math.round(r.right));
+  return {page: document.documentElement.scrollWidth, out};
+}"""
+
+# The app's main area scrolls, not the window; the header (≈ 60 px) covers the top of it.
+SCROLL_TO = """e => { e.scrollIntoView({block: "start"}); let p = e.parentElement;
+  while (p && p.scrollHeight <= p.clientHeight) p = p.parentElement; if (p) p.scrollBy(0, -70); }"""
+
+
+def fits(page, settle_s: float = 10.0):
+    """Nothing wider than the screen, once what moves has settled (a toast or a redraw slides in
+    from the side for a moment; something that stays out for ``settle_s`` fails)."""
+    deadline = time.time() + settle_s
+    while True:
+        found = page.evaluate(OVERFLOW)
+        if found["page"] <= page.viewport_size["width"] and not found["out"]:
+            return
+        assert time.time() < deadline, found
+        page.wait_for_timeout(250)

@@ -14,7 +14,7 @@ from bnviz.ui.strings import STRINGS
 from harness.browser import ROOT, open_page, screenshot, wait_ready
 from harness.classroom_load import training_threads
 from harness.wire import Wire
-from tests.browser.conftest import no_exception
+from tests.browser.conftest import SCROLL_TO, fits, no_exception
 
 EN = STRINGS["en"]
 HOSTILE = "<img src=x>**b**$x$"  # markup, markdown and LaTeX, within the 24 characters a nickname has
@@ -65,6 +65,8 @@ def test_a_class_joins_trains_together_and_is_freed(contexts, server):
         for _ in range(k):  # each a different rate: one notch (1, 2, 5 per decade) further
             slider.press("ArrowRight")
         wait_ready(page)
+        if phone:  # the form whole on a phone's screen
+            fits(page)
         page.get_by_role("button", name=s["class_submit"]).click()
         page.locator("[data-testid='stAlertContentSuccess']").first.wait_for(timeout=30_000)
         pupils.append((page, s))
@@ -105,7 +107,12 @@ def train_reset_and_close(teacher, server, pupils, wire, wired) -> None:
     for page, s in pupils:  # each page turned to the training by itself
         page.get_by_text(s["class_place"]).first.wait_for(timeout=30_000)
         page.locator(".bnviz-chart canvas >> visible=true").first.wait_for(timeout=30_000)  # their own curve
+        if page.viewport_size["width"] < 500:  # a phone: their curve and place within its screen
+            fits(page)
         no_exception(page)
+    phone, s = pupils[2]  # a phone in Chinese: the README's picture of a student's view
+    phone.locator("[data-testid='stProgress']").first.evaluate(SCROLL_TO)  # from the run's progress down
+    screenshot(phone, ROOT / "docs" / "screenshots" / "phone-class.png", settle=True, scale="css")
     wire.wait(lambda: all(s["class_place"] in tab.texts or tab.problems for tab, s, _ in wired), 60,
               "every wire student's place")
 

@@ -11,28 +11,13 @@ from playwright.sync_api import expect
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import no_exception, reused, start
+from tests.browser.conftest import SCROLL_TO, fits, no_exception, reused, start
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
 CANVAS = "[data-testid='stVegaLiteChart'] canvas, .bnviz-chart canvas"
 SHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-# Anything drawn wider than the screen: the page itself, or a chart, control or image sticking out.
-OVERFLOW = """() => {
-  const w = window.innerWidth;
-  const out = [...document.querySelectorAll(
-      "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg, .bnviz-chart canvas, " +
-      ".bnviz-live, " +
-      "[data-testid='stMain'] button, [data-testid='stMain'] img, [data-testid='stMain'] input")]
-    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > w + 1); })
-    .map(e => { const r = e.getBoundingClientRect();
-                return e.tagName + " " + Math.round(r.left) + "-" + Math.round(r.right); });
-  return {page: document.documentElement.scrollWidth, out};
-}"""
-# The app's main area scrolls, not the window; the header (≈ 60 px) covers the top of it.
-SCROLL_TO = """e => { e.scrollIntoView({block: "start"}); let p = e.parentElement;
-  while (p && p.scrollHeight <= p.clientHeight) p = p.parentElement; if (p) p.scrollBy(0, -70); }"""
 BOX = """e => { const r = e.getBoundingClientRect();
   return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, left: r.left, right: r.right}; }"""
 
@@ -46,18 +31,6 @@ def phone(kept_pages, browser, request):
 def projector(kept_pages, browser, request):
     yield from reused(kept_pages, browser, request, "projector", locale="en-US",
                       viewport={"width": 1280, "height": 720})
-
-
-def fits(page, settle_s: float = 10.0):
-    """Nothing wider than the screen, once what moves has settled (a toast or a redraw slides in
-    from the side for a moment; something that stays out for ``settle_s`` fails)."""
-    deadline = time.time() + settle_s
-    while True:
-        found = page.evaluate(OVERFLOW)
-        if found["page"] <= page.viewport_size["width"] and not found["out"]:
-            return
-        assert time.time() < deadline, found
-        page.wait_for_timeout(250)
 
 
 def sidebar_folded(page):
