@@ -3,7 +3,8 @@ students in Chromium on phones and laptops, the others (12 here, 26 with BNVIZ_C
 wire tabs (harness/wire.py: Streamlit's protocol, typing their nickname and pressing Submit),
 every third in Chinese — and submits (one nickname hostile: shown as text, never run); the board
 counts them all; the teacher starts; every student's page turns to their own curve and place by
-itself; Reset gives the students their form back; closing the class ends its link and frees its
+itself (on a phone within its screen); the finished board fits a projector in presenter mode,
+no label cut short; Reset gives the students their form back; closing the class ends its link and frees its
 training."""
 
 import os
@@ -91,6 +92,26 @@ def test_a_class_joins_trains_together_and_is_freed(contexts, server):
     no_exception(teacher)
 
 
+# Text cut short with "…" (a box narrower than its text), among the teacher's buttons and the bands' titles.
+CUT = """() => [...document.querySelectorAll(
+    ".st-key-cl_buttons button *, .st-key-cl_bands [data-testid='stMetricLabel'] *")]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
+def on_a_projector(teacher, server) -> None:
+    """The finished board in presenter mode at 1280×720 (the teacher's link kept by their browser):
+    nothing wider than the screen, no label cut short, the leaderboard at the screen's width."""
+    teacher.set_viewport_size({"width": 1280, "height": 720})
+    teacher.goto(server.url("class?present=True"))
+    teacher.get_by_text(EN["sweep_state_finished"]).first.wait_for(timeout=30_000)
+    wait_ready(teacher)
+    teacher.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+    fits(teacher)
+    assert teacher.evaluate(CUT) == []
+    board = teacher.locator("[data-testid='stDataFrame']").first.bounding_box()
+    assert board["width"] > 1000, board  # every column shown, none scrolled out of sight
+
+
 def train_reset_and_close(teacher, server, pupils, wire, wired) -> None:
     """The class's round once every student is in: the board counts them, the class trains, every
     student sees their own place, a Reset gives back the forms, closing ends the link."""
@@ -115,6 +136,7 @@ def train_reset_and_close(teacher, server, pupils, wire, wired) -> None:
     screenshot(phone, ROOT / "docs" / "screenshots" / "phone-class.png", settle=True, scale="css")
     wire.wait(lambda: all(s["class_place"] in tab.texts or tab.problems for tab, s, _ in wired), 60,
               "every wire student's place")
+    on_a_projector(teacher, server)
 
     teacher.get_by_role("button", name=EN["class_reset"]).click()
     wait_ready(teacher)

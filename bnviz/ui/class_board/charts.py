@@ -10,6 +10,9 @@ from bnviz.ui.vega import CANVAS, DIVERGED_SHAPE, PALETTE
 
 MODEL_COLOR = alt.Scale(domain=[LABELS[m] for m in MODELS], range=PALETTE[:2])
 LOG_X = alt.Scale(type="log")
+# A log axis drops labels that would touch (Vega-Lite's default drops only those that overlap: a
+# narrow chart or a projector's large text showed "0.010.02").
+LOG_AXIS = alt.Axis(labelSeparation=8)
 
 
 def _tip(field: str, title: str, fmt: str | None = None) -> alt.Tooltip:
@@ -27,7 +30,7 @@ def accuracy_chart(*, x_title: str, y_title: str, model_title: str, nick_title: 
     training before its first test) a hollow circle on the axis, so the board shows the class's
     choices from the first submission on."""
     data = alt.Chart(alt.NamedData("points"))
-    x = alt.X("lr:Q", title=x_title, scale=LOG_X)
+    x = alt.X("lr:Q", title=x_title, scale=LOG_X, axis=LOG_AXIS)
     tips = [_tip("nickname:N", nick_title), _tip("model:N", model_title), _tip("lr:Q", x_title, ".3g")]
     dots = data.transform_filter("!datum.diverged && isValid(datum.accuracy)").mark_circle(size=90, opacity=0.85) \
         .encode(x, alt.Y("accuracy:Q", title=y_title, scale=alt.Scale(domain=[0, 1])), _model(model_title),
@@ -59,7 +62,7 @@ def search_chart(*, x_title: str, who_title: str, labels: dict, lo: float, hi: f
     return alt.Chart(alt.NamedData("search")).transform_calculate(
         label=f"datum.who === 'class' ? '{labels['class']}' : '{labels['uniform']}'"
     ).mark_tick(thickness=2, size=22).encode(
-        alt.X("lr:Q", title=x_title, scale=alt.Scale(type="log", domain=[lo, hi], nice=False)),
+        alt.X("lr:Q", title=x_title, scale=alt.Scale(type="log", domain=[lo, hi], nice=False), axis=LOG_AXIS),
         alt.Y("label:N", title=None, sort=order),
         alt.Color("label:N", title=who_title, scale=alt.Scale(domain=order, range=["#ff7f0e", "#7f7f7f"]),
                   legend=None),

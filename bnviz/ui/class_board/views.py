@@ -19,6 +19,7 @@ from bnviz.training.class_job import Setup
 from bnviz.training.classes import FIELDS, LR_RANGE, MAX_ENTRIES, NICK_MAX, REGISTRY, ClassRefused
 from bnviz.ui import browser_storage, live_chart, urlstate
 from bnviz.ui.class_board import charts
+from bnviz.ui.classroom.presenter import presenting
 from bnviz.ui.classroom.sharing import share_link
 from bnviz.ui.i18n import t
 from bnviz.ui.page import as_text
@@ -33,6 +34,13 @@ RATES = tuple(float(f"{m}e{e}") for e in range(-4, 2) for m in (1, 2, 5) if LR_R
 REFRESH_S = 2.0
 IDLE_REFRESH_S = 5.0
 LINK = "class"
+# The teacher's buttons and the bands' titles wrap instead of ending in "…" (a projector's large
+# text and a phone's narrow columns cut "Close submissions" to "Close submi…").
+BOARD_CSS = """<style>
+.st-key-cl_buttons button p, .st-key-cl_buttons button div,
+.st-key-cl_bands [data-testid="stMetricLabel"] div, .st-key-cl_bands [data-testid="stMetricLabel"] p
+  { white-space: normal; overflow: visible; text-overflow: clip; }
+</style>"""
 
 
 def _note(key: str, **params) -> None:
@@ -132,6 +140,7 @@ def header(made) -> None:
     c2.caption(t("class_rules", n=made.max_entries, fields=", ".join(t(f"class_field_{f}") for f in FIELDS
                                                                        if f in made.allowed)))
     started = made.job is not None
+    st.html(BOARD_CSS)  # our own constant CSS, never user text
     cols = st.container(key="cl_buttons").columns(5)
     cols[0].button(t("class_close_submissions" if made.open else "class_open_submissions"), key="cl_toggle",
                    on_click=_teacher_action, args=("close" if made.open else "open",), disabled=started,
@@ -187,7 +196,9 @@ def board(code: str) -> None:
                     diverged_label=t("tune_diverged"), pending_label=t("class_pending"))
     st.caption(t("class_acc_explain"))
     bands(table)
-    c1, c2 = st.columns([3, 2])
+    # On a projector the leaderboard goes below the charts, at full width: its columns in large
+    # text do not fit two fifths of the screen.
+    c1, c2 = (st.container(), st.container()) if presenting() else st.columns([3, 2])
     with c1:
         if snap is not None and len(snap.losses):
             live_chart.show(charts.loss_chart, {"loss": class_board.losses(entries, snap, run)}, "cl_chart_loss",
@@ -210,7 +221,7 @@ def board(code: str) -> None:
 
 def bands(table) -> None:
     found = class_board.bands(table)
-    cols = st.columns(3)
+    cols = st.container(key="cl_bands").columns(3)
     for col, label in zip(cols, ("LeNet", "LeNet-BN")):
         band = found[label]
         value = "—" if band["decades"] is None else f"{band['decades']:.2f}"
