@@ -3,9 +3,9 @@ students in Chromium on phones and laptops, the others (12 here, 26 with BNVIZ_C
 wire tabs (harness/wire.py: Streamlit's protocol, typing their nickname and pressing Submit),
 every third in Chinese — and submits (one nickname hostile: shown as text, never run); the board
 counts them all; the teacher starts; every student's page turns to their own curve and place by
-itself (on a phone within its screen); the finished board fits a projector in presenter mode,
-no label cut short; Reset gives the students their form back; closing the class ends its link and frees its
-training."""
+itself (on a phone within its screen); the finished board fits a projector in presenter mode, no
+label cut short; Reset gives the students their form back; closing the class ends its link and
+frees its training."""
 
 import os
 import re
