@@ -35,7 +35,7 @@ REFRESH_S = 2.0
 IDLE_REFRESH_S = 5.0
 LINK = "class"
 # The teacher's buttons and the bands' titles wrap instead of ending in "…" (a projector's large
-# text and a phone's narrow columns cut "Close submissions" to "Close submi…").
+# text in five columns cut "Close submissions" to "Close submi…").
 BOARD_CSS = """<style>
 .st-key-cl_buttons button p, .st-key-cl_buttons button div,
 .st-key-cl_bands [data-testid="stMetricLabel"] div, .st-key-cl_bands [data-testid="stMetricLabel"] p
