@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, caviar, engine, ewma, instant, live, optimizers, sweep, tuning
+from bench import bn, caviar, engine, ewma, gpu, instant, live, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -29,6 +29,7 @@ BENCHES = {
     "sweep": sweep.run,
     "class": caviar.run,
     "engine": engine.run,
+    "gpu": gpu.run,
 }
 
 

@@ -27,12 +27,19 @@ def members(n: int = MODELS) -> list:
     return [wide.Member(float(r), batch_norm=k % 2 == 0, seed=k) for k, r in enumerate(rates)]
 
 
-def one_after_another(group, batches) -> float:
+def _finished(device: str) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def one_after_another(group, batches, device: str = "cpu") -> float:
     """Seconds for a plain loop over the models, each through every batch."""
     import torch
     from torch import nn
 
-    models = [wide.lone_model(m).train() for m in group]
+    models = [wide.lone_model(m).to(device).train() for m in group]
     opts = [torch.optim.SGD(model.parameters(), lr=m.lr) for model, m in zip(models, group)]
 
     def step(xb, yb):
@@ -42,18 +49,21 @@ def one_after_another(group, batches) -> float:
             opt.step()
 
     step(*batches[0])
+    _finished(device)
     t0 = time.perf_counter()
     for xb, yb in batches[1:]:
         step(xb, yb)
+    _finished(device)
     return time.perf_counter() - t0
 
 
-def together(group, batches, width: int, threads: int | None = None) -> float:
-    net = wide.Ensemble(group, width=width, threads=threads)
+def together(group, batches, width: int | None, threads: int | None = None, device: str = "cpu") -> float:
+    net = wide.Ensemble(group, width=width, threads=threads, device=device)
     net.step(*batches[0], 1)
     t0 = time.perf_counter()
     for step, (xb, yb) in enumerate(batches[1:], 2):
         net.step(xb, yb, step)
+    _finished(device)
     took = time.perf_counter() - t0
     net.close()
     return took

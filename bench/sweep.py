@@ -26,6 +26,7 @@ def one_after_another(fashion, config: sweep.SweepConfig) -> float:
         for lr in config.lrs:
             model = models.lenet(name == "lenet_bn", activation=config.activation)
             models.init_weights(model, config.seed)
+            model = model.to(config.device)
             opt = torch.optim.SGD(model.parameters(), lr=lr)
             for idx in sweep.batches(config, len(y)):
                 opt.zero_grad()

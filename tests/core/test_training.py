@@ -18,6 +18,9 @@ from bnviz.data import fashion_mnist
 from bnviz.training import Job, JobManager, JobRefused, TrainConfig, bn_frames, histograms, lockstep, loop
 from bnviz.training.manager import as_training_thread
 
+# The device the histogram tests compute on (``BNVIZ_TEST_DEVICE=cuda``: the GPU check of
+# docs/DEPLOY.md); the jobs here take TrainConfig's default, ``auto``: the GPU where there is one.
+DEVICE = os.environ.get("BNVIZ_TEST_DEVICE", "cpu")
 SMALL = dict(train_limit=512, test_limit=256, batch_size=64, epochs=2, hist_every=2,
              test_time_batches=(1, 8, 64))
 
@@ -79,7 +82,7 @@ def step_by_step(job):
 
 
 def flat(state) -> torch.Tensor:
-    return torch.cat([v.reshape(-1).double() for v in state.values()])
+    return torch.cat([v.reshape(-1).double().cpu() for v in state.values()])
 
 
 def reference_step(state, batch_norm, lr, x, y):
@@ -339,10 +342,10 @@ def test_bn_statistics_in_the_capture_match_the_module(synth):
         rec = c.bn[layer]
         np.testing.assert_array_equal(rec["gamma"], 1)  # read before the optimizer step
         # Running statistics are read after the forward pass, i.e. already updated by it.
-        np.testing.assert_array_equal(rec["running_mean"], module.running_mean.numpy())
+        np.testing.assert_array_equal(rec["running_mean"], module.running_mean.cpu().numpy())
         m = 64 * {"conv1": 24 * 24, "conv2": 8 * 8}.get(layer, 1)  # values per channel
-        np.testing.assert_allclose(module.running_mean.numpy(), 0.1 * rec["batch_mean"], rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(module.running_var.numpy(),
+        np.testing.assert_allclose(module.running_mean.cpu().numpy(), 0.1 * rec["batch_mean"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(module.running_var.cpu().numpy(),
                                    0.9 + 0.1 * rec["batch_var"] * m / (m - 1), rtol=1e-5)
 
 
@@ -358,7 +361,7 @@ def assert_same_histogram(counts, ref):
 def test_histogram_capture_agrees_with_numpy():
     t = torch.randn(5000) * 6
     t[:3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
-    vec = histograms.capture(t, -10, 10, 20).numpy()
+    vec = histograms.capture(t.to(DEVICE), -10, 10, 20).cpu().numpy()
     counts, outside, pct = histograms.split(vec, 20)
     finite = t[torch.isfinite(t)].numpy()
     ref, _ = np.histogram(np.clip(finite, -10, 10), bins=20, range=(-10, 10))
@@ -367,7 +370,7 @@ def test_histogram_capture_agrees_with_numpy():
     sample = t[::2].numpy()  # 5000 values → stride 2 under the 4096 cap
     np.testing.assert_allclose(pct, np.nanpercentile(np.where(np.isfinite(sample), sample, np.nan),
                                                      [15, 50, 85]), rtol=1e-5)
-    all_nan = histograms.capture(torch.full((10,), float("nan")), 0, 1, 4).numpy()
+    all_nan = histograms.capture(torch.full((10,), float("nan"), device=DEVICE), 0, 1, 4).cpu().numpy()
     assert all_nan[:4].sum() == 0 and all_nan[6] == 10 and np.isnan(all_nan[-3:]).all()
 
 
@@ -377,7 +380,7 @@ def test_a_large_tensor_is_histogrammed_from_an_even_sample_of_it():
     torch.manual_seed(0)
     t = torch.randn(64, 6, 24, 24) * 3 + torch.linspace(-4, 4, 24)  # a trend along one axis
     t[0, 0, 0, :7] = float("nan")
-    vec = histograms.capture(t, -10, 10, 50).numpy()
+    vec = histograms.capture(t.to(DEVICE), -10, 10, 50).cpu().numpy()
     counts, outside, _ = histograms.split(vec, 50)
     sample = t.reshape(-1)[::7]
     assert len(sample) <= histograms.HIST_SAMPLE < t.numel()
@@ -450,14 +453,14 @@ def test_pause_step_resume_stop_and_reset(synth):
     assert s.reason_params["step"] == s.step and np.isfinite(s.loss).all()
     with pytest.raises(JobRefused):
         job.start()  # a finished job needs a reset
-    first_w = job.models[0].conv1.weight.detach().clone()
+    first_w = job.models[0].conv1.weight.detach().cpu()
     job.reset()
     s = job.snapshot()
     assert s.state == "idle" and s.step == 0 and not s.captures and len(s.loss) == 0
-    assert not torch.equal(first_w, job.models[0].conv1.weight)  # back to the initial weights
+    assert not torch.equal(first_w, job.models[0].conv1.weight.cpu())  # back to the initial weights
     fresh = models.lenet(False)
     models.init_weights(fresh, cfg.seed)
-    assert torch.equal(fresh.conv1.weight, job.models[0].conv1.weight)
+    assert torch.equal(fresh.conv1.weight, job.models[0].conv1.weight.cpu())
 
 
 def test_a_model_that_diverges_stops_and_the_other_trains_on(synth):
@@ -488,8 +491,10 @@ def test_when_both_diverge_the_run_ends_and_non_finite_values_are_counted(synth)
 
 
 def test_an_exception_in_the_thread_is_kept_in_the_state(synth):
+    """On the CPU: on a GPU the labels outside the classes are a device-side assert, which ends
+    CUDA for the whole process (seen on an H200: every later test of its worker failed)."""
     broken = synth._replace(y_train=synth.y_train + 20)  # labels outside the 10 classes
-    job = run(TrainConfig(**SMALL), broken)
+    job = run(TrainConfig(**SMALL, device="cpu"), broken)
     s = job.snapshot()
     assert s.state == "failed" and s.reason_key == "job_failed"
     assert "IndexError" in s.reason_params["error"] or "Error" in s.reason_params["error"]
@@ -693,12 +698,13 @@ def test_population_statistics_equal_a_direct_computation(synth):
     cfg = TrainConfig(**{**SMALL, "epochs": 1})
     job = run(cfg, synth)
     net = job.models[1]
-    x = torch.from_numpy(synth.x_train[:512])
+    dev = next(net.parameters()).device  # the run's device
+    x = torch.from_numpy(synth.x_train[:512]).to(dev)
     pop = population.population_stats(net, x, chunk=96)  # chunks that do not divide 512
     stats = {}
     with torch.no_grad():
         for layer in models.bn_layers(net):
-            inp = training.forward(net, training.as_input(x), until=layer, stats=stats).double().numpy()
+            inp = training.forward(net, training.as_input(x), until=layer, stats=stats).double().cpu().numpy()
             axes = (0,) if inp.ndim == 2 else (0, 2, 3)
             n = inp.size // inp.shape[1]
             mean, var = inp.mean(axis=axes), inp.var(axis=axes)
@@ -709,7 +715,7 @@ def test_population_statistics_equal_a_direct_computation(synth):
             np.testing.assert_allclose(pop[layer]["var"], var, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(pop[layer]["var_unbiased"], var * n / (n - 1), rtol=1e-5, atol=1e-6)
             assert pop[layer]["n"] == n
-            stats[layer] = (torch.from_numpy(mean).float(), torch.from_numpy(var).float())
+            stats[layer] = (torch.from_numpy(mean).float().to(dev), torch.from_numpy(var).float().to(dev))
     result = job.readouts().population()
     assert set(result["layers"]) == set(training.HIDDEN_LAYERS) and result["n_train"] == 512
     for layer in training.HIDDEN_LAYERS:
@@ -719,9 +725,9 @@ def test_population_statistics_equal_a_direct_computation(synth):
     assert all(0 <= a <= 1 for a in acc.values())
     # The running statistics in eval mode give the same accuracy as the model's own eval pass.
     net.eval()
-    xt = training.as_input(torch.from_numpy(synth.x_test[:256]))
+    xt = training.as_input(torch.from_numpy(synth.x_test[:256]).to(dev))
     with torch.no_grad():
-        own = (net(xt).argmax(1) == torch.from_numpy(synth.y_test[:256])).float().mean().item()
+        own = (net(xt).argmax(1) == torch.from_numpy(synth.y_test[:256]).to(dev)).float().mean().item()
     net.train()
     assert acc["running"] == pytest.approx(own, abs=1e-9)
 
@@ -755,7 +761,7 @@ def test_one_batch_by_hand_equals_nn_batchnorm_on_that_batch(fashion):
         with torch.no_grad():
             out = reference(inp)
         first = out[:, channel].reshape(len(xb), -1)[:6, 0] if out.dim() == 4 else out[:6, channel]
-        np.testing.assert_allclose(worked["y"], first.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(worked["y"], first.cpu().numpy(), rtol=1e-5, atol=1e-6)
         assert worked["new_running_mean"] == pytest.approx(float(reference.running_mean[channel]), rel=1e-5, abs=1e-7)
         assert worked["new_running_var"] == pytest.approx(float(reference.running_var[channel]), rel=1e-5)
         assert worked["running_mean"] == pytest.approx(float(module.running_mean[channel]))  # unchanged

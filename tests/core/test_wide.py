@@ -7,9 +7,13 @@ the step it diverged (and nothing moved after it), test accuracy.
 The comparison runs in float64: a LeNet-BN amplifies rounding fast (trained alone, its float32
 run is 4 % off its float64 run after ten steps on these batches), so only float64 can tell a
 correct batch (agreement to ~1e-13) from a wrong one (1e-3 and more, shown below for three broken
-variants). A float32 run is checked for its first steps."""
+variants). A float32 run is checked for its first steps.
+
+``BNVIZ_TEST_DEVICE=cuda`` trains the wide network on the GPU (the models alone stay on the CPU):
+the GPU check of docs/DEPLOY.md runs this file so."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -29,6 +33,7 @@ MEMBERS = (
     wide.Member(0.05, batch_norm=True, optimizer="sgd", seed=1),  # the first one's twin
 )
 STEPS, BATCH = 10, 64
+DEVICE = os.environ.get("BNVIZ_TEST_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +74,10 @@ def alone(member, x, y, xt, yt, dtype=torch.float64):
 
 
 def together(members, x, y, xt, yt, dtype=torch.float64, **options):
-    net = wide.Ensemble(members, dtype=dtype, **options)
-    losses = np.array([net.step(xb, yb, step) for step, (xb, yb) in enumerate(batches(x.to(dtype), y), 1)])
-    return net, losses, net.accuracy(xt.to(dtype), yt)
+    net = wide.Ensemble(members, dtype=dtype, device=DEVICE, **options)
+    on = batches(x.to(DEVICE, dtype), y.to(DEVICE))
+    losses = np.array([net.step(xb, yb, step) for step, (xb, yb) in enumerate(on, 1)])
+    return net, losses, net.accuracy(xt.to(DEVICE, dtype), yt.to(DEVICE))
 
 
 def differences(net, losses, acc, refs) -> list[dict]:
@@ -79,7 +85,7 @@ def differences(net, losses, acc, refs) -> list[dict]:
     out = []
     for k, (ref_losses, diverged, state, ref_acc) in enumerate(refs):
         n = len(ref_losses)
-        mine = net.state_dict(k)
+        mine = {key: t.cpu() for key, t in net.state_dict(k).items()}
         assert set(mine) == {key for key in state if not key.endswith("num_batches_tracked")}
         out.append({"loss": float(np.max(np.abs(losses[:n, k] - ref_losses) / np.abs(ref_losses))),
                     "state": max(float((mine[key] - state[key]).abs().max()) for key in mine),
@@ -165,6 +171,7 @@ def test_float32_agrees_with_float32_alone_before_rounding_grows(data):
     LeNet-BN trained alone in float32 is itself 4 % off its float64 run after ten steps here."""
     net, losses, _ = together(MEMBERS, *data, dtype=torch.float32)
     assert net.parts[0][1].params["conv1.weight"].dtype == torch.float32
+    assert net.parts[0][1].params["conv1.weight"].device.type == DEVICE
     for k, member in enumerate(MEMBERS):
         ref_losses = alone(member, *data, dtype=torch.float32)[0]
         np.testing.assert_allclose(losses[0, k], ref_losses[0], rtol=1e-6)
