@@ -26,9 +26,15 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -n 2 --dist loa
 # changes (18 s of this phase here).
 not_numeric=(test_series.py test_memory.py test_tables.py test_data.py test_watching.py test_pysource.py
   test_datasets_present.py test_feeds.py)
+# Nor do the tests that show a broken variant fails (by 1e-3 to 1, far beyond any rounding), and
+# those of a job's bookkeeping (pause, slots, captures kept, timings): 66 of this phase's 124 s of
+# tests here, so that it ends within the load test's warm-up, which waits for it.
+not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not other_optimizers_and_options
+  and not takes_a_slot and not probes_are_recorded and not snapshot_fields and not time_spent_on_test_accuracy
+  and not pause_step_resume and not history_stays_bounded and not no_exception_escapes"
 # shellcheck disable=SC2046  # one VAR=value word each
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} env $(.venv/bin/python scripts/narrow_cpu.py) \
-  .venv/bin/python -m pytest tests/core "${not_numeric[@]/#/--ignore=tests/core/}" -n 2 --tb=line \
+  .venv/bin/python -m pytest tests/core "${not_numeric[@]/#/--ignore=tests/core/}" -k "${not_two_paths//$'\n'/ }" -n 2 --tb=line \
   --junitxml="$reports/narrow.xml" -o junit_suite_name=narrow >"$reports/narrow.log" 2>&1 &
 narrow=$!
 BNVIZ_LOAD_AFTER=$narrow .venv/bin/python -m pytest -m load --tb=line --junitxml="$reports/load.xml" || status=$?
