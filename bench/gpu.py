@@ -14,6 +14,7 @@ the script, its figures meaningless.
 
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 import warnings
@@ -106,6 +107,25 @@ def _one_model(x_all, y_all, batch_norm: bool, batch: int):
     return model, opt, idx
 
 
+def _apart(model, x_all, y_all, batches, step) -> float:
+    """How far ``step`` (a replayed graph) takes ``model``'s weights from the same steps taken
+    eagerly by a copy of it, on the ``batches`` (indices): a replay that read stale inputs or
+    skipped the update ends far apart, float32 rounding ~1e-6."""
+    torch = _torch()
+    from torch.nn import functional
+
+    twin = copy.deepcopy(model)
+    opt = torch.optim.SGD(twin.parameters(), lr=0.9)
+    for i in batches:
+        step(i)
+        opt.zero_grad(set_to_none=False)
+        functional.cross_entropy(twin(as_input(x_all[i])), y_all[i]).backward()
+        opt.step()
+    mine = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    eager = torch.cat([p.detach().reshape(-1) for p in twin.parameters()])
+    return float((mine - eager).norm() / eager.norm())
+
+
 def alone(x_all, y_all, batch_norm: bool, way: str, steps: int, batch: int = 256) -> tuple[float, str]:
     """(images/s, note) of one LeNet trained alone by a plain loop (sigmoid, SGD 0.9), ``way`` one
     of "eager", "CUDA graph" (the whole step captured once, replayed with the batch's indices
@@ -133,7 +153,7 @@ def alone(x_all, y_all, batch_norm: bool, way: str, steps: int, batch: int = 256
 
         for i in idx[:3]:
             step(i)
-        _sync(str(x_all.device.type))
+        _sync(x_all.device.type)
         note = f"compiled in {time.perf_counter() - t0:.1f} s"
     elif way == "CUDA graph":
         static = idx[0].clone()
@@ -151,6 +171,8 @@ def alone(x_all, y_all, batch_norm: bool, way: str, steps: int, batch: int = 256
         def step(i):  # from now on a step is a replay of the captured one
             static.copy_(i)
             graph.replay()
+
+        note = f"after 5 steps {_apart(model, x_all, y_all, idx[3:8], step):.1e} from eager steps (relative)"
     else:
         for i in idx[:3]:
             step(i)
