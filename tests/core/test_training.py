@@ -374,6 +374,17 @@ def test_histogram_capture_agrees_with_numpy():
     assert all_nan[:4].sum() == 0 and all_nan[6] == 10 and np.isnan(all_nan[-3:]).all()
 
 
+def test_a_capture_copies_nothing_from_the_host(monkeypatch):
+    """The percentiles' levels are made on a device once, not at every capture: on a GPU each such
+    copy from the host waits for the device (16 a capture)."""
+    histograms.capture(torch.randn(100, device=DEVICE), -10, 10, 20)  # the levels, made once here
+    made = []
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: made.append(a) or torch.as_tensor(*a, **k))
+    for _ in range(3):
+        histograms.capture(torch.randn(100, device=DEVICE), -10, 10, 20)
+    assert made == []
+
+
 def test_a_large_tensor_is_histogrammed_from_an_even_sample_of_it():
     """conv1's 64 examples hold 221,184 values: a capture reads every 7th (≤ HIST_SAMPLE), and its
     shares stay those of the whole tensor within sampling error."""
