@@ -137,6 +137,7 @@ class Wide:
                 slot["m"], slot["s"] = (torch.zeros_like(p, requires_grad=False) for _ in range(2))
             self.state[key] = slot
         self.diverged_at: list = [None] * self.n
+        self._frozen = column([False] * self.n, torch.bool)  # diverged_at is not None, on the device
 
     # ---- the network ----------------------------------------------------------------------
     def _norm(self, name: str, h, training: bool):
@@ -190,14 +191,19 @@ class Wide:
         for a model that diverged at an earlier step)."""
         import torch
 
-        frozen = torch.tensor([d is not None for d in self.diverged_at], device=self.lrs.device)
-        kept = {k: b.clone() for k, b in self.buffers.items()} if bool(frozen.any()) else None
+        # The frozen models' mask stays on the device (on a GPU, a mask copied from the host or a
+        # test of it read back waits for the device): one read a step, of the models that diverged.
+        frozen = self._frozen
+        kept = {k: b.clone() for k, b in self.buffers.items()} if any(d is not None for d in self.diverged_at) else None
         losses = self.losses(x, y)
         with torch.no_grad():
             bad = (~torch.isfinite(losses) | (losses > DIVERGED_LOSS)) & ~frozen
-            for k in torch.nonzero(bad).flatten().tolist():
+            new = torch.nonzero(bad).flatten().tolist()
+            for k in new:
                 self.diverged_at[k] = step
             alive = ~(frozen | bad)
+            if new:
+                self._frozen = frozen | bad
         grads = torch.autograd.grad(torch.where(alive, losses, torch.zeros_like(losses)).sum(),
                                     list(self.params.values()))
         with torch.no_grad():
