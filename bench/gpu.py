@@ -5,6 +5,7 @@ the script, its figures meaningless.
 - the BatchNorm page's training (LeNet and LeNet-BN in lockstep, batch 256): images/s per model
   with histograms off and every 10 steps, the GPU's peak memory, and the host waits per step
   (``torch.cuda.set_sync_debug_mode``: every operation that waits for the GPU warns);
+- as many such trainings at once as the cap allows (4 per GPU): each one's images/s and their sum;
 - one LeNet alone by a plain loop: eager, the whole step as one CUDA graph, ``torch.compile``;
 - the learning-rate sweep and a class (``bnviz.training.wide``) against one model after another;
 - one step on the GPU against the same step on the CPU from the same weights (float32, TF32
@@ -94,6 +95,29 @@ def lockstep(ds, device: str, steps: int, rounds: int = 2) -> list[dict]:
                  f"operations that waited for the GPU in {steps} steps (one epoch, its end included): {where}",
                  "images/s per model": str(waits), "vs d2l's 55,000": "", "GPU peak memory": ""})
     return rows
+
+
+def together_jobs(ds, device: str, steps: int) -> list[dict]:
+    """As many lockstep jobs as the cap lets one server run on ``device`` at once (4 per GPU),
+    started together, histograms every 10 steps: each job's images/s per model and their sum."""
+    from bnviz.training import Job, JobManager, TrainConfig
+    from bnviz.training.manager import default_cap
+
+    n = default_cap(device)
+    manager = JobManager()
+    config = TrainConfig(epochs=1, train_limit=256 * steps, test_limit=256, test_time_batches=(1,),
+                         device=device, hist_every=10, probe_every=0)
+    jobs = [Job(config, ds, manager=manager) for _ in range(n)]
+    _peak_mb(device)
+    t0 = time.perf_counter()
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    wall = time.perf_counter() - t0
+    rates = [job.snapshot().images_per_s for job in jobs]
+    return [{"jobs at once (the cap)": n, "each, images/s per model": " · ".join(f"{r:,.0f}" for r in rates),
+             "together, images/s per model": f"{n * steps * 256 / wall:,.0f}", "GPU peak memory": _peak_mb(device)}]
 
 
 def _one_model(x_all, y_all, batch_norm: bool, batch: int):
@@ -283,6 +307,7 @@ def run() -> None:
                 ("One step on the device against the CPU", lambda: same_step(fashion, device)),
                 ("The BatchNorm page's training",
                  lambda: lockstep(fashion, device, 230 if gpu else 6, 2 if gpu else 1)),
+                ("Several trainings at once", lambda: together_jobs(fashion, device, 230 if gpu else 6)),
                 ("The learning-rate sweep (bnviz.training.wide)",
                  lambda: sweep_rows(fashion, device, {} if gpu else {"epochs": 1, "train_limit": 1024})),
                 ("A class: together vs one after another",
