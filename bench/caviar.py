@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bench.common import print_table, timings
+from bench.common import finished, print_table, timings
 from bnviz.data import fashion_mnist
 from bnviz.training import wide
 
@@ -25,13 +25,6 @@ MODELS, STEPS = 30, 12
 def members(n: int = MODELS) -> list:
     rates = np.exp(np.random.default_rng(0).uniform(np.log(0.01), np.log(1.0), n))
     return [wide.Member(float(r), batch_norm=k % 2 == 0, seed=k) for k, r in enumerate(rates)]
-
-
-def _finished(device: str) -> None:
-    import torch
-
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def one_after_another(group, batches, device: str = "cpu") -> float:
@@ -49,11 +42,11 @@ def one_after_another(group, batches, device: str = "cpu") -> float:
             opt.step()
 
     step(*batches[0])
-    _finished(device)
+    finished(device)
     t0 = time.perf_counter()
     for xb, yb in batches[1:]:
         step(xb, yb)
-    _finished(device)
+    finished(device)
     return time.perf_counter() - t0
 
 
@@ -63,7 +56,7 @@ def together(group, batches, width: int | None, threads: int | None = None, devi
     t0 = time.perf_counter()
     for step, (xb, yb) in enumerate(batches[1:], 2):
         net.step(xb, yb, step)
-    _finished(device)
+    finished(device)
     took = time.perf_counter() - t0
     net.close()
     return took

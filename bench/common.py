@@ -6,6 +6,14 @@ import statistics
 import time
 
 
+def finished(device) -> None:
+    """Wait for the GPU's queued work before a clock is read (nothing to wait for elsewhere)."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
 def timings(fn, repeat: int = 7, warmup: int = 1) -> list[float]:
     """Seconds of each of ``repeat`` runs of ``fn``, after ``warmup`` runs."""
     for _ in range(warmup):

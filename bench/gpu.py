@@ -25,7 +25,7 @@ import numpy as np
 
 from bench import bn, caviar
 from bench import sweep as sweep_bench
-from bench.common import print_table
+from bench.common import finished, print_table
 from bnviz.batchnorm import models
 from bnviz.batchnorm.evaluation import as_input
 from bnviz.data import fashion_mnist
@@ -36,11 +36,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        _torch().cuda.synchronize()
 
 
 def _peak_mb(device: str) -> str:
@@ -177,7 +172,7 @@ def alone(x_all, y_all, batch_norm: bool, way: str, steps: int, batch: int = 256
 
         for i in idx[:3]:
             step(i)
-        _sync(x_all.device.type)
+        finished(x_all.device)
         note = f"compiled in {time.perf_counter() - t0:.1f} s"
     elif way == "CUDA graph":
         static = idx[0].clone()
@@ -200,11 +195,11 @@ def alone(x_all, y_all, batch_norm: bool, way: str, steps: int, batch: int = 256
     else:
         for i in idx[:3]:
             step(i)
-    _sync(x_all.device.type)
+    finished(x_all.device)
     t0 = time.perf_counter()
     for k in range(steps):
         step(idx[k % len(idx)])
-    _sync(x_all.device.type)
+    finished(x_all.device)
     return steps * batch / (time.perf_counter() - t0), note
 
 
@@ -266,7 +261,7 @@ def sweep_rows(fashion, device: str, sizes: dict) -> list[dict]:
     _peak_mb(device)
     t0 = time.perf_counter()
     sweep.run(fashion, config)
-    _sync(device)
+    finished(device)
     batched = time.perf_counter() - t0
     peak = _peak_mb(device)
     one_by_one = sweep_bench.one_after_another(fashion, config)

@@ -72,4 +72,3 @@ def _quantiles(device) -> torch.Tensor:
     if q is None:
         q = _QUANTILES_ON[device] = torch.tensor(QUANTILES, device=device)
     return q
-

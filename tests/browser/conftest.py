@@ -146,6 +146,8 @@ def start(page, button: str, started, tries: int = 15) -> None:
     raise AssertionError("the server refused every Start")
 
 
+PHONE_WIDTH = 390  # a phone's screen in CSS pixels (390 × 844)
+
 # Anything drawn wider than the screen: the page itself, or a chart, control or image sticking out
 # (of each, what a clip-path around it leaves: a slider's input for screen readers sits at its
 # thumb, clipped to nothing; a part scrolled or cut off by an overflowing box still counts).

@@ -15,12 +15,11 @@ from bnviz.ui.strings import STRINGS
 from harness.browser import ROOT, open_page, screenshot, wait_ready
 from harness.classroom_load import training_threads
 from harness.wire import Wire
-from tests.browser.conftest import SCROLL_TO, fits, no_exception
+from tests.browser.conftest import PHONE_WIDTH, SCROLL_TO, fits, no_exception
 
 EN = STRINGS["en"]
 HOSTILE = "<img src=x>**b**$x$"  # markup, markdown and LaTeX, within the 24 characters a nickname has
 STUDENTS = 4  # in Chromium
-PHONE_WIDTH = 390  # every other student's screen: a phone's
 # The others as wire tabs. The class of 30 (BNVIZ_CLASS_SIZE=30) took this test from ~45 s
 # to ~110 s of the README's test command on a 2-core machine, which is over its 10 minutes
 # already: 16 there, which runs every path of the 30 (any size above the 4 in Chromium does).

@@ -11,13 +11,14 @@ from playwright.sync_api import expect
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import SCROLL_TO, fits, no_exception, reused, start
+from tests.browser.conftest import PHONE_WIDTH, SCROLL_TO, fits, no_exception, reused, start
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
 CANVAS = "[data-testid='stVegaLiteChart'] canvas, .bnviz-chart canvas"
 SHOTS = ROOT / "docs" / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {"viewport": {"width": PHONE_WIDTH, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
 BOX = """e => { const r = e.getBoundingClientRect();
   return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, left: r.left, right: r.right}; }"""
 
@@ -92,7 +93,7 @@ def test_a_phone_shows_the_batchnorm_panels_within_the_screen(phone, server):
         fits(page)
         widths = page.evaluate(f"""() => [...document.querySelectorAll("{CANVAS}")]
             .map(c => c.getBoundingClientRect().right)""")
-        assert widths and max(widths) <= 390, (tab, widths)
+        assert widths and max(widths) <= PHONE_WIDTH, (tab, widths)
         # A chart's PNG button sits below it, shown: a touch screen hovers nothing, and an unseen
         # button over the chart's titles took taps meant for the chart.
         overlaps = page.evaluate("""() => [...document.querySelectorAll('.bnviz-chart-box')]

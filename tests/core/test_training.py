@@ -341,7 +341,8 @@ def test_bn_statistics_in_the_capture_match_the_module(synth):
     for layer, module in models.bn_layers(job.models[1]).items():
         rec = c.bn[layer]
         np.testing.assert_array_equal(rec["gamma"], 1)  # read before the optimizer step
-        # Running statistics are read after the forward pass, i.e. already updated by it.
+        # Running statistics are read after the forward pass, i.e. already updated by it. Exact: the
+        # capture is a copy of this very buffer (float32 kept), not a second computation of it.
         np.testing.assert_array_equal(rec["running_mean"], module.running_mean.cpu().numpy())
         m = 64 * {"conv1": 24 * 24, "conv2": 8 * 8}.get(layer, 1)  # values per channel
         np.testing.assert_allclose(module.running_mean.cpu().numpy(), 0.1 * rec["batch_mean"], rtol=1e-5, atol=1e-7)
@@ -470,7 +471,7 @@ def test_pause_step_resume_stop_and_reset(synth):
     assert s.state == "idle" and s.step == 0 and not s.captures and len(s.loss) == 0
     assert not torch.equal(first_w, job.models[0].conv1.weight.cpu())  # back to the initial weights
     fresh = models.lenet(False)
-    models.init_weights(fresh, cfg.seed)
+    models.init_weights(fresh, cfg.seed)  # exact: the same draws from the same seed, in the same order
     assert torch.equal(fresh.conv1.weight, job.models[0].conv1.weight.cpu())
 
 
