@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from harness.browser import FEED_TRAIL, PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import no_exception
+from tests.browser.conftest import GRACE_S, no_exception
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
@@ -133,9 +133,11 @@ def test_live_training_pause_resume_stop(contexts, server):
     expect(page.locator(PROGRESS).first).to_contain_text(EN["bn_state_running"],
                                                                                timeout=30_000)
     context.close()
+    deadline = time.time() + 30
+    # Not before the grace period: each look is a page load (seconds of Chromium's CPU).
+    time.sleep(GRACE_S)
     watcher = contexts(locale="en-US")
     probe = watcher.new_page()
-    deadline = time.time() + 30
     count = active_jobs(probe, server)
     while count and time.time() < deadline:
         time.sleep(1)

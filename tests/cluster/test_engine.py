@@ -131,10 +131,13 @@ def test_the_pages_of_a_replica_that_crashed_let_go_of_their_run_after_the_lease
     renews, so the run goes into its grace period once the renewals stop, not never."""
     from bnviz.cluster import remote
 
-    replica, other = remote.RayRegistry(grace_s=1, lease_s=5), remote.RayRegistry()
+    # Renewed every third of the lease: 5.3 s to spare for a renewal (3.3 s with a lease of 5 s
+    # were not always enough beside two busy test workers on two cores).
+    replica, other = remote.RayRegistry(grace_s=1, lease_s=8), remote.RayRegistry()
     run = placed(replica.open(SMALL, owner="page-a"))
     try:
-        time.sleep(11)  # over two leases: renewed, the owner's page holds the run
+        # Past a lease, its expiry check (every 2 s) and the grace: renewed, the owner's page holds the run.
+        time.sleep(14)
         assert other.find(run.code) is not None and run._present("x")["owner"]
         with replica._lock:
             replica._held.clear()  # the replica crashes: no page says it left, nothing renews
