@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from harness.browser import CHROMIUM, Server, count_runs, launch, wait_ready
 
+# What the page shows after a server's answer (a run paused, a page drawn anew) comes when the server
+# gets to it: Playwright's `expect` waits 5 s by default, under the time a page run takes here when
+# both test workers and the cluster's tests beside them are busy. A wait, not a measure (speed is
+# the benches'): a page that never shows it still fails.
+expect.set_options(timeout=20_000)
 # A closed owner's run stays watchable for the grace period (10 minutes by default): 10 s here.
 # A reload is a closed page too: its run must outlive the new page's first run, the browser's
 # owner token coming back and the run taken back — over 3 s (the value before) on a busy 2-core

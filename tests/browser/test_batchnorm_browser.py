@@ -112,7 +112,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     # gave up after four froze for good): it goes on asking, less often, until the run comes.
     fed_again = "() => window.bnvizFeed.token !== null && window.bnvizFeed.token !== 'unknown'"
     page.evaluate("() => { window.bnvizFeed.token = 'unknown'; }")
-    page.wait_for_function(fed_again, timeout=10_000)
+    page.wait_for_function(fed_again, timeout=30_000)  # a fragment run away: seconds on a busy server
     page.evaluate("""() => { const feed = window.bnvizFeed, rerun = feed.rerun; window.bnvizAsked = 0;
                              feed.rerunWaitMs = 1000; // asked again after 1, 2, 3, 3 s instead of 10, 20, 30 …
                              feed.rerun = () => (window.bnvizAsked++ >= 4 ? rerun() : null);
