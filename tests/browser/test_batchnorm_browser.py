@@ -34,8 +34,10 @@ CHART_STATS = """() => { const scrub = document.getElementById("bn-scrub");
             scrub: s.node.bnviz && s.node.bnviz.view && s.node.bnviz.follow && s.node.bnviz.follow.scrub
                 ? s.node.bnviz.view.signal("scrub") : null,
             canvases: [...s.node.querySelectorAll("canvas")].map(c => [c.width, c.height, c.toDataURL().length]),
-            shown: (() => { try { const v = s.node.bnviz.view, at = v.signal("scrub");
-                                  return [v.data("data").length, v.data("data").filter(d => d.capture === at).length]; }
+            shown: (() => { try { const v = s.node.bnviz.view, at = v.signal("scrub"), rows = v.data("data");
+                                  const keys = rows.filter(d => d.capture === at).map(d => d.key);
+                                  return [rows.length, keys.length, typeof at, keys.slice(0, 8),
+                                          [v.width(), v.height()], v.scenegraph().root.items.length]; }
                             catch (err) { return String(err); } })()}]))}); }"""
 
 
