@@ -147,6 +147,7 @@ async function receive(root, state, data, ask) {
     state.view.tooltip(showTip);
     state.specId = meta.spec_id;
     state.held = {};
+    state.promised = {};
     state.pending = {};
     state.params = {};
     state.width = root.clientWidth;
@@ -184,6 +185,8 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
       state.unanswered = 0;
     }
     state.held[name] = { source: feed.source, version: feed.version };
+    const promised = state.promised && state.promised[name];
+    if (promised && promised.source === feed.source && promised.version === feed.version) delete state.promised[name];
     state.stats.rows += got.length;
     state.stats.received[name] = (state.stats.received[name] || 0) + got.length;
   }
@@ -300,7 +303,10 @@ export default function (component) {
     state.stats.asks += 1; // each ask a new value, so that the server sees it
     state.unanswered += 1;
     state.askedAt = now;
-    if (state.fed && state.view) state.held = {}; // fed: the next poll brings everything, no script run
+    if (state.fed && state.view) { // fed: the next poll brings everything, no script run
+      state.held = {};
+      state.promised = {};
+    }
     else setStateValue("resync", `${state.stats.asks}:${why}`);
   });
   // Messages are applied in order, each after the last one's drawing.
@@ -344,7 +350,12 @@ function heldByCharts() {
   for (const [key, stats] of Object.entries(charts)) {
     const state = stats.node.bnviz;
     if (!stats.node.isConnected || !state || !state.fed || !state.view) continue;
-    held[key] = Object.fromEntries(Object.entries(state.held).map(([n, h]) => [n, [h.source, h.version]]));
+    // What it will hold once the answers it has queued are drawn: a poll sent while a slow draw
+    // (a phone, a busy machine) holds an answer back would otherwise ask again from the version
+    // before it, and that answer, not following the one drawn meanwhile, made the chart ask for
+    // everything.
+    const will = { ...state.held, ...(state.promised || {}) };
+    held[key] = Object.fromEntries(Object.entries(will).map(([n, h]) => [n, [h.source, h.version]]));
   }
   // A range that grows (the step scrubber) is fed like a chart: its positions' steps, only the new ones.
   for (const el of document.querySelectorAll("input[type=range]")) {
@@ -415,7 +426,11 @@ function answered(answer) {
     const state = stats && stats.node.bnviz;
     if (!state || !state.view || !stats.node.isConnected) continue;
     const rows = {};
-    for (const [name, feed] of Object.entries(chart.feeds)) rows[name] = rowsOfColumns(feed.columns, feed.data);
+    state.promised = state.promised || {};
+    for (const [name, feed] of Object.entries(chart.feeds)) {
+      rows[name] = rowsOfColumns(feed.columns, feed.data);
+      state.promised[name] = { source: feed.source, version: feed.version };
+    }
     state.queue = state.queue.then(() => grow(state, chart.feeds, rows, chart.params, state.ask, performance.now()))
       .catch((err) => { console.error("bnviz live chart", err); state.ask("error"); });
   }

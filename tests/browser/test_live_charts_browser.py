@@ -62,6 +62,11 @@ KEPT = """key => { const node = window.bnvizCharts[key].node;
 LOSE_PLACE = """key => { const state = window.bnvizCharts[key].node.bnviz;
     for (const name of Object.keys(state.held)) state.held[name].version = -1; }"""
 LIVE_CHART_JS = ROOT / "static" / "live_chart.js"
+# Each draw of the chart held back 2.5 s (the polls go on every second), and back to normal.
+SLOW_DRAWS = """key => { const view = window.bnvizCharts[key].node.bnviz.view, run = view.runAsync.bind(view);
+    view.bnvizRun = run;
+    view.runAsync = async () => { await new Promise((resolve) => setTimeout(resolve, 2500)); return run(); }; }"""
+FAST_DRAWS = "key => { const view = window.bnvizCharts[key].node.bnviz.view; view.runAsync = view.bnvizRun; }"
 
 
 def stats(page, key=GRID) -> dict:
@@ -142,6 +147,17 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     held = page.evaluate(HELD, GRID)
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     assert (stats(page)["wholes"], stats(page)["asks"]) == (before["wholes"], 0)
+    # Slow draws (a phone, a busy machine: each held 2.5 s) while the page polls every second: a
+    # poll sent meanwhile asks from what the chart will hold once its queued answers are drawn —
+    # nothing asked, nothing sent whole, no row twice, none missing. (It asked from what the chart
+    # held: the answer then did not follow the one drawn meanwhile, and the chart asked for all.)
+    slow = stats(page)
+    page.evaluate(SLOW_DRAWS, GRID)
+    wait_messages(page, GRID, slow["messages"] + 4)
+    page.evaluate(FAST_DRAWS, GRID)
+    counted, held = page.evaluate(COUNTED_AND_HELD, GRID)
+    assert (counted["wholes"], counted["asks"]) == (slow["wholes"], 0)
+    assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
     shares_before = page.evaluate(SHARES, GRID)  # the first captures came with the page's run (float32), the rest fed
     page.evaluate(LOSE_PLACE, GRID)
     page.wait_for_function(f"key => window.bnvizCharts[key].wholes > {before['wholes']}", arg=GRID, timeout=30_000)
