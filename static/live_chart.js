@@ -185,7 +185,7 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
       state.unanswered = 0;
     }
     state.held[name] = { source: feed.source, version: feed.version };
-    const promised = state.promised && state.promised[name];
+    const promised = state.promised[name];
     if (promised && promised.source === feed.source && promised.version === feed.version) delete state.promised[name];
     state.stats.rows += got.length;
     state.stats.received[name] = (state.stats.received[name] || 0) + got.length;
@@ -245,7 +245,8 @@ export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".bnviz-chart");
   const state = root.bnviz || (root.bnviz = {
-    view: null, specId: null, held: {}, pending: {}, params: {}, follow: {}, queue: Promise.resolve(), askedAt: 0,
+    view: null, specId: null, held: {}, promised: {}, pending: {}, params: {}, follow: {}, queue: Promise.resolve(),
+    askedAt: 0,
     unanswered: 0, visible: undefined,
     stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, draws: 0, resizes: 0, drawnAt: 0,
              busyMs: 0,
@@ -354,7 +355,7 @@ function heldByCharts() {
     // (a phone, a busy machine) holds an answer back would otherwise ask again from the version
     // before it, and that answer, not following the one drawn meanwhile, made the chart ask for
     // everything.
-    const will = { ...state.held, ...(state.promised || {}) };
+    const will = { ...state.held, ...state.promised };
     held[key] = Object.fromEntries(Object.entries(will).map(([n, h]) => [n, [h.source, h.version]]));
   }
   // A range that grows (the step scrubber) is fed like a chart: its positions' steps, only the new ones.
@@ -426,7 +427,6 @@ function answered(answer) {
     const state = stats && stats.node.bnviz;
     if (!state || !state.view || !stats.node.isConnected) continue;
     const rows = {};
-    state.promised = state.promised || {};
     for (const [name, feed] of Object.entries(chart.feeds)) {
       rows[name] = rowsOfColumns(feed.columns, feed.data);
       state.promised[name] = { source: feed.source, version: feed.version };
