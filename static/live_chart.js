@@ -172,7 +172,10 @@ function follows(held, feed) {
 async function grow(state, feedsOf, rows, params, ask, t0) {
   for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
-    if (!follows(held, feed)) return ask(name);
+    if (!follows(held, feed)) {
+      state.promised = {}; // dropped, and the answers queued after it: the polls say what it holds
+      return ask(name);
+    }
   }
   for (const [name, feed] of Object.entries(feedsOf)) {
     const got = rows[name] || [];
