@@ -337,7 +337,7 @@ export default function (component) {
 // shape changed (started, paused, ended, a model diverged): then, and when the feed is gone, the
 // fragment runs again and Streamlit draws the page. No script run happens for a refresh.
 const poller = (window.bnvizFeed = window.bnvizFeed ||
-  { url: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
+  { url: null, path: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
     received: 0, log: [], texts: {}, rerunWaitMs: 10000, wanted: false, trail: [] });
 
 // What the feed went through (opened, closed, asked to run again …), the last 60 events: a test
@@ -391,19 +391,39 @@ function growRange(key, chart) {
   if (feed.whole || steps.length) el.bnvizGrow(labels);
 }
 
-// The fragment asked to run again; a run that never comes (the request lost on a busy server or a
-// reconnecting socket) is asked for again until a leading text is drawn (feedFrom), after
-// `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test shortens the wait), then
-// twice and three times that: a page that stopped asking froze for good on a loaded machine. The
-// leading text asks if it is still shown, else any live text of the fragment that is.
-function askRerun(tries) {
+// The fragment asked to run again; a run that never comes is asked for again until a leading text
+// is drawn (feedFrom), after `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test
+// shortens the wait), then twice and three times that: a page that stopped asking froze for good on
+// a loaded machine. The first ask runs the fragment (its leading text asks if still shown, else any
+// live text of it that is); the next ones run the whole page (bnviz/ui/page.js), while it is still
+// the page that was fed: an ask lost on a busy server or a reconnecting socket, or one for a
+// fragment Streamlit no longer holds (it runs nothing, and asked again runs nothing again: CI saw
+// the page stay unfed for a minute). Never while a run of the page is going on (up to
+// ANSWER_WAIT_MS): Streamlit stops a run when another is asked and starts it anew, and on a server
+// where a run takes longer than the wait, the page was never drawn.
+function askRerun(tries, busySince = null) {
   clearTimeout(poller.retry);
-  const rerun = poller.rerun || shownRerun();
-  note("rerun", tries);
-  if (!rerun) return; // no live text left on the page: nothing to draw anew
+  const now = performance.now();
+  if (tries > 0 && scriptRunning() && now - (busySince ?? now) < ANSWER_WAIT_MS) {
+    poller.retry = setTimeout(() => askRerun(tries, busySince ?? now), 500);
+    return;
+  }
+  const fragment = poller.rerun || shownRerun();
+  if (!fragment) { // no live text left on the page: nothing to draw anew
+    note("rerun", tries);
+    return;
+  }
+  const redraw = tries > 0 && window.bnvizRedraw && location.pathname === poller.path;
+  note(redraw ? "redraw" : "rerun", tries);
   poller.reruns += 1;
-  rerun();
+  (redraw ? window.bnvizRedraw : fragment)();
   poller.retry = setTimeout(() => askRerun(tries + 1), poller.rerunWaitMs * Math.min(3, tries + 1));
+}
+
+// Streamlit's own mark of a run in progress (data-test-script-state on the app's root).
+function scriptRunning() {
+  const app = document.querySelector("[data-testid='stApp']");
+  return Boolean(app) && app.dataset.testScriptState === "running";
 }
 
 function shownRerun() {
@@ -475,6 +495,7 @@ function feedFrom(feed, rerun) {
     return;
   }
   poller.every = Math.max(0.2, Number(feed.every) || 1);
+  poller.path = location.pathname;
   if (poller.token === feed.token && poller.url === feed.url) return; // already asking
   clearTimeout(poller.timer);
   poller.url = feed.url;

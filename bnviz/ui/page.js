@@ -2,7 +2,10 @@
 // 1. it tells the server whether the screen is narrow (a phone) or wide (a projector at 1920 px),
 //    so facetted charts can be drawn to fit it (their cells have fixed widths; Vega-Lite cannot
 //    stretch a facet);
-// 2. a keyboard user's focus stays on the control they pressed.
+// 2. a keyboard user's focus stays on the control they pressed;
+// 3. `window.bnvizRedraw()` runs the whole page again: what a live page asks (static/live_chart.js)
+//    when asking its fragment to run again brought nothing (a fragment Streamlit no longer holds
+//    is not run, and asked again it is not run again).
 //
 // A click on Start or Play makes Streamlit run the page again, and the button may be drawn anew
 // (Start becomes Pause, a choice button is rebuilt): the browser then moves focus to the page
@@ -26,6 +29,8 @@ export default function (component) {
   // "told" once the server drew the page for this screen (a test waits for it: until then a run
   // of the page for the screen is on its way, and a click may land in the page it replaces).
   document.documentElement.dataset.bnvizScreen = told ? "told" : "telling";
+  let redraws = 0;
+  window.bnvizRedraw = () => setStateValue("redraw", ++redraws + ":" + Date.now());
 
   if (window.__bnvizFocus) return;
   const state = (window.__bnvizFocus = { where: null, at: 0 });

@@ -56,11 +56,12 @@ FOCUS_CSS = """<style>
 
 def page_helper() -> None:
     """Every page: focus rings on navigation and toolbars, focus kept on a pressed control when
-    the page is drawn again, and whether the screen is narrow (bnviz/ui/page.js)."""
+    the page is drawn again, whether the screen is narrow, and a whole page's run that a live page
+    can ask (bnviz/ui/page.js)."""
     st.html(FOCUS_CSS)  # our own constant CSS, never user text
     component = st.components.v2.component("bnviz_page", js=_PAGE_JS, isolate_styles=False)
     component(data={"narrow": narrow_screen(), "wide": wide_screen()}, key=_PAGE_KEY, height=0,
-              on_narrow_change=lambda: None, on_wide_change=lambda: None)
+              on_narrow_change=lambda: None, on_wide_change=lambda: None, on_redraw_change=lambda: None)
 
 
 def _screen_said(field: str) -> bool:
