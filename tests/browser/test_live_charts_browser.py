@@ -241,6 +241,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
 OWN_GRACE_S = 20
 
 
+@pytest.mark.waits  # 28 s of its 44 waiting out a grace period, on a server of its own: beside the two workers
 def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_back(contexts):
     """The teacher's Wi-Fi drops for a moment while the histograms are open (fed): Streamlit
     reconnects, and the run is the owner's again — it trains on past the grace period of a closed
