@@ -23,7 +23,7 @@ status=0
 # both, so their OpenMP threads do not fight (phase 1: 317 s -> 274 s here). Beside them, in a
 # third process, the tests that mostly wait (marked ``waits``: the Ray cluster's, and the one browser
 # test that waits out a grace period on a server of its own; not the others, whose Chromium and
-# server would take the CPU the workers leave): phase 1 530 s -> 443 s here.
+# server would take the CPU the workers leave): phase 1 456 s -> 410-443 s here.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits --tb=line --junitxml="$reports/waits.xml" \
   -o junit_suite_name=waits >"$reports/waits.log" 2>&1 &
 waits=$!

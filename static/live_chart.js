@@ -434,7 +434,7 @@ function shownRerun() {
 function answered(answer) {
   if (answer.gone || answer.rerun) {
     poller.token = null; // until the page drawn anew gives the feed again
-    note(answer.gone ? "gone" : "changed");
+    note(answer.gone ? "gone" : "changed", answer.changed); // which places of the page's stamp
     askRerun(0);
     return;
   }

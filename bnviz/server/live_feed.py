@@ -57,6 +57,13 @@ class _Feed:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _changed(was, now) -> list[int] | None:
+    """The places where two stamps of a page differ (None: not two tuples of one length)."""
+    if not isinstance(was, tuple) or not isinstance(now, tuple) or len(was) != len(now):
+        return None
+    return [i for i, (a, b) in enumerate(zip(was, now)) if a != b]
+
+
 class Feeds:
     """The open feeds of this server process."""
 
@@ -86,7 +93,8 @@ class Feeds:
         """What the browser that holds ``held`` (chart → dataset → [source, version]) receives:
         for each chart in ``held`` its parameters and per dataset the rows it lacks
         (:func:`rows_json`; all of them for a dataset it does not hold), the texts, and ``rerun``
-        when the page's stamp changed. An unknown token (closed, or another server) answers
+        when the page's stamp changed (with ``changed``: the places of a tuple stamp that did, for
+        the trail a page keeps of its feed). An unknown token (closed, or another server) answers
         ``{"gone": true}``: the page is drawn anew and opens another."""
         with self._lock:
             feed = self._feeds.get(token)
@@ -111,7 +119,9 @@ class Feeds:
                 d = feeds.delta(table, feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None)
                 charts[key]["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base,
                                               "version": d.version, **rows_json(d.rows)}
-        return {"charts": charts, "texts": found.texts, "rerun": found.stamp != feed.stamp}
+        if found.stamp == feed.stamp:
+            return {"charts": charts, "texts": found.texts, "rerun": False}
+        return {"charts": charts, "texts": found.texts, "rerun": True, "changed": _changed(feed.stamp, found.stamp)}
 
 
 def new_token() -> str:

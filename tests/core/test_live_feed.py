@@ -162,7 +162,8 @@ def test_a_changed_page_says_rerun_an_unknown_or_idle_feed_says_gone_and_a_faile
     answer = registry.answer(token, {})
     assert answer["rerun"] is False and answer["texts"]["status"]["text"] == "step 10/20"
     now["stamp"] = ("finished", ())
-    assert registry.answer(token, {})["rerun"] is True
+    answer = registry.answer(token, {})
+    assert answer["rerun"] is True and answer["changed"] == [0]  # which part of the page's shape changed
     assert registry.answer("not-a-token", {}) == {"gone": True}
 
     def failing():
