@@ -7,7 +7,8 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # Keep a torch the user installed (e.g. a CUDA build); otherwise pin the tested release.
-# pip compiles every module it installs one by one; compileall below does it on every core.
+# Without pip's compiling of every module it installs (one by one: ~24 s for a new .venv here);
+# scripts/app.sh and scripts/test.sh let Python cache the bytecode of the modules it imports.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q --no-compile torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
   .venv/bin/python -m pip install -q --no-compile -r requirements-dev.txt
@@ -26,4 +27,3 @@ if [ "${1:-}" = "--dev" ]; then
 else
   .venv/bin/python -m pip install -q --no-compile -r requirements.txt
 fi
-.venv/bin/python -m compileall -q -j 0 .venv/lib >/dev/null 2>&1 || true  # 17 s for a new .venv here, pip's way 24
