@@ -125,11 +125,16 @@ def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     page.wait_for_function(CONTROLS_READY, polling=100, timeout=timeout)
 
 
-# What a page's live feed went through (static/live_chart.js keeps its last events), for a
-# failure seen in CI only.
-FEED_TRAIL = """() => { const f = window.bnvizFeed || {};
+# What a page's live feed went through (static/live_chart.js keeps its last events), and what the
+# page shows now (Streamlit's run state, the status line, its buttons), for a failure seen in CI only.
+FEED_TRAIL = """() => { const f = window.bnvizFeed || {}, app = document.querySelector("[data-testid='stApp']");
+    const status = document.querySelector("[data-testid='stProgress'], .bnviz-progress");
     return JSON.stringify({token: Boolean(f.token), polls: f.polls, reruns: f.reruns,
-                           trail: (f.trail || []).slice(-15)}); }"""
+                           trail: (f.trail || []).slice(-15), script: app && app.dataset.testScriptState,
+                           connection: app && app.dataset.testConnectionState,
+                           status: status && status.innerText.slice(0, 80),
+                           buttons: [...document.querySelectorAll("[data-testid='stMain'] button")]
+                               .map(b => b.innerText.trim()).filter(Boolean).slice(0, 12)}); }"""
 SCREEN_TOLD = "() => document.documentElement.dataset.bnvizScreen === 'told'"
 
 
