@@ -254,6 +254,7 @@ def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_
         context = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
         context.add_init_script(SOCKETS)
         page = context.new_page()
+        count_runs(page)
         open_page(page, server, LONG, EN["bn_title"])
         start(page, EN["bn_start"], page.get_by_role("button", name=EN["bn_pause"]))
         page.wait_for_function("() => !!window.localStorage.getItem('bnviz-run-owner')", timeout=30_000)
@@ -270,6 +271,12 @@ def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_
                                "document.querySelector(selector).innerText)[1]) > step", arg=[PROGRESS, step],
                                timeout=30_000)
         assert WATCH_CODE.search(page.content()).group(1) == code  # the same run, not a new one
+        # … and the page fed again (the progress line also moves when a page falls back to its
+        # fragment's timer): the histograms grow with no script run.
+        grown = wait_messages(page, GRID, 1)
+        watch_runs(page)
+        wait_messages(page, GRID, grown["messages"] + 2)
+        assert runs_seen(page) == 0
         page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()
         no_exception(page)
     finally:
