@@ -403,9 +403,9 @@ function growRange(key, chart) {
 // where a run takes longer than the wait, the page was never drawn.
 function askRerun(tries, busySince = null) {
   clearTimeout(poller.retry);
-  const now = performance.now();
-  if (tries > 0 && scriptRunning() && now - (busySince ?? now) < ANSWER_WAIT_MS) {
-    poller.retry = setTimeout(() => askRerun(tries, busySince ?? now), 500);
+  const since = busySince ?? performance.now();
+  if (tries > 0 && scriptRunning() && performance.now() - since < ANSWER_WAIT_MS) {
+    poller.retry = setTimeout(() => askRerun(tries, since), 500);
     return;
   }
   const fragment = poller.rerun || shownRerun();

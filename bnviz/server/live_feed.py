@@ -119,9 +119,10 @@ class Feeds:
                 d = feeds.delta(table, feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None)
                 charts[key]["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base,
                                               "version": d.version, **rows_json(d.rows)}
-        if found.stamp == feed.stamp:
-            return {"charts": charts, "texts": found.texts, "rerun": False}
-        return {"charts": charts, "texts": found.texts, "rerun": True, "changed": _changed(feed.stamp, found.stamp)}
+        answer = {"charts": charts, "texts": found.texts, "rerun": found.stamp != feed.stamp}
+        if answer["rerun"]:
+            answer["changed"] = _changed(feed.stamp, found.stamp)
+        return answer
 
 
 def new_token() -> str:
