@@ -395,7 +395,9 @@ function growRange(key, chart) {
 // is drawn (feedFrom), after `rerunWaitMs` (10 s: a run on a busy server takes seconds; a test
 // shortens the wait), then twice and three times that: a page that stopped asking froze for good on
 // a loaded machine. The first ask runs the fragment (its leading text asks if still shown, else any
-// live text of it that is); the next ones run the whole page (bnviz/ui/page.js), while it is still
+// live text of it that is) — unless the feed says what changed is drawn outside it (`whole`: the
+// owner's page lost its connection and must take its run back before a grace period runs out) —
+// the next ones run the whole page (bnviz/ui/page.js), while it is still
 // the page that was fed: an ask lost on a busy server or a reconnecting socket, or one for a
 // fragment Streamlit no longer holds (it runs nothing, and asked again runs nothing again: CI saw
 // the page stay unfed for a minute). Never while a run of the page is going on (up to
@@ -435,7 +437,7 @@ function answered(answer) {
   if (answer.gone || answer.rerun) {
     poller.token = null; // until the page drawn anew gives the feed again
     note(answer.gone ? "gone" : "changed", answer.changed); // which places of the page's stamp
-    askRerun(0);
+    askRerun(answer.whole ? 1 : 0); // a change drawn outside the fragment: the whole page at once
     return;
   }
   // The scrubber's range first: the charts then draw their new rows at the capture it is on.

@@ -9,7 +9,9 @@ newest snapshot, what the open panel shows that changes — its charts' tables
 steps) — and a *stamp*, the page's shape (running or not, diverged models, …). The browser asks
 for it every refresh (``POST bnviz/feed``, :mod:`bnviz.server.feed_route`) with what each chart
 holds, and receives :func:`answer`: only the rows it lacks (:func:`bnviz.server.feeds.delta`),
-the texts, and ``rerun`` when the stamp has changed (the page must be drawn anew by Streamlit).
+the texts, and ``rerun`` when the stamp has changed (the page must be drawn anew by Streamlit:
+the fragment that opened the feed, or the whole page when a place of the stamp drawn outside the
+fragment changed, ``whole``).
 
 A feed is reached by its token only (random, per session and page run); one that nobody asked
 for in :data:`IDLE_S` is closed. Nothing here imports Streamlit: :func:`answer` runs in the
@@ -53,6 +55,7 @@ class Found:
 class _Feed:
     poll: Callable[[], Found]
     stamp: object
+    whole: frozenset = frozenset()  # places of the stamp drawn outside the fragment
     seen: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,12 +74,14 @@ class Feeds:
         self._lock = threading.Lock()
         self._feeds: dict[str, _Feed] = {}
 
-    def open(self, poll: Callable[[], Found], stamp, token: str) -> None:
-        """Open the feed ``token`` (:func:`new_token`), or replace what it polls."""
+    def open(self, poll: Callable[[], Found], stamp, token: str, whole: frozenset = frozenset()) -> None:
+        """Open the feed ``token`` (:func:`new_token`), or replace what it polls. ``whole``: the
+        places of a tuple stamp that the page draws outside the fragment (a change asks for a run
+        of the whole page)."""
         with self._lock:
             self._close_idle()
             self._feeds.pop(token, None)
-            self._feeds[token] = _Feed(poll, stamp)
+            self._feeds[token] = _Feed(poll, stamp, whole=frozenset(whole))
             while len(self._feeds) > MAX_FEEDS:
                 self._feeds.pop(next(iter(self._feeds)))
 
@@ -94,7 +99,8 @@ class Feeds:
         for each chart in ``held`` its parameters and per dataset the rows it lacks
         (:func:`rows_json`; all of them for a dataset it does not hold), the texts, and ``rerun``
         when the page's stamp changed (with ``changed``: the places of a tuple stamp that did, for
-        the trail a page keeps of its feed). An unknown token (closed, or another server) answers
+        the trail a page keeps of its feed; ``whole``: whether one of them is drawn outside the
+        fragment, so the whole page must run). An unknown token (closed, or another server) answers
         ``{"gone": true}``: the page is drawn anew and opens another."""
         with self._lock:
             feed = self._feeds.get(token)
@@ -122,6 +128,7 @@ class Feeds:
         answer = {"charts": charts, "texts": found.texts, "rerun": found.stamp != feed.stamp}
         if answer["rerun"]:
             answer["changed"] = _changed(feed.stamp, found.stamp)
+            answer["whole"] = bool(feed.whole.intersection(answer["changed"] or ()))
         return answer
 
 

@@ -93,9 +93,10 @@ def text(key: str, make: Callable) -> None:
 
 
 def open_feed(drawn, view_now: Callable, stamp: Callable, seen: Callable | None = None,
-              costs: list | None = None) -> None:
+              costs: list | None = None, whole: frozenset = frozenset()) -> None:
     """Open this run's feed: ``drawn`` the page's shape as this run drew it, ``view_now()`` the
-    view of the newest snapshot, ``stamp(view)`` its shape (a change: the page is drawn anew),
+    view of the newest snapshot, ``stamp(view)`` its shape (a change: the page is drawn anew; the
+    whole page when one of the places ``whole`` of the stamp changed, else the fragment),
     ``seen()`` called on every poll (a watcher counted), the seconds of each poll appended to ``costs``."""
     collected = st.session_state.get(_RUN)
     if collected is None:
@@ -116,4 +117,4 @@ def open_feed(drawn, view_now: Callable, stamp: Callable, seen: Callable | None 
             costs.append(time.perf_counter() - t0)
         return found
 
-    live_feed.FEEDS.open(poll, drawn, st.session_state[_TOKEN])
+    live_feed.FEEDS.open(poll, drawn, st.session_state[_TOKEN], whole)

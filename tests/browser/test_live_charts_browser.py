@@ -223,11 +223,22 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     held = page.evaluate(HELD, GRID)
     assert held["first_step"] == 0 and stats(page)["wholes"] >= 1
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
-    # A dropped connection: Streamlit reconnects. The feed does not go through the websocket: the
-    # chart goes on growing from what it holds, with no row twice and none missing.
+    # A dropped connection: Streamlit reconnects, and releases the page's slot with it (the run left
+    # in its grace period: 10 s on this server). The page takes its run back at once — with its
+    # fragment's runs lost (as on a busy server after a reconnect: it asked for one, which ran
+    # nothing, and asked for the page 10 s later, when the run was gone: "Not started", 3 of 8 runs
+    # here) and the browser's storage cleared (what the page knows itself is enough): the feed
+    # says the owner is gone, a change drawn outside the fragment, and the page runs whole. The feed
+    # does not go through the websocket: the chart goes on growing from what it holds, with no row
+    # twice and none missing.
     before = stats(page)
-    page.evaluate("() => window.bnvizSockets.at(-1).close()")
+    page.evaluate("""() => { const feed = window.bnvizFeed; window.bnvizAsked = 0; feed.trail = [];
+                             feed.rerun = () => { window.bnvizAsked++; };
+                             window.localStorage.removeItem("bnviz-run-owner");
+                             window.bnvizSockets.at(-1).close(); }""")
     wait_messages(page, GRID, before["messages"] + 3)
+    trail = page.evaluate("() => window.bnvizFeed.trail.map(e => e[1])")
+    assert "redraw" in trail and ZH["bn_state_running"] in page.locator(PROGRESS).first.inner_text(), trail
     held = page.evaluate(HELD, GRID)
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
 

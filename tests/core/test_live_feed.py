@@ -48,12 +48,12 @@ class Browser:
             self.held[name] = [feed["source"], feed["version"]]
 
 
-def serve(tables: dict, stamp=0, texts=None) -> tuple[live_feed.Feeds, dict, str]:
+def serve(tables: dict, stamp=0, texts=None, whole=frozenset()) -> tuple[live_feed.Feeds, dict, str]:
     """A feed whose poll returns what ``tables`` (chart → dataset → table) holds when asked."""
     registry, now = live_feed.Feeds(), {"tables": tables, "stamp": stamp, "texts": texts or {}}
     token = live_feed.new_token()
     registry.open(lambda: live_feed.Found(now["tables"], now["texts"], now["stamp"], {"c": {"y_hi": 2.5}}),
-                  stamp, token)
+                  stamp, token, whole)
     return registry, now, token
 
 
@@ -157,13 +157,17 @@ def test_shares_over_a_sample_travel_as_counts_and_come_back_as_the_same_float32
 
 def test_a_changed_page_says_rerun_an_unknown_or_idle_feed_says_gone_and_a_failed_poll_reruns(monkeypatch):
     frame = grown(20)
-    registry, now, token = serve({"c": {"data": table_at(frame, 10)}}, stamp=("training", ()),
-                                 texts={"status": {"value": 0.5, "text": "step 10/20"}})
+    registry, now, token = serve({"c": {"data": table_at(frame, 10)}}, stamp=("training", (), True),
+                                 texts={"status": {"value": 0.5, "text": "step 10/20"}}, whole={2})
     answer = registry.answer(token, {})
     assert answer["rerun"] is False and answer["texts"]["status"]["text"] == "step 10/20"
-    now["stamp"] = ("finished", ())
+    now["stamp"] = ("finished", (), True)
     answer = registry.answer(token, {})
     assert answer["rerun"] is True and answer["changed"] == [0]  # which part of the page's shape changed
+    assert answer["whole"] is False  # drawn by the fragment: it runs again
+    now["stamp"] = ("finished", (), False)  # drawn outside the fragment (the owner present): the whole page
+    answer = registry.answer(token, {})
+    assert answer["changed"] == [0, 2] and answer["whole"] is True
     assert registry.answer("not-a-token", {}) == {"gone": True}
 
     def failing():

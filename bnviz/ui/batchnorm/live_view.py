@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -108,14 +109,28 @@ def tabs(v: Viewer) -> None:
                 refreshing(name)
 
 
-def stamp(view: panels.View, every: float | None, panel: str):
-    """The page's shape: what, when it changes, needs the page drawn anew (not only fed). ``every``:
-    a watcher's refresh as the class's budget gives it (None for the owner); ``panel``: the open tab
-    (what of it the feed does not compute: :func:`panels.shape`); whether the run's owner is
-    counted present (an owner's page whose connection dropped takes its run back)."""
+class Stamp(NamedTuple):
+    """The page's shape: what, when it changes, needs the page drawn anew (not only fed)."""
+
+    active: bool
+    begun: bool
+    state: str
+    reason_key: str
+    diverged: tuple
+    captured: bool
+    every: float | None  # a watcher's refresh as the class's budget gives it (None for the owner)
+    shape: object  # what of the open tab the feed does not compute (panels.shape)
+    owner_present: bool  # an owner's page whose connection dropped takes its run back: the whole page
+
+
+WHOLE_PAGE = frozenset({Stamp._fields.index("owner_present")})  # drawn outside the fragment
+
+
+def stamp(view: panels.View, every: float | None, panel: str) -> Stamp:
+    """The page's :class:`Stamp` for ``view``, ``every`` and the open tab ``panel``."""
     snap = view.snap
-    return (snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
-            bool(snap.captures), every, panels.shape(panel, view), view.run.owner_present)
+    return Stamp(snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
+                 bool(snap.captures), every, panels.shape(panel, view), view.run.owner_present)
 
 
 def _refreshing(v: Viewer, fed: bool):
@@ -156,7 +171,7 @@ def _refreshing(v: Viewer, fed: bool):
                                     lambda: panels.View(current, current.job.snapshot(), v.owner),
                                     lambda w: stamp(w, given(), panel),
                                     seen=None if watched is None else lambda: watched.seen(viewer_id),
-                                    costs=current.tick_costs)
+                                    costs=current.tick_costs, whole=WHOLE_PAGE)
         current.tick_costs.append(time.perf_counter() - t0)
 
     return refreshing
