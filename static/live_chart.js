@@ -228,9 +228,29 @@ async function draw(state, t0) {
   state.params = {};
   follow(state);
   await state.view.runAsync();
+  if (drawnEmpty(state)) { // sized to nothing once: sized anew now that it shows something
+    state.view.resize();
+    await state.view.runAsync();
+    state.stats.resizes += 1;
+  }
   state.stats.draws += 1;
   state.stats.drawnAt = performance.now();
   state.stats.busyMs += state.stats.drawnAt - t0; // this chart's own time: rows in, dataflow, drawing
+}
+
+// Vega sizes a view's canvas when it first draws it, and again only when asked (View.resize): a
+// chart first drawn with nothing to show — the histogram grid of the capture the scrubber had
+// already moved to (fed) while the chart's first rows (the page's run) were older, on a loaded
+// machine — stayed a blank canvas of its padding, 10 × 10, however many rows came after (CI, twice).
+// Such a canvas, once the scene has grown beyond it, is sized anew. (Sizing anew on every draw
+// would change a grid's size each time the scrubber is ahead of its rows: a jump, then back.)
+const EMPTY_PX = 40; // a canvas this small (device pixels) holds nothing but its padding
+
+function drawnEmpty(state) {
+  const canvas = state.stats.node.querySelector("canvas");
+  const bounds = state.view.scenegraph().root.bounds;
+  return Boolean(canvas) && canvas.width <= EMPTY_PX && canvas.height <= EMPTY_PX
+    && bounds.width() > EMPTY_PX && bounds.height() > EMPTY_PX;
 }
 
 function waiting(state) {

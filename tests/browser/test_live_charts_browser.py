@@ -1,7 +1,8 @@
 """The BatchNorm page's live charts in real Chromium: mounted once, grown by the rows a refresh
 brings (the node and its canvas kept, no row twice, none missing), fed by the page's own asks with
-no script run (lost answers and a dropped websocket made up), sent whole after a Reset; the step
-scrubber moves every panel with no server run; values on hover, in both languages."""
+no script run (lost answers and a dropped websocket made up), sent whole after a Reset, sized once
+it has something to show; the step scrubber moves every panel with no server run; values on hover,
+in both languages."""
 
 import re
 
@@ -428,3 +429,70 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
     page.wait_for_function("""width => window.bnvizCharts.bn_chart_pct.node.querySelector("canvas").clientWidth
         === width""", arg=width, timeout=10_000)
     no_exception(page)
+
+
+# A chart's rows as Streamlit's Arrow table offers them to the component (what rowsOf reads).
+ARROW_LIKE = """rows => { const names = Object.keys(rows[0]);
+    return {numRows: rows.length, schema: {fields: names.map(name => ({name}))},
+            getChild: name => ({nullCount: 0, toArray: () => rows.map(r => r[name])})}; }"""
+# The page's live chart module (static/live_chart.js, unchanged) mounted on a bare page, given a
+# chart's messages as Streamlit gives them to the component.
+MOUNT = """async ([code, scrub, meta, tables]) => {
+    const mount = (await import(URL.createObjectURL(new Blob([code], {type: "text/javascript"})))).default;
+    const arrow = ARROW_LIKE;
+    document.body.innerHTML = `<input type="range" id="bn-scrub" min="0" max="${scrub}" value="${scrub}">
+                               <div id="box"><div class="bnviz-chart"></div></div>`;
+    window.bnvizMessage = (meta, tables) => {
+        const data = {meta};
+        for (const [name, rows] of Object.entries(tables)) data["t_" + name] = arrow(rows);
+        mount({parentElement: document.getElementById("box"), data, setStateValue: () => {}});
+        const state = document.querySelector(".bnviz-chart").bnviz;
+        return state.queue.then(() => { const c = document.querySelector(".bnviz-chart canvas");
+            return [c.width, c.height, state.stats.draws, state.stats.resizes]; });
+    };
+    return window.bnvizMessage(meta, tables); }""".replace("ARROW_LIKE", ARROW_LIKE)
+
+
+def test_a_chart_first_drawn_with_nothing_to_show_is_sized_once_its_rows_come(browser):
+    """The histogram grid first drawn while the scrubber is on a capture whose rows have not come
+    (its first rows from the page's run, the scrubber moved on by the feed meanwhile, on a loaded
+    machine): Vega drew a canvas of its padding, 10 × 10, and kept it blank for good as the rows came
+    (CI, twice). It is sized anew once it has something to show."""
+    from bnviz.batchnorm.models import HIDDEN_LAYERS
+    from bnviz.ui import live_chart
+    from bnviz.ui.batchnorm import charts
+
+    titles = dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), "")
+    spec_id, vega, followed = live_chart._compiled(charts.hist_grid(titles=titles, domain=(-3, 3)).to_json())
+    cells = [(layer, model) for layer in HIDDEN_LAYERS for model in charts.MODEL_ORDER]
+
+    def capture(c: int) -> list[dict]:
+        return [{"key": c * len(cells) + i, "capture": c, "model": model, "layer": layer, "shares": [0.25, 0.75]}
+                for i, (layer, model) in enumerate(cells)]
+
+    def feed(whole: bool, version: int) -> dict:
+        return {"source": "run", "whole": whole, "base": version - 1, "version": version}
+
+    meta = {"key": GRID, "spec_id": spec_id, "spec": vega, "follow": followed, "fit": False, "fed": True,
+            "params": {}, "png": "PNG", "vega": "", "feeds": {"data": feed(True, 1), "bins": feed(True, 1),
+                                                             "captures": feed(True, 1)}}
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_script_tag(path=str(ROOT / "static" / "vendor" / "vega" / "vega.min.js"))
+        bins = [{"bin": 0, "lo": -3, "hi": 0}, {"bin": 1, "lo": 0, "hi": 3}]
+        first = page.evaluate(MOUNT, [LIVE_CHART_JS.read_text(), 1, meta,
+                                      {"data": capture(0), "bins": bins, "captures": [{"capture": 0, "step": 0}]}])
+        assert first[:2] == [10, 10] and first[3] == 0  # the scrubber on capture 1, whose rows are not here
+        later = page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
+                              [{**meta, "spec": None, "feeds": {"data": feed(False, 2), "captures": feed(False, 2)}},
+                               {"data": capture(1), "captures": [{"capture": 1, "step": 5}]}])
+        assert later[0] > 200 and later[1] > 200 and later[2:] == [2, 1], later
+        # Drawn once, its size stays while the scrubber is ahead of its rows again (no jump, then back).
+        page.evaluate("() => { const el = document.getElementById('bn-scrub'); el.max = '3'; el.value = '3'; }")
+        ahead = page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
+                              [{**meta, "spec": None, "feeds": {"data": feed(False, 3), "captures": feed(False, 3)}},
+                               {"data": capture(2), "captures": [{"capture": 2, "step": 10}]}])
+        assert ahead == [*later[:2], 3, 1], ahead
+    finally:
+        context.close()
