@@ -131,17 +131,17 @@ def test_the_pages_of_a_replica_that_crashed_let_go_of_their_run_after_the_lease
     renews, so the run goes into its grace period once the renewals stop, not never."""
     from bnviz.cluster import remote
 
-    # Renewed every third of the lease: 5.3 s to spare for a renewal (3.3 s with a lease of 5 s
-    # were not always enough beside two busy test workers on two cores).
-    replica, other = remote.RayRegistry(grace_s=1, lease_s=8), remote.RayRegistry()
+    # Renewed every third of the lease: 10 s to spare for a renewal (3.3 s with a lease of 5 s, and
+    # 5.3 s with one of 8 s, were not always enough beside two busy test workers on two cores).
+    replica, other = remote.RayRegistry(grace_s=1, lease_s=15), remote.RayRegistry()
     run = placed(replica.open(SMALL, owner="page-a"))
     try:
-        # Past a lease, its expiry check (every 2 s) and the grace: renewed, the owner's page holds the run.
-        time.sleep(14)
+        # Past a lease, its expiry check (every 3.75 s) and the grace: renewed, the owner's page holds the run.
+        time.sleep(22)
         assert other.find(run.code) is not None and run._present("x")["owner"]
         with replica._lock:
             replica._held.clear()  # the replica crashes: no page says it left, nothing renews
-        assert until(lambda: other.find(run.code) is None, 30, "the run ended after the lease and the grace")
+        assert until(lambda: other.find(run.code) is None, 45, "the run ended after the lease and the grace")
     finally:
         replica.drop(run)
 
