@@ -417,12 +417,12 @@ function growRange(key, chart) {
 // a loaded machine. The first ask runs the fragment (its leading text asks if still shown, else any
 // live text of it that is) — unless the feed says what changed is drawn outside it (`whole`: the
 // owner's page lost its connection and must take its run back before a grace period runs out) —
-// the next ones run the whole page (bnviz/ui/page.js), while it is still
-// the page that was fed: an ask lost on a busy server or a reconnecting socket, or one for a
-// fragment Streamlit no longer holds (it runs nothing, and asked again runs nothing again: CI saw
-// the page stay unfed for a minute). Never while a run of the page is going on (up to
-// ANSWER_WAIT_MS): Streamlit stops a run when another is asked and starts it anew, and on a server
-// where a run takes longer than the wait, the page was never drawn.
+// the next ones run the whole page (bnviz/ui/page.js), while it is still the page that was fed: an
+// ask lost on a busy server or a reconnecting socket, or one for a fragment Streamlit no longer
+// holds (it runs nothing, and asked again runs nothing again: CI saw the page stay unfed for a
+// minute). Never while a run of the page is going on (up to ANSWER_WAIT_MS): Streamlit stops a run
+// when another is asked and starts it anew, and on a server where a run takes longer than the
+// wait, the page was never drawn.
 function askRerun(tries, busySince = null) {
   clearTimeout(poller.retry);
   const since = busySince ?? performance.now();
