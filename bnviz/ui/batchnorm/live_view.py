@@ -123,7 +123,10 @@ class Stamp(NamedTuple):
     owner_present: bool  # an owner's page whose connection dropped takes its run back: the whole page
 
 
-WHOLE_PAGE = frozenset({Stamp._fields.index("owner_present")})  # drawn outside the fragment
+# Drawn outside the fragment: on the owner's page, the run held (a dropped connection takes it back
+# at once). A watcher's fragment runs as for any other change: a class of thirty whose teacher's
+# connection drops for a moment would otherwise run thirty whole pages, twice.
+WHOLE_PAGE = frozenset({Stamp._fields.index("owner_present")})
 
 
 def stamp(view: panels.View, every: float | None, panel: str) -> Stamp:
@@ -171,7 +174,7 @@ def _refreshing(v: Viewer, fed: bool):
                                     lambda: panels.View(current, current.job.snapshot(), v.owner),
                                     lambda w: stamp(w, given(), panel),
                                     seen=None if watched is None else lambda: watched.seen(viewer_id),
-                                    costs=current.tick_costs, whole=WHOLE_PAGE)
+                                    costs=current.tick_costs, whole=WHOLE_PAGE if watched is None else ())
         current.tick_costs.append(time.perf_counter() - t0)
 
     return refreshing
