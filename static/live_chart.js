@@ -420,13 +420,13 @@ function growRange(key, chart) {
 // the next ones run the whole page (bnviz/ui/page.js), while it is still the page that was fed: an
 // ask lost on a busy server or a reconnecting socket, or one for a fragment Streamlit no longer
 // holds (it runs nothing, and asked again runs nothing again: CI saw the page stay unfed for a
-// minute). Never while a run of the page is going on (up to ANSWER_WAIT_MS): Streamlit stops a run
-// when another is asked and starts it anew, and on a server where a run takes longer than the
-// wait, the page was never drawn.
+// minute). Never while Streamlit reconnects (connected), nor, after the first, while a run of the
+// page is going on (up to ANSWER_WAIT_MS): Streamlit stops a run when another is asked and starts
+// it anew, and on a server where a run takes longer than the wait, the page was never drawn.
 function askRerun(tries, busySince = null) {
   clearTimeout(poller.retry);
   const since = busySince ?? performance.now();
-  if (tries > 0 && scriptRunning() && performance.now() - since < ANSWER_WAIT_MS) {
+  if ((!connected() || (tries > 0 && scriptRunning())) && performance.now() - since < ANSWER_WAIT_MS) {
     poller.retry = setTimeout(() => askRerun(tries, since), 500);
     return;
   }
@@ -446,6 +446,15 @@ function askRerun(tries, busySince = null) {
 function scriptRunning() {
   const app = document.querySelector("[data-testid='stApp']");
   return Boolean(app) && app.dataset.testScriptState === "running";
+}
+
+// Streamlit's own mark of its connection (data-test-connection-state): an ask sent while it
+// reconnects is lost. The feed goes on without it (plain HTTP), and on a busy server it said the
+// owner's page was gone while the socket was still reconnecting: the page asked then, and again
+// 20 s later, when the run's grace period had run out (CI).
+function connected() {
+  const app = document.querySelector("[data-testid='stApp']");
+  return !app || !app.dataset.testConnectionState || app.dataset.testConnectionState === "CONNECTED";
 }
 
 function shownRerun() {

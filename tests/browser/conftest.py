@@ -22,9 +22,13 @@ expect.set_options(timeout=20_000)
 # owner token coming back and the run taken back — over 3 s (the value before) on a busy 2-core
 # machine, where the reload test then found "Not started".
 GRACE_S = 10
-# Every WebSocket the page opens, so that a test can drop the connection as a network would.
+# Every WebSocket the page opens, so that a test can drop the connection as a network would; while
+# ``window.bnvizRefuse`` is set, a new one goes to a port where nothing listens (the server out of
+# reach: Streamlit tries again and again, its page not connected).
 SOCKETS = """(() => { const Native = window.WebSocket; window.bnvizSockets = [];
-    window.WebSocket = function (...args) { const ws = new Native(...args); window.bnvizSockets.push(ws); return ws; };
+    window.WebSocket = function (...args) {
+        const ws = window.bnvizRefuse ? new Native("ws://127.0.0.1:9/") : new Native(...args);
+        window.bnvizSockets.push(ws); return ws; };
     window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })();"""
 
 
