@@ -452,7 +452,7 @@ MOUNT = """async ([code, scrub, meta, tables]) => {
     return window.bnvizMessage(meta, tables); }""".replace("ARROW_LIKE", ARROW_LIKE)
 
 
-def test_a_chart_first_drawn_with_nothing_to_show_is_sized_once_its_rows_come(browser):
+def test_a_chart_first_drawn_with_nothing_to_show_is_sized_once_its_rows_come(contexts):
     """The histogram grid first drawn while the scrubber is on a capture whose rows have not come
     (its first rows from the page's run, the scrubber moved on by the feed meanwhile, on a loaded
     machine): Vega drew a canvas of its padding, 10 × 10, and kept it blank for good as the rows came
@@ -475,23 +475,22 @@ def test_a_chart_first_drawn_with_nothing_to_show_is_sized_once_its_rows_come(br
     meta = {"key": GRID, "spec_id": spec_id, "spec": vega, "follow": followed, "fit": False, "fed": True,
             "params": {}, "png": "PNG", "vega": "", "feeds": {"data": feed(True, 1), "bins": feed(True, 1),
                                                              "captures": feed(True, 1)}}
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.add_script_tag(path=str(ROOT / "static" / "vendor" / "vega" / "vega.min.js"))
-        bins = [{"bin": 0, "lo": -3, "hi": 0}, {"bin": 1, "lo": 0, "hi": 3}]
-        first = page.evaluate(MOUNT, [LIVE_CHART_JS.read_text(), 1, meta,
-                                      {"data": capture(0), "bins": bins, "captures": [{"capture": 0, "step": 0}]}])
-        assert first[:2] == [10, 10] and first[3] == 0  # the scrubber on capture 1, whose rows are not here
-        later = page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
-                              [{**meta, "spec": None, "feeds": {"data": feed(False, 2), "captures": feed(False, 2)}},
-                               {"data": capture(1), "captures": [{"capture": 1, "step": 5}]}])
-        assert later[0] > 200 and later[1] > 200 and later[2:] == [2, 1], later
-        # Drawn once, its size stays while the scrubber is ahead of its rows again (no jump, then back).
-        page.evaluate("() => { const el = document.getElementById('bn-scrub'); el.max = '3'; el.value = '3'; }")
-        ahead = page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
-                              [{**meta, "spec": None, "feeds": {"data": feed(False, 3), "captures": feed(False, 3)}},
-                               {"data": capture(2), "captures": [{"capture": 2, "step": 10}]}])
-        assert ahead == [*later[:2], 3, 1], ahead
-    finally:
-        context.close()
+
+    def next_capture(c: int) -> list:
+        """The chart's message that brings capture ``c`` (after 0 … c − 1), and what it shows then."""
+        delta = {**meta, "spec": None, "feeds": {"data": feed(False, c + 1), "captures": feed(False, c + 1)}}
+        return page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
+                             [delta, {"data": capture(c), "captures": [{"capture": c, "step": 5 * c}]}])
+
+    page = contexts().new_page()
+    page.add_script_tag(path=str(ROOT / "static" / "vendor" / "vega" / "vega.min.js"))
+    bins = [{"bin": 0, "lo": -3, "hi": 0}, {"bin": 1, "lo": 0, "hi": 3}]
+    first = page.evaluate(MOUNT, [LIVE_CHART_JS.read_text(), 1, meta,
+                                  {"data": capture(0), "bins": bins, "captures": [{"capture": 0, "step": 0}]}])
+    assert first[:2] == [10, 10] and first[3] == 0  # the scrubber on capture 1, whose rows are not here
+    later = next_capture(1)
+    assert later[0] > 200 and later[1] > 200 and later[2:] == [2, 1], later
+    # Drawn once, its size stays while the scrubber is ahead of its rows again (no jump, then back).
+    page.evaluate("() => { const el = document.getElementById('bn-scrub'); el.max = '3'; el.value = '3'; }")
+    ahead = next_capture(2)
+    assert ahead == [*later[:2], 3, 1], ahead

@@ -174,7 +174,7 @@ def _refreshing(v: Viewer, fed: bool):
                                     lambda: panels.View(current, current.job.snapshot(), v.owner),
                                     lambda w: stamp(w, given(), panel),
                                     seen=None if watched is None else lambda: watched.seen(viewer_id),
-                                    costs=current.tick_costs, whole=WHOLE_PAGE if watched is None else ())
+                                    costs=current.tick_costs, whole=WHOLE_PAGE if watched is None else frozenset())
         current.tick_costs.append(time.perf_counter() - t0)
 
     return refreshing
