@@ -99,8 +99,28 @@ function rowsOfColumns(names, data) {
   return rows;
 }
 
-// Hover: the values Vega formatted, in a box beside the pointer (finger) — never a formula.
+// Hover: the values Vega formatted, in a box beside the pointer (finger) — never a formula. A mark's
+// tooltip is formatted only for the item under the pointer (bnviz/ui/live_chart.py
+// _tooltips_on_hover): until then the item's tooltip is its row, and its own encoding set ("tip")
+// is run for it first (once: the item keeps the values until it changes); a change of the data
+// gives the item its row again, so a tooltip is never older than what the chart shows.
+const TIP_SET = "tip";
 let tip = null;
+let tipAsked = 0; // a tooltip formatted after the pointer moved on is not shown
+function hovered(view) {
+  const vega = window.vega;
+  return function (handler, event, item, value) {
+    const asked = ++tipAsked;
+    if (item && value != null && vega.tupleid(value) != null && item.mark && item.mark.source) {
+      view.pulse(item.mark.source, vega.changeset().encode(item, TIP_SET)).runAsync().then(() => {
+        if (asked === tipAsked) showTip(handler, event, item, vega.tupleid(item.tooltip) == null ? item.tooltip : null);
+      });
+      return;
+    }
+    showTip(handler, event, item, value);
+  };
+}
+
 function showTip(handler, event, item, value) {
   if (!tip) {
     tip = document.createElement("div");
@@ -144,7 +164,7 @@ async function receive(root, state, data, ask) {
   if (meta.spec && state.specId !== meta.spec_id) {
     if (state.view) state.view.finalize();
     state.view = new vega.View(vega.parse(meta.spec), { renderer: "canvas", container: root, hover: true });
-    state.view.tooltip(showTip);
+    state.view.tooltip(hovered(state.view));
     state.specId = meta.spec_id;
     state.held = {};
     state.promised = {};

@@ -452,45 +452,118 @@ MOUNT = """async ([code, scrub, meta, tables]) => {
     return window.bnvizMessage(meta, tables); }""".replace("ARROW_LIKE", ARROW_LIKE)
 
 
+class BareGrid:
+    """The histogram grid (``charts.hist_grid``, 2 bins on −3 … 3, compiled as the page does) in the
+    page's live chart module on a bare page, fed messages as Streamlit gives them: every cell of
+    capture c has the shares ``shares(c)``."""
+
+    def __init__(self, contexts, titles: dict, shares=lambda c: [0.25, 0.75]):
+        from bnviz.batchnorm.models import HIDDEN_LAYERS
+        from bnviz.ui import live_chart
+        from bnviz.ui.batchnorm import charts
+
+        grid = charts.hist_grid(titles=titles, domain=(-3, 3), bins=2)
+        spec_id, vega, followed = live_chart._compiled(grid.to_json())
+        self.cells = [(layer, model) for layer in HIDDEN_LAYERS for model in charts.MODEL_ORDER]
+        self.shares = shares
+        self.meta = {"key": GRID, "spec_id": spec_id, "spec": vega, "follow": followed, "fit": False, "fed": True,
+                     "params": {}, "png": "PNG", "vega": "",
+                     "feeds": {name: self.feed(True, 1) for name in ("data", "bins", "captures")}}
+        self.page = contexts().new_page()
+        self.page.add_script_tag(path=str(ROOT / "static" / "vendor" / "vega" / "vega.min.js"))
+
+    def capture(self, c: int) -> list[dict]:
+        return [{"key": c * len(self.cells) + i, "capture": c, "model": model, "layer": layer,
+                 "shares": self.shares(c)} for i, (layer, model) in enumerate(self.cells)]
+
+    @staticmethod
+    def feed(whole: bool, version: int) -> dict:
+        return {"source": "run", "whole": whole, "base": version - 1, "version": version}
+
+    def mount(self, scrub: int) -> list:
+        """The chart's first message (capture 0) with the scrubber on ``scrub``: [canvas width,
+        height, draws, resizes]."""
+        tables = {"data": self.capture(0), "bins": [{"bin": 0, "lo": -3, "hi": 0}, {"bin": 1, "lo": 0, "hi": 3}],
+                  "captures": [{"capture": 0, "step": 0}]}
+        return self.page.evaluate(MOUNT, [LIVE_CHART_JS.read_text(), scrub, self.meta, tables])
+
+    def scrub(self, c: int) -> None:
+        self.page.evaluate("""c => { const el = document.getElementById('bn-scrub');
+                              el.max = String(c); el.value = String(c); }""", c)
+
+    def next_capture(self, c: int) -> list:
+        """The chart's message that brings capture ``c`` (after 0 … c − 1), and what it shows then."""
+        delta = {**self.meta, "spec": None,
+                 "feeds": {"data": self.feed(False, c + 1), "captures": self.feed(False, c + 1)}}
+        return self.page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
+                                  [delta, {"data": self.capture(c), "captures": [{"capture": c, "step": 5 * c}]}])
+
+
 def test_a_chart_first_drawn_with_nothing_to_show_is_sized_once_its_rows_come(contexts):
     """The histogram grid first drawn while the scrubber is on a capture whose rows have not come
     (its first rows from the page's run, the scrubber moved on by the feed meanwhile, on a loaded
     machine): Vega drew a canvas of its padding, 10 × 10, and kept it blank for good as the rows came
     (CI, twice). It is sized anew once it has something to show."""
-    from bnviz.batchnorm.models import HIDDEN_LAYERS
-    from bnviz.ui import live_chart
-    from bnviz.ui.batchnorm import charts
-
-    titles = dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), "")
-    spec_id, vega, followed = live_chart._compiled(charts.hist_grid(titles=titles, domain=(-3, 3)).to_json())
-    cells = [(layer, model) for layer in HIDDEN_LAYERS for model in charts.MODEL_ORDER]
-
-    def capture(c: int) -> list[dict]:
-        return [{"key": c * len(cells) + i, "capture": c, "model": model, "layer": layer, "shares": [0.25, 0.75]}
-                for i, (layer, model) in enumerate(cells)]
-
-    def feed(whole: bool, version: int) -> dict:
-        return {"source": "run", "whole": whole, "base": version - 1, "version": version}
-
-    meta = {"key": GRID, "spec_id": spec_id, "spec": vega, "follow": followed, "fit": False, "fed": True,
-            "params": {}, "png": "PNG", "vega": "", "feeds": {"data": feed(True, 1), "bins": feed(True, 1),
-                                                             "captures": feed(True, 1)}}
-
-    def next_capture(c: int) -> list:
-        """The chart's message that brings capture ``c`` (after 0 … c − 1), and what it shows then."""
-        delta = {**meta, "spec": None, "feeds": {"data": feed(False, c + 1), "captures": feed(False, c + 1)}}
-        return page.evaluate("([meta, tables]) => window.bnvizMessage(meta, tables)",
-                             [delta, {"data": capture(c), "captures": [{"capture": c, "step": 5 * c}]}])
-
-    page = contexts().new_page()
-    page.add_script_tag(path=str(ROOT / "static" / "vendor" / "vega" / "vega.min.js"))
-    bins = [{"bin": 0, "lo": -3, "hi": 0}, {"bin": 1, "lo": 0, "hi": 3}]
-    first = page.evaluate(MOUNT, [LIVE_CHART_JS.read_text(), 1, meta,
-                                  {"data": capture(0), "bins": bins, "captures": [{"capture": 0, "step": 0}]}])
+    grid = BareGrid(contexts, dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), ""))
+    first = grid.mount(1)
     assert first[:2] == [10, 10] and first[3] == 0  # the scrubber on capture 1, whose rows are not here
-    later = next_capture(1)
+    later = grid.next_capture(1)
     assert later[0] > 200 and later[1] > 200 and later[2:] == [2, 1], later
     # Drawn once, its size stays while the scrubber is ahead of its rows again (no jump, then back).
-    page.evaluate("() => { const el = document.getElementById('bn-scrub'); el.max = '3'; el.value = '3'; }")
-    ahead = next_capture(2)
+    grid.scrub(3)
+    ahead = grid.next_capture(2)
     assert ahead == [*later[:2], 3, 1], ahead
+
+
+# The histogram bars in a view's scene (rect items inside the facet's cells), kept in window.bnvizBars
+# the first time; then how many of those drawn now were drawn before.
+BARS = """keep => { const bars = [];
+    const visit = (node) => { if (node.marktype === "rect" && node.role === "mark") bars.push(...node.items);
+                              for (const item of node.items || []) visit(item); };
+    visit(document.querySelector(".bnviz-chart").bnviz.view.scenegraph().root);
+    if (keep) window.bnvizBars = new Set(bars);
+    return [bars.length, bars.filter(b => window.bnvizBars.has(b)).length,
+            bars.filter(b => b.y2 - b.y > 0).length]; }"""
+
+
+def test_the_grids_bars_are_kept_and_changed_when_the_next_capture_comes(contexts):
+    """A refresh gives the grid's bars their new capture's shares in place (charts._bars): Vega
+    keeps every bar, and the garbage of a grid unfolded anew at each draw (a flatten: new rows and
+    bars each time, ~0.6 MB a refresh on the page) is not made. A bin with no share is a bar of no
+    height."""
+    grid = BareGrid(contexts, dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), ""),
+                    shares=lambda c: [0.25, 0.75] if c == 0 else [0.0, 1.0])
+    grid.mount(0)
+    cells = len(grid.cells)
+    assert grid.page.evaluate(BARS, True) == [2 * cells, 2 * cells, 2 * cells]  # two bins a histogram
+    grid.scrub(1)
+    grid.next_capture(1)
+    assert grid.page.evaluate(BARS, False) == [2 * cells, 2 * cells, cells]  # the same bars, one bin empty
+
+
+def test_a_tooltip_shows_what_the_chart_shows_after_the_data_changed_under_the_pointer(contexts):
+    """A tooltip is formatted for the item under the pointer only (live_chart._tooltips_on_hover: a
+    bar keeps its place from one capture to the next and is given its new row). With the pointer
+    resting on a bar while the next capture comes, the next move shows the new capture's values,
+    titled, never the values formatted when the pointer came."""
+    titles = {"x": "x", "y": "share", "layer": "layer", "step": "step", "model": "model", "lo": "from", "hi": "to"}
+    grid = BareGrid(contexts, titles, shares=lambda c: [0.25, 0.75] if c == 0 else [0.5, 0.5])
+    grid.mount(0)
+    page = grid.page
+    box = page.locator(".bnviz-chart canvas").bounding_box()
+    tip = page.locator(".bnviz-tip")
+    for x in range(int(box["x"]) + 60, int(box["x"] + box["width"]), 6):  # along the first row's bars
+        page.mouse.move(x, box["y"] + 80)
+        page.wait_for_timeout(20)
+        if tip.count() and tip.is_visible():
+            break
+    shown = tip.inner_text()
+    assert "step 0" in shown and ("share 25.00%" in shown or "share 75.00%" in shown), shown
+    assert "layer conv1" in shown and "model LeNet" in shown and "from" in shown and "to" in shown, shown
+    grid.scrub(1)
+    grid.next_capture(1)
+    page.mouse.move(x + 1, box["y"] + 80)  # the same bar
+    page.wait_for_function("() => document.querySelector('.bnviz-tip').innerText.includes('step 5')", timeout=5_000)
+    assert "share 50.00%" in tip.inner_text(), tip.inner_text()
+    page.mouse.move(box["x"] - 5, box["y"] - 5)  # off the chart: the tooltip goes
+    tip.wait_for(state="hidden", timeout=5_000)

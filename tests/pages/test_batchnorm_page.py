@@ -15,6 +15,7 @@ from bnviz.training import bn_frames
 from bnviz.training.watching import REGISTRY
 from bnviz.ui import i18n
 from bnviz.ui.batchnorm.charts import MODEL_ORDER
+from bnviz.ui.live_chart import TIP_SET
 from bnviz.ui.strings import STRINGS
 from tests.core.test_data import hide_datasets, write_set
 from tests.pages.conftest import APP, drawn_datasets, drawn_specs, live_charts, no_traceback, set_language, texts
@@ -113,7 +114,9 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             assert frame.capture.nunique() == len(drawn_datasets(at, 1)["captures"]) > 1
         if panel in ("hist", "bn"):  # a capture's rows looked up by key: as many places as rows a capture
             spec, frame = drawn_specs(at)[0], drawn_datasets(at, 0)["data"]
-            cells = spec["data"]["sequence"]["stop"]
+            per_row = len(frame.shares.iloc[0]) if panel == "hist" else 1  # a histogram: a place per bin
+            cells, rest = divmod(spec["data"]["sequence"]["stop"], per_row)
+            assert rest == 0, spec["data"]["sequence"]
             assert cells == 2 * (len(training.HIDDEN_LAYERS) if panel == "hist" else frame.channel.nunique())
             assert (frame.groupby("capture").size() == cells).all()
             assert (frame.key // cells == frame.capture).all() and frame.key.is_unique
@@ -147,10 +150,14 @@ def test_a_page_run_sends_every_live_chart_whole_with_its_spec_and_the_scrubber(
             for name, rows in chart["rows"].items():  # the rows sent are every row the chart shows
                 assert len(rows) == len(drawn["datasets"][name]), (chart["key"], name)
             assert all(element == "bn-scrub" for element in chart["follow"].values())
-            tips = [json.dumps(m.get("encode", {}).get("update", {}).get("tooltip", ""), ensure_ascii=False)
-                    for m in _marks(chart["spec"])]
+            # Hover: values titled in the language, formatted for the item under the pointer only
+            # (its own encoding set); at each change an item is given its row.
+            tipped = [m["encode"] for m in _marks(chart["spec"]) if "tooltip" in m.get("encode", {}).get(TIP_SET, {})]
+            assert all(encode["update"]["tooltip"] == {"signal": "datum"} for encode in tipped), chart["key"]
+            assert not any("format(" in json.dumps(encode["update"]) for encode in tipped), chart["key"]
+            tips = [json.dumps(encode[TIP_SET]["tooltip"], ensure_ascii=False) for encode in tipped]
             titled = STRINGS[lang]["bn_channel" if chart["key"] in ("bn_chart_gb", "bn_chart_stats") else "bn_model"]
-            assert any(titled in tip for tip in tips), (chart["key"], tips)  # hover: values titled in the language
+            assert any(titled in tip for tip in tips), (chart["key"], tips)
         [scrub] = [c for c in at.get("bidi_component") if "bn-scrub" in c.proto.json]
         data = json.loads(scrub.proto.json)
         captures = drawn_datasets(at, 0).get("captures")

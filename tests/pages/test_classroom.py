@@ -165,7 +165,7 @@ def test_on_a_wide_screen_facet_cells_grow_and_other_charts_stay():
     from bnviz.ui.vega import vega_spec
 
     titles = dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), "t")
-    grid = vega_spec(charts.hist_grid, {}, titles=titles, domain=[-1, 1])
+    grid = vega_spec(charts.hist_grid, {}, titles=titles, domain=[-1, 1], bins=50)
     wide = for_wide(grid)
     assert wide["spec"]["width"] == min(round(grid["spec"]["width"] * WIDE_CELL[0]), WIDE_CELL[1]) > 400
     assert grid["spec"]["width"] == 250  # the spec it came from is not changed

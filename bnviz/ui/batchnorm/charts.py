@@ -95,17 +95,27 @@ FLUSH = alt.Axis(labelFlush=True)
 COLUMN_GAP = {"column": 32, "row": 10}
 
 
-def _bars(titles: dict, domain, cells: int):
+def _bars(titles: dict, domain, cells: int, bins: int):
     """The histogram of the capture the scrubber is on ("data": key, capture, model, layer and the
-    shares of its bins as one array, one row per histogram of every capture, ``cells`` per capture,
-    key = capture · cells + its place among them; "bins": bin, lo, hi; "captures": capture, step).
-    The capture's ``cells`` histograms are looked up by key (a filter went through every row of
-    the history each time the scrubber moved), and only they are unfolded into bars."""
-    return _shown(cells, ["capture", "model", "layer", "shares"]).transform_calculate(
-        bins_of="sequence(0, length(datum.shares))").transform_flatten(
-        ["shares", "bins_of"], as_=["share", "bin"]
+    shares of its ``bins`` bins as one array, one row per histogram of every capture, ``cells`` per
+    capture, key = capture · cells + its place among them; "bins": bin, lo, hi; "captures":
+    capture, step). One bar per bin of every cell, always the same ``cells`` · ``bins`` rows, each
+    given its capture's share when the scrubber moves or rows come: Vega keeps their bars and
+    changes them. (Bars unfolded from the arrays anew at each draw — a flatten, a filter of the
+    empty bins — were new rows and new bars at every refresh, each kept until the next draw: work
+    for the garbage collector, which took half of a watcher's main thread in a trace; see also
+    bnviz.ui.live_chart._tooltips_on_hover.) A bin with no share is a bar of no height; a capture
+    whose rows have not come shows nothing."""
+    each = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells * bins, **{"as": "i"}))
+    return alt.Chart(each).transform_calculate(
+        bin=f"datum.i % {bins}", key=f"scrub * {cells} + floor(datum.i / {bins})"
+    ).transform_lookup(
+        lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key",
+                                           fields=["capture", "model", "layer", "shares"])
     ).transform_filter(
-        "datum.share > 0"
+        "isValid(datum.shares)"
+    ).transform_calculate(
+        share="datum.shares[datum.bin]"
     ).transform_lookup(
         lookup="bin", from_=alt.LookupData(alt.NamedData("bins"), key="bin", fields=["lo", "hi"])
     ).transform_lookup(
@@ -127,19 +137,19 @@ def _bars(titles: dict, domain, cells: int):
 BY_NAME = "ascending"
 
 
-def hist_grid(*, titles: dict, domain, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
+def hist_grid(*, titles: dict, domain, bins: int, cell_width: int = 250, cell_height: int = 88) -> alt.FacetChart:
     """Every hidden layer at once: rows conv1 … fc2, columns LeNet | LeNet-BN, the same axes in
-    every cell of a row (``titles``: x, y, layer, step, model, lo, hi)."""
+    every cell of a row (``titles``: x, y, layer, step, model, lo, hi; ``bins``: the run's)."""
     cells = len(MODEL_ORDER) * len(HIDDEN_LAYERS)
-    return _bars(titles, domain, cells).properties(width=cell_width, height=cell_height).facet(
+    return _bars(titles, domain, cells, bins).properties(width=cell_width, height=cell_height).facet(
         row=alt.Row("layer:N", title=None, sort=BY_NAME, header=alt.Header(labelAngle=0, labelAlign="left")),
         column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
 
 
-def hist_chart(*, titles: dict, domain, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
+def hist_chart(*, titles: dict, domain, bins: int, cell_width: int = 330, height: int = 200) -> alt.FacetChart:
     """One layer's histogram, large, BN and no-BN side by side."""
-    return _bars(titles, domain, len(MODEL_ORDER)).properties(height=height, width=cell_width).facet(
+    return _bars(titles, domain, len(MODEL_ORDER), bins).properties(height=height, width=cell_width).facet(
         column=alt.Column("model:N", title=None, sort=BY_NAME), spacing=COLUMN_GAP
     ).add_params(scrub()).properties(usermeta=CANVAS)
 
