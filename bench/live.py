@@ -6,14 +6,19 @@ chart's data and Streamlit redrew it), the same bench measured per refresh: rend
 ms on a desktop and ~0.9–1.1 s on the throttled phone, 21–103 kB of websocket, 0–0.6 canvases
 replaced, refresh → drawn p95 0.7–1.3 s on the phone.
 
-One server trains one run (12,000 images an epoch, 12 epochs); one Chromium tab watches its
+One server trains one run as the page's defaults do (60,000 images an epoch, batches of 256, a
+capture every 10 steps), 14 epochs; one Chromium tab watches its
 histograms and one its Figure 1 at the page's 1 s refresh, on a desktop (1400 × 1100) and on a
 phone (390 × 844, its CPU throttled 4× through the DevTools protocol while it is measured). Once
-the run has 1, 5 and 10 epochs of history, every tab is measured over the same window of ticks:
+the run has 1, 5 and 10 epochs of history, the desktop's two tabs are measured over one window of
+ticks, then the phone's two over the next, the other screen's tabs frozen meanwhile (DevTools'
+``Page.setWebLifecycleState``; each viewer has a device of its own, and a throttled phone's thread
+spins: measured together, the desktop tabs' time was in good part waiting for a core the phones
+took; the epoch each window began at is shown):
 
 - renderer CPU per refresh: the DevTools ``TaskDuration`` the tab's renderer spent over the
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
-  on a machine as busy as this one includes waiting for a core: four tabs and a training on two),
+  on a machine as busy as this one includes waiting for a core: two tabs and a training on two),
   its main thread's CPU time (``ThreadTime``: the CPU it used; not shown for a throttled phone,
   whose thread the throttling keeps spinning), and the live charts' time: from a message's
   arrival to its rows drawn (``static/live_chart.js``; a chart's includes the time it waited
@@ -21,6 +26,8 @@ the run has 1, 5 and 10 epochs of history, every tab is measured over the same w
 - bytes the tab received per refresh: the websocket's and the feed's answers as the page reads
   them, and of it on the wire: the feed's answers as they crossed the network, gzipped by the
   server (DevTools' ``encodedDataLength``, headers included; the websocket's counted as read);
+  and per capture the run made in the window (the page holds every capture for its scrubber, so
+  what a refresh brings grows with the training's pace; this does not);
 - chart DOM nodes replaced per refresh: canvases removed from the page (Streamlit draws a chart
   anew when its data changes);
 - refresh to drawn: from the fragment's rerun starting to its end or the last chart drawing in it
@@ -40,6 +47,7 @@ import time
 from bench.bn import OBSERVE_RUNS, _refreshes
 
 WINDOW_S = 8.0
+SETTLE_S = 2.0  # a tab active again first draws what came while it was frozen: not measured
 EPOCHS_AT = (1, 5, 10)
 TABS = {"histograms": "bn_tab_hist", "Figure 1": "bn_tab_time"}
 # Canvases of charts that leave the page, and websocket bytes received (both counted in the tab).
@@ -98,6 +106,12 @@ def _watcher(browser, server, code: str, tab: str, phone: bool):
     return {"page": page, "cdp": cdp, "received": received, "wire": wire, "tab": tab, "phone": phone}
 
 
+def _lifecycle(watchers: list[dict], state: str) -> None:
+    """The tabs ``frozen`` (no task of theirs runs: no poll, no drawing) or ``active`` again."""
+    for w in watchers:
+        w["cdp"].send("Page.setWebLifecycleState", {"state": state})
+
+
 def _throttled(watchers: list[dict], on: bool) -> None:
     """The phones' CPU 4× slower while they are measured. Between windows they run at full speed:
     four throttled renderers took so much of the two cores that the run's tenth epoch took over
@@ -115,6 +129,8 @@ def _task_s(cdp, name: str = "TaskDuration") -> float:
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name)
 
 
+# The captures the page holds: the step scrubber's last position.
+CAPTURES = "() => Number((document.getElementById('bn-scrub') || {}).max || 0)"
 # The page's feed (static/live_chart.js): polls, characters received, the last polls' times.
 FEED = """() => { const f = window.bnvizFeed || {};
     return {polls: f.polls || 0, chars: f.received || 0, log: f.log || []}; }"""
@@ -125,6 +141,7 @@ def _begin(w: dict) -> dict:
     page = w["page"]
     feed = page.evaluate(FEED)
     return {"runs": page.evaluate("window.__runs.length"), "removed": page.evaluate("window.__removed"),
+            "captures": page.evaluate(CAPTURES),
             "bytes": w["received"]["bytes"], "task": _task_s(w["cdp"]),
             "thread": _task_s(w["cdp"], "ThreadTime"), "charts": page.evaluate(CHARTS_BUSY),
             "polls": feed["polls"], "chars": feed["chars"], "wire": w["wire"]["bytes"]}
@@ -145,6 +162,7 @@ def _end(w: dict, at: dict) -> dict:
             "thread_ms": 1e3 * (_task_s(w["cdp"], "ThreadTime") - at["thread"]) / n,
             "kb": (w["received"]["bytes"] - at["bytes"] + feed["chars"] - at["chars"]) / n / 1e3,
             "wire_kb": (w["received"]["bytes"] - at["bytes"] + w["wire"]["bytes"] - at["wire"]) / n / 1e3,
+            "captures": page.evaluate(CAPTURES) - at["captures"],
             "charts_ms": (page.evaluate(CHARTS_BUSY) - at["charts"]) / n,
             "replaced": (page.evaluate("window.__removed") - at["removed"]) / n,
             "p50": statistics.median(refresh) if refresh else float("nan"),
@@ -182,10 +200,12 @@ def run() -> None:
         with sync_playwright() as p:
             browser = launch(p)
             owner = browser.new_page(viewport={"width": 1400, "height": 1100})
-            # 12,000 images an epoch: the run must outlast its 10th epoch's window, the window's 8 s
-            # and the watchers' set-up, at ~1,700 images/s and faster (with 12 epochs it ended inside
-            # the window at ~3,000: the run's end drawn whole counted as a refresh).
-            open_page(owner, server, "batchnorm?bn_subset=12000&bn_epochs=14&bn_batch=64&bn_every=5",
+            # The run must outlast the windows that begin at its 10th epoch (its end, drawn whole,
+            # must not count as a refresh), an epoch must last longer than a window (with 12,000
+            # images an epoch and the phones frozen, the windows began at epochs 2, 8 and 14), and
+            # its history must not be thinned (at 500 captures: every viewer then receives the
+            # whole history again): 328 captures here.
+            open_page(owner, server, "batchnorm?bn_epochs=14&bn_batch=256&bn_every=10",
                       "BatchNorm live")
             owner.get_by_role("button", name="Start", exact=True).click()
             code = _watch_code(owner)
@@ -195,15 +215,22 @@ def run() -> None:
             print(f"  watching run {code}", file=sys.stderr, flush=True)
             watchers = [_watcher(browser, server, code, tab, phone) for phone in (False, True) for tab in TABS]
             owner.get_by_role("button", name="Resume", exact=True).click()
-            for epochs in EPOCHS_AT:  # every watcher measured over the same window
-                while _epoch(owner) < epochs:  # five tabs on two cores: ~30 s an epoch here
+            for epochs in EPOCHS_AT:
+                while _epoch(owner) < epochs:
                     time.sleep(1)
                 print(f"  {epochs} epoch(s) of history: measuring", file=sys.stderr, flush=True)
-                _throttled(watchers, True)
-                started = [_begin(w) for w in watchers]
-                time.sleep(WINDOW_S)
-                rows += [_row(epochs, w, _end(w, at)) for w, at in zip(watchers, started)]
-                _throttled(watchers, False)
+                for phone in (False, True):  # one screen's tabs over a window, the other's frozen
+                    measured = [w for w in watchers if w["phone"] == phone]
+                    _lifecycle([w for w in watchers if w["phone"] != phone], "frozen")
+                    _lifecycle(measured, "active")
+                    _throttled(measured, True)
+                    time.sleep(SETTLE_S)
+                    at_epoch = _epoch(owner)
+                    started = [_begin(w) for w in measured]
+                    time.sleep(WINDOW_S)
+                    rows += [_row(at_epoch, w, _end(w, at)) for w, at in zip(measured, started)]
+                    _throttled(measured, False)
+            _lifecycle(watchers, "active")
             while "finished" not in owner.locator(PROGRESS).first.inner_text():
                 time.sleep(1)  # scrubbing a finished run: no refresh draws or runs in between
             time.sleep(3)
@@ -259,6 +286,7 @@ def _row(epochs: int, w: dict, m: dict) -> dict:
             "its main thread's CPU time ms": "—" if w["phone"] else f"{m['thread_ms']:.0f}",
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
             "websocket + feed kB": f"{m['kb']:.1f}", "of it on the wire (feed gzipped) kB": f"{m['wire_kb']:.1f}",
+            "kB read per capture made": f"{m['kb'] * m['refreshes'] / m['captures']:.2f}" if m["captures"] else "—",
             "canvases replaced": f"{m['replaced']:.1f}",
             "refresh → drawn p50 / p95 ms": f"{m['p50']:.0f} / {m['p95']:.0f}"}
 
