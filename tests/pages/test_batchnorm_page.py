@@ -98,6 +98,11 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
         no_traceback(at)
         assert len(drawn_specs(at)) == n, panel
         assert len(live_charts(at)) == (0 if panel == "test" else n), panel  # the test panel's bars are not live
+        if panel == "grad":  # columns and colours by name: a sort given as a list is a formula on every row
+            spec = drawn_specs(at)[0]
+            lines = spec["spec"]["layer"][0]["encoding"]
+            assert spec["facet"]["column"]["sort"] == lines["color"]["sort"] == "ascending"
+            assert sorted(["conv1", "conv2", "fc1", "fc2", "fc3"]) == ["conv1", "conv2", "fc1", "fc2", "fc3"]
         if panel == "hist":  # every layer at once by default: rows conv1 … fc2, columns LeNet | LeNet-BN
             spec = drawn_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]
