@@ -26,8 +26,9 @@ took; the epoch each window began at is shown):
 - bytes the tab received per refresh: the websocket's and the feed's answers as the page reads
   them, and of it on the wire: the feed's answers as they crossed the network, gzipped by the
   server (DevTools' ``encodedDataLength``, headers included; the websocket's counted as read);
-  and per capture the run made in the window (the page holds every capture for its scrubber, so
-  what a refresh brings grows with the training's pace; this does not);
+  and per capture the run made in the window (the charts over time receive every capture, so what
+  a refresh brings them grows with the training's pace; the histogram grid, while its scrubber
+  follows the newest capture, receives that capture alone);
 - chart DOM nodes replaced per refresh: canvases removed from the page (Streamlit draws a chart
   anew when its data changes);
 - refresh to drawn: from the fragment's rerun starting to its end or the last chart drawing in it

@@ -159,6 +159,7 @@ async function receive(root, state, data, ask) {
   const vega = await loadVega(meta.vega);
   const t0 = performance.now();
   state.follow = meta.follow;
+  state.tail = meta.tail || [];
   state.fed = meta.fed;
   state.fit = state.stats.fit = meta.fit;
   if (meta.spec && state.specId !== meta.spec_id) {
@@ -190,6 +191,8 @@ function follows(held, feed) {
 // out of sight (scrolled away: a phone shows one grid of the histograms at a time) keeps its rows
 // until it comes into sight and is drawn then, once: drawing is most of a refresh's cost.
 async function grow(state, feedsOf, rows, params, ask, t0) {
+  // A tail sent before the chart asked for its history (wantHistory) is left: the history is coming.
+  feedsOf = Object.fromEntries(Object.entries(feedsOf).filter(([, feed]) => !(feed.tail && state.full)));
   for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
     if (!follows(held, feed)) {
@@ -202,6 +205,7 @@ async function grow(state, feedsOf, rows, params, ask, t0) {
     const kept = state.pending[name];
     if (feed.whole || !kept) state.pending[name] = { whole: feed.whole, rows: got };
     else for (const row of got) kept.rows.push(row);
+    if (feed.whole && state.tail.includes(name)) state.filling = false;
     if (feed.whole) {
       state.stats.wholes += 1;
       state.askedAt = 0; // the answer (or a first look): a later feed that does not follow asks anew
@@ -284,11 +288,32 @@ function drawn(state) {
   return state.queue;
 }
 
+// A chart that tails a dataset (meta.tail: the histogram grid's history) holds only its newest
+// capture while its scrubber follows the newest one: each refresh brings that capture's rows alone
+// (bnviz/server/feeds.py tail), not every capture made since the last. The first touch of the
+// scrubber (a finger or the pointer on it, its focus, a key), or the scrubber moved off the newest
+// capture (Play), asks for the whole history (the next poll, at once); until it has come the chart
+// stays drawn as it is, and is then drawn at the scrubber's place.
+const TOUCHES = ["pointerdown", "focusin", "keydown"];
+
+function wantHistory(state) {
+  if (state.full || !state.tail.length) return;
+  state.full = true;
+  if (!state.fed) return; // drawn by Streamlit: every row is here already
+  state.filling = true;
+  for (const name of state.tail) {
+    delete state.held[name];
+    delete state.promised[name];
+  }
+  pollSoon();
+}
+
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const root = parentElement.querySelector(".bnviz-chart");
   const state = root.bnviz || (root.bnviz = {
     view: null, specId: null, held: {}, promised: {}, pending: {}, params: {}, follow: {}, queue: Promise.resolve(),
+    tail: [], full: false, filling: false,
     askedAt: 0,
     unanswered: 0, visible: undefined,
     stats: { rows: 0, received: {}, wholes: 0, builds: 0, asks: 0, messages: 0, draws: 0, resizes: 0, drawnAt: 0,
@@ -328,17 +353,26 @@ export default function (component) {
     state.sight.observe(root);
   }
   if (!state.onInput) {
-    state.onInput = (event) => {
+    const followed = (event) => { // the followed control this event is on, if any
       const id = event.target && event.target.id;
-      if (!id || !state.view) return;
-      for (const [signal, followed] of Object.entries(state.follow || {})) {
-        if (followed !== id) continue;
+      return id && state.view && Object.values(state.follow || {}).includes(id);
+    };
+    state.onInput = (event) => {
+      if (!followed(event)) return;
+      // Away from the newest capture (a drag, Play): the history is needed. (The control's own
+      // inputs as it follows the newest capture are not a touch.)
+      if (Number(event.target.value) < Number(event.target.max)) wantHistory(state);
+      if (state.filling) return; // drawn at the control's value once the history has come
+      for (const [signal, id] of Object.entries(state.follow || {})) {
+        if (id !== event.target.id) continue;
         // Rows kept while out of sight are drawn with the move (follow reads the control).
         if (waiting(state)) drawn(state);
         else state.view.signal(signal, Number(event.target.value)).runAsync();
       }
     };
+    state.onTouch = (event) => { if (event.isTrusted && followed(event)) wantHistory(state); };
     document.addEventListener("input", state.onInput, true); // capture: the controls' events do not bubble
+    for (const type of TOUCHES) document.addEventListener(type, state.onTouch, true);
   }
   const ask = (state.ask = (why) => {
     const now = performance.now();
@@ -362,6 +396,7 @@ export default function (component) {
     setTimeout(() => {
       if (root.isConnected) return; // only a re-render: the chart stays
       document.removeEventListener("input", state.onInput, true);
+      for (const type of TOUCHES) document.removeEventListener(type, state.onTouch, true);
       if (state.resized) state.resized.disconnect();
       if (state.sight) state.sight.disconnect();
       if (state.view) state.view.finalize();
@@ -400,6 +435,7 @@ function heldByCharts() {
     // everything.
     const will = { ...state.held, ...state.promised };
     held[key] = Object.fromEntries(Object.entries(will).map(([n, h]) => [n, [h.source, h.version]]));
+    if (!state.full) for (const name of state.tail) held[key][name] = ["tail", ...(held[key][name] || [])];
   }
   // A range that grows (the step scrubber) is fed like a chart: its positions' steps, only the new ones.
   for (const el of document.querySelectorAll("input[type=range]")) {
@@ -503,16 +539,28 @@ function answered(answer) {
     const rows = {};
     for (const [name, feed] of Object.entries(chart.feeds)) {
       rows[name] = rowsOfColumns(feed.columns, feed.data);
-      state.promised[name] = { source: feed.source, version: feed.version };
+      if (!(feed.tail && state.full)) state.promised[name] = { source: feed.source, version: feed.version };
     }
     state.queue = state.queue.then(() => grow(state, chart.feeds, rows, chart.params, state.ask, performance.now()))
       .catch((err) => { console.error("bnviz live chart", err); state.ask("error"); });
   }
 }
 
+// The next poll now (a chart asked for its history), or as soon as the one under way has answered.
+function pollSoon() {
+  if (!poller.token) return;
+  if (poller.asking) {
+    poller.soon = true;
+    return;
+  }
+  clearTimeout(poller.timer);
+  pollOnce();
+}
+
 async function pollOnce() {
   const token = poller.token;
   if (!token) return;
+  poller.asking = true;
   if (!document.hidden) { // a tab in the background asks nothing
     try {
       const start = performance.now();
@@ -532,7 +580,9 @@ async function pollOnce() {
       note("poll failed", String(err).slice(0, 80));
     }
   }
-  if (poller.token === token) poller.timer = setTimeout(pollOnce, poller.every * 1000);
+  poller.asking = false;
+  if (poller.token === token) poller.timer = setTimeout(pollOnce, poller.soon ? 0 : poller.every * 1000);
+  poller.soon = false;
 }
 
 function feedFrom(feed, rerun) {

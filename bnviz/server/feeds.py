@@ -79,6 +79,18 @@ def delta(table: Table, held: Held | None) -> Delta:
     return Delta(table.source, False, held.version, table.version, table.frame[new].reset_index(drop=True))
 
 
+def tail(table: Table, held: Held | None, column: str = "capture") -> Delta:
+    """What a viewer that shows only the newest rows receives (a histogram grid while its scrubber
+    follows the newest capture: the history is asked for when the scrubber is touched): the rows
+    of the newest ``column`` value (one capture's, which arrive together) in place of all it held,
+    or nothing if it holds this source's newest version already."""
+    if held is not None and held.source == table.source and held.version == table.version:
+        return Delta(table.source, False, held.version, held.version, table.frame.iloc[:0].reset_index(drop=True))
+    frame = table.frame
+    newest = frame[frame[column] == frame[column].max()] if len(frame) else frame
+    return Delta(table.source, True, -1, table.version, newest.reset_index(drop=True))
+
+
 class Gap(ValueError):
     """A delta that does not follow what the viewer holds (it asks for the whole table)."""
 

@@ -37,6 +37,7 @@ from bnviz.server import feeds
 _LOG = logging.getLogger(__name__)
 IDLE_S = 120.0  # a feed nobody asked for this long is closed (the tab is gone)
 MAX_FEEDS = 2000  # open feeds at most (the oldest closed first): a class of 60 has 60
+TAIL_BY = "capture"  # a dataset the browser tails: its newest capture's rows only (feeds.tail)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class Feeds:
     def answer(self, token: str, held: dict) -> dict:
         """What the browser that holds ``held`` (chart → dataset → [source, version]) receives:
         for each chart in ``held`` its parameters and per dataset the rows it lacks
-        (:func:`rows_json`; all of them for a dataset it does not hold), the texts, and ``rerun``
+        (:func:`rows_json`; all of them for a dataset it does not hold; for one it tails, held as
+        ``["tail", source, version]``, its newest capture's rows in place of all), the texts, and ``rerun``
         when the page's stamp changed (with ``changed``: the places of a tuple stamp that did, for
         the trail a page keeps of its feed; ``whole``: whether one of them is drawn outside the
         fragment, so the whole page must run). An unknown token (closed, or another server) answers
@@ -122,9 +124,14 @@ class Feeds:
             charts[key] = {"feeds": {}, "params": found.params.get(key) or {}}
             for name, table in tables.items():
                 had = mine.get(name)
-                d = feeds.delta(table, feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None)
+                tailed = _tailed(had) and TAIL_BY in table.frame.columns
+                if _tailed(had):
+                    had = had[1:]
+                holds = feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None
+                d = feeds.tail(table, holds, TAIL_BY) if tailed else feeds.delta(table, holds)
                 charts[key]["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base,
-                                              "version": d.version, **rows_json(d.rows)}
+                                              "version": d.version, **({"tail": True} if tailed else {}),
+                                              **rows_json(d.rows)}
         answer = {"charts": charts, "texts": found.texts, "rerun": found.stamp != feed.stamp}
         if answer["rerun"]:
             answer["changed"] = _changed(feed.stamp, found.stamp)
@@ -134,6 +141,12 @@ class Feeds:
 
 def new_token() -> str:
     return secrets.token_urlsafe(16)
+
+
+def _tailed(had) -> bool:
+    """A dataset held as ``["tail", source, version]`` (or ``["tail"]``: nothing yet): the browser
+    shows its newest capture only, and receives that capture's rows alone (:func:`feeds.tail`)."""
+    return isinstance(had, list) and len(had) in (1, 3) and had[0] == "tail"
 
 
 def _pair(had) -> bool:

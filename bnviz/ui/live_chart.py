@@ -83,10 +83,10 @@ def text(key: str, kind: str, make, view, leads: bool = False, feed: dict | None
                       key=key, on_rerun_change=lambda: None)
 
 
-def live(builder, view, key: str, tables, params=None, **options) -> None:
+def live(builder, view, key: str, tables, params=None, tail=(), **options) -> None:
     """:func:`show` of ``tables(view)`` (and ``params(view)``), fed while the run trains."""
     page_feed.chart(key, tables, params)
-    show(builder, tables(view), key, params=params(view) if params else None, **options)
+    show(builder, tables(view), key, params=params(view) if params else None, tail=tail, **options)
 
 
 @functools.lru_cache(maxsize=256)
@@ -177,10 +177,14 @@ def _fitted(spec: dict) -> dict:
     return {**spec, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}
 
 
-def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None = None, **options) -> None:
+def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None = None, tail=(),
+         **options) -> None:
     """Draw the chart ``builder(**options)`` (its layers read the named datasets ``tables``) as a
     live chart: the first time whole, then only the rows each table gained. ``params``: values of
-    its top-level parameters that change from one refresh to the next (sent beside the rows)."""
+    its top-level parameters that change from one refresh to the next (sent beside the rows).
+    ``tail``: datasets of captures the chart shows one at a time, at its scrubber's place: while
+    fed and the scrubber follows the newest capture, the browser receives that capture's rows
+    alone (live_feed ``TAIL_BY``), and the whole history once the scrubber is touched."""
     # The SVG export keeps the chart as drawn now (every row, these parameters) ...
     shown = present(vega_spec(builder, {n: t.frame for n, t in tables.items()}, params=params, **options))
     # ... the browser gets a spec that changes only with the options, and the rows and parameters beside it.
@@ -196,7 +200,8 @@ def show(builder, tables: dict[str, feeds.Table], key: str, params: dict | None 
         held = held_all[key] = {"spec": spec_id, "asked": asked, "tables": {}, "sent_spec": False}
     meta = {"key": key, "spec_id": spec_id, "spec": None if held["sent_spec"] else vega, "feeds": {},
             "params": params or {}, "follow": followed, "fit": fitted.get("width") == "container",
-            "vega": static_files.url("vendor/vega/vega.min.js"), "png": t("save_png"), "fed": page_feed.fed()}
+            "vega": static_files.url("vendor/vega/vega.min.js"), "png": t("save_png"), "fed": page_feed.fed(),
+            "tail": list(tail)}
     data = {}
     for name, table in tables.items():
         d = feeds.delta(table, held["tables"].get(name))

@@ -1,5 +1,6 @@
 """The BatchNorm page's live charts in real Chromium: mounted once, grown by the rows a refresh
-brings (the node and its canvas kept, no row twice, none missing), fed by the page's own asks with
+brings (the node and its canvas kept, no row twice, none missing; the histogram grid its newest
+capture alone until its scrubber is touched, then its whole history), fed by the page's own asks with
 no script run (lost answers and a dropped websocket made up), sent whole after a Reset, sized once
 it has something to show; the step scrubber moves every panel with no server run; values on hover,
 in both languages."""
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from bnviz.batchnorm.models import HIDDEN_LAYERS
 from bnviz.ui.strings import STRINGS
 from harness.browser import FEED_TRAIL, PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
 from tests.browser.conftest import SOCKETS, no_exception, start
@@ -24,6 +26,7 @@ WATCH_CODE = re.compile(r"watch=([A-Za-z0-9_-]{20,})")
 LONG = "batchnorm?bn_subset=30000&bn_epochs=20&bn_batch=64&bn_every=20"
 SHORT = "batchnorm?bn_subset=3000&bn_epochs=1&bn_batch=64&bn_every=2"
 GRID = "bn_chart_grid_pre"
+CELLS = 2 * len(HIDDEN_LAYERS)  # histograms of a capture in a grid: every hidden layer, both models
 STATS_CHART = "bn_chart_stats"  # running vs batch statistics (Inside BatchNorm): fed
 PROBE_CHART = "bn_chart_probe_variation"  # the smoothness probe: fed
 SWEEP_CHART = "sweep_chart_loss"  # the tuning page's sweep: refreshed by running its fragment
@@ -70,6 +73,21 @@ SLOW_DRAWS = """key => { const view = window.bnvizCharts[key].node.bnviz.view, r
 FAST_DRAWS = "key => { const view = window.bnvizCharts[key].node.bnviz.view; view.runAsync = view.bnvizRun; }"
 
 
+# The grid holds its newest capture alone (one row per histogram, none missing) while its scrubber
+# follows the newest capture, and every capture once the scrubber has been touched.
+TAILED = f"""key => {{ const held = ({HELD})(key);
+    return held.covered === 1 && held.rows === held.distinct && held.rows === {CELLS} && held.captures > 1; }}"""
+FULL = f"""key => {{ const held = ({HELD})(key);
+    return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
+TOUCH = """() => { const el = document.getElementById("bn-scrub"); el.blur(); el.focus(); }"""
+
+
+def touch_scrubber(page) -> None:
+    """The scrubber touched (focused, as a finger or a Tab key does): the grid asks for its history."""
+    page.evaluate(TOUCH)
+    page.wait_for_function(FULL, arg=GRID, timeout=30_000)
+
+
 def stats(page, key=GRID) -> dict:
     return page.evaluate(STATS, key)
 
@@ -100,6 +118,16 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     open_histograms(page, "zh")
     wait_messages(page, GRID, 2)
     watch_runs(page)
+    # While the scrubber follows the newest capture, the grid tails its history: each refresh brings
+    # the newest capture's rows alone, in place of the last (not every capture made since), ...
+    page.wait_for_function(TAILED, arg=GRID, timeout=30_000)
+    tailing = stats(page)
+    wait_messages(page, GRID, tailing["messages"] + 3)
+    tailed = stats(page)
+    assert 0 < tailed["rows"] - tailing["rows"] <= CELLS * (tailed["messages"] - tailing["messages"])
+    assert page.evaluate(TAILED, GRID)
+    # ... and once the scrubber is touched, the whole history comes, then grows capture by capture.
+    touch_scrubber(page)
     page.evaluate(MARK, GRID)
     first, held_first = page.evaluate(COUNTED_AND_HELD, GRID)
     wait_messages(page, GRID, first["messages"] + 4)
@@ -217,6 +245,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
             break
         page.wait_for_timeout(300)
     assert 0 < seen[-1] < old, (old, seen)
+    touch_scrubber(page)
     held = page.evaluate(HELD, GRID)
     assert held["first_step"] == 0 and stats(page)["wholes"] >= 1
     assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
@@ -286,8 +315,8 @@ def test_the_owners_run_outlives_its_grace_after_the_connection_drops_and_comes_
         watch_runs(page)
         wait_messages(page, GRID, grown["messages"] + 2)
         assert runs_seen(page) == 0 and page.evaluate("window.bnvizAsked") == 0
-        held = page.evaluate(HELD, GRID)  # no row twice, none missing
-        assert held["distinct"] == held["rows"] and held["covered"] == held["captures"]
+        # Its scrubber never touched: the grid tails its history, the newest capture's rows, none twice.
+        page.wait_for_function(TAILED, arg=GRID, timeout=30_000)
         page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()
         no_exception(page)
     finally:
@@ -458,7 +487,6 @@ class BareGrid:
     capture c has the shares ``shares(c)``."""
 
     def __init__(self, contexts, titles: dict, shares=lambda c: [0.25, 0.75]):
-        from bnviz.batchnorm.models import HIDDEN_LAYERS
         from bnviz.ui import live_chart
         from bnviz.ui.batchnorm import charts
 

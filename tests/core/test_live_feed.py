@@ -86,6 +86,43 @@ def test_what_the_browser_holds_and_receives_is_the_whole_table_for_every_gap_an
     same(browser.rows["data"], table_at(frame, 12, source="b"))
 
 
+def test_a_tailed_dataset_gets_its_newest_capture_alone_and_the_whole_history_once_asked():
+    """A histogram grid whose scrubber follows the newest capture tails its history: each answer
+    brings the newest capture's rows in place of what it held (nothing while no capture came), and
+    once the scrubber is touched the browser holds nothing of it and receives every row."""
+    rows = pd.DataFrame({"capture": np.repeat(np.arange(8), 3), "cell": np.tile(np.arange(3), 8),
+                         "value": np.random.default_rng(2).normal(size=24)})
+
+    def at(capture: int, source: str = "run") -> feeds.Table:
+        part = rows[rows.capture <= capture].reset_index(drop=True)
+        return feeds.Table(source, part, part.capture.to_numpy())
+
+    def newest(table: feeds.Table) -> pd.DataFrame:
+        return table.frame[table.frame.capture == table.frame.capture.max()].reset_index(drop=True)
+
+    registry, now, token = serve({"c": {"data": at(2)}})
+    browser = Browser()
+    for capture in (2, 2, 3, 6, 6, 7):
+        now["tables"] = {"c": {"data": at(capture)}}
+        held = ["tail", *browser.held["data"]] if "data" in browser.held else ["tail"]
+        sent = registry.answer(token, {"c": {"data": held}})["charts"]["c"]["feeds"]["data"]
+        came = "data" not in browser.held or browser.held["data"][1] != capture
+        assert sent["whole"] == came and len(live_feed.frame_of(sent)) == (3 if came else 0)
+        browser.receive({"feeds": {"data": sent}})
+        pd.testing.assert_frame_equal(browser.rows["data"], newest(at(capture)), check_dtype=False)
+    # The scrubber touched: the browser holds nothing of it, and receives it all; then deltas again.
+    sent = registry.answer(token, {"c": {}})["charts"]["c"]["feeds"]["data"]
+    browser.receive({"feeds": {"data": sent}})
+    same(browser.rows["data"], at(7))
+    now["tables"] = {"c": {"data": at(7, source="reset")}}  # a Reset: the new run's newest capture
+    sent = registry.answer(token, {"c": {"data": ["tail", *browser.held["data"]]}})["charts"]["c"]["feeds"]["data"]
+    assert sent["whole"] and sent["source"] == "reset" and len(live_feed.frame_of(sent)) == 3
+    # A table without captures is sent as any other, tailed or not.
+    now["tables"] = {"c": {"data": table_at(grown(30), 20)}}
+    sent = registry.answer(token, {"c": {"data": ["tail"]}})["charts"]["c"]["feeds"]["data"]
+    assert len(live_feed.frame_of(sent)) == len(table_at(grown(30), 20).frame)
+
+
 def test_a_chart_the_browser_does_not_show_gets_nothing_and_one_it_holds_wrongly_gets_everything():
     frame = grown(60)
     registry, _, token = serve({"c": {"data": table_at(frame, 30)}, "other": {"data": table_at(frame, 30)}})

@@ -135,7 +135,7 @@ def panel_hist(v: View) -> None:
                                     s, run, k, layers), captures=True),
                                 "bins": w.table(("bins", k), lambda s, run: live_tables.bins(s, run, k)),
                                 "captures": w.table("captures", live_tables.captures, captures=True)},
-                            titles=titles, domain=rng[kind], bins=snap.config.bins)
+                            tail=("data",), titles=titles, domain=rng[kind], bins=snap.config.bins)
     lang = current_language()
     live_text("bn_outside", "lines", lambda w: [
         text(lang, "bn_outside", **{**row, "kind": text(lang, f"bn_kind_{row['kind']}", layer=name)})
