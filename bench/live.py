@@ -7,11 +7,11 @@ ms on a desktop and ~0.9–1.1 s on the throttled phone, 21–103 kB of websocke
 replaced, refresh → drawn p95 0.7–1.3 s on the phone.
 
 One server trains one run as the page's defaults do (60,000 images an epoch, batches of 256, a
-capture every 10 steps), 14 epochs; one Chromium tab watches its
-histograms and one its Figure 1 at the page's 1 s refresh, on a desktop (1400 × 1100) and on a
-phone (390 × 844, its CPU throttled 4× through the DevTools protocol while it is measured). Once
-the run has 1, 5 and 10 epochs of history, the desktop's two tabs are measured over one window of
-ticks, then the phone's two over the next, the other screen's tabs frozen meanwhile (DevTools'
+capture every 10 steps), 14 epochs; one Chromium tab watches its histograms and one its Figure 1
+at the page's 1 s refresh, on a desktop (1400 × 1100) and on a phone (390 × 844, its CPU
+throttled 4× through the DevTools protocol while it is measured). Once the run has 1, 5 and 10
+epochs of history, the desktop's two tabs are measured over one window of ticks, then the phone's
+two over the next, the other screen's tabs frozen meanwhile (DevTools'
 ``Page.setWebLifecycleState``; each viewer has a device of its own, and a throttled phone's thread
 spins: measured together, the desktop tabs' time was in good part waiting for a core the phones
 took; the epoch each window began at is shown):
@@ -205,7 +205,7 @@ def run() -> None:
             # must not count as a refresh), an epoch must last longer than a window (with 12,000
             # images an epoch and the phones frozen, the windows began at epochs 2, 8 and 14), and
             # its history must not be thinned (at 500 captures: every viewer then receives the
-            # whole history again): 328 captures here.
+            # whole history again): 331 captures here.
             open_page(owner, server, "batchnorm?bn_epochs=14&bn_batch=256&bn_every=10",
                       "BatchNorm live")
             owner.get_by_role("button", name="Start", exact=True).click()

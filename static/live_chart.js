@@ -106,14 +106,14 @@ function rowsOfColumns(names, data) {
 // gives the item its row again, so a tooltip is never older than what the chart shows.
 const TIP_SET = "tip";
 let tip = null;
-let tipAsked = 0; // a tooltip formatted after the pointer moved on is not shown
+let tipItem = null; // the item under the pointer: a tooltip formatted once it has moved on is not shown
 function hovered(view) {
   const vega = window.vega;
   return function (handler, event, item, value) {
-    const asked = ++tipAsked;
+    tipItem = item;
     if (item && value != null && vega.tupleid(value) != null && item.mark && item.mark.source) {
       view.pulse(item.mark.source, vega.changeset().encode(item, TIP_SET)).runAsync().then(() => {
-        if (asked === tipAsked) showTip(handler, event, item, vega.tupleid(item.tooltip) == null ? item.tooltip : null);
+        if (tipItem === item) showTip(handler, event, item, vega.tupleid(item.tooltip) == null ? item.tooltip : null);
       });
       return;
     }
@@ -191,8 +191,7 @@ function follows(held, feed) {
 // out of sight (scrolled away: a phone shows one grid of the histograms at a time) keeps its rows
 // until it comes into sight and is drawn then, once: drawing is most of a refresh's cost.
 async function grow(state, feedsOf, rows, params, ask, t0) {
-  // A tail sent before the chart asked for its history (wantHistory) is left: the history is coming.
-  feedsOf = Object.fromEntries(Object.entries(feedsOf).filter(([, feed]) => !(feed.tail && state.full)));
+  feedsOf = Object.fromEntries(Object.entries(feedsOf).filter(([, feed]) => !staleTail(state, feed)));
   for (const [name, feed] of Object.entries(feedsOf)) {
     const held = state.held[name];
     if (!follows(held, feed)) {
@@ -295,6 +294,11 @@ function drawn(state) {
 // capture (Play), asks for the whole history (the next poll, at once); until it has come the chart
 // stays drawn as it is, and is then drawn at the scrubber's place.
 const TOUCHES = ["pointerdown", "focusin", "keydown"];
+
+// A tail sent before the chart asked for its history is left: the history is coming.
+function staleTail(state, feed) {
+  return Boolean(feed.tail && state.full);
+}
 
 function wantHistory(state) {
   if (state.full || !state.tail.length) return;
@@ -413,7 +417,7 @@ export default function (component) {
 // fragment runs again and Streamlit draws the page. No script run happens for a refresh.
 const poller = (window.bnvizFeed = window.bnvizFeed ||
   { url: null, path: null, token: null, every: 1, timer: null, retry: null, rerun: null, leader: null, polls: 0, reruns: 0,
-    received: 0, log: [], texts: {}, rerunWaitMs: 10000, wanted: false, trail: [] });
+    received: 0, log: [], texts: {}, rerunWaitMs: 10000, wanted: false, trail: [], asking: false, soon: false });
 
 // What the feed went through (opened, closed, asked to run again …), the last 60 events: a test
 // that finds a page no longer fed says why.
@@ -539,7 +543,7 @@ function answered(answer) {
     const rows = {};
     for (const [name, feed] of Object.entries(chart.feeds)) {
       rows[name] = rowsOfColumns(feed.columns, feed.data);
-      if (!(feed.tail && state.full)) state.promised[name] = { source: feed.source, version: feed.version };
+      if (!staleTail(state, feed)) state.promised[name] = { source: feed.source, version: feed.version };
     }
     state.queue = state.queue.then(() => grow(state, chart.feeds, rows, chart.params, state.ask, performance.now()))
       .catch((err) => { console.error("bnviz live chart", err); state.ask("error"); });

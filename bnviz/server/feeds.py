@@ -79,7 +79,7 @@ def delta(table: Table, held: Held | None) -> Delta:
     return Delta(table.source, False, held.version, table.version, table.frame[new].reset_index(drop=True))
 
 
-def tail(table: Table, held: Held | None, column: str = "capture") -> Delta:
+def tail(table: Table, held: Held | None, column: str) -> Delta:
     """What a viewer that shows only the newest rows receives (a histogram grid while its scrubber
     follows the newest capture: the history is asked for when the scrubber is touched): the rows
     of the newest ``column`` value (one capture's, which arrive together) in place of all it held,

@@ -124,10 +124,9 @@ class Feeds:
             charts[key] = {"feeds": {}, "params": found.params.get(key) or {}}
             for name, table in tables.items():
                 had = mine.get(name)
-                tailed = _tailed(had) and TAIL_BY in table.frame.columns
-                if _tailed(had):
-                    had = had[1:]
-                holds = feeds.Held(str(had[0]), int(had[1])) if _pair(had) else None
+                asks_tail = _tailed(had)
+                holds = _held(had[1:] if asks_tail else had)
+                tailed = asks_tail and TAIL_BY in table.frame.columns
                 d = feeds.tail(table, holds, TAIL_BY) if tailed else feeds.delta(table, holds)
                 charts[key]["feeds"][name] = {"source": d.source, "whole": d.whole, "base": d.base,
                                               "version": d.version, **({"tail": True} if tailed else {}),
@@ -149,9 +148,10 @@ def _tailed(had) -> bool:
     return isinstance(had, list) and len(had) in (1, 3) and had[0] == "tail"
 
 
-def _pair(had) -> bool:
+def _held(had) -> feeds.Held | None:
     """A held table as the browser names it: [source, version ≥ 0] (anything else holds nothing)."""
-    return isinstance(had, list) and len(had) == 2 and isinstance(had[1], int) and had[1] >= 0
+    ok = isinstance(had, list) and len(had) == 2 and isinstance(had[1], int) and had[1] >= 0
+    return feeds.Held(str(had[0]), int(had[1])) if ok else None
 
 
 def _numbers(array: np.ndarray) -> dict:

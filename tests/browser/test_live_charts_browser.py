@@ -367,6 +367,17 @@ def settled_pixels(page, key: str, tries: int = 50) -> str:
     raise AssertionError(f"{key} kept changing")
 
 
+def tip_shows(page) -> bool:
+    """Whether the pointer's item shows its tooltip: formatted for it first (live_chart.js ``hovered``),
+    waited for a little, since a slower machine takes longer."""
+    try:
+        page.wait_for_function("() => { const t = document.querySelector('.bnviz-tip'); return t && !t.hidden; }",
+                               timeout=300)
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
 def scrub_to(page, position: int) -> None:
     """Move the scrubber as a drag does: input events, no release (nothing committed)."""
     page.evaluate("""p => { const el = document.getElementById("bn-scrub"); el.value = String(p);
@@ -413,8 +424,7 @@ def test_the_scrubber_moves_every_panel_with_no_server_run_and_values_show_on_ho
     found = False
     for fx in [i / 40 for i in range(4, 36)]:
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + 0.2 * box["height"])
-        page.wait_for_timeout(30)
-        if tip.count() and tip.is_visible():
+        if tip_shows(page):
             found = True
             break
     assert found, "no value on hover"
@@ -557,8 +567,7 @@ BARS = """keep => { const bars = [];
 def test_the_grids_bars_are_kept_and_changed_when_the_next_capture_comes(contexts):
     """A refresh gives the grid's bars their new capture's shares in place (charts._bars): Vega
     keeps every bar, and the garbage of a grid unfolded anew at each draw (a flatten: new rows and
-    bars each time, ~0.6 MB a refresh on the page) is not made. A bin with no share is a bar of no
-    height."""
+    bars each time) is not made. A bin with no share is a bar of no height."""
     grid = BareGrid(contexts, dict.fromkeys(("x", "y", "layer", "step", "model", "lo", "hi"), ""),
                     shares=lambda c: [0.25, 0.75] if c == 0 else [0.0, 1.0])
     grid.mount(0)
@@ -582,8 +591,7 @@ def test_a_tooltip_shows_what_the_chart_shows_after_the_data_changed_under_the_p
     tip = page.locator(".bnviz-tip")
     for x in range(int(box["x"]) + 60, int(box["x"] + box["width"]), 6):  # along the first row's bars
         page.mouse.move(x, box["y"] + 80)
-        page.wait_for_timeout(20)
-        if tip.count() and tip.is_visible():
+        if tip_shows(page):
             break
     shown = tip.inner_text()
     assert "step 0" in shown and ("share 25.00%" in shown or "share 75.00%" in shown), shown

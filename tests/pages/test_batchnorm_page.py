@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bnviz import training
+from bnviz.batchnorm.models import WEIGHTED
 from bnviz.data import fashion_mnist
 from bnviz.training import bn_frames
 from bnviz.training.watching import REGISTRY
@@ -102,7 +103,8 @@ def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
             spec = drawn_specs(at)[0]
             lines = spec["spec"]["layer"][0]["encoding"]
             assert spec["facet"]["column"]["sort"] == lines["color"]["sort"] == "ascending"
-            assert sorted(["conv1", "conv2", "fc1", "fc2", "fc3"]) == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+            assert list(WEIGHTED) == sorted(WEIGHTED)  # the layers' own order is their names'
+            assert set(drawn_datasets(at, 0)["data"].layer) == set(WEIGHTED)
         if panel == "hist":  # every layer at once by default: rows conv1 … fc2, columns LeNet | LeNet-BN
             spec = drawn_specs(at)[1]  # activation outputs, sigmoid: a fixed [0, 1] axis in every cell
             assert spec["spec"]["encoding"]["x"]["scale"]["domain"] == [0.0, 1.0]

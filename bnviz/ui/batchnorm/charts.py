@@ -38,13 +38,19 @@ def scrub() -> alt.Parameter:
     return alt.param(name="scrub", value=0, bind=alt.BindDirect(element=f"#{SCRUB_ID}"))
 
 
-def _shown(cells: int, fields: list[str]) -> alt.Chart:
+def _shown(cells: int, fields: list[str], bins: int = 1) -> alt.Chart:
     """The ``cells`` rows of the capture the scrubber is on, looked up by key in "data" (``key`` =
-    capture · cells + the row's place among its capture's), with their ``fields``: a filter went
-    through every row of the history each time the scrubber moved. Rows not received yet are left
-    out."""
-    each_cell = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells, **{"as": "cell"}))
-    return alt.Chart(each_cell).transform_calculate(key=f"scrub * {cells} + datum.cell").transform_lookup(
+    capture · cells + the row's place among its capture's), with their ``fields``; with ``bins``,
+    each of them ``bins`` times, told apart by ``bin`` (a histogram's bars). Always the same rows,
+    given new values when the scrubber moves or rows come, so Vega keeps and changes what it drew
+    from them (a filter went through every row of the history each time the scrubber moved; bars
+    unfolded anew at each draw were new rows and new marks at every refresh, each kept until the
+    next: work for the garbage collector, half of a watcher's main thread in a trace). Rows not
+    received yet are left out."""
+    each = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells * bins, **{"as": "i"}))
+    place = {"key": f"scrub * {cells} + datum.i"} if bins == 1 else \
+        {"key": f"scrub * {cells} + floor(datum.i / {bins})", "bin": f"datum.i % {bins}"}
+    return alt.Chart(each).transform_calculate(**place).transform_lookup(
         lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key", fields=fields)
     ).transform_filter(f"isValid(datum.{fields[0]})")
 
@@ -99,22 +105,10 @@ def _bars(titles: dict, domain, cells: int, bins: int):
     """The histogram of the capture the scrubber is on ("data": key, capture, model, layer and the
     shares of its ``bins`` bins as one array, one row per histogram of every capture, ``cells`` per
     capture, key = capture · cells + its place among them; "bins": bin, lo, hi; "captures":
-    capture, step). One bar per bin of every cell, always the same ``cells`` · ``bins`` rows, each
-    given its capture's share when the scrubber moves or rows come: Vega keeps their bars and
-    changes them. (Bars unfolded from the arrays anew at each draw — a flatten, a filter of the
-    empty bins — were new rows and new bars at every refresh, each kept until the next draw: work
-    for the garbage collector, which took half of a watcher's main thread in a trace; see also
-    bnviz.ui.live_chart._tooltips_on_hover.) A bin with no share is a bar of no height; a capture
-    whose rows have not come shows nothing."""
-    each = alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=cells * bins, **{"as": "i"}))
-    return alt.Chart(each).transform_calculate(
-        bin=f"datum.i % {bins}", key=f"scrub * {cells} + floor(datum.i / {bins})"
-    ).transform_lookup(
-        lookup="key", from_=alt.LookupData(alt.NamedData("data"), key="key",
-                                           fields=["capture", "model", "layer", "shares"])
-    ).transform_filter(
-        "isValid(datum.shares)"
-    ).transform_calculate(
+    capture, step): one bar per bin of every cell of the capture the scrubber is on (:func:`_shown`),
+    given its share. A bin with no share is a bar of no height; a capture whose rows have not come
+    shows nothing. (See also bnviz.ui.live_chart._tooltips_on_hover.)"""
+    return _shown(cells, ["capture", "model", "layer", "shares"], bins).transform_calculate(
         share="datum.shares[datum.bin]"
     ).transform_lookup(
         lookup="bin", from_=alt.LookupData(alt.NamedData("bins"), key="bin", fields=["lo", "hi"])
