@@ -287,7 +287,7 @@ function drawn(state) {
   return state.queue;
 }
 
-// A chart that tails a dataset (meta.tail: the histogram grid's history) holds only its newest
+// A chart that tails a dataset (meta.tail: the histogram grid's history, γ and β's) holds only its newest
 // capture while its scrubber follows the newest one: each refresh brings that capture's rows alone
 // (bnviz/server/feeds.py tail), not every capture made since the last. The first touch of the
 // scrubber (a finger or the pointer on it, its focus, a key), or the scrubber moved off the newest

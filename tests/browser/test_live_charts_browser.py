@@ -1,6 +1,6 @@
 """The BatchNorm page's live charts in real Chromium: mounted once, grown by the rows a refresh
-brings (the node and its canvas kept, no row twice, none missing; the histogram grid its newest
-capture alone until its scrubber is touched, then its whole history), fed by the page's own asks with
+brings (the node and its canvas kept, no row twice, none missing; the histogram grid and γ, β
+their newest capture alone until the scrubber is touched, then their whole history), fed by the page's own asks with
 no script run (lost answers and a dropped websocket made up), sent whole after a Reset, sized once
 it has something to show; the step scrubber moves every panel with no server run; values on hover,
 in both languages."""
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bnviz.batchnorm.models import HIDDEN_LAYERS
+from bnviz.batchnorm.models import HIDDEN_LAYERS, WIDTHS
+from bnviz.ui.batchnorm.session import VIEW
 from bnviz.ui.strings import STRINGS
 from harness.browser import FEED_TRAIL, PROGRESS, ROOT, count_runs, open_page, runs_seen, wait_ready, watch_runs
 from tests.browser.conftest import SOCKETS, no_exception, start
@@ -80,6 +81,18 @@ TAILED = f"""key => {{ const held = ({HELD})(key);
 FULL = f"""key => {{ const held = ({HELD})(key);
     return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
 TOUCH = """() => { const el = document.getElementById("bn-scrub"); el.blur(); el.focus(); }"""
+# The same for γ and β (Inside BatchNorm, the default layer's channels, both parameters): one
+# capture's rows, none twice, while the scrubber follows the newest capture; every capture the
+# scrubber spans once it has been touched.
+GB_HELD = """() => { const rows = window.bnvizCharts.bn_chart_gb.node.bnviz.view.data("data");
+    return {rows: rows.length, distinct: new Set(rows.map(r => r.key)).size,
+            covered: new Set(rows.map(r => r.capture)).size,
+            captures: Number(document.getElementById("bn-scrub").max) + 1}; }"""
+GB_TAILED = f"""() => {{ const held = ({GB_HELD})();
+    return held.covered === 1 && held.rows === held.distinct && held.rows === {2 * WIDTHS[VIEW["layer"].default]}
+        && held.captures > 1; }}"""
+GB_FULL = f"""() => {{ const held = ({GB_HELD})();
+    return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
 
 
 def touch_scrubber(page) -> None:
@@ -118,6 +131,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     open_histograms(page, "zh")
     wait_messages(page, GRID, 2)
     watch_runs(page)
+    watched, polled = stats(page), page.evaluate("window.bnvizFeed.polls")
     # While the scrubber follows the newest capture, the grid tails its history: each refresh brings
     # the newest capture's rows alone, in place of the last (not every capture made since), ...
     page.wait_for_function(TAILED, arg=GRID, timeout=30_000)
@@ -151,7 +165,9 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     # Fed (the page asks the server for its rows, no script run): answers lost on the way are made
     # up by the next one — no row twice, none missing, nothing sent whole — and a chart that holds
     # rows it cannot name (its versions lost) is sent everything in their place.
-    assert runs_seen(page) == 0 and page.evaluate("window.bnvizFeed.polls") >= later["messages"] - 1
+    # (Every message since the runs are watched came with a poll, but one asked just before.)
+    polls = page.evaluate("window.bnvizFeed.polls") - polled
+    assert runs_seen(page) == 0 and polls >= later["messages"] - watched["messages"] - 1 > 0
     # … and the status line, fed too, follows the run in the page's language.
     step = int(STEP_ZH.search(page.locator(PROGRESS).first.inner_text()).group(1))
     page.wait_for_function("([selector, step]) => Number(/第 (\\d+)\\/\\d+ 步/.exec("
@@ -209,6 +225,12 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
         watch_runs(page)
         wait_messages(page, key, grown["messages"] + 3)
         assert runs_seen(page) == 0 and stats(page, key)["wholes"] == grown["wholes"], tab
+        if tab == "bn_tab_bn":  # γ and β of one capture tail their history as the grid does (in sight: drawn)
+            page.evaluate("() => window.bnvizCharts.bn_chart_gb.node.scrollIntoView()")
+            page.wait_for_function(GB_TAILED, timeout=30_000)
+            page.evaluate(TOUCH)
+            page.wait_for_function(GB_FULL, timeout=30_000)
+            assert runs_seen(page) == 0
     # One batch by hand: its numbers follow the training (a new batch each step), with no script
     # run; the test panel, whose readings are taken when asked, is fed with nothing to change.
     page.get_by_role("tab", name=ZH["bn_tab_hand"]).click()

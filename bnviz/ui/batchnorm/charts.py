@@ -205,10 +205,11 @@ def gamma_beta_chart(*, x_title: str, y_title: str, param_title: str, channels: 
 
 
 def bn_stats_chart(*, x_title: str, channel_title: str, source_title: str, value_title: str, source_order: list[str],
-                   height: int = 200) -> alt.FacetChart:
+                   total_steps: int, height: int = 200) -> alt.FacetChart:
     """Running (EWMA, solid) vs batch (dots) mean μ and variance σ² of a few channels over steps
-    ("data": capture, step, channel, statistic, source, value), the scrubber's step a grey rule."""
-    x = alt.X("step:Q", title=x_title)
+    ("data": capture, step, channel, statistic, source, value), x fixed to the whole run, the
+    scrubber's step a grey rule."""
+    x = alt.X("step:Q", title=x_title, scale=alt.Scale(domain=[0, max(1, total_steps)]))
     base = alt.Chart().encode(
         x, alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         alt.Color("channel:N", title=channel_title, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom")),

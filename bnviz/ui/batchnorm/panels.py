@@ -232,7 +232,7 @@ def panel_bn(v: View) -> None:
     st.markdown(f"**{t('bn_gamma_beta', layer=layer)}**")
     live_chart.live(charts.gamma_beta_chart, v, "bn_chart_gb",
                     lambda w: {"data": w.table(("gb", layer), lambda s, run: live_tables.gamma_beta(s, run, layer),
-                                               captures=True)},
+                                               captures=True)}, tail=("data",),
                     x_title=t("bn_channel"), y_title=t("bn_value"), param_title=t("bn_parameter"),
                     channels=WIDTHS[layer])
     st.markdown(f"**{t('bn_running_vs_batch', layer=layer)}**")
@@ -242,7 +242,7 @@ def panel_bn(v: View) -> None:
                                                lambda s, run: live_tables.bn_stats(s, run, layer, sources),
                                                captures=True)},
                     x_title=t("axis_step"), channel_title=t("bn_channel"), source_title=t("bn_source"),
-                    value_title=t("bn_value"), source_order=list(sources.values()))
+                    value_title=t("bn_value"), source_order=list(sources.values()), total_steps=snap.total_steps)
     st.page_link("pages/ewma.py", label=t("bn_link_ewma"), icon=":material/show_chart:")
     st.caption(t(f"bn_unbiased_{snap.config.bn_impl}"))
     st.latex(scratch.LATEX["unbiased"])
