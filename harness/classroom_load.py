@@ -178,7 +178,8 @@ PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 
 def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: int = 1, watch_s: float = 15.0,
-              browser=None, session_ttl: int | None = None, tabs: int | None = None, unwatched_s: float = 0.0) -> dict:
+              browser=None, session_ttl: int | None = None, tabs: int | None = None, unwatched_s: float = 0.0,
+              settle_s: float = 0.0) -> dict:
     """A warm-up round, then ``rounds`` measured ones, on one server. Each round: a teacher
     presses Start and ``watchers`` students open the teacher's watch link, spread over the
     panels, every third in Chinese; ``starters − 1`` more press Start of their own against the
@@ -195,8 +196,11 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     a class of thirty fits on a small machine. One of them also sends the owner's buttons'
     clicks from the watch link.
 
-    With ``unwatched_s``, each measured round then closes its watchers and measures the
-    teacher's run for that long with everything else as it was: the training's pace unwatched."""
+    With ``settle_s``, each measured round then waits that long and watches again: the class
+    once its pages have settled (a page just loaded keeps its renderer busy for tens of seconds
+    after it shows the run: compiling, collecting its start-up garbage). With ``unwatched_s``, it
+    then closes its watchers and measures the teacher's run for that long with everything else
+    as it was: the training's pace unwatched."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
@@ -204,7 +208,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
             b = launch(p)
             try:
                 return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl,
-                                 tabs=tabs, unwatched_s=unwatched_s)
+                                 tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s)
             finally:
                 b.close()
     # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
@@ -231,7 +235,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
-                                        watch_s, tabs=tabs, unwatched_s=unwatched_s))
+                                        watch_s, tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s))
         out.update(log_errors(server.server_log()))
     finally:
         server.stop()
@@ -478,7 +482,7 @@ def _percentile(q: list, share: float, scale: float = 1.0, digits: int = 0):
 
 
 def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK,
-           tabs: int | None = None, unwatched_s: float = 0.0) -> dict:
+           tabs: int | None = None, unwatched_s: float = 0.0, settle_s: float = 0.0) -> dict:
     """One round of a class (see :func:`classroom`): its figures, and what it left behind."""
     c = _Class(browser, server, pid, time.time(), Wire())
     texts = (f"{EN['bn_state_running']} · ", EN["err_job_cap"].split("{")[0].strip())
@@ -494,6 +498,9 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}
     peak_training = training_threads(pid)
     watched = _watch(c, watch_s)
+    if settle_s:
+        time.sleep(settle_s)
+        settled = _watch(c, watch_s)
     tried = _try_to_change(c, watched["run_now"])
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in c.pages) \
         + sum(len(w.exceptions) for w in c.wire.tabs)
@@ -510,6 +517,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": _percentile(ticks, 0.95, 1e3, 1),
             "images_per_s_watched": round(watched["trained"] * 64),
+            "images_per_s_settled": round(settled["trained"] * 64) if settle_s else None,
             "images_per_s_unwatched": unwatched and round(unwatched * 64), **tried, "wire_watchers": len(c.wired),
             "wire_problems": wire_problems, "peak_threads": peak["threads"], "peak_pools": peak["pools"],
             "peak_rss_mb": round(peak["rss_mb"]), "peak_arenas": peak["arenas"],
