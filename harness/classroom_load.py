@@ -192,15 +192,12 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     Streamlit's reconnect window for closed tabs (default 120 s).
 
     The first ``tabs`` watchers (default: all) are Chromium tabs; the others are wire tabs
-    (harness/wire.py), which ask the server for the same refreshes and draw nothing, so
-    a class of thirty fits on a small machine. One of them also sends the owner's buttons'
-    clicks from the watch link.
+    (harness/wire.py), which ask for the same refreshes and draw nothing (a class of thirty fits
+    on a small machine); one of them also sends the owner's buttons' clicks from the watch link.
 
-    With ``settle_s``, each measured round then waits that long and watches again: the class
-    once its pages have settled (a page just loaded keeps its renderer busy for tens of seconds
-    after it shows the run: compiling, collecting its start-up garbage). With ``unwatched_s``, it
-    then closes its watchers and measures the teacher's run for that long with everything else
-    as it was: the training's pace unwatched."""
+    With ``settle_s``, each measured round then watches again that much later (a page just loaded
+    keeps its renderer busy for tens of seconds); with ``unwatched_s``, it then closes its watchers
+    and times the teacher's run for that long, everything else as it was: its pace unwatched."""
     from playwright.sync_api import sync_playwright
 
     if browser is None:  # stand-alone (the benchmark): a Playwright of our own
@@ -388,6 +385,14 @@ def _watch(c: _Class, watch_s: float) -> dict:
             "advanced": sum(a is not None and b is not None and b > a for a, b in zip(first, last))}
 
 
+def _settled_pace(c: _Class, settle_s: float, watch_s: float) -> int | None:
+    """The teacher's run's images/s over a window ``settle_s`` after the first (None without)."""
+    if not settle_s:
+        return None
+    time.sleep(settle_s)
+    return round(_watch(c, watch_s)["trained"] * 64)
+
+
 def _teachers_run(c: _Class) -> tuple[dict, float]:
     """The teacher's run as the server's census has it, and the census's time."""
     census = take(c.pid, c.server.census_path)
@@ -491,16 +496,13 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     _say(c.t0, "all open")
     for page in c.starts:
         _start(page, *texts)
-    started = [pg for pg in [c.teacher, *c.starts]
-               if texts[0] in pg.locator(PROGRESS).first.inner_text()]
+    started = [pg for pg in [c.teacher, *c.starts] if texts[0] in pg.locator(PROGRESS).first.inner_text()]
     refused = [pg for pg in c.starts if pg.get_by_text(texts[1]).count()]
     at_peak = take(pid, server.census_path)
     peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}
     peak_training = training_threads(pid)
     watched = _watch(c, watch_s)
-    if settle_s:
-        time.sleep(settle_s)
-        settled = _watch(c, watch_s)
+    settled = _settled_pace(c, settle_s, watch_s)
     tried = _try_to_change(c, watched["run_now"])
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in c.pages) \
         + sum(len(w.exceptions) for w in c.wire.tabs)
@@ -516,8 +518,7 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "refresh_p95_ms": _percentile(q, 0.95),
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": _percentile(ticks, 0.95, 1e3, 1),
-            "images_per_s_watched": round(watched["trained"] * 64),
-            "images_per_s_settled": round(settled["trained"] * 64) if settle_s else None,
+            "images_per_s_watched": round(watched["trained"] * 64), "images_per_s_settled": settled,
             "images_per_s_unwatched": unwatched and round(unwatched * 64), **tried, "wire_watchers": len(c.wired),
             "wire_problems": wire_problems, "peak_threads": peak["threads"], "peak_pools": peak["pools"],
             "peak_rss_mb": round(peak["rss_mb"]), "peak_arenas": peak["arenas"],
