@@ -287,12 +287,12 @@ function drawn(state) {
   return state.queue;
 }
 
-// A chart that tails a dataset (meta.tail: the histogram grid's history, γ and β's) holds only its newest
-// capture while its scrubber follows the newest one: each refresh brings that capture's rows alone
-// (bnviz/server/feeds.py tail), not every capture made since the last. The first touch of the
-// scrubber (a finger or the pointer on it, its focus, a key), or the scrubber moved off the newest
-// capture (Play), asks for the whole history (the next poll, at once); until it has come the chart
-// stays drawn as it is, and is then drawn at the scrubber's place.
+// A chart that tails a dataset (meta.tail: the histogram grid's history, γ and β's) holds only
+// its newest capture while its scrubber follows the newest one: each refresh brings that
+// capture's rows alone (bnviz/server/feeds.py tail), not every capture made since the last. The
+// first touch of the scrubber (a finger or the pointer on it, its focus, a key), or the scrubber
+// moved off the newest capture (Play), asks for the whole history (the next poll, at once); until
+// it has come the chart stays drawn as it is, and is then drawn at the scrubber's place.
 const TOUCHES = ["pointerdown", "focusin", "keydown"];
 
 // A tail sent before the chart asked for its history is left: the history is coming.

@@ -81,9 +81,9 @@ def delta(table: Table, held: Held | None) -> Delta:
 
 def tail(table: Table, held: Held | None, column: str) -> Delta:
     """What a viewer that shows only the newest rows receives (a histogram grid, or γ and β, while
-    the scrubber follows the newest capture: the history is asked for when the scrubber is touched): the rows
-    of the newest ``column`` value (one capture's, which arrive together) in place of all it held,
-    or nothing if it holds this source's newest version already."""
+    the scrubber follows the newest capture: the history is asked for when the scrubber is
+    touched): the rows of the newest ``column`` value (one capture's, which arrive together) in
+    place of all it held, or nothing if it holds this source's newest version already."""
     if held is not None and held.source == table.source and held.version == table.version:
         return Delta(table.source, False, held.version, held.version, table.frame.iloc[:0].reset_index(drop=True))
     frame = table.frame

@@ -1,9 +1,9 @@
 """The BatchNorm page's live charts in real Chromium: mounted once, grown by the rows a refresh
 brings (the node and its canvas kept, no row twice, none missing; the histogram grid and γ, β
-their newest capture alone until the scrubber is touched, then their whole history), fed by the page's own asks with
-no script run (lost answers and a dropped websocket made up), sent whole after a Reset, sized once
-it has something to show; the step scrubber moves every panel with no server run; values on hover,
-in both languages."""
+their newest capture alone until the scrubber is touched, then their whole history), fed by the
+page's own asks with no script run (lost answers and a dropped websocket made up), sent whole after
+a Reset, sized once it has something to show; the step scrubber moves every panel with no server
+run; values on hover, in both languages."""
 
 import re
 
@@ -74,25 +74,30 @@ SLOW_DRAWS = """key => { const view = window.bnvizCharts[key].node.bnviz.view, r
 FAST_DRAWS = "key => { const view = window.bnvizCharts[key].node.bnviz.view; view.runAsync = view.bnvizRun; }"
 
 
+def tailed(held: str, rows: int) -> str:
+    """A chart that tails its history (``held``: what it holds, by key) holds its newest capture
+    alone, ``rows`` rows of it, none twice, while the scrubber spans several."""
+    return f"""key => {{ const held = ({held})(key);
+    return held.covered === 1 && held.rows === held.distinct && held.rows === {rows} && held.captures > 1; }}"""
+
+
+def full(held: str) -> str:
+    """A chart that tails its history holds every capture the scrubber spans, none twice."""
+    return f"""key => {{ const held = ({held})(key);
+    return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
+
+
 # The grid holds its newest capture alone (one row per histogram, none missing) while its scrubber
 # follows the newest capture, and every capture once the scrubber has been touched.
-TAILED = f"""key => {{ const held = ({HELD})(key);
-    return held.covered === 1 && held.rows === held.distinct && held.rows === {CELLS} && held.captures > 1; }}"""
-FULL = f"""key => {{ const held = ({HELD})(key);
-    return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
+TAILED, FULL = tailed(HELD, CELLS), full(HELD)
 TOUCH = """() => { const el = document.getElementById("bn-scrub"); el.blur(); el.focus(); }"""
-# The same for γ and β (Inside BatchNorm, the default layer's channels, both parameters): one
-# capture's rows, none twice, while the scrubber follows the newest capture; every capture the
-# scrubber spans once it has been touched.
-GB_HELD = """() => { const rows = window.bnvizCharts.bn_chart_gb.node.bnviz.view.data("data");
+# The same for γ and β (Inside BatchNorm, the default layer's channels, both parameters).
+GB_CHART = "bn_chart_gb"
+GB_HELD = """key => { const rows = window.bnvizCharts[key].node.bnviz.view.data("data");
     return {rows: rows.length, distinct: new Set(rows.map(r => r.key)).size,
             covered: new Set(rows.map(r => r.capture)).size,
             captures: Number(document.getElementById("bn-scrub").max) + 1}; }"""
-GB_TAILED = f"""() => {{ const held = ({GB_HELD})();
-    return held.covered === 1 && held.rows === held.distinct && held.rows === {2 * WIDTHS[VIEW["layer"].default]}
-        && held.captures > 1; }}"""
-GB_FULL = f"""() => {{ const held = ({GB_HELD})();
-    return held.covered === held.captures && held.rows === held.distinct && held.captures > 1; }}"""
+GB_TAILED, GB_FULL = tailed(GB_HELD, 2 * WIDTHS[VIEW["layer"].default]), full(GB_HELD)
 
 
 def touch_scrubber(page) -> None:
@@ -225,11 +230,11 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
         watch_runs(page)
         wait_messages(page, key, grown["messages"] + 3)
         assert runs_seen(page) == 0 and stats(page, key)["wholes"] == grown["wholes"], tab
-        if tab == "bn_tab_bn":  # γ and β of one capture tail their history as the grid does (in sight: drawn)
-            page.evaluate("() => window.bnvizCharts.bn_chart_gb.node.scrollIntoView()")
-            page.wait_for_function(GB_TAILED, timeout=30_000)
+        if tab == "bn_tab_bn":  # γ and β tail their history as the grid does (scrolled into sight: drawn)
+            page.evaluate("key => window.bnvizCharts[key].node.scrollIntoView()", GB_CHART)
+            page.wait_for_function(GB_TAILED, arg=GB_CHART, timeout=30_000)
             page.evaluate(TOUCH)
-            page.wait_for_function(GB_FULL, timeout=30_000)
+            page.wait_for_function(GB_FULL, arg=GB_CHART, timeout=30_000)
             assert runs_seen(page) == 0
     # One batch by hand: its numbers follow the training (a new batch each step), with no script
     # run; the test panel, whose readings are taken when asked, is fed with nothing to change.
