@@ -116,7 +116,9 @@ def test_live_training_pause_resume_stop(contexts, server):
     # Then with every ask for the fragment lost (a fragment Streamlit no longer holds runs nothing,
     # however often asked: CI saw a page unfed for a minute): the page asks for a run of the whole
     # page instead — never while a run is going on (Streamlit's mark of one, set here by hand: an
-    # ask then stops the run and starts it anew) — and is fed again.
+    # ask then stops the run and starts it anew) — and is fed again. The fragment's run that fed it
+    # again ended first: ending later, Streamlit would wipe the mark (seen once in a CI run).
+    wait_ready(page)
     page.evaluate("""() => { const feed = window.bnvizFeed; window.bnvizAsked = 0; feed.trail = [];
                              feed.rerunWaitMs = 1000; // asked again after 1, 2, 3 s instead of 10, 20, 30
                              feed.rerun = () => { window.bnvizAsked++; };
