@@ -13,6 +13,8 @@ layers of a :class:`Wide` sit side by side in one network:
   so each model keeps exact statistics of its own (``nn.BatchNorm`` per model, in one call). It
   runs in the usual layout: PyTorch's channels-last BatchNorm sums in float32 with errors of
   ~4e-5 (1e-6 in the usual layout), and training grows them to 1e-3 of the loss in ten steps;
+- on a CPU, each 2×2 average pooling is :func:`bnviz.training.pooling.mean_pool2` (PyTorch's CPU
+  kernel took a sixth of a step);
 - each fully connected layer is one batched product (``torch.baddbmm``) of the :math:`N` weight
   matrices.
 
@@ -42,12 +44,13 @@ from dataclasses import dataclass
 
 from bnviz.batchnorm import models
 from bnviz.optimization import optimizers
+from bnviz.training import allocator
 
 DIVERGED_LOSS = 1e3  # far above ln 10 ≈ 2.3, the loss of a uniform guess over 10 classes
-# Models × images a network on a CPU: a few LeNets' activations stay in its caches, thirty do not
-# (networks of 3 to 5 alike at batches of 64, of 2 the best at 256; all at once far slower: the
-# figures in Ensemble's docstring).
-CPU_IMAGES = 192
+# Models × images a network on a CPU: a few LeNets' activations stay in its caches, thirty do not;
+# fewer networks also mean fewer Python calls, which two threads take turns at (networks of 5 to 8
+# alike at batches of 64, of 2 the best at 256: the figures in Ensemble's docstring).
+CPU_IMAGES = 320
 
 
 def cpu_width(batch_size: int) -> int:
@@ -127,6 +130,7 @@ class Wide:
         self.lrs = column([m.lr for m in self.members])
         self.mu = column([m.momentum for m in self.members])
         self.kind = {k: column([m.optimizer == k for m in self.members], torch.bool) for k in OPTIMIZERS}
+        self.sgd_only = all(m.optimizer == "sgd" for m in self.members)
         self.updates = column([0.0] * self.n)  # t, per model
         self.state = {}  # name → {"v": …} and/or {"m": …, "s": …}, only for optimizers in use
         for key, p in self.params.items():
@@ -156,6 +160,8 @@ class Wide:
         import torch
         import torch.nn.functional as functional
 
+        from bnviz.training import pooling
+
         n, batch, p = self.n, x.shape[0], self.params
         act = torch.relu if self.activation == "relu" else torch.sigmoid
         h = x
@@ -167,7 +173,8 @@ class Wide:
                 else:  # grouped, in channels-last (2× faster on a CPU), then back for BatchNorm
                     h = functional.conv2d(h.contiguous(memory_format=torch.channels_last), weight,
                                           p[f"{name}.bias"].reshape(-1), groups=n).contiguous()
-                h = functional.avg_pool2d(act(self._norm(name, h, training)), 2)
+                h = act(self._norm(name, h, training))
+                h = pooling.mean_pool2(h) if h.device.type == "cpu" else functional.avg_pool2d(h, 2)
                 continue
             if h.dim() == 4:  # (B, N·16, 4, 4) → (N, B, 256), each model's features in LeNet's order
                 h = h.reshape(batch, n, inp).transpose(0, 1)
@@ -201,42 +208,55 @@ class Wide:
             new = torch.nonzero(bad).flatten().tolist()
             for k in new:
                 self.diverged_at[k] = step
-            alive = ~(frozen | bad)
+            alive = None if kept is None and not new else ~(frozen | bad)  # None: every model
             if new:
                 self._frozen = frozen | bad
-        grads = torch.autograd.grad(torch.where(alive, losses, torch.zeros_like(losses)).sum(),
+        # A frozen model's gradient may be NaN (its weights may be): the masks below never read it.
+        grads = torch.autograd.grad(losses.sum() if alive is None else torch.where(alive, losses, 0.0).sum(),
                                     list(self.params.values()))
         with torch.no_grad():
-            self.updates += alive.float()
-            for (key, p), g in zip(self.params.items(), grads):
-                self._update(key, p, torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0), alive)
+            self.updates += 1.0 if alive is None else alive.to(self.updates.dtype)
+            if alive is None and self.sgd_only:  # the common case in two calls, not two per tensor
+                torch._foreach_sub_(list(self.params.values()), torch._foreach_mul(grads, self._shaped(self.lrs)))
+            else:
+                for (key, p), g in zip(self.params.items(), grads):
+                    self._update(key, p, g, alive)
             if kept is not None:  # a frozen model's statistics stay where it diverged
                 for key, b in self.buffers.items():
                     b.copy_(torch.where(frozen.view(-1, 1), kept[key], b))
         return torch.where(frozen, torch.full_like(losses, math.nan), losses).detach()
 
+    def _shaped(self, column) -> list:
+        """A per-model column (N,) viewed to broadcast against each parameter, in order."""
+        return [column.view((-1,) + (1,) * (p.dim() - 1)) for p in self.params.values()]
+
     def _update(self, key: str, p, g, alive) -> None:
-        """Each live model's update of the parameter ``p`` (leading axis: the model)."""
+        """Each live model's update of the parameter ``p`` (leading axis: the model); ``alive``
+        None: every model."""
         import torch
 
         shape = (-1,) + (1,) * (p.dim() - 1)
-        live = alive.view(shape)
+        live = None if alive is None else alive.view(shape)
+
+        def where_live(new, old):
+            return new if live is None else torch.where(live, new, old)
+
         direction = g
         slot = self.state[key]
         if "v" in slot:
-            v = torch.where(live, self.mu.view(shape) * slot["v"] + g, slot["v"])
+            v = where_live(self.mu.view(shape) * slot["v"] + g, slot["v"])
             slot["v"].copy_(v)
             direction = torch.where(self.kind["momentum"].view(shape), v, direction)
         if "m" in slot:
             beta1, beta2 = BETAS
-            m = torch.where(live, slot["m"].lerp(g, 1 - beta1), slot["m"])
-            s = torch.where(live, slot["s"] * beta2 + (1 - beta2) * g * g, slot["s"])
+            m = where_live(slot["m"].lerp(g, 1 - beta1), slot["m"])
+            s = where_live(slot["s"] * beta2 + (1 - beta2) * g * g, slot["s"])
             slot["m"].copy_(m)
             slot["s"].copy_(s)
             t = self.updates.clamp(min=1).view(shape)
             adam = m / (1 - beta1 ** t) / (s.sqrt() / (1 - beta2 ** t).sqrt() + ADAM_EPS)
             direction = torch.where(self.kind["adam"].view(shape), adam, direction)
-        p.sub_(torch.where(live, self.lrs.view(shape) * direction, torch.zeros_like(p)))
+        p.sub_(where_live(self.lrs.view(shape) * direction, torch.zeros_like(p)))
 
     # ---- reading --------------------------------------------------------------------------
     def accuracy(self, x, y, chunk: int = 1000) -> list:
@@ -277,11 +297,11 @@ class Ensemble:
     On a CPU the networks step side by side, ``threads`` at a time (by default as many as the
     calling thread's PyTorch threads), each on one core: their small operations spread over
     several cores poorly, and independent networks keep every core busy. A class of 30 on two
-    cores, against one model after another (``python -m bench class``, two stops): at batches of
-    64, networks of 3 one after another 1.34×, side by side 1.56× (networks of 3 to 5: 1.4–1.7×,
-    all in one network per architecture 1.18–1.23×); at 256, networks of 2 one after another
-    1.18–1.21×, side by side 1.15–1.27×, all at once 0.60×. The networks share nothing: each
-    step is the same either way."""
+    cores, against one model after another (``python -m bench class``; glibc keeping freed memory
+    for both, :mod:`bnviz.training.allocator`): at batches of 64, networks of 5 side by side
+    2.17×, one after another 1.95× (networks of 3: 1.91×, of 8: 2.25×, all in one network per
+    architecture 1.89×); at 256, networks of 2 side by side 1.48×, one after another 1.40×,
+    all at once 0.75×. The networks share nothing: each step is the same either way."""
 
     def __init__(self, members, width: int | None = None, batch_size: int = 64, threads: int | None = None,
                  **options):
@@ -291,6 +311,8 @@ class Ensemble:
         if not self.members:
             raise ValueError("no models")
         cpu = str(options.get("device", "cpu")).startswith("cpu")
+        if cpu:
+            allocator.keep_freed_memory()
         if width is None:
             width = cpu_width(batch_size) if cpu else len(self.members)
         self.parts = []  # (the members' positions, their Wide)
