@@ -5,7 +5,8 @@ run app.py`` serves the same pages, which then refresh by running their fragment
 import streamlit as st
 from streamlit import config
 
-from bnviz.server import feed_route, live_feed
+from bnviz.server import feed_route, live_feed, memory
 
 live_feed.SERVED = True
+memory.keep_trimmed()  # what a class's page runs freed goes back to the system within 30 s
 app = st.App("app.py", routes=feed_route.routes(config.get_option("server.baseUrlPath") or ""))

@@ -19,6 +19,7 @@ took; the epoch each window began at is shown):
 - renderer CPU per refresh: the DevTools ``TaskDuration`` the tab's renderer spent over the
   window, per script run (``Performance.getMetrics``; the time of its main thread's tasks, which
   on a machine as busy as this one includes waiting for a core: two tabs and a training on two),
+  and the median of its seconds (read every second of the window; one refresh a second),
   its main thread's CPU time (``ThreadTime``: the CPU it used; not shown for a throttled phone,
   whose thread the throttling keeps spinning), and the live charts' time: from a message's
   arrival to its rows drawn (``static/live_chart.js``; a chart's includes the time it waited
@@ -130,6 +131,22 @@ def _task_s(cdp, name: str = "TaskDuration") -> float:
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name)
 
 
+def _each_second(watchers: list[dict], seconds: float) -> list[list[float]]:
+    """Each watcher's ``TaskDuration`` in ms over every second of a window of ``seconds`` (one
+    refresh a second: a median of these is a refresh's typical cost, which a slow second, such as
+    a garbage collection or a wait for a core, does not move as it moves the mean)."""
+    last = [_task_s(w["cdp"]) for w in watchers]
+    each = [[] for _ in watchers]
+    t0 = time.time()
+    for k in range(1, int(seconds) + 1):
+        time.sleep(max(0.0, t0 + k - time.time()))
+        now = [_task_s(w["cdp"]) for w in watchers]
+        for got, before, after in zip(each, last, now):
+            got.append(1e3 * (after - before))
+        last = now
+    return each
+
+
 # The captures the page holds: the step scrubber's last position.
 CAPTURES = "() => Number((document.getElementById('bn-scrub') || {}).max || 0)"
 # The page's feed (static/live_chart.js): polls, characters received, the last polls' times.
@@ -228,8 +245,9 @@ def run() -> None:
                     time.sleep(SETTLE_S)
                     at_epoch = _epoch(owner)
                     started = [_begin(w) for w in measured]
-                    time.sleep(WINDOW_S)
-                    rows += [_row(at_epoch, w, _end(w, at)) for w, at in zip(measured, started)]
+                    each_second = _each_second(measured, WINDOW_S)
+                    rows += [_row(at_epoch, w, {**_end(w, at), "second_ms": statistics.median(ms)})
+                             for w, at, ms in zip(measured, started, each_second)]
                     _throttled(measured, False)
             _lifecycle(watchers, "active")
             while "finished" not in owner.locator(PROGRESS).first.inner_text():
@@ -283,7 +301,7 @@ def _scrubbing(w: dict) -> dict:
 def _row(epochs: int, w: dict, m: dict) -> dict:
     return {"history": f"{epochs} epoch(s)", "screen": "phone, CPU 4× slower" if w["phone"] else "desktop",
             "tab": w["tab"], "refreshes": m["refreshes"], "of them fed": m["polls"],
-            "renderer CPU ms": f"{m['cpu_ms']:.0f}",
+            "renderer CPU ms": f"{m['cpu_ms']:.0f}", "of a second, median ms": f"{m['second_ms']:.0f}",
             "its main thread's CPU time ms": "—" if w["phone"] else f"{m['thread_ms']:.0f}",
             "of it, the live charts ms": f"{m['charts_ms']:.1f}",
             "websocket + feed kB": f"{m['kb']:.1f}", "of it on the wire (feed gzipped) kB": f"{m['wire_kb']:.1f}",

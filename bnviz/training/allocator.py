@@ -6,7 +6,9 @@ of a heap (by default twice the largest block freed so far: a few MB), so each s
 same pages in again: 90,000–150,000 page faults in twelve steps of a class of 30 on two threads,
 a tenth of the time. :func:`keep_freed_memory` lets blocks of up to 32 MB come from the heaps
 and keeps up to 64 MB free at a heap's top: a few dozen faults, the peak memory the same
-(``python -m bench class``). A threshold already set in the environment wins.
+(``python -m bench class``). A threshold already set in the environment wins. (The server also
+hands free pages back every 30 s, :func:`bnviz.server.memory.keep_trimmed`: a step then faults
+them in again, once.)
 """
 
 from __future__ import annotations

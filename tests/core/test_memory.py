@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from bnviz.server.memory import ARENAS
@@ -39,3 +40,47 @@ def test_the_app_script_sets_the_limit_and_keeps_one_already_set():
     script = (ROOT / "scripts" / "app.sh").read_text()
     assert re.search(r"^export MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-(\d+)\}$", script, re.M).group(1) == str(ARENAS)
     assert script.index("export MALLOC_ARENA_MAX") < script.index("exec .venv/bin/streamlit run")
+
+
+# 400 MB in blocks of 100 kB (below glibc's mmap threshold: they come from the heap), all freed but
+# the last, which keeps the heap's top in use: the freed pages stay with the process until a trim.
+TRIM = """
+import ctypes, sys
+from bnviz.server import memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def rss_mb():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+blocks = [libc.malloc(100_000) for _ in range(4_000)]
+for b in blocks:
+    ctypes.memset(b, 1, 100_000)
+for b in blocks[:-1]:
+    libc.free(b)
+before = rss_mb()
+if sys.argv[1] == "trim":
+    memory.trim()
+print(before, rss_mb())
+"""
+
+
+def rss_around_trim(trim: bool) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", TRIM, "trim" if trim else "keep"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120, env={**os.environ, "MALLOC_ARENA_MAX": str(ARENAS)}, check=True)
+    before, after = map(float, out.stdout.split())
+    return before, after
+
+
+def test_a_trim_gives_freed_pages_back_and_without_it_they_stay():
+    before, after = rss_around_trim(trim=True)
+    assert before > 350 and after < before - 300, (before, after)
+    before, after = rss_around_trim(trim=False)
+    assert before > 350 and after > before - 10, (before, after)  # what the trim prevents
+
+
+def test_the_server_trims_every_so_often_in_one_thread():
+    from bnviz.server import memory
+
+    first = memory.keep_trimmed()
+    assert first.is_alive() and first.daemon and memory.keep_trimmed() is first
+    assert sum(t.name == "bnviz-trim" for t in threading.enumerate()) == 1
