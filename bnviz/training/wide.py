@@ -201,14 +201,15 @@ class Wide:
         # The frozen models' mask stays on the device (on a GPU, a mask copied from the host or a
         # test of it read back waits for the device): one read a step, of the models that diverged.
         frozen = self._frozen
-        kept = {k: b.clone() for k, b in self.buffers.items()} if any(d is not None for d in self.diverged_at) else None
+        any_frozen = any(d is not None for d in self.diverged_at)
+        kept = {k: b.clone() for k, b in self.buffers.items()} if any_frozen else None
         losses = self.losses(x, y)
         with torch.no_grad():
             bad = (~torch.isfinite(losses) | (losses > DIVERGED_LOSS)) & ~frozen
             new = torch.nonzero(bad).flatten().tolist()
             for k in new:
                 self.diverged_at[k] = step
-            alive = None if kept is None and not new else ~(frozen | bad)  # None: every model
+            alive = None if not any_frozen and not new else ~(frozen | bad)  # None: every model
             if new:
                 self._frozen = frozen | bad
         # A frozen model's gradient may be NaN (its weights may be): the masks below never read it.
