@@ -75,8 +75,8 @@ def delta(table: Table, held: Held | None) -> Delta:
     """The rows a viewer holding ``held`` (None: nothing) lacks of ``table``."""
     if held is None or held.source != table.source or held.version > table.version:
         return Delta(table.source, True, -1, table.version, table.frame.reset_index(drop=True))
-    new = table.versions > held.version
-    return Delta(table.source, False, held.version, table.version, table.frame[new].reset_index(drop=True))
+    first = int(np.searchsorted(table.versions, held.version, side="right"))  # versions never decrease
+    return Delta(table.source, False, held.version, table.version, table.frame.iloc[first:].reset_index(drop=True))
 
 
 def tail(table: Table, held: Held | None, column: str) -> Delta:

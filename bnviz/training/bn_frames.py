@@ -41,10 +41,13 @@ def loss_frame(snap: Snapshot, limit: int = 1000) -> pd.DataFrame:
     return frame.dropna()
 
 
+EPOCH_METRICS = ("train_loss", "train_acc", "test_acc")  # what a run records per epoch
+
+
 def epoch_frame(snap: Snapshot) -> pd.DataFrame:
     """epoch, model, metric (train_loss / train_acc / test_acc), value."""
     rows = []
-    for metric in ("train_loss", "train_acc", "test_acc"):
+    for metric in EPOCH_METRICS:
         values = snap.epochs[metric]
         for e, epoch in enumerate(snap.epochs["epoch"]):
             for k, label in enumerate(MODEL_LABELS):

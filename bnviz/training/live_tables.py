@@ -13,6 +13,7 @@ the browser can show any capture (the page's step scrubber) without asking the s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -41,6 +42,17 @@ def _labels(values, order) -> pd.Categorical:
     return pd.Categorical(values, categories=list(order))
 
 
+@functools.lru_cache(maxsize=64)
+def _categories(order: tuple) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(order))  # its labels checked once, not on every poll
+
+
+def _coded(codes, order) -> pd.Categorical:
+    """The labels ``order[code]`` for ``codes`` (−1: missing), as :func:`_labels` gives them,
+    without comparing text (a hundredth of its time on a few thousand rows: pandas' strings are Arrow's)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), dtype=_categories(tuple(order)))
+
+
 def _positions(snap: Snapshot) -> np.ndarray:
     """Each capture's position, the version of its rows: within one source the list of captures
     only grows, and a capture's step is no version (a Step pressed at a capture step captures it
@@ -64,20 +76,29 @@ def loss(snap: Snapshot, run: str) -> Table:
     steps = np.arange(every, ready + 1, every)
     values = snap.loss[steps - 1].astype(np.float32)  # (steps, model)
     frame = pd.DataFrame({"step": np.repeat(steps, 2),
-                          "model": _labels(np.tile(MODEL_LABELS, len(steps)), MODEL_LABELS),
+                          "model": _coded(np.tile(np.arange(len(MODEL_LABELS)), len(steps)), MODEL_LABELS),
                           "loss": values.ravel()})
     keep = np.isfinite(frame.loss.to_numpy())
     return Table(f"{run}/loss", frame[keep].reset_index(drop=True), frame.step.to_numpy()[keep])
 
 
 def epochs(snap: Snapshot, run: str, metrics: dict[str, str]) -> Table:
-    """epoch, model, metric, value of ``metrics`` (name → the label shown)."""
-    frame = bn_frames.epoch_frame(snap)
-    frame = frame[frame.metric.isin(list(metrics))].sort_values("epoch", kind="stable").astype(
-        {"epoch": np.int64, "value": np.float64})
-    frame["metric"] = _labels(frame.metric.map(metrics), metrics.values())
-    frame["model"] = _labels(frame.model, MODEL_LABELS)
-    return Table("/".join([run, "epochs", *metrics.values()]), frame.reset_index(drop=True), frame.epoch.to_numpy())
+    """epoch, model, metric, value of ``metrics`` (name → the label shown): each epoch's rows
+    together (the epoch is their version), its metrics in :data:`bn_frames.EPOCH_METRICS`' order,
+    each metric's models in order; built from arrays (every poll of the loss panel builds it)."""
+    names = [m for m in bn_frames.EPOCH_METRICS if m in metrics]
+    epoch = np.asarray(snap.epochs["epoch"], dtype=np.int64)
+    n_models = len(MODEL_LABELS)
+    values = np.stack([np.asarray(snap.epochs[m], dtype=np.float64).reshape(len(epoch), n_models) for m in names],
+                      axis=1) if names else np.zeros((len(epoch), 0, n_models))  # (epoch, metric, model)
+    per_epoch = len(names) * n_models
+    frame = pd.DataFrame({
+        "epoch": np.repeat(epoch, per_epoch),
+        "model": _coded(np.tile(np.arange(n_models), len(epoch) * len(names)), MODEL_LABELS),
+        "metric": _coded(np.tile(np.repeat([list(metrics).index(m) for m in names], n_models), len(epoch)),
+                         metrics.values()),
+        "value": values.reshape(-1)})
+    return Table("/".join([run, "epochs", *metrics.values()]), frame, frame.epoch.to_numpy())
 
 
 def marks(snap: Snapshot, run: str) -> Table:
@@ -118,8 +139,8 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
     index = np.indices((n_cap, n_models, n_layers)).reshape(3, -1)
     frame = pd.DataFrame({"key": np.arange(n_cap * n_models * n_layers, dtype=np.int32),
                           "capture": index[0].astype(np.int32),
-                          "model": _labels(np.array(MODEL_LABELS)[index[1]], MODEL_LABELS),
-                          "layer": _labels(np.array(layers)[index[2]], layers),
+                          "model": _coded(index[1], MODEL_LABELS),
+                          "layer": _coded(index[2], layers),
                           "shares": pd.Series(list(share.reshape(-1, n_bins).astype(np.float32)), dtype=object),
                           "sample": np.rint(totals).astype(np.int32).reshape(-1)})
     return Table(_captured(run, snap, "hist", kind, *layers), frame, index[0] + 1)
@@ -133,27 +154,27 @@ _GROWN_LOCK = threading.Lock()
 GROWN_TABLES = 256
 
 
-def _stacked(parts: list[dict]) -> pd.DataFrame:
-    """One frame of the parts' rows, one after another. A part maps each column to its values, or
-    to one value for all its rows (a part of single values only has no rows); one frame built
-    from arrays, not one per part (pandas' ~0.4 ms a frame, ten captures a second)."""
+def _stacked(parts: list[dict]) -> dict[str, np.ndarray]:
+    """The parts' rows, one after another, as columns. A part maps each column to its values, or
+    to one value for all its rows (a part of single values only has no rows); one frame is then
+    built from these arrays, not one per part (pandas' ~0.4 ms a frame, ten captures a second)."""
     sizes = [max((len(v) for v in part.values() if np.ndim(v)), default=0) for part in parts]
-    return pd.DataFrame({name: np.concatenate([np.asarray(part[name]) if np.ndim(part[name])
-                                               else np.full(size, part[name]) for part, size in zip(parts, sizes)])
-                         for name in parts[0]})
+    return {name: np.concatenate([np.asarray(part[name]) if np.ndim(part[name]) else np.full(size, part[name])
+                                  for part, size in zip(parts, sizes)])
+            for name in parts[0]}
 
 
-def _appended(source: str, items, rows, finish=None) -> pd.DataFrame | None:
+def _appended(source: str, items, rows, finish=pd.DataFrame) -> pd.DataFrame | None:
     """``rows(i, item)`` (columns, as :func:`_stacked` takes them) of every item of ``items``, one
-    after another, as a frame (None for no item); ``finish(frame)`` types the new items' rows.
-    Within one ``source`` items are only appended: the rows of those seen before are kept and
-    only the new ones' are built. The frame is kept for the next call: never change it."""
+    after another, as a frame (None for no item); ``finish(columns)`` makes the new items' columns
+    a typed frame. Within one ``source`` items are only appended: the rows of those seen before
+    are kept and only the new ones' are built. The frame is kept for the next call: never change it."""
     with _GROWN_LOCK:
         done, before = _GROWN.get(source, (0, None))
     if done > len(items):  # never within a source; anew, to be safe
         done, before = 0, None
     parts = [rows(i, item) for i, item in enumerate(items[done:], start=done)]
-    new = None if not parts else _stacked(parts) if finish is None else finish(_stacked(parts))
+    new = finish(_stacked(parts)) if parts else None
     frame = before if new is None else new if before is None else pd.concat([before, new], ignore_index=True)
     with _GROWN_LOCK:
         _GROWN[source] = (len(items), frame)
@@ -169,16 +190,20 @@ def _each_capture(snap: Snapshot, rows, columns: list[str], source: str,
     ``capture`` and ``step`` first; and each row's version (built once per capture:
     :func:`_appended`). ``model`` and the columns of ``labels`` (name → their order) are
     categorical."""
-    def finish(part: pd.DataFrame) -> pd.DataFrame:
-        part = part.reindex(columns=["capture", "step", *columns]).astype({"capture": np.int32, "step": np.int64})
-        for name, order in {"model": MODEL_LABELS, **(labels or {})}.items():
-            if name in part:
-                part[name] = _labels(part[name], order)
-        return part
+    ordered = {"model": MODEL_LABELS, **(labels or {})}
+
+    def finish(found: dict) -> pd.DataFrame:  # from arrays: a few rows a capture, pandas' calls the most of it
+        typed = {"capture": np.int32, "step": np.int64}
+        frame = {name: np.asarray(found.get(name, ()), dtype=typed.get(name)) for name in ["capture", "step", *columns]}
+        for name, order in ordered.items():
+            if name in frame:
+                code = {label: i for i, label in enumerate(order)}
+                frame[name] = _coded([code.get(v, -1) for v in frame[name].tolist()], order)
+        return pd.DataFrame(frame)
 
     frame = _appended(source, snap.captures, lambda i, c: {**rows(i, c), "capture": i, "step": c.step}, finish)
     if frame is None:
-        frame = finish(pd.DataFrame(columns=["capture", "step", *columns]))
+        frame = finish({})
     return frame, frame.capture.to_numpy(np.int64) + 1
 
 
@@ -273,12 +298,16 @@ def probes(snap: Snapshot, run: str) -> Table:
     """step, model, variation, predictiveness: the loss landscape along the steps probed (a probe's
     position among them is its rows' version)."""
     source = _captured(run, snap, "probes")
+
+    def finish(found) -> pd.DataFrame:  # labelled once, as its probe's rows are built
+        frame = pd.DataFrame(found)
+        return frame.assign(model=_labels(frame.model, MODEL_LABELS))
+
     frame = _appended(source, snap.probes, lambda i, p: {
-        **bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,))), "probe": i + 1})
+        **bn_frames.probe_frame(dataclasses.replace(snap, probes=(p,))), "probe": i + 1}, finish)
     if frame is None:
-        frame = bn_frames.probe_frame(snap).assign(probe=0)
-    shown = frame.drop(columns="probe").assign(model=_labels(frame.model, MODEL_LABELS))
-    return Table(source, shown, frame.probe.to_numpy(np.int64))
+        frame = finish(bn_frames.probe_frame(snap).assign(probe=0))
+    return Table(source, frame.drop(columns="probe"), frame.probe.to_numpy(np.int64))
 
 
 # ---- the learning-rate sweep (the tuning page) --------------------------------------------------

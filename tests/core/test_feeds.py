@@ -179,6 +179,26 @@ def test_a_live_table_holds_what_the_page_s_frames_show(snapshots):
     assert len(merged) == len(loss) and np.allclose(merged.loss, merged.loss_ref, rtol=1e-6)
 
 
+def test_the_epochs_and_figure_1_tables_hold_the_frames_rows_labelled_as_they_are(snapshots):
+    """The loss panel's epochs table (built from arrays, its labels from codes) row for row against
+    bn_frames.epoch_frame (one row at a time from the snapshot), and Figure 1's against
+    bn_frames.percentile_frame; both in their order, labels compared as text."""
+    snap = snapshots[9]
+    table = live_tables.epochs(snap, "r", METRICS)
+    reference = bn_frames.epoch_frame(snap)
+    reference = reference[reference.metric.isin(list(METRICS))].sort_values("epoch", kind="stable")
+    reference = reference.assign(metric=reference.metric.map(METRICS)).reset_index(drop=True)
+    assert len(reference) == 2 * len(METRICS) * len(snap.epochs["epoch"]) > 0
+    pd.testing.assert_frame_equal(table.frame.astype({"model": str, "metric": str}), reference, check_dtype=False)
+    assert list(table.frame.metric.cat.categories) == list(METRICS.values())
+    np.testing.assert_array_equal(table.versions, reference.epoch.to_numpy())
+    live_tables._GROWN.clear()
+    pct = live_tables.percentiles(snap, "r", "conv2", "pre").frame
+    figure = bn_frames.percentile_frame(snap, "conv2", "pre")
+    pd.testing.assert_frame_equal(pct.drop(columns="capture").astype({"model": str}), figure, check_dtype=False)
+    assert pct.model.isna().sum() == 0 and list(pct.model.cat.categories) == live_tables.MODEL_LABELS
+
+
 def test_a_capture_s_rows_are_found_by_their_key(snapshots):
     """The histograms and γ/β charts look the capture the scrubber is on up by key (capture ·
     cells + the row's place among its capture's): each row's key is its own, names its capture,
