@@ -132,7 +132,7 @@ def histograms(snap: Snapshot, run: str, kind: str, layers=HIDDEN_LAYERS) -> Tab
     if not snap.captures:
         share, totals = np.zeros((0, len(MODEL_LABELS), len(picked), n_bins)), np.zeros((0, 1))
     else:
-        counts = np.stack([c.hist[:, picked, ki] for c in snap.captures]).astype(float)  # (capture, model, layer, bin)
+        counts = np.stack([c.hist for c in snap.captures])[:, :, picked, ki].astype(float)  # capture, model, layer, bin
         totals = counts.sum(axis=-1, keepdims=True)
         share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     n_cap, n_models, n_layers, _ = share.shape
