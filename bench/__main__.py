@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, caviar, engine, ewma, gpu, instant, live, optimizers, sweep, tuning
+from bench import bn, caviar, engine, ewma, feed, gpu, instant, live, optimizers, sweep, tuning
 from bench.common import print_table
 
 BENCHES = {
@@ -15,6 +15,7 @@ BENCHES = {
     "bn-gil": lambda: print_table("A class watching one run on a real server: training while watchers refresh",
                                   bn.gil()),
     "live": live.run,
+    "feed": feed.run,
     "live-alone": lambda: print_table("One tab alone, refreshed every second: the fragment run by Streamlit vs fed",
                                       live.alone()),
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),
