@@ -71,6 +71,16 @@ def active_jobs(page, server) -> int:
     return int(re.search(r"server: (\d+)", caption).group(1))
 
 
+# The page's feed forgotten by the server, as when the server restarted: its token made unknown,
+# never while a poll is in flight (that poll's answer, for the old token, would be dropped and no
+# poll would follow it: the page unfed for good, which no real change of token does — a new feed
+# asks again of its own; a CI run timed out here).
+FORGET_FEED = """() => { const feed = window.bnvizFeed;
+                         if (feed.asking) return false;
+                         feed.token = 'unknown';
+                         return true; }"""
+
+
 def test_live_training_pause_resume_stop(contexts, server):
     context = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = context.new_page()
@@ -111,7 +121,7 @@ def test_live_training_pause_resume_stop(contexts, server):
     # The feed is gone (a token the server does not know): the fragment runs again and draws the
     # very texts the page has (the run is paused); the page must still ask the feed again.
     fed_again = "() => window.bnvizFeed.token !== null && window.bnvizFeed.token !== 'unknown'"
-    page.evaluate("() => { window.bnvizFeed.token = 'unknown'; }")
+    page.wait_for_function(FORGET_FEED, timeout=30_000)
     page.wait_for_function(fed_again, timeout=30_000)  # a fragment run away: seconds on a busy server
     # Then with every ask for the fragment lost (a fragment Streamlit no longer holds runs nothing,
     # however often asked: CI saw a page unfed for a minute): the page asks for a run of the whole
@@ -122,8 +132,8 @@ def test_live_training_pause_resume_stop(contexts, server):
     page.evaluate("""() => { const feed = window.bnvizFeed; window.bnvizAsked = 0; feed.trail = [];
                              feed.rerunWaitMs = 1000; // asked again after 1, 2, 3 s instead of 10, 20, 30
                              feed.rerun = () => { window.bnvizAsked++; };
-                             document.querySelector("[data-testid='stApp']").dataset.testScriptState = "running";
-                             feed.token = 'unknown'; }""")
+                             document.querySelector("[data-testid='stApp']").dataset.testScriptState = "running"; }""")
+    page.wait_for_function(FORGET_FEED, timeout=30_000)
     page.wait_for_timeout(4000)
     asked = page.evaluate("() => [window.bnvizAsked, window.bnvizFeed.trail.map(e => e[1])]")
     assert asked[0] == 1 and "redraw" not in asked[1], asked
