@@ -217,6 +217,7 @@ def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server
     student = contexts(locale="en-US").new_page()
     open_page(student, server, f"batchnorm?watch={code}", EN["bn_title"])
     expect(student.locator(progress).first).to_contain_text(EN["bn_state_paused"], timeout=30_000)
+    scratch_listing_on_request(student)
     student.reload()
     wait_ready(student)
     expect(student.locator(progress).first).to_contain_text(EN["bn_state_paused"], timeout=30_000)
@@ -235,6 +236,17 @@ def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server
     assert EN["bn_stopped"].split("{")[0].strip() not in student.inner_text("body")
     for pg in (page, second, student, stranger):
         no_exception(pg)
+
+
+def scratch_listing_on_request(page) -> None:
+    """A watcher's page loads without the scratch listing (no code drawn, Streamlit's highlighter
+    not fetched); a click on its expander draws it."""
+    assert page.locator("[data-testid='stCode']").count() == 0
+    assert not page.evaluate("performance.getEntriesByType('resource').filter(e => /SyntaxHighlighter/.test(e.name))"
+                             ".length")
+    page.locator("[data-testid='stExpander'] summary", has_text=EN["bn_code_header"]).click()
+    expect(page.locator("[data-testid='stCode']", has_text="class BatchNormScratch")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stCode']", has_text="def normalise")).to_have_count(1)
 
 
 ZH = STRINGS["zh"]

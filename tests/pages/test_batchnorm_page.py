@@ -86,6 +86,24 @@ def test_default_view(app, lang):
     assert not training.MANAGER.active()  # opening the page starts nothing
 
 
+def test_the_scratch_listing_is_drawn_once_its_expander_opens(app, lang, monkeypatch):
+    """Closed, the expander holds its caption only (a watcher's page loads no highlighted code);
+    opened, the two listings of the code that runs with 'ours, from scratch'."""
+    def listing(at):
+        [box] = [e for e in at.expander if e.label == STRINGS[lang]["bn_code_header"]]
+        assert STRINGS[lang]["bn_code_text"] in [c.value for c in box.caption]
+        return box.get("code")
+
+    at = app(PAGE, lang)
+    monkeypatch.setattr(i18n, "default_language", lambda: lang)  # AppTest's labels (see configure)
+    assert not listing(at)
+    at.session_state["bn_code"] = True  # what a click on the expander sends
+    at.run()
+    no_traceback(at)
+    assert [("class BatchNormScratch" in c.value, "def normalise" in c.value, c.language) for c in listing(at)] == \
+        [(True, False, "python"), (False, True, "python")]
+
+
 def test_tiny_run_finishes_and_every_panel_draws(app, configure, lang):
     at = configure(app(PAGE), lang)
     at.button(key="bn_start").click().run()
