@@ -190,7 +190,8 @@ def watch_code(page) -> str:
 def test_a_reload_keeps_the_owners_run_and_nobody_else_takes_it(contexts, server):
     """The teacher reloads mid-run (or the projector's browser restarts): the same run comes back
     with its controls, in a second tab of that browser too. A watcher who reloads, and another
-    browser that opens the page, get none of them."""
+    browser that opens the page, get none of them. (The watcher's page draws the scratch listing
+    only when asked.)"""
     progress = PROGRESS
     teacher = contexts(viewport={"width": 1400, "height": 1100}, locale="en-US")
     page = teacher.new_page()
