@@ -50,7 +50,9 @@ def _categories(order: tuple) -> pd.CategoricalDtype:
 def _coded(codes, order) -> pd.Categorical:
     """The labels ``order[code]`` for ``codes`` (−1: missing), as :func:`_labels` gives them,
     without comparing text (a hundredth of its time on a few thousand rows: pandas' strings are Arrow's)."""
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), dtype=_categories(tuple(order)))
+    order = tuple(order)  # codes as small as the order allows: an int8 would wrap past 127 labels
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8 if len(order) < 128 else np.int32),
+                                     dtype=_categories(order))
 
 
 def _positions(snap: Snapshot) -> np.ndarray:

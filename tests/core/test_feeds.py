@@ -201,6 +201,17 @@ def test_the_epochs_and_figure_1_tables_hold_the_frames_rows_labelled_as_they_ar
     assert pct.model.isna().sum() == 0 and list(pct.model.cat.categories) == live_tables.MODEL_LABELS
 
 
+def test_labels_from_codes_are_the_labels_from_text_for_any_number_of_labels():
+    """live_tables' labels made from codes equal pandas' made from the text, missing ones (−1)
+    included, for a few labels and for more than a byte's worth (an int8 code wraps past 127)."""
+    for size in (2, 5, 127, 128, 300):
+        order = [f"label {i}" for i in range(size)]
+        codes = np.array([0, size - 1, -1, size // 2, min(255, size - 1)])
+        text = [order[c] if c >= 0 else None for c in codes]
+        coded = live_tables._coded(codes, order)
+        pd.testing.assert_extension_array_equal(coded, pd.Categorical(text, categories=order))
+
+
 def test_a_capture_s_rows_are_found_by_their_key(snapshots):
     """The histograms and γ/β charts look the capture the scrubber is on up by key (capture ·
     cells + the row's place among its capture's): each row's key is its own, names its capture,
