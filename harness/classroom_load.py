@@ -405,18 +405,22 @@ def _pace(c: _Class, since: tuple) -> tuple[float, dict]:
     return (run_now["steps"] - since[0]) / max(1e-9, now - since[1]), run_now
 
 
-def _unwatched(c: _Class, seconds: float) -> float:
+def _unwatched(c: _Class, seconds: float, parts: int = 2) -> list[float]:
     """Every watcher gone (their tabs closed; the teacher, the other Starts and the other pages
-    stay): the teacher's run's steps per second over ``seconds``, once their sessions wound down."""
+    stay): the teacher's run's steps per second over ``seconds`` once their sessions wound down,
+    in ``parts`` windows one after another. How far those differ is the measure's own noise: with
+    nothing changed, the run's pace moved by 1–7 % from one 15 s window to the next here."""
     keep = [page.context for page in [c.teacher, *c.starts, *c.other_pages]]
     for context in c.contexts:
         if context not in keep:
             context.close()
     c.contexts = keep
     time.sleep(5)
-    run_now, now = _teachers_run(c)
-    time.sleep(seconds)
-    return _pace(c, (run_now["steps"], now))[0]
+    marks = [_teachers_run(c)]
+    for _ in range(parts):
+        time.sleep(seconds / parts)
+        marks.append(_teachers_run(c))
+    return [(b["steps"] - a["steps"]) / max(1e-9, tb - ta) for (a, ta), (b, tb) in zip(marks, marks[1:])]
 
 
 def _try_to_change(c: _Class, run_now: dict) -> dict:
@@ -519,7 +523,9 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": _percentile(ticks, 0.95, 1e3, 1),
             "images_per_s_watched": round(watched["trained"] * 64), "images_per_s_settled": settled,
-            "images_per_s_unwatched": unwatched and round(unwatched * 64), **tried, "wire_watchers": len(c.wired),
+            "images_per_s_unwatched": unwatched and round(statistics.fmean(unwatched) * 64),
+            "images_per_s_unwatched_parts": unwatched and [round(p * 64) for p in unwatched], **tried,
+            "wire_watchers": len(c.wired),
             "wire_problems": wire_problems, "peak_threads": peak["threads"], "peak_pools": peak["pools"],
             "peak_rss_mb": round(peak["rss_mb"]), "peak_arenas": peak["arenas"],
             "training_threads_peak": peak_training, **closed}
