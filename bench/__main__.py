@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, caviar, engine, ewma, feed, gpu, instant, live, optimizers, sweep, tuning
+from bench import bn, caviar, engine, ewma, feed, gpu, instant, live, optimizers, sweep, tuning, watchers
 from bench.common import print_table
 
 BENCHES = {
@@ -16,6 +16,8 @@ BENCHES = {
                                   bn.gil()),
     "live": live.run,
     "feed": feed.run,
+    "watchers": lambda: print_table("A settled watcher's browser per refresh, panel by panel (one Chromium each, "
+                                    f"{watchers.WINDOW_S:.0f} s after {watchers.SETTLE_S:.0f} s)", watchers.run_rows()),
     "live-alone": lambda: print_table("One tab alone, refreshed every second: the fragment run by Streamlit vs fed",
                                       live.alone()),
     "bn-browser": lambda: print_table("BN page in Chromium: training while the page polls", bn.browser()),

@@ -1,0 +1,132 @@
+"""``python -m bench watchers``: what one settled watcher's browser spends on a refresh, panel by
+panel, at the pace ``bench load`` gives a class of thirty (``WATCH_TICK``, 5 s).
+
+One server trains a run of 30,000 real Fashion-MNIST images (it is still training when the
+window ends); its owner's page has its refresh off, so it asks for nothing. Each panel of the
+BatchNorm page is watched by a Chromium of its own, so that every process of that browser
+(renderer, browser, GPU, network service) is that tab's alone; one more browser shows the EWMA
+page, which asks for nothing: the floor of an open tab. After :data:`SETTLE_S` (the pages' loads
+and the garbage collection after them are over), over :data:`WINDOW_S`: each browser's CPU time
+(``/proc``, every process the browser started) and its page's polls of the feed.
+
+A browser's CPU per poll holds its floor too (about 1 ms a second, 5 ms a poll at 5 s). In
+``bench load`` a class's browsers share the server's cores: thirty watchers polling every 5 s
+take about 6 × (CPU per poll) milliseconds of a core each second."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from bench.live import _watch_code
+
+SETTLE_S = 50.0
+WINDOW_S = 60.0
+RUN_QUERY = "bn_subset=30000&bn_epochs=50&bn_batch=64&bn_every=5&bn_tick=0"  # the owner's page asks nothing
+HZ = os.sysconf("SC_CLK_TCK")
+TYPE = re.compile(rb"--type=([a-z-]+)")
+
+
+def _processes() -> dict[int, tuple[int, float, str]]:
+    """pid → (parent pid, CPU seconds so far, Chromium's process type or "")."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                kind = TYPE.search(fh.read())  # a child may rewrite its command line as one string
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / HZ
+        found[int(name)] = (int(fields[1]), cpu, kind.group(1).decode() if kind else "")
+    return found
+
+
+def _tree(found: dict, root: int) -> set[int]:
+    """``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in found.items():
+        children.setdefault(parent, []).append(pid)
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def _cpu(then: dict, now: dict, tree: set[int]) -> tuple[float, float]:
+    """CPU seconds the processes in ``tree`` spent from ``then`` to ``now``: (all, renderers). A
+    process born in between counts from its start; one that ended in between is not counted (a
+    settled page's browser keeps its processes)."""
+    spent = {p: now[p][1] - (then[p][1] if p in then else 0.0) for p in tree if p in now}
+    return sum(spent.values()), sum(v for p, v in spent.items() if now[p][2] == "renderer")
+
+
+def _browser(playwright, marker: str):
+    """A Chromium of its own and its main process (found by a switch Chromium ignores)."""
+    from harness.browser import BROWSER_ARGS, CHROMIUM
+
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=BROWSER_ARGS + [f"--bnviz-bench={marker}"])
+    for pid in _processes():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if f"--bnviz-bench={marker}".encode() in args and not any(a.startswith(b"--type=") for a in args):
+            return browser, pid
+    raise RuntimeError(f"Chromium's main process for {marker} not found")
+
+
+def run_rows() -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    from harness.browser import Server, launch, open_page
+    from harness.classroom_load import PANEL_CYCLE, WATCH_TICK
+
+    server = Server(env={"OMP_NUM_THREADS": "1"})
+    tabs = []
+    try:
+        with sync_playwright() as p:
+            owner_browser = launch(p)
+            owner = owner_browser.new_page(viewport={"width": 1280, "height": 900})
+            open_page(owner, server, f"batchnorm?{RUN_QUERY}", "BatchNorm live")
+            owner.get_by_role("button", name="Start", exact=True).click()
+            code = _watch_code(owner)
+            link = f"batchnorm?watch={code}&lang=en&bn_tick={WATCH_TICK:g}&bn_view="
+            paths = [(panel, link + panel) for panel in PANEL_CYCLE]
+            for name, path in paths + [("EWMA page (asks nothing)", "ewma")]:
+                browser, pid = _browser(p, str(len(tabs)))
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+                page.goto(server.url(path), wait_until="commit", timeout=120_000)
+                tabs.append((name, browser, pid, page))
+            time.sleep(SETTLE_S)
+            return _window(tabs)
+    finally:
+        server.stop()
+
+
+POLLS = "() => (window.bnvizFeed || {}).polls || 0"
+
+
+def _window(tabs: list) -> list[dict]:
+    """Each browser's CPU and its page's polls over :data:`WINDOW_S`."""
+    then = _processes()
+    polled = [page.evaluate(POLLS) for _, _, _, page in tabs]
+    time.sleep(WINDOW_S)
+    now = _processes()
+    rows = []
+    for (name, _, pid, page), polls0 in zip(tabs, polled):
+        spent, rendered = _cpu(then, now, _tree(now, pid))
+        polls = page.evaluate(POLLS) - polls0
+        rows.append({"panel": name, "polls": polls,
+                     "Chromium CPU per poll (ms)": f"{1e3 * spent / polls:.0f}" if polls else "—",
+                     "of which its renderer (ms)": f"{1e3 * rendered / polls:.0f}" if polls else "—",
+                     "Chromium CPU per second (ms)": f"{1e3 * spent / WINDOW_S:.1f}"})
+    return rows
