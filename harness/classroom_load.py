@@ -409,7 +409,7 @@ def _unwatched(c: _Class, seconds: float, parts: int = 2) -> list[float]:
     """Every watcher gone (their tabs closed; the teacher, the other Starts and the other pages
     stay): the teacher's run's steps per second over ``seconds`` once their sessions wound down,
     in ``parts`` windows one after another. How far those differ is the measure's own noise: with
-    nothing changed, the run's pace moved by 1–7 % from one 15 s window to the next here."""
+    nothing changed, the run's pace moved by up to 7 % from one 15 s window to the next here."""
     keep = [page.context for page in [c.teacher, *c.starts, *c.other_pages]]
     for context in c.contexts:
         if context not in keep:
