@@ -28,21 +28,26 @@ HZ = os.sysconf("SC_CLK_TCK")
 TYPE = re.compile(rb"--type=([a-z-]+)")
 
 
+def _command_line(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:  # ended meanwhile
+        return None
+
+
 def _processes() -> dict[int, tuple[int, float, str]]:
     """pid → (parent pid, CPU seconds so far, Chromium's process type or "")."""
     found = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
         try:
-            with open(f"/proc/{name}/stat") as fh:
+            with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rpartition(")")[2].split()
-            with open(f"/proc/{name}/cmdline", "rb") as fh:
-                kind = TYPE.search(fh.read())  # a child may rewrite its command line as one string
         except OSError:
             continue
+        kind = TYPE.search(_command_line(pid) or b"")  # a child may rewrite its command line as one string
         cpu = (int(fields[11]) + int(fields[12])) / HZ
-        found[int(name)] = (int(fields[1]), cpu, kind.group(1).decode() if kind else "")
+        found[pid] = (int(fields[1]), cpu, kind.group(1).decode() if kind else "")
     return found
 
 
@@ -73,13 +78,8 @@ def _browser(playwright, marker: str):
 
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=BROWSER_ARGS + [f"--bnviz-bench={marker}"])
-    for pid in _processes():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                args = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if f"--bnviz-bench={marker}".encode() in args and not any(a.startswith(b"--type=") for a in args):
+    for pid, (_, _, kind) in _processes().items():
+        if not kind and f"--bnviz-bench={marker}".encode() in (_command_line(pid) or b"").split(b"\0"):
             return browser, pid
     raise RuntimeError(f"Chromium's main process for {marker} not found")
 

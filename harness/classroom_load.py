@@ -399,10 +399,21 @@ def _teachers_run(c: _Class) -> tuple[dict, float]:
     return next(r for r in census["runs"] if r["code"] == c.code), census["time"]
 
 
+def _rate(then: tuple, now: tuple) -> float:
+    """Steps per second between two marks (steps, time)."""
+    return (now[0] - then[0]) / max(1e-9, now[1] - then[1])
+
+
 def _pace(c: _Class, since: tuple) -> tuple[float, dict]:
     """The teacher's run's steps per second since ``since`` (steps, time), and its census entry."""
     run_now, now = _teachers_run(c)
-    return (run_now["steps"] - since[0]) / max(1e-9, now - since[1]), run_now
+    return _rate(since, (run_now["steps"], now)), run_now
+
+
+def _mark(c: _Class) -> tuple[int, float]:
+    """The teacher's run's steps, and the census's time."""
+    run_now, now = _teachers_run(c)
+    return run_now["steps"], now
 
 
 def _unwatched(c: _Class, seconds: float, parts: int = 2) -> list[float]:
@@ -416,11 +427,11 @@ def _unwatched(c: _Class, seconds: float, parts: int = 2) -> list[float]:
             context.close()
     c.contexts = keep
     time.sleep(5)
-    marks = [_teachers_run(c)]
+    marks = [_mark(c)]
     for _ in range(parts):
         time.sleep(seconds / parts)
-        marks.append(_teachers_run(c))
-    return [(b["steps"] - a["steps"]) / max(1e-9, tb - ta) for (a, ta), (b, tb) in zip(marks, marks[1:])]
+        marks.append(_mark(c))
+    return [_rate(then, now) for then, now in zip(marks, marks[1:])]
 
 
 def _try_to_change(c: _Class, run_now: dict) -> dict:

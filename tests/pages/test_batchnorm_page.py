@@ -86,7 +86,7 @@ def test_default_view(app, lang):
     assert not training.MANAGER.active()  # opening the page starts nothing
 
 
-def test_the_scratch_listing_is_drawn_once_its_expander_opens(app, lang, monkeypatch):
+def test_the_scratch_listing_is_drawn_once_its_expander_opens(app, configure, lang):
     """Closed, the expander holds its caption only (a watcher's page loads no highlighted code);
     opened, the two listings of the code that runs with 'ours, from scratch'."""
     def listing(at):
@@ -94,8 +94,7 @@ def test_the_scratch_listing_is_drawn_once_its_expander_opens(app, lang, monkeyp
         assert STRINGS[lang]["bn_code_text"] in [c.value for c in box.caption]
         return box.get("code")
 
-    at = app(PAGE, lang)
-    monkeypatch.setattr(i18n, "default_language", lambda: lang)  # AppTest's labels (see configure)
+    at = configure(app(PAGE), lang)
     assert not listing(at)
     at.session_state["bn_code"] = True  # what a click on the expander sends
     at.run()
