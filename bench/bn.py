@@ -477,14 +477,18 @@ def _browser_rows(rates: dict, refresh: list, rounds: int, seconds: float, every
 def _pace_row(r: dict) -> str:
     """The teacher's run's pace while the class watched it, just arrived and settled, and once
     every watcher left (the mean of two windows, each in brackets: their spread is the noise of
-    any one window): images/s, and the ratios to unwatched."""
+    any one window): images/s, and the ratios to unwatched. Windows timed at different capture
+    strides (the run's history thinned in between) do not compare: the row says so."""
     paces = [r["images_per_s_watched"], r["images_per_s_settled"]]
     unwatched = r["images_per_s_unwatched"]
     shown = " / ".join("—" if p is None else str(p) for p in paces)
     if not unwatched:
         return f"{shown} / —"
     parts = ", ".join(str(p) for p in r.get("images_per_s_unwatched_parts") or [])
-    return f"{shown} / {unwatched} [{parts}] ({', '.join('—' if p is None else f'{p / unwatched:.2f}' for p in paces)})"
+    ratios = ", ".join("—" if p is None else f"{p / unwatched:.2f}" for p in paces)
+    strides = r.get("capture_strides") or []
+    thinned = f"; thinned between windows (capture strides {strides}): not comparable" if len(strides) > 1 else ""
+    return f"{shown} / {unwatched} [{parts}] ({ratios}{thinned})"
 
 
 SETTLE_S = 30.0  # after the class arrived, before its settled window

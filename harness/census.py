@@ -62,11 +62,14 @@ def sessions() -> int:
 
 def runs() -> list[dict]:
     """The watchable runs of this server: watchers, steps trained so far, seconds spent on test
-    accuracy so far, and the server time of each page refresh (seconds, the latest 2000)."""
+    accuracy so far, the capture stride (captures every ``hist_every`` × stride steps: it doubles
+    when the history is thinned, and the run then trains faster by itself), and the server time of
+    each page refresh (seconds, the latest 2000)."""
     from bnviz.training.watching import REGISTRY
 
     return [{"code": run.code, "watchers": run.watchers(), "steps": run.job.steps_done,
              "testing_s": run.job.testing_s(), "state": run.job.state,
+             "stride": getattr(getattr(run.job, "history", None), "stride", None),
              "lr": run.job.config.lr, "epochs": run.job.config.epochs, "ticks": list(run.tick_costs)}
             for run in REGISTRY.runs()]
 

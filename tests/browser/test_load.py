@@ -10,13 +10,18 @@ same refreshes asked of the server. ``python -m bench load`` is the class in Chr
 30 tabs, five Starts, three rounds, the same checks; ``python -m bench bn-gil`` the training's
 speed under 30 watchers."""
 
+import math
 import tomllib
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from bench.bn import _pace_row
+from bnviz.training.config import TrainConfig
 from harness.classroom_load import (
     SESSION_TTL,
+    TRAIN_QUERY,
     check,
     classroom,
     log_errors,
@@ -65,6 +70,19 @@ def test_the_checks_see_a_leak_between_rounds():
                           ({"peak_arenas": 9}, "arenas")):
         bad = {**result, "rounds": [good, {**good, **change}]}
         assert any(words in problem for problem in check(bad)), change
+
+
+def test_the_timed_run_captures_alike_in_every_window():
+    """The run whose pace the bench times watched and unwatched is never thinned (a thinned history
+    captures half as often and the run trains faster by itself), and a round whose windows were
+    timed at two capture strides says that its ratios do not compare."""
+    query = dict(urllib.parse.parse_qsl(TRAIN_QUERY))
+    steps = math.ceil(int(query["bn_subset"]) / int(query["bn_batch"])) * int(query["bn_epochs"])
+    assert steps // int(query["bn_every"]) < TrainConfig().max_captures
+    paces = {"images_per_s_watched": 2400, "images_per_s_settled": 2700, "images_per_s_unwatched": 3000,
+             "images_per_s_unwatched_parts": [2990, 3010]}
+    assert _pace_row({**paces, "capture_strides": [1]}) == "2400 / 2700 / 3000 [2990, 3010] (0.80, 0.90)"
+    assert "not comparable" in _pace_row({**paces, "capture_strides": [1, 2]})
 
 
 LOG = """  You can now view your Streamlit app in your browser.
