@@ -81,24 +81,37 @@ def jobs() -> int:
     return len(MANAGER.active())
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
 def _install(path: str) -> None:
     def write(signum, frame):
+        if os.path.exists(f"{path}.trim"):  # asked for the memory the server keeps (take's trim)
+            os.remove(f"{path}.trim")
+            memory.trim()
         rows = [{"name": t.name, "tid": t.native_id, "pool": pool_of(t)} for t in threading.enumerate()]
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
             json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(),
-                       "sessions": sessions(), "runs": runs(), "jobs": jobs(), "time": time.monotonic()}, fh)
+                       "sessions": sessions(), "runs": runs(), "jobs": jobs(), "time": time.monotonic(),
+                       "rss_mb": _rss_mb()}, fh)
         os.replace(tmp, path)
 
     signal.signal(signal.SIGUSR1, write)
 
 
-def take(pid: int, path: str, timeout: float = 10.0) -> dict:
+def take(pid: int, path: str, timeout: float = 10.0, trim: bool = False) -> dict:
     """Ask the server for its census. Returns ``pools`` (pool → [threads, most threads]),
     ``python`` (the names of all other Python threads), ``native`` (the count of OS threads
-    Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's), ``sessions``, ``runs`` and
-    ``jobs``."""
+    Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's), ``sessions``, ``runs``,
+    ``jobs`` and ``rss_mb``. With ``trim``, the server first gives back the pages it holds free
+    (:func:`bnviz.server.memory.trim`, which it does every 30 s itself): ``rss_mb`` is then the
+    memory it keeps, not also what it frees at its next trim."""
     before = os.stat(path).st_mtime_ns if os.path.exists(path) else None
+    if trim:
+        open(f"{path}.trim", "w").close()
     os.kill(pid, signal.SIGUSR1)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -119,7 +132,7 @@ def take(pid: int, path: str, timeout: float = 10.0) -> dict:
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
             "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"],
-            "runs": census["runs"], "jobs": census["jobs"], "time": census["time"]}
+            "runs": census["runs"], "jobs": census["jobs"], "time": census["time"], "rss_mb": census["rss_mb"]}
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
                                tick=0.0, tabs=len(in_tabs))
         _wait_for_exit(os.environ.get("BNVIZ_LOAD_AFTER", ""))
         time.sleep(3)
-        base = {**proc_status(pid), **take(pid, server.census_path)}
+        base = {**proc_status(pid), **take(pid, server.census_path, trim=True)}  # memory as kept (take)
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
@@ -384,8 +384,22 @@ def _watch(c: _Class, watch_s: float) -> dict:
     last = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
     refresh += [1e3 * w for tab in c.wired for w in tab.refreshes]  # ms, as the pages' own
     trained, run_now = _pace(c, (run_then["steps"], then))
-    return {"refresh": sorted(refresh), "ticks": sorted(run_now["ticks"]), "run_now": run_now, "trained": trained,
+    ticks = new_ticks(run_then["ticks"], run_now["ticks"])
+    return {"refresh": sorted(refresh), "ticks": sorted(ticks), "run_now": run_now, "trained": trained,
             "advanced": sum(a is not None and b is not None and b > a for a, b in zip(first, last))}
+
+
+def new_ticks(before: list, after: list, overlap: int = 5) -> list:
+    """The server times of refreshes that ``after`` holds beyond ``before``: two readings of a
+    run's latest refreshes (a window's start and end; the run keeps its latest 2000), so that a
+    window's figures are its own refreshes', not the class's page loads before it. The newest of
+    ``before`` are found in ``after`` (``overlap`` of them in a row); if none is left, all of
+    ``after`` is new."""
+    tail = before[-overlap:]
+    for end in range(len(after), len(tail) - 1, -1):
+        if tail and after[end - len(tail):end] == tail:
+            return after[end:]
+    return list(after)
 
 
 def _settled_pace(c: _Class, settle_s: float, watch_s: float) -> int | None:
@@ -489,7 +503,10 @@ def _close(c: _Class, base: dict | None) -> dict:
         census, waited = wait_settled(c.server, base, timeout=max(1.0, 30 - jobs_gone_s))
         waited += jobs_gone_s
         left = leftover(census, base)
-    after = proc_status(c.pid)
+    # The memory the server keeps: after a trim, as at the baseline (it trims every 30 s itself; a
+    # reading between two of its trims also counted what the runs just ended had freed: 14–35 MB for
+    # two runs trained 25 s and released, in a process of their own).
+    after = take(c.pid, c.server.census_path, trim=True)
     nxt = next_request(c.server, last_visit) if base is not None else None
     alive = sessions_after_visit(c.browser, c.server) if base is not None else None
     # Python's objects once the closed tabs' sessions are gone (as at the baseline), not while

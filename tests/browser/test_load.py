@@ -25,6 +25,7 @@ from harness.classroom_load import (
     check,
     classroom,
     log_errors,
+    new_ticks,
     rounds_from_env,
     sessions_from_env,
     tabs_from_env,
@@ -83,6 +84,16 @@ def test_the_timed_run_captures_alike_in_every_window():
              "images_per_s_unwatched_parts": [2990, 3010]}
     assert _pace_row({**paces, "capture_strides": [1]}) == "2400 / 2700 / 3000 [2990, 3010] (0.80, 0.90)"
     assert "not comparable" in _pace_row({**paces, "capture_strides": [1, 2]})
+
+
+def test_a_windows_refresh_times_are_its_own():
+    """The server times a window reports are those of the refreshes made in it: what the run's
+    list of its latest refreshes gained, also once its oldest have dropped out."""
+    assert new_ticks([0.3, 0.2, 0.1], [0.3, 0.2, 0.1, 0.02, 0.01]) == [0.02, 0.01]
+    assert new_ticks([0.3, 0.2, 0.1, 0.05], [0.1, 0.05, 0.02, 0.01], overlap=2) == [0.02, 0.01]
+    assert new_ticks([], [0.02, 0.01]) == [0.02, 0.01]
+    assert new_ticks([0.3, 0.2], [0.02, 0.01]) == [0.02, 0.01]  # every earlier one dropped out
+    assert new_ticks([0.3, 0.2], [0.3, 0.2]) == []
 
 
 LOG = """  You can now view your Streamlit app in your browser.
