@@ -81,9 +81,14 @@ def jobs() -> int:
     return len(MANAGER.active())
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+def proc_status(pid: int) -> dict:
+    """A process's OS threads and resident memory (MB), from ``/proc``."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return {"threads": int(fields["Threads"]), "rss_mb": int(fields["VmRSS"].split()[0]) / 1024}
 
 
 def _install(path: str) -> None:
@@ -96,7 +101,7 @@ def _install(path: str) -> None:
         with open(tmp, "w") as fh:
             json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(),
                        "sessions": sessions(), "runs": runs(), "jobs": jobs(), "time": time.monotonic(),
-                       "rss_mb": _rss_mb()}, fh)
+                       "rss_mb": proc_status(os.getpid())["rss_mb"]}, fh)
         os.replace(tmp, path)
 
     signal.signal(signal.SIGUSR1, write)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bnviz.server import memory
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, READY, Server, launch
-from harness.census import take
+from harness.census import proc_status, take
 from harness.wire import STEP, Wire
 
 EN = STRINGS["en"]
@@ -78,15 +78,6 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
         except OSError:
             pass
     return training, used(f"/proc/{pid}/stat") - training
-
-
-def proc_status(pid: int) -> dict:
-    fields = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return {"threads": int(fields["Threads"]), "rss_mb": int(fields["VmRSS"].split()[0]) / 1024}
 
 
 # Streamlit's own race: a tab's socket goes away while Streamlit is closing it, its receive loop
