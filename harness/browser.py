@@ -133,6 +133,8 @@ FEED_TRAIL = """() => { const f = window.bnvizFeed || {}, app = document.querySe
                            trail: (f.trail || []).slice(-15), script: app && app.dataset.testScriptState,
                            connection: app && app.dataset.testConnectionState,
                            status: status && status.innerText.slice(0, 80),
+                           chosen: [...document.querySelectorAll("[data-testid='stMain'] button[aria-checked='true']")]
+                               .map(b => b.innerText.trim()),
                            buttons: [...document.querySelectorAll("[data-testid='stMain'] button")]
                                .map(b => b.innerText.trim()).filter(Boolean).slice(0, 12)}); }"""
 SCREEN_TOLD = "() => document.documentElement.dataset.bnvizScreen === 'told'"

@@ -19,6 +19,7 @@ import streamlit as st
 _DEFAULTS = "_url_defaults"
 _IGNORED = "_url_ignored"
 _KEPT = "_url_kept"  # the last value of each key at the end of a complete run
+_SEEN = "_url_seen"  # the value of each seeded key at its last seed()
 _RUN = "_url_run"  # the keys initialised by the current run (the page's own and the shared ones)
 
 
@@ -97,13 +98,18 @@ def init(key: str, default, parse: Callable[[str], Any], start=None) -> None:
 
     Streamlit forgets a widget's value when a run does not draw it (a page stopped by a bad
     formula, another page visited): such a key gets back the value it had at the end of the last
-    complete run, so nothing the user chose is lost."""
+    complete run, so nothing the user chose is lost. So does a choice that came back empty
+    (:func:`lost`), or it gets ``start`` if given (the caller's own copy, newer)."""
     st.session_state.setdefault(_DEFAULTS, {})[key] = default
     st.session_state.setdefault(_RUN, set()).add(key)
     if key in st.session_state:
-        return
+        if not lost(key, default):
+            return
+        if start is not None:
+            st.session_state[key] = start
+            return
     kept = st.session_state.get(_KEPT, {})
-    if key in kept:
+    if kept.get(key) is not None:
         st.session_state[key] = kept[key]
         return
     value = default if start is None else start
@@ -114,6 +120,25 @@ def init(key: str, default, parse: Callable[[str], Any], start=None) -> None:
         except (ValueError, TypeError, OverflowError):
             st.session_state.setdefault(_IGNORED, set()).add(key)
     st.session_state[key] = value
+
+
+def lost(key: str, default) -> bool:
+    """Whether the choice ``key`` came back empty: Streamlit's segmented control says None when
+    its browser side sends no selection, ``required=True`` or not. (Read from a CI failure on a
+    busy machine: after a Pause click the BatchNorm owner's page drew "Refresh now", which it
+    draws only with its refresh off, and stopped following its run.) None of this app's
+    settings has None as a value."""
+    return default is not None and key in st.session_state and st.session_state[key] is None
+
+
+def seed(key: str, default) -> None:
+    """Seed a choice kept in the session only, not in the link, before it is drawn: ``default``
+    the first time, and the value it had at the last call when it came back empty (:func:`lost`)."""
+    seen = st.session_state.setdefault(_SEEN, {})
+    if key in st.session_state and not lost(key, default):
+        seen[key] = st.session_state[key]
+    else:
+        st.session_state[key] = seen.get(key, default)
 
 
 def ignored() -> list[str]:
@@ -139,8 +164,8 @@ def sync() -> None:
         if key not in read:
             del st.query_params[key]
     kept = st.session_state.setdefault(_KEPT, {})
-    for key in st.session_state.get(_DEFAULTS, {}):
-        if key in st.session_state:
+    for key, default in st.session_state.get(_DEFAULTS, {}).items():
+        if key in st.session_state and not lost(key, default):
             kept[key] = st.session_state[key]
     for key, default in st.session_state.get(_DEFAULTS, {}).items():
         if key not in read:  # another page's setting

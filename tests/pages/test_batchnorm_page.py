@@ -497,6 +497,29 @@ def test_the_owner_sets_the_class_s_refresh_in_the_watch_link(app, configure, la
     owner.button(key="bn_stop").click().run()
 
 
+def test_a_refresh_that_comes_back_empty_keeps_the_value_shown(app, configure):
+    """Streamlit's segmented control says None when its browser side sends no selection. A CI
+    failure reads so: after a Pause click the owner's page drew "Refresh now" (the refresh off, no
+    feed) and never heard that another tab of the owner stopped the run. The refresh, and the
+    class's refresh in the watch link, keep what they showed."""
+    owner = configure(app(PAGE), bn_epochs=50)
+    owner.button(key="bn_start").click().run()
+    wait_until(owner, lambda a: STRINGS["en"]["bn_state_running"] in progress(a))
+    owner.segmented_control(key="bn_tick").set_value(2.0).run()
+    owner.segmented_control(key="bn_watch_tick").set_value(5.0).run()
+    for key in ("bn_tick", "bn_watch_tick"):
+        owner.segmented_control(key=key).set_value(None)
+    owner.button(key="bn_pause").click().run()
+    no_traceback(owner)
+    assert STRINGS["en"]["bn_state_paused"] in progress(owner)
+    assert owner.segmented_control(key="bn_tick").value == 2.0
+    assert not [b for b in owner.button if b.key == "bn_refresh"]
+    assert next(c.value for c in owner.get("code") if "watch=" in c.value).endswith("&bn_tick=5")
+    owner.segmented_control(key="bn_tick").set_value(0.0).run()  # "off" chosen: on demand, as before
+    assert [b for b in owner.button if b.key == "bn_refresh"]
+    owner.button(key="bn_stop").click().run()
+
+
 def test_a_large_class_is_told_its_refresh_was_slowed(app, configure, lang, monkeypatch):
     """Twelve watchers on a server that gives a run's watchers 3 refreshes a second: each page
     refreshes every 4 s instead of 1 s and says why, in its language; so does the owner's box."""

@@ -91,6 +91,21 @@ def test_a_teacher_opens_a_class_with_a_link_and_a_qr_code(lang):
     assert s["class_waiting"].format(n=0, max=classes.MAX_ENTRIES) in texts(at)
 
 
+def test_a_choice_that_comes_back_empty_opens_the_class_with_the_value_shown():
+    """Streamlit's segmented control says None when its browser side sends no selection: the
+    class opens with what the form showed, the teacher's choice or the default (it opened with
+    no epochs at all)."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    at.segmented_control(key="cl_epochs").set_value(2).run()
+    for key in ("cl_epochs", "cl_subset", "cl_batch"):
+        at.segmented_control(key=key).set_value(None)
+    at.button(key="cl_open").click().run()
+    no_traceback(at)
+    made = classes.REGISTRY.find(code_of(at))
+    assert (made.setup.epochs, made.setup.train_limit, made.setup.batch_size) == (2, 6_000, 64)
+
+
 def test_students_join_in_both_languages_and_a_hostile_nickname_stays_text():
     at = teacher()
     code = code_of(at)

@@ -11,7 +11,7 @@ import streamlit as st
 from bnviz import training
 from bnviz.batchnorm.models import LABELS, MODELS
 from bnviz.training.watching import class_budget
-from bnviz.ui import live_chart
+from bnviz.ui import live_chart, urlstate
 from bnviz.ui.batchnorm.session import (
     CLASS_TICKS,
     FORM,
@@ -159,7 +159,8 @@ def watch_box(run, url_path: str) -> None:
 
     with st.expander(t("watch_header", n=run.watchers()), icon=":material/groups:"):
         # The class's refresh goes into the link: a large class on a small server can slow it.
-        tick = st.segmented_control(t("watch_tick"), CLASS_TICKS, default=CLASS_TICKS[0], required=True,
+        urlstate.seed("bn_watch_tick", CLASS_TICKS[0])
+        tick = st.segmented_control(t("watch_tick"), CLASS_TICKS, required=True,
                                     format_func=lambda v: f"{v:g} s", key="bn_watch_tick",
                                     help=t("watch_tick_help", budget=f"{class_budget():g}"))
         query = {"watch": run.code} if tick == VIEW["tick"].default else {"watch": run.code, "bn_tick": f"{tick:g}"}

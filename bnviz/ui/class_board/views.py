@@ -29,6 +29,7 @@ TEACHER_KEY = "bnviz_class_teacher"  # the browser's side of the teacher token (
 STUDENT = "_class_student"  # this student's session id
 NOTE = "_class_note"
 EPOCHS, SUBSETS, BATCHES = (1, 2, 3), (3_000, 6_000, 12_000), (64, 128, 256)
+SETUP_DEFAULTS = {"cl_epochs": 1, "cl_subset": 6_000, "cl_batch": 64}  # the opening form's choices
 # The rates a student picks from: 1, 2 and 5 per decade over LR_RANGE (a log scale).
 RATES = tuple(float(f"{m}e{e}") for e in range(-4, 2) for m in (1, 2, 5) if LR_RANGE[0] <= m * 10.0**e <= LR_RANGE[1])
 REFRESH_S = 2.0
@@ -63,6 +64,8 @@ def _open_class() -> None:
     from bnviz.training.config import pick_device
 
     s = st.session_state
+    for key, default in SETUP_DEFAULTS.items():  # a choice that came back empty: the one shown
+        urlstate.seed(key, default)
     setup = Setup(epochs=s["cl_epochs"], train_limit=s["cl_subset"], batch_size=s["cl_batch"], device=pick_device())
     allowed = frozenset(s.get("cl_allowed") or ()) | {"lr"}
     made = REGISTRY.create(setup, allowed=allowed, max_entries=int(s["cl_max"]))
@@ -117,10 +120,11 @@ def opening_form() -> None:
     st.subheader(t("class_open_header"))
     st.caption(t("class_open_help"))
     c1, c2, c3 = st.columns(3)
-    c1.segmented_control(t("class_epochs"), EPOCHS, default=1, key="cl_epochs", required=True)
-    c2.segmented_control(t("class_subset"), SUBSETS, default=6_000, key="cl_subset", required=True,
-                         format_func=lambda n: f"{n:,}")
-    c3.segmented_control(t("class_batch"), BATCHES, default=64, key="cl_batch", required=True)
+    for key, default in SETUP_DEFAULTS.items():
+        urlstate.seed(key, default)
+    c1.segmented_control(t("class_epochs"), EPOCHS, key="cl_epochs", required=True)
+    c2.segmented_control(t("class_subset"), SUBSETS, key="cl_subset", required=True, format_func=lambda n: f"{n:,}")
+    c3.segmented_control(t("class_batch"), BATCHES, key="cl_batch", required=True)
     st.pills(t("class_allowed"), [f for f in FIELDS if f != "lr"], selection_mode="multi", default=["batch_norm"],
              key="cl_allowed", format_func=lambda f: t(f"class_field_{f}"), help=t("class_allowed_help"))
     st.number_input(t("class_max"), 1, 200, MAX_ENTRIES, key="cl_max")
