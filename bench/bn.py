@@ -474,6 +474,11 @@ def _browser_rows(rates: dict, refresh: list, rounds: int, seconds: float, every
              "value": f"{median(refresh):.0f} ms" if refresh else "n/a", "goal": "report"}]
 
 
+def _heap(heap: dict) -> str:
+    """malloc's count (:func:`bnviz.server.memory.heap`): MB in use / free / mapped on their own."""
+    return f"{heap['in_use']:.0f} / {heap['free']:.0f} / {heap['mmap']:.0f}"
+
+
 def _pace_row(r: dict) -> str:
     """The teacher's run's pace while the class watched it, just arrived and settled, and once
     every watcher left (the mean of two windows, each in brackets: their spread is the noise of
@@ -522,12 +527,13 @@ def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
             "jobs gone (s)": r["jobs_gone_s"],
             "left beyond baseline at (s)": f"{len(r['left_python']) + r['left_native']} at {r['threads_back_s']}",
             "threads: after close / next request": f"{r['threads_after']} / {r['threads_next_request']}",
-            "RSS after (MB)": r["rss_after_mb"],
+            "RSS after (MB): malloc's in use / free / mmap": f"{r['rss_after_mb']}: {_heap(r['heap_after'])}",
             "Python blocks after (k)": round(r["blocks_after"] / 1000),
             "sessions alive: after close / after a visit": f"{r['sessions_after']} / {r['sessions_after_visit']}"})
     anyio = base["pools"].get("anyio", [0])[0]
     rows.append({"round": f"baseline after warm-up: {base['threads']} threads ({anyio} idle AnyIO), "
-                          f"{base['rss_mb']:.0f} MB, {base['blocks'] / 1000:.0f}k blocks; server log exceptions: "
+                          f"{base['rss_mb']:.0f} MB ({_heap(base['heap'])}), {base['blocks'] / 1000:.0f}k blocks; "
+                          "server log exceptions: "
                           f"{result['log_errors']} (+ {result['websocket_races']} Streamlit websocket races)"})
     problems = check(result)
     verdict = "all hold" if not problems else "; ".join(problems)

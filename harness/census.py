@@ -2,7 +2,7 @@
 
 Tests only. On SIGUSR1 the server's main thread writes to FILE, as JSON, every Python thread it
 has (name, OS id, and the worker pool it serves, if any), the memory blocks Python's allocator
-holds, glibc's malloc arenas and the Streamlit sessions alive. OS threads missing from the list
+holds, glibc's malloc arenas and what they hold, and the Streamlit sessions alive. OS threads missing from the list
 are native ones (torch's OpenMP team, BLAS). The load test uses it to tell what a class leaves
 behind from the worker pools of the web server and of Streamlit, which keep idle threads for
 reuse by design."""
@@ -100,6 +100,7 @@ def _install(path: str) -> None:
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
             json.dump({"threads": rows, "blocks": sys.getallocatedblocks(), "arenas": memory.arenas(),
+                       "heap": memory.heap(),
                        "sessions": sessions(), "runs": runs(), "jobs": jobs(), "time": time.monotonic(),
                        "rss_mb": proc_status(os.getpid())["rss_mb"]}, fh)
         os.replace(tmp, path)
@@ -111,9 +112,10 @@ def take(pid: int, path: str, timeout: float = 10.0, trim: bool = False) -> dict
     """Ask the server for its census. Returns ``pools`` (pool → [threads, most threads]),
     ``python`` (the names of all other Python threads), ``native`` (the count of OS threads
     Python does not know), ``total``, ``blocks``, ``arenas`` (glibc's), ``sessions``, ``runs``,
-    ``jobs`` and ``rss_mb``. With ``trim``, the server first gives back the pages it holds free
-    (:func:`bnviz.server.memory.trim`, which it does every 30 s itself): ``rss_mb`` is then the
-    memory it keeps, not also what it frees at its next trim."""
+    ``jobs``, ``rss_mb`` and ``heap`` (:func:`bnviz.server.memory.heap`). With ``trim``, the
+    server first gives back the pages it holds free (:func:`bnviz.server.memory.trim`, which it
+    does every 30 s itself): ``rss_mb`` is then the memory it keeps, not also what it frees at its
+    next trim."""
     before = os.stat(path).st_mtime_ns if os.path.exists(path) else None
     if trim:
         open(f"{path}.trim", "w").close()
@@ -137,7 +139,8 @@ def take(pid: int, path: str, timeout: float = 10.0, trim: bool = False) -> dict
     return {"pools": pools, "python": sorted(r["name"] for r in rows if not r["pool"]),
             "native": len(tids - {r["tid"] for r in rows}), "total": len(tids),
             "blocks": census["blocks"], "arenas": census["arenas"], "sessions": census["sessions"],
-            "runs": census["runs"], "jobs": census["jobs"], "time": census["time"], "rss_mb": census["rss_mb"]}
+            "runs": census["runs"], "jobs": census["jobs"], "time": census["time"], "rss_mb": census["rss_mb"],
+            "heap": census["heap"]}
 
 
 if __name__ == "__main__":

@@ -508,6 +508,7 @@ def _close(c: _Class, base: dict | None) -> dict:
             "pools_after": census["pools"], "left_python": left["python"], "left_native": left["native"],
             "threads_next_request": nxt and nxt["total"], "pools_next_request": nxt and nxt["pools"],
             "next_request_s": nxt and round(nxt["served"] - t_closed, 1), "rss_after_mb": round(after["rss_mb"]),
+            "heap_after": after["heap"],
             "blocks_after": blocks, "sessions_after": census["sessions"], "sessions_after_visit": alive}
 
 
@@ -574,7 +575,8 @@ BRIEF = ("live", "round_s", "peak_arenas", "started", "refused", "exceptions", "
          "owner_ids_clicked", "wire_watchers", "wire_problems",
          "run_unchanged", "runs_after", "jobs_after", "jobs_gone_s", "training_threads_peak",
          "training_threads_after", "left_python", "left_native", "threads_back_s", "pools_after",
-         "threads_next_request", "sessions_after_visit", "blocks_after", "rss_after_mb", "threads", "rss_mb")
+         "threads_next_request", "sessions_after_visit", "blocks_after", "rss_after_mb", "heap_after", "threads",
+         "rss_mb", "heap")
 
 
 def check(result: dict) -> list[str]:

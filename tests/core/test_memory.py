@@ -1,6 +1,8 @@
 """The server's malloc arenas (bnviz/server/memory.py), in fresh processes: a thread per page run must
-not give the server an arena per thread. The load test checks the running server's count."""
+not give the server an arena per thread; a trim gives freed pages back; malloc's own count of what it
+holds. The load test checks the running server's count."""
 
+import json
 import os
 import re
 import subprocess
@@ -84,3 +86,32 @@ def test_the_server_trims_every_so_often_in_one_thread():
     first = memory.keep_trimmed()
     assert first.is_alive() and first.daemon and memory.keep_trimmed() is first
     assert sum(t.name == "bnviz-trim" for t in threading.enumerate()) == 1
+
+
+# A block of 64 MB (above glibc's mmap threshold, with nothing free in the heap: mapped on its own),
+# then 200 MB in blocks of 100 kB from the heap, all freed but the last; malloc's count after each.
+HEAP = """
+import ctypes, json
+from bnviz.server import memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+seen = [memory.heap()]
+big = libc.malloc(64 << 20)
+seen.append(memory.heap())
+blocks = [libc.malloc(100_000) for _ in range(2_000)]
+seen.append(memory.heap())
+for b in blocks[:-1]:
+    libc.free(b)
+seen.append(memory.heap())
+print(json.dumps(seen))
+"""
+
+
+def test_the_heap_count_tells_memory_in_use_from_memory_kept_free_and_mapped_blocks():
+    out = subprocess.run([sys.executable, "-c", HEAP], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "MALLOC_ARENA_MAX": str(ARENAS)}, check=True)
+    start, mapped, allocated, freed = json.loads(out.stdout)
+    assert mapped["mmap"] - start["mmap"] >= 63 and abs(mapped["in_use"] - start["in_use"]) < 5, (start, mapped)
+    assert allocated["in_use"] - mapped["in_use"] >= 190, (mapped, allocated)
+    assert freed["free"] - allocated["free"] >= 190 and freed["in_use"] <= mapped["in_use"] + 5, (allocated, freed)
