@@ -2,10 +2,10 @@
 
 Tests only. On SIGUSR1 the server's main thread writes to FILE, as JSON, every Python thread it
 has (name, OS id, and the worker pool it serves, if any), the memory blocks Python's allocator
-holds, glibc's malloc arenas and what they hold, and the Streamlit sessions alive. OS threads missing from the list
-are native ones (torch's OpenMP team, BLAS). The load test uses it to tell what a class leaves
-behind from the worker pools of the web server and of Streamlit, which keep idle threads for
-reuse by design."""
+holds, glibc's malloc arenas and what they hold, and the Streamlit sessions alive. OS threads
+missing from the list are native ones (torch's OpenMP team, BLAS). The load test uses it to tell
+what a class leaves behind from the worker pools of the web server and of Streamlit, which keep
+idle threads for reuse by design."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ them back every :data:`TRIM_EVERY_S` seconds (:func:`keep_trimmed`; a trim of 20
 Read after a trim over three rounds (:func:`heap`, ``python -m bench load``), resident memory still
 went 668 → 679 → 690 → 716 MB: malloc's memory in use 191 → 200 → 203 → 206 MB, what lies free
 inside its heaps (not all of it resident) 30 → 45 → 63 → 58 MB, its mapped blocks 49 MB throughout,
-Python's blocks flat. Some in use, more kept free between live blocks: not yet a leak found.
+Python's blocks flat; in a second soak 656 → 734 MB, in use 191 → 207 MB, free 16 → 92 MB. Some in
+use (+10 MB, then +3 MB a round), more freed and kept between live blocks: no leak found yet.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ class _MallInfo2(ctypes.Structure):
 
 
 def heap() -> dict:
-    """glibc's count of what malloc holds, over every arena (``mallinfo2``), in MB: ``in_use``
-    (allocated, in the arenas' heaps), ``free`` (freed there, kept for reuse: a trim gives back
-    its whole pages) and ``mmap`` (large blocks mapped on their own, given back when freed).
-    Python's own small objects are not in it (its allocator maps its arenas itself)."""
+    """glibc's count of what malloc holds, over every arena (``mallinfo2``, glibc 2.33 and later),
+    in MB: ``in_use`` (allocated, in the arenas' heaps), ``free`` (freed there, kept for reuse: a
+    trim gives back its whole pages) and ``mmap`` (large blocks mapped on their own, given back
+    when freed). Python's own small objects are not in it (its allocator maps its arenas itself)."""
     libc = ctypes.CDLL(None)
     libc.mallinfo2.restype = _MallInfo2
     info = libc.mallinfo2()
