@@ -387,8 +387,10 @@ def new_ticks(before: list, after: list, overlap: int = 5) -> list:
     ``before`` are found in ``after`` (``overlap`` of them in a row); if none is left, all of
     ``after`` is new."""
     tail = before[-overlap:]
+    if not tail:
+        return list(after)
     for end in range(len(after), len(tail) - 1, -1):
-        if tail and after[end - len(tail):end] == tail:
+        if after[end - len(tail):end] == tail:
             return after[end:]
     return list(after)
 

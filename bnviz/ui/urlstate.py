@@ -18,8 +18,7 @@ import streamlit as st
 
 _DEFAULTS = "_url_defaults"
 _IGNORED = "_url_ignored"
-_KEPT = "_url_kept"  # the last value of each key at the end of a complete run
-_SEEN = "_url_seen"  # the value of each seeded key at its last seed()
+_KEPT = "_url_kept"  # the last value of each key at the end of a complete run (a seeded key's: at its last seed)
 _RUN = "_url_run"  # the keys initialised by the current run (the page's own and the shared ones)
 
 
@@ -134,11 +133,11 @@ def lost(key: str, default) -> bool:
 def seed(key: str, default) -> None:
     """Seed a choice kept in the session only, not in the link, before it is drawn: ``default``
     the first time, and the value it had at the last call when it came back empty (:func:`lost`)."""
-    seen = st.session_state.setdefault(_SEEN, {})
+    kept = st.session_state.setdefault(_KEPT, {})
     if key in st.session_state and not lost(key, default):
-        seen[key] = st.session_state[key]
+        kept[key] = st.session_state[key]
     else:
-        st.session_state[key] = seen.get(key, default)
+        st.session_state[key] = kept.get(key, default)
 
 
 def ignored() -> list[str]:
