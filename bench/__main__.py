@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import bn, caviar, engine, ewma, feed, gpu, instant, live, optimizers, sweep, tuning, watchers
+from bench import bn, caviar, engine, ewma, feed, gpu, instant, live, optimizers, pair, sweep, tuning, watchers
 from bench.common import print_table
 
 BENCHES = {
@@ -32,6 +32,7 @@ BENCHES = {
     "sweep": sweep.run,
     "class": caviar.run,
     "engine": engine.run,
+    "pair": pair.run,
     "gpu": gpu.run,
 }
 

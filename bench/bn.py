@@ -177,7 +177,7 @@ def _gil_phase(server, code: str, n: int, panels: tuple, tick: float, seconds: f
     """``n`` wire watchers of the run, asking every ``tick`` s: once the class's pace has settled,
     ``seconds`` of training speed, server CPU and the watchers' waits."""
     from harness.census import take
-    from harness.classroom_load import cpu_seconds
+    from harness.cpu_use import cpu_seconds
     from harness.wire import Wire
 
     pid, tabs = server.proc.pid, Wire()
@@ -259,7 +259,7 @@ def _floor(seconds: float, n: int = 30) -> float:
     """Server CPU ms per refresh of ``n`` wire tabs on bench/floor_app.py (a live fragment with a
     progress bar only), on the app's config: what any live refresh costs in Streamlit here."""
     from harness.browser import Server
-    from harness.classroom_load import cpu_seconds
+    from harness.cpu_use import cpu_seconds
     from harness.wire import Wire
 
     server = Server(script="bench/floor_app.py")
@@ -496,6 +496,13 @@ def _pace_row(r: dict) -> str:
     return f"{shown} / {unwatched} [{parts}] ({ratios}{thinned})"
 
 
+def _cores_row(r: dict) -> str:
+    """Who used the cores in each window the teacher's run was timed in (:mod:`harness.cpu_use`):
+    the run loses about what the class's tabs and the server's answers to them take."""
+    windows = [r.get("cores", {}).get(w) for w in ("arrived", "settled", "unwatched")]
+    return "; ".join("—" if not w else " / ".join(f"{v:.2f}" for v in w.values()) for w in windows)
+
+
 SETTLE_S = 30.0  # after the class arrived, before its settled window
 UNWATCHED_S = 30.0  # the run's pace once the watchers left: two windows as long as a watched one
 
@@ -522,6 +529,8 @@ def load(watchers: int = 30, rounds: int | None = None) -> list[dict]:
             "watchers' refresh median / p95 (ms)": f"{r['refresh_median_ms']} / {r['refresh_p95_ms']}",
             "server time per refresh median / p95 (ms)": f"{r['tick_server_median_ms']} / {r['tick_server_p95_ms']}",
             "training images/s: watched (arrived / settled) / unwatched [its two windows] (ratios)": _pace_row(r),
+            "cores used, arrived; settled; unwatched: trainings / server / renderers / Chromium's other / "
+            "else / idle": _cores_row(r),
             "peak threads (AnyIO) / RSS MB":
                 f"{r['peak_threads']} ({r['peak_pools'].get('anyio', [0])[0]}) / {r['peak_rss_mb']}",
             "jobs gone (s)": r["jobs_gone_s"],

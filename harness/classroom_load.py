@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bnviz.server import memory
 from bnviz.ui.strings import STRINGS
+from harness import cpu_use
 from harness.browser import PROGRESS, READY, Server, launch
 from harness.census import proc_status, take
 from harness.wire import STEP, Wire
@@ -56,28 +57,6 @@ def training_threads(pid: int) -> int:
         except OSError:
             pass
     return count
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU seconds the process has used so far: (its training threads', everything else's).
-    Threads that have ended (Streamlit runs each script in a thread of its own) count in the
-    process's total, so "everything else" is that total less the training threads."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def used(stat_path: str) -> float:
-        with open(stat_path) as fh:
-            fields = fh.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-
-    training = 0.0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
-                if fh.read().startswith("bnviz-train"):
-                    training += used(f"/proc/{pid}/task/{tid}/stat")
-        except OSError:
-            pass
-    return training, used(f"/proc/{pid}/stat") - training
 
 
 # Streamlit's own race: a tab's socket goes away while Streamlit is closing it, its receive loop
@@ -360,6 +339,7 @@ def _watch(c: _Class, watch_s: float) -> dict:
     """Every watcher follows the run for ``watch_s``: its step moves, its refreshes stay quick."""
     first = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
     run_then, then = _teachers_run(c)
+    used_then = cpu_use.read(c.pid)
     for w in c.wired:
         w.refreshes.clear()
     since = []  # each Chromium watcher's clock when the window began
@@ -375,9 +355,10 @@ def _watch(c: _Class, watch_s: float) -> dict:
     last = [step_shown(pg) for pg in c.watch_pages] + [w.last_step() for w in c.wired]
     refresh += [1e3 * w for tab in c.wired for w in tab.refreshes]  # ms, as the pages' own
     trained, run_now = _pace(c, (run_then["steps"], then))
+    cores = cpu_use.cores(used_then, cpu_use.read(c.pid))
     ticks = new_ticks(run_then["ticks"], run_now["ticks"])
     return {"refresh": sorted(refresh), "ticks": sorted(ticks), "run_now": run_now, "trained": trained,
-            "advanced": sum(a is not None and b is not None and b > a for a, b in zip(first, last))}
+            "cores": cores, "advanced": sum(a is not None and b is not None and b > a for a, b in zip(first, last))}
 
 
 def new_ticks(before: list, after: list, overlap: int = 5) -> list:
@@ -395,12 +376,12 @@ def new_ticks(before: list, after: list, overlap: int = 5) -> list:
     return list(after)
 
 
-def _settled_pace(c: _Class, settle_s: float, watch_s: float) -> int | None:
-    """The teacher's run's images/s over a window ``settle_s`` after the first (None without)."""
+def _settled(c: _Class, settle_s: float, watch_s: float) -> dict:
+    """A window ``settle_s`` after the first (:func:`_watch`; empty without)."""
     if not settle_s:
-        return None
+        return {}
     time.sleep(settle_s)
-    return round(_watch(c, watch_s)["trained"] * 64)
+    return _watch(c, watch_s)
 
 
 def _teachers_run(c: _Class) -> tuple[dict, float]:
@@ -429,22 +410,23 @@ def _mark(c: _Class) -> tuple[int, float]:
     return run_now["steps"], now
 
 
-def _unwatched(c: _Class, seconds: float, parts: int = 2) -> list[float]:
+def _unwatched(c: _Class, seconds: float, parts: int = 2) -> tuple[list[float], dict]:
     """Every watcher gone (their tabs closed; the teacher, the other Starts and the other pages
     stay): the teacher's run's steps per second over ``seconds`` once their sessions wound down,
-    in ``parts`` windows one after another. How far those differ is the measure's own noise: with
-    nothing changed, the run's pace moved by up to 7 % from one 15 s window to the next here."""
+    in ``parts`` windows one after another, and the cores used over them all (:mod:`cpu_use`).
+    How far the windows differ is the measure's own noise: with nothing changed, the run's pace
+    moved by up to 7 % from one 15 s window to the next here."""
     keep = [page.context for page in [c.teacher, *c.starts, *c.other_pages]]
     for context in c.contexts:
         if context not in keep:
             context.close()
     c.contexts = keep
     time.sleep(5)
-    marks = [_mark(c)]
+    marks, used_then = [_mark(c)], cpu_use.read(c.pid)
     for _ in range(parts):
         time.sleep(seconds / parts)
         marks.append(_mark(c))
-    return [_rate(then, now) for then, now in zip(marks, marks[1:])]
+    return [_rate(then, now) for then, now in zip(marks, marks[1:])], cpu_use.cores(used_then, cpu_use.read(c.pid))
 
 
 def _try_to_change(c: _Class, run_now: dict) -> dict:
@@ -534,12 +516,12 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
     peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}
     peak_training = training_threads(pid)
     watched = _watch(c, watch_s)
-    settled = _settled_pace(c, settle_s, watch_s)
+    settled = _settled(c, settle_s, watch_s)
     tried = _try_to_change(c, watched["run_now"])
     exceptions = sum(pg.locator("[data-testid='stException']").count() for pg in c.pages) \
         + sum(len(w.exceptions) for w in c.wire.tabs)
     _say(c.t0, "checked")
-    unwatched = _unwatched(c, unwatched_s) if unwatched_s else None
+    unwatched, cores_unwatched = _unwatched(c, unwatched_s) if unwatched_s else (None, None)
     closed = _close(c, base)
     wire_problems = [p for w in c.wire.tabs for p in w.problems] + c.wire.problems
     q, ticks = watched["refresh"], watched["ticks"]
@@ -550,7 +532,9 @@ def _round(browser, server, pid, base, starters, views, others, watch_s, tick: f
             "refresh_p95_ms": _percentile(q, 0.95),
             "tick_server_median_ms": round(1e3 * statistics.median(ticks), 1) if ticks else None,
             "tick_server_p95_ms": _percentile(ticks, 0.95, 1e3, 1),
-            "images_per_s_watched": round(watched["trained"] * 64), "images_per_s_settled": settled,
+            "images_per_s_watched": round(watched["trained"] * 64),
+            "images_per_s_settled": round(settled["trained"] * 64) if settled else None,
+            "cores": {"arrived": watched["cores"], "settled": settled.get("cores"), "unwatched": cores_unwatched},
             "images_per_s_unwatched": unwatched and round(statistics.fmean(unwatched) * 64),
             "images_per_s_unwatched_parts": unwatched and [round(p * 64) for p in unwatched],
             "capture_strides": sorted(c.strides), **tried,

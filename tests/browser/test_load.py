@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.bn import _pace_row
+from bench.bn import _cores_row, _pace_row
 from bnviz.training.config import TrainConfig
 from harness.classroom_load import (
     SESSION_TTL,
@@ -30,6 +30,7 @@ from harness.classroom_load import (
     sessions_from_env,
     tabs_from_env,
 )
+from harness.cpu_use import KINDS
 
 
 @pytest.mark.load
@@ -84,6 +85,12 @@ def test_the_timed_run_captures_alike_in_every_window():
              "images_per_s_unwatched_parts": [2990, 3010]}
     assert _pace_row({**paces, "capture_strides": [1]}) == "2400 / 2700 / 3000 [2990, 3010] (0.80, 0.90)"
     assert "not comparable" in _pace_row({**paces, "capture_strides": [1, 2]})
+
+
+def test_the_cores_row_gives_each_window_in_order_of_kinds():
+    used = dict(zip(KINDS, (1.4, 0.07, 0.14, 0.07, 0.06, 0.2)))
+    row = _cores_row({"cores": {"arrived": used, "settled": None, "unwatched": {**used, "trainings": 1.7}}})
+    assert row == "1.40 / 0.07 / 0.14 / 0.07 / 0.06 / 0.20; —; 1.70 / 0.07 / 0.14 / 0.07 / 0.06 / 0.20"
 
 
 def test_a_windows_refresh_times_are_its_own():
