@@ -11,7 +11,7 @@ import time
 
 from harness import cpu_use
 
-BURN_S = 3.0
+BURN_S = 2.0
 # A server of our own: one thread named as a training job names its thread, one not; each hashes
 # (hashlib lets go of the GIL on large buffers, so both run at once) once the test says go; both
 # stay until told to end, so that their counts can be read once they are done.
@@ -67,8 +67,9 @@ def test_the_cores_of_a_window_are_split_by_who_used_them(browser):
         page.close()
         server.kill()
     assert list(used) == list(cpu_use.KINDS)
-    # Four burners on the machine's cores, each counted as what it is (each gets a share of the
-    # cores, less when other tests run beside this one; a burner counted as another kind gives 0).
+    # Four burners on the machine's cores, each counted as what it is: each gets a share of them
+    # (the server's two threads ~0.33 each here, ~0.16 beside three busy processes), and a burner
+    # counted as another kind gives its own kind 0.
     for kind in ("trainings", "server", "renderers", "else"):
-        assert used[kind] >= 0.1, (kind, used)
+        assert used[kind] >= 0.05, (kind, used)
     assert 0.8 * os.cpu_count() <= sum(used.values()) <= 1.05 * os.cpu_count(), used
