@@ -33,7 +33,8 @@ def _child(runs: int) -> None:
     before, t0 = [job.snapshot().step for job in jobs], time.monotonic()
     time.sleep(WINDOW_S)
     after, t1 = [job.snapshot().step for job in jobs], time.monotonic()
-    print(json.dumps([(b - a) * 64 / (t1 - t0) for a, b in zip(before, after)]), flush=True)
+    print(json.dumps([(b - a) * job.config.batch_size / (t1 - t0) for job, a, b in zip(jobs, before, after)]),
+          flush=True)
     for job in jobs:
         job.stop()
 

@@ -15,47 +15,21 @@ take about 6 × (CPU per poll) milliseconds of a core each second."""
 
 from __future__ import annotations
 
-import os
-import re
 import time
 
 from bench.live import _watch_code
+from harness.cpu_use import command_line, processes
 
 SETTLE_S = 50.0
 WINDOW_S = 60.0
 RUN_QUERY = "bn_subset=30000&bn_epochs=50&bn_batch=64&bn_every=5&bn_tick=0"  # the owner's page asks nothing
-HZ = os.sysconf("SC_CLK_TCK")
-TYPE = re.compile(rb"--type=([a-z-]+)")
-
-
-def _command_line(pid: int) -> bytes | None:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read()
-    except OSError:  # ended meanwhile
-        return None
-
-
-def _processes() -> dict[int, tuple[int, float, str]]:
-    """pid → (parent pid, CPU seconds so far, Chromium's process type or "")."""
-    found = {}
-    for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        kind = TYPE.search(_command_line(pid) or b"")  # a child may rewrite its command line as one string
-        cpu = (int(fields[11]) + int(fields[12])) / HZ
-        found[pid] = (int(fields[1]), cpu, kind.group(1).decode() if kind else "")
-    return found
 
 
 def _tree(found: dict, root: int) -> set[int]:
     """``root`` and every process below it."""
     children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in found.items():
-        children.setdefault(parent, []).append(pid)
+    for pid, process in found.items():
+        children.setdefault(process.parent, []).append(pid)
     tree, todo = set(), [root]
     while todo:
         pid = todo.pop()
@@ -68,8 +42,8 @@ def _cpu(then: dict, now: dict, tree: set[int]) -> tuple[float, float]:
     """CPU seconds the processes in ``tree`` spent from ``then`` to ``now``: (all, renderers). A
     process born in between counts from its start; one that ended in between is not counted (a
     settled page's browser keeps its processes)."""
-    spent = {p: now[p][1] - (then[p][1] if p in then else 0.0) for p in tree if p in now}
-    return sum(spent.values()), sum(v for p, v in spent.items() if now[p][2] == "renderer")
+    spent = {p: now[p].cpu - (then[p].cpu if p in then else 0.0) for p in tree if p in now}
+    return sum(spent.values()), sum(v for p, v in spent.items() if now[p].kind == "renderer")
 
 
 def _browser(playwright, marker: str):
@@ -78,8 +52,8 @@ def _browser(playwright, marker: str):
 
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=BROWSER_ARGS + [f"--bnviz-bench={marker}"])
-    for pid, (_, _, kind) in _processes().items():
-        if not kind and f"--bnviz-bench={marker}".encode() in (_command_line(pid) or b"").split(b"\0"):
+    for pid, process in processes().items():
+        if not process.kind and f"--bnviz-bench={marker}".encode() in (command_line(pid) or b"").split(b"\0"):
             return browser, pid
     raise RuntimeError(f"Chromium's main process for {marker} not found")
 
@@ -117,10 +91,10 @@ POLLS = "() => (window.bnvizFeed || {}).polls || 0"
 
 def _window(tabs: list) -> list[dict]:
     """Each browser's CPU and its page's polls over :data:`WINDOW_S`."""
-    then = _processes()
+    then = processes()
     polled = [page.evaluate(POLLS) for _, _, _, page in tabs]
     time.sleep(WINDOW_S)
-    now = _processes()
+    now = processes()
     rows = []
     for (name, _, pid, page), polls0 in zip(tabs, polled):
         spent, rendered = _cpu(then, now, _tree(now, pid))

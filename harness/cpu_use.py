@@ -11,11 +11,14 @@ A process that ends inside a window takes its time with it: what it used is then
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 TICK = os.sysconf("SC_CLK_TCK")
 CHROMIUM_NAMES = ("chromium", "chrome", "headless_shell")  # the executable's name, any install
+TYPE = re.compile(rb"--type=([a-z-]+)")
 KINDS = ("trainings", "server", "renderers", "chromium", "else", "idle")
 
 
@@ -41,21 +44,50 @@ def machine() -> tuple[float, float]:
     return (user + nice + system + irq + softirq) / TICK, (idle + iowait) / TICK
 
 
+class Process(NamedTuple):
+    """A process as /proc has it (also bench/watchers.py's view of a Chromium's process tree)."""
+
+    parent: int
+    cpu: float  # CPU seconds used so far (user and system)
+    kind: str  # Chromium's process type (renderer, gpu-process, …); "" for its main process or another program
+    name: str  # the executable's name
+
+
+def command_line(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:  # ended meanwhile
+        return None
+
+
+def _cpu(fields: list[str]) -> float:
+    """CPU seconds of a /proc stat line's fields after the command's name: utime + stime."""
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def processes() -> dict[int, Process]:
+    """Every process on the machine now (one that ends meanwhile is left out)."""
+    found = {}
+    for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
+        line = command_line(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        kind = TYPE.search(line or b"")  # a child may rewrite its command line as one string
+        name = os.path.basename((line or b"").split(b"\0")[0].split(b" ")[0]).decode(errors="replace")
+        found[pid] = Process(int(fields[1]), _cpu(fields), kind.group(1).decode() if kind else "", name)
+    return found
+
+
 def _chromium() -> tuple[dict, dict]:
     """CPU seconds of every Chromium process on the machine: (renderers, the others)."""
     renderers, others = {}, {}
-    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                argv = fh.read().split(b"\0")
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rpartition(")")[2].split()
-        except OSError:  # ended meanwhile
-            continue
-        if os.path.basename(argv[0].split(b" ")[0]).decode(errors="replace") not in CHROMIUM_NAMES:
-            continue
-        used = (int(fields[11]) + int(fields[12])) / TICK
-        (renderers if b"--type=renderer" in b" ".join(argv) else others)[pid] = used
+    for pid, process in processes().items():
+        if process.name in CHROMIUM_NAMES:
+            (renderers if process.kind == "renderer" else others)[pid] = process.cpu
     return renderers, others
 
 
@@ -65,8 +97,7 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     process's total, so "everything else" is that total less the training threads."""
     def used(stat_path: str) -> float:
         with open(stat_path) as fh:
-            fields = fh.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+            return _cpu(fh.read().rpartition(")")[2].split())
 
     training = 0.0
     for tid in os.listdir(f"/proc/{pid}/task"):

@@ -60,12 +60,17 @@ def _refused(err: Exception) -> None:
 
 # ---- the teacher ----------------------------------------------------------------------------
 
+def _seed_setup() -> None:
+    """The opening form's choices, seeded (and put back where one came back empty: the one shown)."""
+    for key, default in SETUP_DEFAULTS.items():
+        urlstate.seed(key, default)
+
+
 def _open_class() -> None:
     from bnviz.training.config import pick_device
 
     s = st.session_state
-    for key, default in SETUP_DEFAULTS.items():  # a choice that came back empty: the one shown
-        urlstate.seed(key, default)
+    _seed_setup()
     setup = Setup(epochs=s["cl_epochs"], train_limit=s["cl_subset"], batch_size=s["cl_batch"], device=pick_device())
     allowed = frozenset(s.get("cl_allowed") or ()) | {"lr"}
     made = REGISTRY.create(setup, allowed=allowed, max_entries=int(s["cl_max"]))
@@ -120,8 +125,7 @@ def opening_form() -> None:
     st.subheader(t("class_open_header"))
     st.caption(t("class_open_help"))
     c1, c2, c3 = st.columns(3)
-    for key, default in SETUP_DEFAULTS.items():
-        urlstate.seed(key, default)
+    _seed_setup()
     c1.segmented_control(t("class_epochs"), EPOCHS, key="cl_epochs", required=True)
     c2.segmented_control(t("class_subset"), SUBSETS, key="cl_subset", required=True, format_func=lambda n: f"{n:,}")
     c3.segmented_control(t("class_batch"), BATCHES, key="cl_batch", required=True)
