@@ -88,7 +88,8 @@ def test_a_class_joins_trains_together_and_is_freed(contexts, server):
         train_reset_and_close(teacher, server, pupils, wire, wired)
     finally:
         wire.close()
-    assert not wire.problems and not any(tab.problems or tab.exceptions for tab in wire.tabs)
+    troubled = [(tab.problems, tab.exceptions) for tab in wire.tabs if tab.problems or tab.exceptions]
+    assert not wire.problems and not troubled, (wire.problems, troubled)
     no_exception(teacher)
 
 
