@@ -35,9 +35,9 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
   and not fault_its_memory_in_again"
 # Phase 1: two workers on two cores, each browser group with its server and Chromium on one of them,
 # torch in each on one thread so their OpenMP threads do not fight. Beside them, each in a process of
-# its own, the tests that mostly wait (marked ``waits``): the Ray cluster's (~370 s), and the browser
-# test that waits out a grace period on a server of its own (~70 s; in the cluster's process it
-# made that one the last to end, 441 s, in a CI run here). Phase 1 keeps the two cores busy: a
+# its own, the tests that mostly wait (marked ``waits``): the Ray cluster's (~400 s), and the browser
+# tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s;
+# in the cluster's process they made that one the last to end, 441 s, in a CI run here). Phase 1 keeps the two cores busy: a
 # fourth process runs phase 2 beside it at the lowest priority (nice 19), on the CPU the others
 # leave (the trainings in the test servers, at nice 10, take nine tenths of what they share with it).
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/cluster --tb=line \

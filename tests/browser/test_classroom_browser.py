@@ -38,6 +38,7 @@ def test_every_chart_saves_as_png_and_shows_its_data(page, server, path, title):
     no_exception(page)
 
 
+@pytest.mark.waits  # ~20 s, most of it waiting for refreshes, on a server of its own with wire tabs: beside the workers
 def test_a_large_class_refreshes_less_often_instead_of_slowing_the_training():
     """A server that gives a run's watchers 2 refreshes a second: four students asking for 1 s
     get every 2 s from the server's timer, a fifth makes it 3 s for all of them (each page runs
