@@ -37,9 +37,10 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
 # torch in each on one thread so their OpenMP threads do not fight. Beside them, each in a process of
 # its own, the tests that mostly wait (marked ``waits``): the Ray cluster's (~400 s), and the browser
 # tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s;
-# in the cluster's process they made that one the last to end, 441 s, in a CI run here). Phase 1 keeps the two cores busy: a
-# fourth process runs phase 2 beside it at the lowest priority (nice 19), on the CPU the others
-# leave (the trainings in the test servers, at nice 10, take nine tenths of what they share with it).
+# in the cluster's process they made that one the last to end, 441 s, in a CI run here). Phase 1
+# keeps the two cores busy: phase 2 runs beside it at the lowest priority (nice 19), on the CPU the
+# others leave (the trainings in the test servers, at nice 10, take nine tenths of what they share
+# with it). It used to come after phase 1, and the load test's measured round waited for it.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/cluster --tb=line \
   --junitxml="$reports/waits.xml" -o junit_suite_name=waits >"$reports/waits.log" 2>&1 &
 waits=$!
