@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from bench.live import _watch_code
-from harness.cpu_use import command_line, processes
+from harness.cpu_use import command_line, grown, processes
 
 SETTLE_S = 50.0
 WINDOW_S = 60.0
@@ -42,8 +42,10 @@ def _cpu(then: dict, now: dict, tree: set[int]) -> tuple[float, float]:
     """CPU seconds the processes in ``tree`` spent from ``then`` to ``now``: (all, renderers). A
     process born in between counts from its start; one that ended in between is not counted (a
     settled page's browser keeps its processes)."""
-    spent = {p: now[p].cpu - (then[p].cpu if p in then else 0.0) for p in tree if p in now}
-    return sum(spent.values()), sum(v for p, v in spent.items() if now[p].kind == "renderer")
+    before = {p: then[p].cpu for p in tree if p in then}
+    alive = {p: now[p].cpu for p in tree if p in now}
+    renderers = {p: cpu for p, cpu in alive.items() if now[p].kind == "renderer"}
+    return grown(before, alive), grown(before, renderers)
 
 
 def _browser(playwright, marker: str):

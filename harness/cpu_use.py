@@ -118,7 +118,7 @@ def read(server_pid: int) -> Reading:
     return Reading(time.monotonic(), busy, idle, training, server, renderers, others)
 
 
-def _grown(then: dict, now: dict) -> float:
+def grown(then: dict, now: dict) -> float:
     """Seconds the processes alive at ``now`` used since ``then`` (one born since: all of its own)."""
     return sum(used - then.get(pid, 0.0) for pid, used in now.items())
 
@@ -128,7 +128,7 @@ def cores(then: Reading, now: Reading) -> dict[str, float]:
     make the machine's cores (less any time a hypervisor took)."""
     seconds = max(1e-9, now.at - then.at)
     used = {"trainings": now.training - then.training, "server": now.server - then.server,
-            "renderers": _grown(then.renderers, now.renderers), "chromium": _grown(then.chromium, now.chromium)}
+            "renderers": grown(then.renderers, now.renderers), "chromium": grown(then.chromium, now.chromium)}
     used["else"] = max(0.0, now.busy - then.busy - sum(used.values()))
     used["idle"] = now.idle - then.idle
     return {kind: round(used[kind] / seconds, 2) for kind in KINDS}
