@@ -351,7 +351,8 @@ class RayRegistry:
             if not held:
                 return
             for run, owners in held:
-                if run is not None and not run.lost and run.actor is not None:
+                # ``queued`` first: a run placed since its page last asked gets its actor here.
+                if run is not None and not run.lost and not run.queued and run.actor is not None:
                     run.actor.renew.remote(owners)  # no answer awaited
 
     @property

@@ -57,7 +57,7 @@ class RunActor:
         if devices is not None:  # the GPU its place was given (Ray shows an actor without GPUs none)
             os.environ["CUDA_VISIBLE_DEVICES"] = devices
         self.code, self._secret, self.grace_s, self.lease_s = code, secret, grace_s, lease_s
-        self._owners = {owner: time.monotonic()}  # owner's page → when its replica last said it holds the run
+        self._owners: dict[str, float] = {}  # owner's page → when its replica last said it holds the run
         self._watchers: dict[str, float] = {}
         self._results: dict[str, tuple] = {}
         self._lock = threading.Lock()
@@ -66,6 +66,9 @@ class RunActor:
         self._place = place
         self.job = None
         self.new_job(config)
+        # The lease counts from here, once the job is made (in a new worker on a busy node that took
+        # seconds, a good part of a short lease): the replica renews it once it sees the run placed.
+        self._owners[owner] = time.monotonic()
         waiting_line().leave.remote(code)  # placed: no longer waiting
         threading.Thread(target=self._expire_owners, name="bnviz-owner-lease", daemon=True).start()
         threading.Thread(target=self._free_place, name="bnviz-place", daemon=True).start()

@@ -120,6 +120,18 @@ def wait_messages(page, key: str, at_least: int, timeout: float = 60_000) -> dic
     return stats(page, key)
 
 
+def wait_rows(page, key: str, more_than: int, timeout: float = 60_000) -> dict:
+    """``key``'s stats once it has received more than ``more_than`` rows: a message may bring none
+    (no capture made since the last; on a busy machine the run takes seconds between captures)."""
+    try:
+        page.wait_for_function(f"key => ((window.bnvizCharts || {{}})[key] || {{}}).received?.data > {more_than}",
+                               arg=key, timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{key}: no more than {more_than} rows; {stats(page, key)}; "
+                             f"feed {page.evaluate(FEED_TRAIL)}") from None
+    return stats(page, key)
+
+
 def open_histograms(page, lang: str = "en") -> None:
     """The histograms tab, its first chart in sight (a chart out of sight is drawn when it comes into sight)."""
     page.get_by_role("tab", name=STRINGS[lang]["bn_tab_hist"]).click()
@@ -142,7 +154,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     page.wait_for_function(TAILED, arg=GRID, timeout=30_000)
     tailing = stats(page)
     wait_messages(page, GRID, tailing["messages"] + 3)
-    tailed = stats(page)
+    tailed = wait_rows(page, GRID, tailing["rows"])
     assert 0 < tailed["rows"] - tailing["rows"] <= CELLS * (tailed["messages"] - tailing["messages"])
     assert page.evaluate(TAILED, GRID)
     # ... and once the scrubber is touched, the whole history comes, then grows capture by capture.
@@ -150,6 +162,7 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
     page.evaluate(MARK, GRID)
     first, held_first = page.evaluate(COUNTED_AND_HELD, GRID)
     wait_messages(page, GRID, first["messages"] + 4)
+    wait_rows(page, GRID, first["rows"] + CELLS)  # two captures or more
     later, held_later = page.evaluate(COUNTED_AND_HELD, GRID)
     # The same node and canvas, one view built, nothing sent whole again, nothing asked again …
     assert page.evaluate(KEPT, GRID)
