@@ -16,7 +16,7 @@ export default function (component) {
   const panel = parentElement.querySelector(".bnviz-live");
   // This function runs again whenever the server sends new data; the elements (and the charts'
   // bindings to them) stay. State that must survive lives on the panel.
-  const state = panel.bnviz || (panel.bnviz = { timer: null, playing: null, server: {} });
+  const state = panel.bnviz || (panel.bnviz = { timer: null, playing: null, server: {}, sent: {} });
   const controls = data.controls;
   const byId = (id) => panel.querySelector("#" + id);
   const row = (id) => panel.querySelector(`[data-row="${id}"]`);
@@ -43,6 +43,7 @@ export default function (component) {
       const el = byId(c.id);
       // A control that follows its newest position is committed at its end as -1 ("follow").
       values[c.id] = c.follow && Number(el.value) >= Number(el.max) ? -1 : Number(el.value);
+      state.sent[c.id] = (state.sent[c.id] || []).concat(values[c.id]).slice(-8);
     }
     setStateValue("commit", values);
   }
@@ -184,14 +185,22 @@ export default function (component) {
   }
 
   // Values the server sends (first load, a link, a preset) win; a value the server sent before
-  // does not undo what the user has done since.
+  // does not undo what the user has done since, nor does the answer to one of this panel's own
+  // commits: a key pressed while the server ran the last commit stays (the answer brought the
+  // position before it; its own commit follows). Answers come in the order of the commits.
   for (const c of controls) {
     if (c.kind === "play" || !(c.id in data.values)) continue;
     const value = data.values[c.id];
     if (c.follow && (state.held || state.playing)) continue; // the user has it in hand
+    const sent = state.sent[c.id] || [];
+    const answered = sent.indexOf(value);
+    if (answered >= 0) state.sent[c.id] = sent.slice(answered + 1);
     if (state.server[c.id] !== value) {
       state.server[c.id] = value;
-      setValue(c, value);
+      if (answered < 0) {
+        state.sent[c.id] = [];
+        setValue(c, value);
+      }
     }
     if (c.kind === "toggle") row(c.id).querySelector("input[type=checkbox]").checked = byId(c.id).value === "1";
     if (c.kind === "choice") paintChoice(c);

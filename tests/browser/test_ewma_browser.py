@@ -63,22 +63,84 @@ def test_dragging_beta_redraws_every_chart_with_no_server_run(page, server):
     no_exception(page)
 
 
+class HeldAnswers:
+    """The page's websocket through a route that can hold the server's messages back (a slow
+    server): ``hold_after_next_run()`` holds them from the next script run the page asks for on,
+    ``answered()`` says when that run's end is held, ``release()`` sends them on in order."""
+
+    def __init__(self, page):
+        self.holding = self.armed = False
+        self.held, self.runs, self.page = [], 0, page
+        page.route_web_socket(re.compile(r"/_stcore/stream"), self._route)
+
+    def _route(self, ws):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            if isinstance(message, bytes) and BackMsg.FromString(message).WhichOneof("type") == "rerun_script":
+                self.runs += 1
+                self.holding, self.armed = self.holding or self.armed, False
+            server.send(message)
+
+        def from_server(message):
+            (self.held.append if self.holding else ws.send)(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+        self.ws = ws
+
+    def hold_after_next_run(self) -> None:
+        self.armed = True
+
+    def answered(self) -> bool:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        return any(isinstance(m, bytes) and ForwardMsg.FromString(m).WhichOneof("type") == "script_finished"
+                   for m in self.held)
+
+    def release(self) -> None:
+        self.holding = False
+        held, self.held = self.held, []
+        for message in held:
+            self.ws.send(message)
+
+
 def test_keys_step_beta_and_the_link_follows_once_they_stop(page, server):
+    answers = HeldAnswers(page)
     open_page(page, server, "ewma", EN["ewma_title"])
     page.locator(CHART_MARKS).first.wait_for()
     page.wait_for_timeout(500)
-    before = chart_pixels(page)
-    watch_runs(page)
+    before, runs = chart_pixels(page), answers.runs
     thumb = page.locator("#ewma-b1")
+    output = page.locator("[data-row='ewma-b1'] output")
     thumb.focus()
     thumb.press("ArrowRight")  # β 0.9 -> 0.93
     thumb.press("ArrowRight")  # -> 0.95
-    expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.95 · ≈ 20 values")
+    expect(output).to_have_text("0.95 · ≈ 20 values")
     page.wait_for_function(f"document.querySelector(\"{CHART_MARKS}\").toDataURL() !== {before!r}", timeout=10_000)
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
-    assert runs_seen(page) == 1  # two key presses, one commit
+    assert answers.runs - runs == 1  # two key presses, one commit
     assert page.evaluate("document.activeElement && document.activeElement.id") == "ewma-b1"  # focus stays
+    # A key pressed while the server runs the last commit (a slow server, held here): its answer
+    # (0.97) does not undo the press made since (0.98), whose own commit follows.
+    answers.hold_after_next_run()
+    thumb.press("ArrowRight")  # -> 0.97, committed once the keys rest
+    for _ in range(400):
+        if answers.answered():
+            break
+        page.wait_for_timeout(50)
+    assert answers.answered(), "the commit's run did not end"
+    thumb.press("ArrowRight")  # -> 0.98
+    answers.release()
+    page.wait_for_timeout(1000)  # the second commit's answer comes too
+    expect(output).to_have_text(re.compile(r"^0\.98 "))
+    expect(page).to_have_url(re.compile(r"[?&]b1=0\.98"), timeout=20_000)
+    wait_ready(page)
+    assert answers.runs - runs == 3
+    expect(output).to_have_text(re.compile(r"^0\.98 "))
     no_exception(page)
 
 
