@@ -198,7 +198,6 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
         out["warmup"] = _round(browser, server, pid, None, starters,
                                in_tabs + sorted(set(watch_views(watchers)) - set(in_tabs)), others, 0.0,
                                tick=0.0, tabs=len(in_tabs))
-        _wait_for_exit(os.environ.get("BNVIZ_LOAD_AFTER", ""))
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path, trim=True)}  # memory as kept (take)
         out["baseline"] = base
@@ -209,20 +208,6 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     finally:
         server.stop()
     return out
-
-
-def _wait_for_exit(pid: str, timeout: float = 600.0) -> None:
-    """Wait until the process ``pid`` (if any) has ended: scripts/test.sh runs other tests beside
-    this one's server start and warm-up round, and the measured rounds only once they are done."""
-    deadline = time.time() + timeout
-    while pid.isdigit() and time.time() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rpartition(")")[2].split()[0] == "Z":  # ended, not yet reaped
-                    return
-        except OSError:  # gone
-            return
-        time.sleep(0.5)
 
 
 def step_shown(page) -> int | None:

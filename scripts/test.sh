@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs all tests: core, pages (AppTest) and the real browser (Chromium).
-# Phase 1 runs everything but the load test on two workers (each browser group with one server and
-# one Chromium on one worker), and the tests that mostly wait in processes beside them; phase 2, at
-# the lowest priority beside phase 1, runs tests/core again on the CPU's baseline vector kernels;
-# phase 3 runs the classroom load test: its server start and warm-up round once phase 1 is done,
-# its measured round alone once phase 2 is done too ($BNVIZ_LOAD_AFTER), so nothing disturbs its
-# measurements. A failure is one line here (the log of a CI run keeps little); arguments replace
-# the default selection and give the whole traceback: scripts/test.sh tests/core -q
+# Everything runs at once: everything but the tests that mostly wait on two workers (each browser
+# group with one server and one Chromium on one worker); beside them, the tests that mostly wait
+# and the classroom load test, in processes of their own; and at the lowest priority, tests/core
+# again on the CPU's baseline vector kernels. A failure is one line here (the log of a CI run keeps
+# little); arguments replace the default selection and give the whole traceback:
+# scripts/test.sh tests/core -q
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Python caches the bytecode of what it imports (in .venv and here), as by default: set-up compiles
@@ -21,7 +20,7 @@ fi
 reports=.pytest_cache/junit
 rm -rf "$reports" && mkdir -p "$reports"
 status=0
-# The core tests again on the CPU's baseline vector kernels (phase 2 below; scripts/narrow_cpu.py: a
+# The core tests again on the CPU's baseline vector kernels (scripts/narrow_cpu.py: a
 # test that holds at one vector width only fails on every machine): those that compute with floats.
 # Not those that parse text, count threads, read files or hand rows on (a live chart's feeds: rows
 # copied, never computed), nor those that show a broken variant fails (by 1e-3 to 1, far beyond any
@@ -33,18 +32,19 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
   and not takes_a_slot and not probes_are_recorded and not snapshot_fields and not time_spent_on_test_accuracy
   and not pause_step_resume and not history_stays_bounded and not no_exception_escapes
   and not fault_its_memory_in_again"
-# Phase 1: two workers on two cores, each browser group with its server and Chromium on one of them,
-# torch in each on one thread so their OpenMP threads do not fight. Beside them, each in a process of
-# its own, the tests that mostly wait (marked ``waits``): the Ray cluster's (~400 s), and the browser
-# tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s;
-# in the cluster's process they made that one the last to end, 441 s, in a CI run here). Phase 1
-# keeps the two cores busy: phase 2 runs beside it at the lowest priority (nice 19), on the CPU the
-# others leave (the trainings in the test servers, at nice 10, take nine tenths of what they share
-# with it). It used to come after phase 1, and the load test's measured round waited for it.
+# Two workers on two cores, each browser group with its server and Chromium on one of them, torch in
+# each on one thread so their OpenMP threads do not fight. Beside them, each in a process of its own:
+# the tests that mostly wait (marked ``waits``): the Ray cluster's (~230 s alone), and the browser
+# tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s),
+# followed in that process by the classroom load test (125 s alone, ~50 s of it CPU: beside the
+# two workers it made them 34 s longer, not the 125 s it took after them; its refreshes, p95 69 ms
+# alone, were 255 ms there, its bound 2 s). The two cores stay busy: the core tests on baseline
+# kernels run beside them at the lowest priority (nice 19), on the CPU the others leave (the
+# trainings in the test servers, at nice 10, take nine tenths of what they share with it).
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/cluster --tb=line \
   --junitxml="$reports/waits.xml" -o junit_suite_name=waits >"$reports/waits.log" 2>&1 &
 waits=$!
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/browser --tb=line \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m "waits or load" tests/browser --tb=line \
   --junitxml="$reports/waits-browser.xml" -o junit_suite_name=waits_browser >"$reports/waits-browser.log" 2>&1 &
 waits_browser=$!
 # shellcheck disable=SC2046  # one VAR=value word each
@@ -55,14 +55,9 @@ narrow=$!
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -n 2 --dist loadgroup -m "not load and not waits" --tb=line --junitxml="$reports/main.xml" || status=$?
 wait $waits || status=$?
 wait $waits_browser || status=$?
-cat "$reports/waits.log" "$reports/waits-browser.log"
-# Phase 3: the classroom load test, its server start and warm-up round (~45 s, not measured) at once,
-# its measured round alone once phase 2 has ended too ($BNVIZ_LOAD_AFTER), so nothing disturbs its
-# measurements.
-BNVIZ_LOAD_AFTER=$narrow .venv/bin/python -m pytest -m load --tb=line --junitxml="$reports/load.xml" || status=$?
 wait $narrow || status=$?
-cat "$reports/narrow.log"
-# The slowest tests, of the phases run at the default priority (phase 2's times are its priority's).
-.venv/bin/python scripts/slowest.py "$reports"/{main,waits,waits-browser,load}.xml
+cat "$reports/waits.log" "$reports/waits-browser.log" "$reports/narrow.log"
+# The slowest tests, of those run at the default priority (the baseline kernels' times are nice 19's).
+.venv/bin/python scripts/slowest.py "$reports"/{main,waits,waits-browser}.xml
 echo "tests: $(( $(date +%s) - start )) s in all (exit $status)"
 exit $status

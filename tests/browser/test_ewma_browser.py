@@ -107,8 +107,9 @@ class HeldAnswers:
             self.ws.send(message)
 
 
-def test_keys_step_beta_and_the_link_follows_once_they_stop(page, server):
-    answers = HeldAnswers(page)
+def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
+    page = contexts(viewport={"width": 1400, "height": 1000}, locale="en-US").new_page()
+    answers = HeldAnswers(page)  # a page of its own: a page's websocket route stays for its life
     open_page(page, server, "ewma", EN["ewma_title"])
     page.locator(CHART_MARKS).first.wait_for()
     page.wait_for_timeout(500)
