@@ -24,7 +24,7 @@ import threading
 import time
 
 from bnviz.cluster import engine
-from bnviz.cluster.remote import CALL_TIMEOUT_S, not_placed, place_in_line, resources_for
+from bnviz.cluster.remote import CALL_TIMEOUT_S, join_line, not_placed, place_in_line, resources_for
 from bnviz.cluster.run_actor import waiting_line
 from bnviz.errors import KeyedError
 
@@ -111,8 +111,6 @@ class RemoteBackground:
     what it may use ("cpu": no GPU asked for)."""
 
     def __init__(self, kind: str, build, waiting, device: str = "auto", keep_s: float = KEEP_S):
-        import ray
-
         self.id = f"{kind}-{secrets.token_urlsafe(12)}"
         self.waiting = waiting
         self.lost = False  # its node died
@@ -120,7 +118,7 @@ class RemoteBackground:
         self._ended = False
         self._snap = None
         self._lock = threading.Lock()
-        ray.get(waiting_line().join.remote(self.id), timeout=CALL_TIMEOUT_S)
+        join_line(self.id)
         self.actor = _actor_class().options(namespace=engine.NAMESPACE, **resources_for(device)) \
             .remote(self.id, build, keep_s)
         self._ready = self.actor.ready.remote()

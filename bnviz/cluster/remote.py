@@ -37,6 +37,9 @@ READY_PROBE_S = 0.2  # how long a call waits to tell a placed actor (answers in 
 ORDERED = ("control", "new_job")  # run one at a time, in the order made (see bnviz.cluster.run_actor)
 LEASE_S = 120.0  # an owner's page holds its run this long after its replica last renewed it
 PLACE_WAIT_S = 8.0  # Start waits this long for Ray to place a new run's actor before saying it is queued
+# Start waits this long for the cluster's waiting line to take a training in: the first Start on a
+# cluster makes the line's actor, a new worker process (10 s were not enough on a busy node).
+LINE_WAIT_S = 30.0
 
 
 def _ray():
@@ -58,6 +61,16 @@ def not_placed(ready) -> bool:
     :data:`READY_PROBE_S`: a placed actor answers in ms)."""
     done, _ = _ray().wait([ready], timeout=READY_PROBE_S)
     return not done
+
+
+def join_line(code: str) -> None:
+    """Put ``code`` at the end of the cluster's waiting line, or refuse the Start (``engine_slow``)
+    when the line does not answer within :data:`LINE_WAIT_S`."""
+    ray = _ray()
+    try:
+        ray.get(waiting_line().join.remote(code), timeout=LINE_WAIT_S)
+    except ray.exceptions.GetTimeoutError:
+        raise JobRefused("engine_slow", seconds=round(LINE_WAIT_S)) from None
 
 
 def place_in_line(code: str) -> int | None:
@@ -372,7 +385,7 @@ class RayRegistry:
     def _place(self, code: str, secret: str, owner: str, config):
         """The place of run ``code``, in the cluster's waiting line (see bnviz.cluster.run_actor)."""
         # In line first: the run's actor, once placed, leaves it (a join after that would stay for good).
-        _ray().get(waiting_line().join.remote(code), timeout=CALL_TIMEOUT_S)
+        join_line(code)
         return named(lambda: place_class().options(
             name=f"place-{code}", namespace=engine.NAMESPACE, lifetime="detached", **resources_for(config.device),
         ).remote(code, secret, owner, self.grace_s, config, self.lease_s))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz.data.fashion_mnist import load_fashion_mnist
@@ -129,7 +130,16 @@ def test_a_sweep_waits_for_a_place_leaves_the_line_when_stopped_and_ends_if_nobo
     assert unasked.snapshot().state == "failed" and unasked.expired and not unasked.lost and not unasked.alive
 
 
-def test_a_class_trains_on_the_worker_as_here_and_frees_its_place(ray_engine, cluster):
+def test_a_class_trains_on_the_worker_as_here_and_frees_its_place(ray_engine, cluster, monkeypatch):
+    from bnviz.cluster import remote
+    from bnviz.training.manager import JobRefused
+
+    with monkeypatch.context() as patched:  # a waiting line that does not answer in time: the Start refused
+        patched.setattr(remote, "LINE_WAIT_S", 0.0)
+        with pytest.raises(JobRefused) as refused:
+            ray_engine.start_class(STUDENTS, CLASS, lambda: None)
+        assert (refused.value.key, refused.value.params) == ("engine_slow", {"seconds": 0})
+
     def not_here():
         raise AssertionError("the replica loaded the data: the class's node does")
 
