@@ -63,6 +63,11 @@ def test_dragging_beta_redraws_every_chart_with_no_server_run(page, server):
     no_exception(page)
 
 
+QUIET_MS = 350  # static/browser_controls.js: a key press is committed after this much quiet
+KEY_TIMES = """el => { window.bnvizKeyTimes = [];
+    el.addEventListener("change", () => window.bnvizKeyTimes.push(performance.now())); }"""
+
+
 class HeldAnswers:
     """The page's websocket through a route that can hold the server's messages back (a slow
     server): ``hold_after_next_run()`` holds them from the next script run the page asks for on,
@@ -116,6 +121,7 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     before, runs = chart_pixels(page), answers.runs
     thumb = page.locator("#ewma-b1")
     output = page.locator("[data-row='ewma-b1'] output")
+    thumb.evaluate(KEY_TIMES)
     thumb.focus()
     thumb.press("ArrowRight")  # β 0.9 -> 0.93
     thumb.press("ArrowRight")  # -> 0.95
@@ -123,8 +129,12 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     page.wait_for_function(f"document.querySelector(\"{CHART_MARKS}\").toDataURL() !== {before!r}", timeout=10_000)
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
-    assert answers.runs - runs == 1  # two key presses, one commit
+    # Two key presses, one commit — unless the second came after the first's quiet time (a busy
+    # machine: 0.4 s or more apart once in CI), then two.
+    gap = page.evaluate("window.bnvizKeyTimes[1] - window.bnvizKeyTimes[0]")
+    assert answers.runs - runs in ({1} if gap < QUIET_MS - 50 else {1, 2} if gap < QUIET_MS + 50 else {2}), gap
     assert page.evaluate("document.activeElement && document.activeElement.id") == "ewma-b1"  # focus stays
+    runs = answers.runs
     # A key pressed while the server runs the last commit (a slow server, held here): its answer
     # (0.97) does not undo the press made since (0.98), whose own commit follows.
     answers.hold_after_next_run()
@@ -140,7 +150,7 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     expect(output).to_have_text(re.compile(r"^0\.98 "))
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.98"), timeout=20_000)
     wait_ready(page)
-    assert answers.runs - runs == 3
+    assert answers.runs - runs == 2
     expect(output).to_have_text(re.compile(r"^0\.98 "))
     no_exception(page)
 
