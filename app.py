@@ -37,7 +37,7 @@ forget_charts()
 page_feed.forget()
 page.run()
 if ignored := urlstate.ignored():
-    st.toast(t("url_ignored", keys=", ".join(ignored)), icon=":material/link_off:")
+    st.toast(t("url_ignored", keys=", ".join(ignored)), icon=":material/link_off:", duration="long")  # 10 s
 urlstate.sync()
 share_box(page.url_path)
 svg_download(page.url_path)

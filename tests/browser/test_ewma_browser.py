@@ -130,9 +130,10 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
     # Two key presses, one commit — unless the second came after the first's quiet time (a busy
-    # machine: 0.4 s or more apart once in CI), then two.
+    # machine: 0.4 s or more apart once in CI), then one or two (a busy page runs its timer late:
+    # 0.8 s apart and one commit, once).
     gap = page.evaluate("window.bnvizKeyTimes[1] - window.bnvizKeyTimes[0]")
-    assert answers.runs - runs in ({1} if gap < QUIET_MS - 50 else {1, 2} if gap < QUIET_MS + 50 else {2}), gap
+    assert answers.runs - runs in ({1} if gap < QUIET_MS - 50 else {1, 2}), gap  # the timer may fire late
     assert page.evaluate("document.activeElement && document.activeElement.id") == "ewma-b1"  # focus stays
     runs = answers.runs
     # A key pressed while the server runs the last commit (a slow server, held here): its answer
@@ -198,9 +199,12 @@ def test_link_reproduces_state_and_ignores_garbage(page, server):
     page.get_by_text(EN["what_synthetic"].format(seed=0)).first.wait_for()
     expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.98 · ≈ 50 values")
     expect(page.locator("[data-row='ewma-b2']")).to_be_hidden()
-    open_page(page, server, "ewma?b1=%3Cscript%3Ealert(1)%3C/script%3E&ncurves=99&zoom=-4&src=nope", EN["ewma_title"])
-    expect(page.locator("[data-row='ewma-b2']")).to_be_visible()
-    expect(page.get_by_text("Some settings in the link were not valid", exact=False)).to_have_count(1)
+    # The notice is a toast (10 s): looked for from the page load on (a busy machine took longer
+    # than its first 4 s to draw the page whole, once in CI).
+    page.goto(server.url("ewma?b1=%3Cscript%3Ealert(1)%3C/script%3E&ncurves=99&zoom=-4&src=nope"))
+    expect(page.get_by_text("Some settings in the link were not valid", exact=False)).to_have_count(1, timeout=30_000)
+    wait_ready(page)
+    expect(page.locator("[data-row='ewma-b2']")).to_be_visible()  # two curves, as by default
     no_exception(page)
 
 
