@@ -60,6 +60,18 @@ def kept_pages(browser):
         context.close()
 
 
+# A page load's 'load' event waits for every file of Streamlit's frontend: with the README's test
+# command keeping both cores busy, one took over Playwright's default 30 s once.
+NAVIGATION_MS = 60_000
+
+
+def open_context(browser, **options):
+    """A browser context whose page loads may take :data:`NAVIGATION_MS`."""
+    context = browser.new_context(**options)
+    context.set_default_navigation_timeout(NAVIGATION_MS)
+    return context
+
+
 def reused(kept: dict, browser, request, kind: str, **options):
     """The page of ``kind`` (a desk, a phone, a projector: ``options`` of its context), kept from
     the test before and handed over clean: nothing stored, its websocket closed (about:blank: the
@@ -69,7 +81,7 @@ def reused(kept: dict, browser, request, kind: str, **options):
     and the next test gets a new one."""
     context, pg = kept.get(kind, (None, None))
     if pg is None:
-        context = browser.new_context(**options)
+        context = open_context(browser, **options)
         pg = context.new_page()
         count_runs(pg)
         kept[kind] = context, pg
@@ -102,7 +114,7 @@ def contexts(browser):
     made = []
 
     def new(**options):
-        made.append(browser.new_context(**options))
+        made.append(open_context(browser, **options))
         return made[-1]
 
     yield new

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import PHONE_WIDTH, SCROLL_TO, fits, no_exception, reused, start
+from tests.browser.conftest import PHONE_WIDTH, SCROLL_TO, fits, no_exception, open_context, reused, start
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
@@ -129,7 +129,7 @@ def test_a_phone_that_types_the_optimizers_address_after_ewma_shows_the_start_it
 def test_on_a_wide_screen_the_histogram_grid_fills_the_width(browser, server):
     """At 1920 px the grid of every layer's histograms used a third of the width (250 px cells):
     the page's helper says the screen is wide, and facet cells grow to fill it."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1920, "height": 1080})
+    context = open_context(browser, locale="en-US", viewport={"width": 1920, "height": 1080})
     try:
         page = context.new_page()
         open_page(page, server, "batchnorm?bn_subset=12000&bn_batch=64", EN["bn_title"])

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from bnviz.ui.strings import STRINGS
 from harness.browser import ROOT, chart_pixels, drag, open_page, redrawn, runs_seen, screenshot, wait_ready, watch_runs
-from tests.browser.conftest import no_exception
+from tests.browser.conftest import no_exception, open_context
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 CHART_MARKS = "[data-testid='stVegaLiteChart'] canvas"  # charts ask vega-embed for canvas
@@ -185,7 +185,7 @@ def test_language_switch_follows_url_and_reload(page, server):
 
 
 def test_chinese_browser_locale_defaults_to_chinese(browser, server):
-    context = browser.new_context(locale="zh-CN")
+    context = open_context(browser, locale="zh-CN")
     try:
         pg = context.new_page()
         open_page(pg, server, "", ZH["app_title"])
