@@ -38,10 +38,11 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
 # each on one thread so their OpenMP threads do not fight. Beside them, each in a process of its own:
 # the tests that mostly wait (marked ``waits``): the Ray cluster's (~230 s alone), and the browser
 # tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s);
-# and the classroom load test (125 s alone, ~100 CPU-s: after the others it made the command two
-# minutes longer; beside them, at nice 0, 34 s, and its refreshes' p95 was 255 ms there, its bound
-# 2 s). It runs at nice 5: its six Chromium tabs refreshing live at nice 0 slowed the workers' pages
-# (a page load over 30 s, a key's timer late, once each). Its result is printed (-s). The two cores
+# and the classroom load test (125 s alone: after the others it made the command two minutes
+# longer; beside them, at nice 0, 34 s, its refreshes' p95 255 ms there, its bound 2 s). It runs at
+# nice 5 (its p95 828 ms in a clean clone's run): its six Chromium tabs refreshing live at nice 0
+# slowed the workers' pages (a page load over 30 s, a key's timer late, once each). Its result is
+# printed (-s). The two cores
 # stay busy: the core tests on baseline kernels run beside them all at the lowest priority (nice
 # 19), on the CPU the others leave (the trainings in the test servers, at nice 10, take nine tenths
 # of what they share with it).
@@ -66,7 +67,7 @@ done
 cat "$reports/waits.log" "$reports/waits-browser.log"
 sed '/No runtime found/d' "$reports/load.log"  # less Streamlit's warnings of caches made outside a server
 cat "$reports/narrow.log"
-# The slowest tests, of those run at the default priority (the baseline kernels' times are nice 19's).
+# The slowest tests (not the baseline kernels' run: its times are nice 19's).
 .venv/bin/python scripts/slowest.py "$reports"/{main,waits,waits-browser,load}.xml
 echo "tests: $(( $(date +%s) - start )) s in all (exit $status)"
 exit $status
