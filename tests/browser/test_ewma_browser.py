@@ -130,7 +130,7 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
     # Two key presses, one commit — unless the second came after the first's quiet time (a busy
-    # machine: 0.4 s or more apart once in CI), then one or two (a busy page runs its timer late:
+    # machine: 0.4 s or more apart once in a clean clone's run), then one or two (a busy page runs its timer late:
     # 0.8 s apart and one commit, once).
     gap = page.evaluate("window.bnvizKeyTimes[1] - window.bnvizKeyTimes[0]")
     assert answers.runs - runs in ({1} if gap < QUIET_MS - 50 else {1, 2}), gap  # the timer may fire late
@@ -200,7 +200,7 @@ def test_link_reproduces_state_and_ignores_garbage(page, server):
     expect(page.locator("[data-row='ewma-b1'] output")).to_have_text("0.98 · ≈ 50 values")
     expect(page.locator("[data-row='ewma-b2']")).to_be_hidden()
     # The notice is a toast (10 s): looked for from the page load on (a busy machine took longer
-    # than its first 4 s to draw the page whole, once in CI).
+    # than its first 4 s to draw the page whole, once in a clean clone's run).
     page.goto(server.url("ewma?b1=%3Cscript%3Ealert(1)%3C/script%3E&ncurves=99&zoom=-4&src=nope"))
     expect(page.get_by_text("Some settings in the link were not valid", exact=False)).to_have_count(1, timeout=30_000)
     wait_ready(page)
