@@ -142,7 +142,7 @@ def pytest_collection_modifyitems(items):
     """Browser tests share one server and one Chromium: under pytest-xdist they stay on one worker
     (``--dist loadgroup``). Run together with them (``pytest tests/browser``), the load test runs
     last, so the machine it leaves busy disturbs no other test (scripts/test.sh runs it in a
-    process of its own, at nice 5, beside the rest)."""
+    process of its own, beside the rest)."""
     for item in items:
         path = item.nodeid.replace("\\", "/")
         if path.startswith("tests/browser/"):
