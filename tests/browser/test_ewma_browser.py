@@ -63,7 +63,8 @@ def test_dragging_beta_redraws_every_chart_with_no_server_run(page, server):
     no_exception(page)
 
 
-QUIET_MS = 350  # static/browser_controls.js: a key press is committed after this much quiet
+# A key press is committed after this much quiet (the panel's script says how much).
+QUIET_MS = int(re.search(r"const QUIET_MS = (\d+);", (ROOT / "static" / "browser_controls.js").read_text()).group(1))
 KEY_TIMES = """el => { window.bnvizKeyTimes = [];
     el.addEventListener("change", () => window.bnvizKeyTimes.push(performance.now())); }"""
 
@@ -75,7 +76,7 @@ class HeldAnswers:
 
     def __init__(self, page):
         self.holding = self.armed = False
-        self.held, self.runs, self.page = [], 0, page
+        self.held, self.runs = [], 0
         page.route_web_socket(re.compile(r"/_stcore/stream"), self._route)
 
     def _route(self, ws):

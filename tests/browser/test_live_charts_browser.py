@@ -110,26 +110,25 @@ def stats(page, key=GRID) -> dict:
     return page.evaluate(STATS, key)
 
 
-def wait_messages(page, key: str, at_least: int, timeout: float = 60_000) -> dict:
+def wait_chart(page, key: str, condition: str, what: str, timeout: float = 60_000) -> dict:
+    """``key``'s stats once ``condition`` (JavaScript on its counters ``s``) holds; else a failure
+    saying what the chart and the feed went through (for failures seen in CI only)."""
     try:
-        page.wait_for_function(f"key => ((window.bnvizCharts || {{}})[key] || {{}}).messages >= {at_least}", arg=key,
-                               timeout=timeout)
-    except PlaywrightTimeout:  # what the chart and the feed went through, for a failure seen in CI only
-        raise AssertionError(f"{key}: {at_least} messages not reached; {stats(page, key)}; "
-                             f"feed {page.evaluate(FEED_TRAIL)}") from None
+        page.wait_for_function(f"key => {{ const s = (window.bnvizCharts || {{}})[key] || {{}}; return {condition}; }}",
+                               arg=key, timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{key}: {what}; {stats(page, key)}; feed {page.evaluate(FEED_TRAIL)}") from None
     return stats(page, key)
+
+
+def wait_messages(page, key: str, at_least: int, timeout: float = 60_000) -> dict:
+    return wait_chart(page, key, f"s.messages >= {at_least}", f"{at_least} messages not reached", timeout)
 
 
 def wait_rows(page, key: str, more_than: int, timeout: float = 60_000) -> dict:
-    """``key``'s stats once it has received more than ``more_than`` rows: a message may bring none
-    (no capture made since the last; on a busy machine the run takes seconds between captures)."""
-    try:
-        page.wait_for_function(f"key => ((window.bnvizCharts || {{}})[key] || {{}}).received?.data > {more_than}",
-                               arg=key, timeout=timeout)
-    except PlaywrightTimeout:
-        raise AssertionError(f"{key}: no more than {more_than} rows; {stats(page, key)}; "
-                             f"feed {page.evaluate(FEED_TRAIL)}") from None
-    return stats(page, key)
+    """A message may bring no row (no capture made since the last: on a busy machine the run
+    takes seconds between captures): this waits for the rows themselves."""
+    return wait_chart(page, key, f"s.received?.data > {more_than}", f"no more than {more_than} rows", timeout)
 
 
 def open_histograms(page, lang: str = "en") -> None:
