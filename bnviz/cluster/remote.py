@@ -65,11 +65,14 @@ def not_placed(ready) -> bool:
 
 def join_line(code: str) -> None:
     """Put ``code`` at the end of the cluster's waiting line, or refuse the Start (``engine_slow``)
-    when the line does not answer within :data:`LINE_WAIT_S`."""
+    when the line does not answer within :data:`LINE_WAIT_S`: its join, made when the line
+    answers, is then followed by its leave (calls of one process to one actor run in order), or
+    it would stand in line for good, ahead of every later training."""
     ray = _ray()
     try:
         ray.get(waiting_line().join.remote(code), timeout=LINE_WAIT_S)
     except ray.exceptions.GetTimeoutError:
+        waiting_line().leave.remote(code)
         raise JobRefused("engine_slow", seconds=round(LINE_WAIT_S)) from None
 
 

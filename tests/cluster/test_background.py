@@ -139,6 +139,10 @@ def test_a_class_trains_on_the_worker_as_here_and_frees_its_place(ray_engine, cl
         with pytest.raises(JobRefused) as refused:
             ray_engine.start_class(STUDENTS, CLASS, lambda: None)
         assert (refused.value.key, refused.value.params) == ("engine_slow", {"seconds": 0})
+        with pytest.raises(JobRefused):
+            remote.join_line("refused-start")
+    # The refused Start does not stand in the line: its join, made late, was followed by its leave.
+    assert remote.place_in_line("refused-start") is None
 
     def not_here():
         raise AssertionError("the replica loaded the data: the class's node does")
