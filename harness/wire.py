@@ -36,8 +36,9 @@ class WireTab:
     """One tab: ``path`` (``batchnorm?watch=…``) on the server at ``port``.
 
     What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
-    fragment or feed, ``refreshes`` (seconds from a fragment's rerun request to its end, or from
-    a poll of the feed to its answer), ``polls`` of the feed, ``runs``
+    fragment or feed (None between a page's whole run and its live part), ``paces`` (every
+    interval it was ever asked for), ``refreshes`` (seconds from a fragment's rerun request to
+    its end, or from a poll of the feed to its answer), ``polls`` of the feed, ``runs``
     (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
     buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
     code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
@@ -61,6 +62,7 @@ class WireTab:
         self.exceptions: list[str] = []
         self.problems: list[str] = []
         self._fragments: dict[str, float] = {}  # live fragment id → its interval (s)
+        self.paces: set[float] = set()  # every interval the server ever asked of it
         self._sent = 0.0
         self._fragment_run = False
         self._idle = asyncio.Event()
@@ -131,6 +133,7 @@ class WireTab:
             self.query = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
             self._fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            self.paces.add(msg.auto_rerun.interval)
         elif kind == "stop_auto_rerun":
             self._fragments.clear()
         elif kind == "script_finished":
@@ -158,6 +161,8 @@ class WireTab:
         self._text(data["key"], data["value"])
         if data.get("leads"):
             self.feed = data.get("feed")
+            if self.feed:
+                self.paces.add(self.feed["every"])
 
     def _text(self, key: str, value) -> None:
         if key == "bn_status" and (found := STEP.search(value["text"])):
