@@ -34,11 +34,16 @@ from harness.classroom_load import (
 )
 from harness.cpu_use import KINDS
 
+# The window its refreshes are timed in: each of the 30 watchers refreshes every few seconds, so 12 s
+# gave ~80 refreshes, whose p95 is the 5th slowest: a moment's stall beside the other tests (a
+# page load, a collection) put it at 1.9 s of the 2 s bound once, 0.3 s in the next run.
+WATCH_S = 24.0
+
 
 @pytest.mark.load
 def test_a_class_watching_one_run_on_one_server(browser):
     result = classroom(starters=3, watchers=sessions_from_env(30), others=2, rounds=rounds_from_env(1),
-                       watch_s=12.0, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
+                       watch_s=WATCH_S, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
     print("\nload test:", result)  # every figure, visible with -s and in CI logs on failure
     problems = check(result)
     if problems:
