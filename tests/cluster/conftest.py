@@ -9,24 +9,12 @@ import pytest
 
 from harness.ray_cluster import LocalCluster
 
-# The runs train at the priority of everything else, as the browser tests' server's do
-# (tests/browser/conftest.py: TRAIN_NICE): the cluster's nodes, their workers and the replicas'
-# servers inherit it. At the app's default (10 steps nicer) beside the README's test command these
-# tests waited on starved trainings: 685 s for what takes ~230 s alone.
-TRAIN_NICE = "0"
-
 
 @pytest.fixture(scope="session")
 def local_cluster():
-    before = os.environ.get("BNVIZ_TRAIN_NICE")
-    os.environ["BNVIZ_TRAIN_NICE"] = TRAIN_NICE
     made = LocalCluster()
     yield made
     made.shutdown()
-    if before is None:
-        os.environ.pop("BNVIZ_TRAIN_NICE", None)
-    else:
-        os.environ["BNVIZ_TRAIN_NICE"] = before
 
 
 @pytest.fixture
