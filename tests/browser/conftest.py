@@ -22,12 +22,6 @@ expect.set_options(timeout=20_000)
 # owner token coming back and the run taken back — over 3 s (the value before) on a busy 2-core
 # machine, where the reload test then found "Not started".
 GRACE_S = 10
-# The trainings of these tests' server run at the priority of everything else (the app's default
-# is 10 steps nicer: tests/core/test_training.py checks it). Beside the README's test command,
-# which keeps both cores busy, a training at nice 10 got a tenth of a core or less: the tests that
-# wait for its steps took 100-125 s each, their live pages refreshing all along (a renderer's CPU
-# for every second waited). The load test's server keeps the app's default.
-TRAIN_NICE = 0
 # Every WebSocket the page opens, so that a test can drop the connection as a network would; while
 # ``window.bnvizRefuse`` is set, a new one goes to a port where nothing listens (the server out of
 # reach: Streamlit tries again and again, its page not connected).
@@ -40,7 +34,7 @@ SOCKETS = """(() => { const Native = window.WebSocket; window.bnvizSockets = [];
 
 @pytest.fixture(scope="session")
 def server():
-    srv = Server(env={"BNVIZ_WATCH_GRACE": str(GRACE_S), "BNVIZ_TRAIN_NICE": str(TRAIN_NICE)})
+    srv = Server(env={"BNVIZ_WATCH_GRACE": str(GRACE_S)})
     yield srv
     srv.stop()
 

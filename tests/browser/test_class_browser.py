@@ -24,9 +24,9 @@ STUDENTS = 4  # in Chromium
 # to ~110 s of the README's test command on a 2-core machine, and 16 took ~100 s with everything
 # else beside it: 8 there, which runs every path of the 30 (any size above the 4 in Chromium does).
 CLASS_SIZE = int(os.environ.get("BNVIZ_CLASS_SIZE", "8"))
-# The class's training (one epoch of 3,000 images for each model: ~4 CPU-s for 16 alone): at the
-# app's training priority (nice 10) beside the README's test command it took over 120 s once; the
-# tests' server runs it at nice 0 (conftest.TRAIN_NICE). A bound, not a measure.
+# The class's training (one epoch of 3,000 images for each model: ~4 CPU-s for 16 alone) runs at the
+# server's training priority (nice 10): beside the README's test command, which keeps both cores
+# busy with its other tests, it got a tenth of a core or less, and took over 120 s once.
 TRAINED_S = 300
 
 
