@@ -39,13 +39,13 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
 # the tests that mostly wait (marked ``waits``): the Ray cluster's (~230 s alone), and the browser
 # tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s);
 # and the classroom load test (125 s alone: after the others it made the command two minutes
-# longer; beside them, 34 s, its refreshes' p95 255 ms there, its bound 2 s). Its result is printed
-# (-s). At nice 5 its p95 beside everything was 828 ms in one run and 1,748 ms in the next: too near
-# its bound; at nice 0 its six live tabs slow the workers' pages (a page load took over 30 s once:
-# they may take 60 s). The two cores
-# stay busy: the core tests on baseline kernels run beside them all at the lowest priority (nice
-# 19), on the CPU the others leave (the trainings in the test servers, at nice 10, take nine tenths
-# of what they share with it).
+# longer; beside them its refreshes' p95 was 0.3 to 1.9 s, timed over 12 s, and 0.6 to 0.9 s over
+# 24 s, its bound 2 s). Its result is printed (-s). At nice 5 its p95 beside everything was 828 ms
+# in one run and 1,748 ms in the next: too near its bound; at nice 0 its six live tabs slow the
+# workers' pages (a page load took over 30 s once: they may take 60 s). The two cores stay busy:
+# the core tests on baseline kernels run beside them all at the lowest priority (nice 19), on the
+# CPU the others leave (the trainings in the test servers, at nice 10, take nine tenths of what
+# they share with it).
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/cluster --tb=line \
   --junitxml="$reports/waits.xml" -o junit_suite_name=waits >"$reports/waits.log" 2>&1 &
 waits=$!

@@ -131,8 +131,8 @@ def test_keys_step_beta_and_the_link_follows_once_they_stop(contexts, server):
     expect(page).to_have_url(re.compile(r"[?&]b1=0\.95"), timeout=20_000)
     wait_ready(page)
     # Two key presses, one commit — unless the second came after the first's quiet time (a busy
-    # machine: 0.4 s or more apart once in a clean clone's run), then one or two (a busy page runs its timer late:
-    # 0.8 s apart and one commit, once).
+    # machine: 0.4 s or more apart once in a clean clone's run), then one or two (a busy page runs
+    # its timer late: 0.8 s apart and one commit, once).
     gap = page.evaluate("window.bnvizKeyTimes[1] - window.bnvizKeyTimes[0]")
     assert answers.runs - runs in ({1} if gap < QUIET_MS - 50 else {1, 2}), gap  # the timer may fire late
     assert page.evaluate("document.activeElement && document.activeElement.id") == "ewma-b1"  # focus stays
