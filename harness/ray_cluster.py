@@ -4,6 +4,8 @@ holds one run at a time, a second waits). A test may kill the worker and add ano
 
 from __future__ import annotations
 
+import contextlib
+
 
 class LocalCluster:
     def __init__(self, cpus: int = 1):
@@ -27,21 +29,32 @@ class LocalCluster:
         self.worker = self.cluster.add_node(num_cpus=self.cpus)
         self.cluster.wait_for_nodes()
 
+    def open_line(self, timeout: float = 300.0) -> None:
+        """Make the cluster's waiting line (the app's, as a replica's first Start does) and wait
+        until it answers: a new worker process, which took over 30 s (the app's wait for the
+        line, ``LINE_WAIT_S``) on two cores busy with other work. Kept by :meth:`end_runs`."""
+        import ray
+
+        from bnviz.cluster.run_actor import waiting_line
+
+        with self._joined():
+            ray.get(waiting_line().size.remote(), timeout=timeout)
+
     def end_runs(self, timeout: float = 120.0) -> None:
-        """Kill every actor of the app (runs, the waiting line) and wait until the worker's CPUs
-        are free again: each test starts on an empty cluster, whatever the one before left."""
+        """Kill every actor of the app (its runs, sweeps and classes) and wait until the worker's
+        CPUs are free again: each test starts on an empty cluster, whatever the one before left.
+        The waiting line is kept when nobody waits in it (each new one is a worker process
+        started again, seconds of CPU), else killed with the rest."""
         import time
 
         import ray
 
         from bnviz.cluster.engine import NAMESPACE
 
-        joined = ray.is_initialized()
-        if not joined:
-            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
-        try:
+        with self._joined():
+            keep = self._line_empty(timeout)
             for actor in ray.util.list_named_actors(all_namespaces=True):
-                if actor["namespace"] == NAMESPACE:
+                if actor["namespace"] == NAMESPACE and not (keep and actor["name"] == "waiting-line"):
                     try:
                         ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE), no_restart=True)
                     except ValueError:  # gone meanwhile
@@ -51,6 +64,35 @@ class LocalCluster:
                 if time.monotonic() > deadline:
                     raise TimeoutError("the cluster's CPUs were not freed")
                 time.sleep(0.2)
+
+    @staticmethod
+    def _line_empty(timeout: float) -> bool:
+        """Whether the app's waiting line is there (alive) with nobody in it."""
+        import ray
+
+        from bnviz.cluster.engine import NAMESPACE
+        from bnviz.cluster.run_actor import waiting_line
+
+        if not any(a["namespace"] == NAMESPACE and a["name"] == "waiting-line"
+                   for a in ray.util.list_named_actors(all_namespaces=True)):
+            return False  # never made, or gone with a node a test killed
+        try:
+            return ray.get(waiting_line().size.remote(), timeout=timeout) == 0
+        except ray.exceptions.RayActorError:
+            return False
+
+    @contextlib.contextmanager
+    def _joined(self):
+        """This process joined to the cluster for the block (and left again if it was not before)."""
+        import ray
+
+        from bnviz.cluster.engine import NAMESPACE
+
+        joined = ray.is_initialized()
+        if not joined:
+            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+        try:
+            yield
         finally:
             if not joined:
                 ray.shutdown()

@@ -295,6 +295,10 @@ class WaitingLine:
         order = sorted(self._codes, key=self._codes.get)
         return order.index(code) + 1 if code in self._codes else None
 
+    def size(self) -> int:
+        """How many trainings wait now."""
+        return len(self._codes)
+
 
 def waiting_line():
     """The cluster's :class:`WaitingLine` (made by the first replica that asks)."""

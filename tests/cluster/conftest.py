@@ -13,14 +13,15 @@ from harness.ray_cluster import LocalCluster
 @pytest.fixture(scope="session")
 def local_cluster():
     made = LocalCluster()
+    made.open_line()  # the app's waiting line, made once here and kept (see LocalCluster.end_runs)
     yield made
     made.shutdown()
 
 
 @pytest.fixture
 def cluster(local_cluster):
-    """The cluster, empty (no run of a test before this one holds its CPU), with a worker node
-    again if a test before this one killed it and failed."""
+    """The cluster, empty (no run of a test before this one holds its CPU, nobody in its waiting
+    line), with a worker node again if a test before this one killed it and failed."""
     if local_cluster.worker is None:
         local_cluster.add_worker()
     local_cluster.end_runs()

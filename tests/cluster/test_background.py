@@ -19,7 +19,7 @@ from bnviz.training.sweep_job import SweepJob
 from bnviz.training.sweep_rates import log_grid
 from bnviz.ui import i18n
 from bnviz.ui.strings import STRINGS
-from tests.cluster.test_engine import LONG, placed, until
+from tests.cluster.test_engine import LONG, PLACE_S, placed, until
 from tests.pages.conftest import APP, no_traceback, set_language
 
 ZH = STRINGS["zh"]
@@ -52,7 +52,7 @@ def test_a_sweep_trains_on_the_worker_as_here_and_frees_its_place_when_it_ends(r
 
     sweep = ray_engine.start_sweep(TINY, not_here)
     assert isinstance(sweep, RemoteBackground)
-    until(lambda: not sweep.queued, 120, "the sweep placed")
+    until(lambda: not sweep.queued, PLACE_S, "the sweep placed")
     assert ray.get(sweep.actor.ready.remote(), timeout=30) == cluster.worker.node_id
     assert free_cpus() == 0  # the sweep holds the worker's one CPU
     assert sweep.join(120)
@@ -125,7 +125,7 @@ def test_a_sweep_waits_for_a_place_leaves_the_line_when_stopped_and_ends_if_nobo
 
     # A sweep whose page never asks again (its tab closed) ends by itself soon after its end.
     unasked = remote_sweep(TINY, keep_s=1)
-    until(lambda: not unasked.queued, 120, "the sweep placed")
+    until(lambda: not unasked.queued, PLACE_S, "the sweep placed")
     assert until(lambda: free_cpus() == 1, 120, "the unasked sweep's end")  # placed, it held the CPU till then
     assert unasked.snapshot().state == "failed" and unasked.expired and not unasked.lost and not unasked.alive
 
@@ -148,7 +148,7 @@ def test_a_class_trains_on_the_worker_as_here_and_frees_its_place(ray_engine, cl
         raise AssertionError("the replica loaded the data: the class's node does")
 
     job = ray_engine.start_class(STUDENTS, CLASS, not_here)
-    assert job.join(120)
+    assert job.join(PLACE_S)  # placed, then trained
     snap = job.snapshot()
     assert snap.state == "finished" and snap.losses.shape == (CLASS.total_steps, 2)
     alone = ClassJob(STUDENTS, load_fashion_mnist(fallback_synthetic=True), CLASS).start()

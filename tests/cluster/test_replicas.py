@@ -11,6 +11,7 @@ from bnviz.ui.i18n import text
 from bnviz.ui.strings import STRINGS
 from harness.browser import Server
 from harness.wire import Wire
+from tests.cluster.test_engine import PLACE_S
 
 EN, ZH = STRINGS["en"], STRINGS["zh"]
 RUN = "batchnorm?bn_subset=2000&bn_epochs=50&bn_batch=64"  # 1600 steps: it trains throughout
@@ -42,7 +43,7 @@ def test_an_owner_on_one_replica_and_a_watcher_on_the_other_share_one_run(cluste
         owner = wire.open(a.port, RUN)
         wire.wait(lambda: EN["bn_start"] in owner.buttons, 120, "the owner's Start button")
         wire.press(owner, EN["bn_start"])
-        wire.wait(lambda: (owner.last_step() or 0) > 0, 120, "the owner's run to train")
+        wire.wait(lambda: (owner.last_step() or 0) > 0, PLACE_S, "the owner's run to train")
         code = next(m.group(1) for text in list(owner.texts) if (m := CODE.search(text)))
 
         # A watcher's link that lands on the other replica: the same run, live, in Chinese.
@@ -77,7 +78,7 @@ def test_an_owner_on_one_replica_and_a_watcher_on_the_other_share_one_run(cluste
         cluster.add_worker()
         wire.wait(lambda: ZH["bn_start"] in second.buttons, 30, "the Start button")
         wire.press(second, ZH["bn_start"])
-        wire.wait(lambda: (second.last_step() or 0) > 0, 120, "the new run to train on the new worker")
+        wire.wait(lambda: (second.last_step() or 0) > 0, PLACE_S, "the new run to train on the new worker")
         tabs = [owner, watcher, second]
         assert not [p for tab in tabs for p in tab.problems + tab.exceptions]
         raw = ("Traceback", "RayActorError", "ActorDiedError", "GetTimeoutError", "JobRefused")
