@@ -300,14 +300,19 @@ class WaitingLine:
         return len(self._codes)
 
 
+# Ray's own resource of the head node: the line lives there, as long as the cluster, not on a
+# worker node whose end would take every waiting training's place with it.
+HEAD = {"node:__internal_head__": 0.001}
+
+
 def waiting_line():
-    """The cluster's :class:`WaitingLine` (made by the first replica that asks)."""
+    """The cluster's :class:`WaitingLine` (made by the first replica that asks, on the head node)."""
     import ray
 
     from bnviz.cluster.engine import NAMESPACE
 
     return ray.remote(num_cpus=0)(WaitingLine).options(
-        name="waiting-line", namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote()
+        name="waiting-line", namespace=NAMESPACE, lifetime="detached", get_if_exists=True, resources=HEAD).remote()
 
 
 _DATASET = {}

@@ -215,13 +215,21 @@ def test_a_run_that_ends_frees_its_place_stays_watchable_and_its_next_job_waits_
 
 
 def test_a_dead_worker_ends_its_run_with_its_history_kept(ray_engine, cluster):
+    import ray
+
     from bnviz.cluster import remote
+    from bnviz.cluster.run_actor import waiting_line
 
     run = placed(remote.REGISTRY.open(LONG, owner="page-a"))
     run.job.start()
+    remote.join_line("waiting")  # a training that waits for a place meanwhile
     before = until(lambda: (s := run.snapshot()) is not None and s.step >= 10 and s, 60, "10 steps")
     cluster.kill_worker()
     snap = until(lambda: (s := run.snapshot()) is not None and run.lost and s, 60, "the run lost")
+    # The waiting line lives on the head node: the worker's end leaves it, and the place in it (a
+    # line made anew would not know the training).
+    assert remote.place_in_line("waiting") == 1
+    ray.get(waiting_line().leave.remote("waiting"))
     assert snap.state == "failed" and snap.reason_key == "job_lost"
     assert snap.step >= before.step and len(snap.loss) == snap.step  # up to the last snapshot fetched
     drained = np.isfinite(before.loss)  # a step's loss arrives a little after the step
