@@ -36,7 +36,7 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
   and not fault_its_memory_in_again and not runs_nicer_than_the_server and not the_environment_sets_the_kernels"
 # Two workers on two cores, each browser group with its server and Chromium on one of them, torch in
 # each on one thread so their OpenMP threads do not fight. Beside them, each in a process of its own:
-# the tests that mostly wait (marked ``waits``): the Ray cluster's (~230 s alone), and the browser
+# the tests that mostly wait (marked ``waits``): the Ray cluster's (~360 s alone), and the browser
 # tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s);
 # and the classroom load test (125 s alone: after the others it made the command two minutes
 # longer; beside them its refreshes' p95 was 0.3 to 1.9 s, timed over 12 s, and 0.6 to 0.9 s over

@@ -51,8 +51,8 @@ def ray_engine(cluster, monkeypatch):
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """The cluster's tests share one cluster: under pytest-xdist they stay on one worker. They
-    mostly wait (leases, grace periods, a killed node's end: 131 CPU-s in 179 s alone, most of
-    it the runs' training), so scripts/test.sh runs them beside the two workers (``waits``)."""
+    mostly wait (leases, grace periods, a killed node's end, actors placed: ~360 s alone), so
+    scripts/test.sh runs them beside the two workers (``waits``)."""
     for item in items:
         if item.nodeid.replace("\\", "/").startswith("tests/cluster/"):
             item.add_marker(pytest.mark.xdist_group("cluster"))
