@@ -50,11 +50,12 @@ class LocalCluster:
         import ray
 
         from bnviz.cluster.engine import NAMESPACE
+        from bnviz.cluster.run_actor import LINE_NAME
 
         with self._joined():
             keep = self._line_empty(timeout)
             for actor in ray.util.list_named_actors(all_namespaces=True):
-                if actor["namespace"] == NAMESPACE and not (keep and actor["name"] == "waiting-line"):
+                if actor["namespace"] == NAMESPACE and not (keep and actor["name"] == LINE_NAME):
                     try:
                         ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE), no_restart=True)
                     except ValueError:  # gone meanwhile
@@ -71,11 +72,11 @@ class LocalCluster:
         import ray
 
         from bnviz.cluster.engine import NAMESPACE
-        from bnviz.cluster.run_actor import waiting_line
+        from bnviz.cluster.run_actor import LINE_NAME, waiting_line
 
-        if not any(a["namespace"] == NAMESPACE and a["name"] == "waiting-line"
+        if not any(a["namespace"] == NAMESPACE and a["name"] == LINE_NAME
                    for a in ray.util.list_named_actors(all_namespaces=True)):
-            return False  # never made, or gone with a node a test killed
+            return False  # not made yet (waiting_line() would make one)
         try:
             return ray.get(waiting_line().size.remote(), timeout=timeout) == 0
         except ray.exceptions.RayActorError:

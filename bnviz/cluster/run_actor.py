@@ -303,6 +303,7 @@ class WaitingLine:
 # Ray's own resource of the head node: the line lives there, as long as the cluster, not on a
 # worker node whose end would take every waiting training's place with it.
 HEAD = {"node:__internal_head__": 0.001}
+LINE_NAME = "waiting-line"
 
 
 def waiting_line():
@@ -312,7 +313,7 @@ def waiting_line():
     from bnviz.cluster.engine import NAMESPACE
 
     return ray.remote(num_cpus=0)(WaitingLine).options(
-        name="waiting-line", namespace=NAMESPACE, lifetime="detached", get_if_exists=True, resources=HEAD).remote()
+        name=LINE_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, resources=HEAD).remote()
 
 
 _DATASET = {}
