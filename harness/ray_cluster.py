@@ -32,7 +32,7 @@ class LocalCluster:
     def open_line(self, timeout: float = 300.0) -> None:
         """Make the cluster's waiting line (the app's, as a replica's first Start does) and wait
         until it answers: a new worker process, which took over 30 s (the app's wait for the
-        line, ``LINE_WAIT_S``) on two cores busy with other work. Kept by :meth:`end_runs`."""
+        line, ``LINE_WAIT_S``) beside eight busy loops on two cores. Kept by :meth:`end_runs`."""
         import ray
 
         from bnviz.cluster.run_actor import waiting_line

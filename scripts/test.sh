@@ -39,7 +39,7 @@ not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not oth
 # the tests that mostly wait (marked ``waits``): the Ray cluster's (~360 s alone), and the browser
 # tests on servers of their own that wait out a grace period or a class's slowed refreshes (~100 s);
 # and the classroom load test (125 s alone: after the others it made the command two minutes
-# longer; beside them its refreshes' p95 was 0.3 to 1.9 s, timed over 12 s, and 0.6 to 0.9 s over
+# longer; beside them its refreshes' p95 was 0.3 to 1.9 s, timed over 12 s, and 0.4 to 0.9 s over
 # 24 s, its bound 2 s). Its result is printed (-s). At nice 5 its p95 beside everything was 828 ms
 # in one run and 1,748 ms in the next: too near its bound; at nice 0 its six live tabs slow the
 # workers' pages (a page load took over 30 s once: they may take 60 s). The two cores stay busy:
