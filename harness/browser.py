@@ -86,10 +86,32 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 QUIET_ARGS = ["--force-prefers-reduced-motion", "--disable-smooth-scrolling"]
 
 
+# How often a wait for a state in the page (``page.wait_for_function``) looks again. Playwright's
+# default is every animation frame: the page then draws 60 frames a second for as long as a test
+# waits: ~0.06-0.09 CPU-s of Chromium a second here, against ~0.01-0.02 polling every 100 ms
+# (10 s waits for an expression never true, in a kept EWMA page). The tests wait minutes in all,
+# for states that take tenths of a second at least to come.
+POLL_MS = 100
+
+
+def poll_every(ms: int = POLL_MS) -> None:
+    """Make ``Page.wait_for_function`` poll every ``ms`` unless a call says otherwise."""
+    import functools
+
+    from playwright.sync_api import Page
+
+    method = Page.__dict__["wait_for_function"]
+    if isinstance(method, functools.partialmethod):  # made so already: the function it wraps
+        method = method.func
+    Page.wait_for_function = functools.partialmethod(method, polling=ms)
+
+
 def launch(playwright, quiet: bool = False):
-    """Debian's Chromium through Playwright (no browser download); ``quiet``: without animations."""
+    """Debian's Chromium through Playwright (no browser download); ``quiet``: without animations.
+    Waits for a state in its pages poll every :data:`POLL_MS` (:func:`poll_every`)."""
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package")
+    poll_every()
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                       args=BROWSER_ARGS + (QUIET_ARGS if quiet else []))
 
@@ -122,7 +144,7 @@ def wait_ready(page, text: str | None = None, timeout: float = 30_000):
     page.wait_for_selector(READY, timeout=timeout)
     # The live controls' script is a module loaded once per page: until it has run, their inputs
     # hold the markup's placeholders (a range of 0..1) and no handlers.
-    page.wait_for_function(CONTROLS_READY, polling=100, timeout=timeout)
+    page.wait_for_function(CONTROLS_READY, timeout=timeout)
 
 
 # What a page's live feed went through (static/live_chart.js keeps its last events), and what the
@@ -146,7 +168,7 @@ def open_page(page, server, path: str, title: str):
     click in between could land in the page being replaced."""
     page.goto(server.url(path))
     page.locator("h1", has_text=title).first.wait_for(timeout=30_000)
-    page.wait_for_function(SCREEN_TOLD, polling=100, timeout=30_000)
+    page.wait_for_function(SCREEN_TOLD, timeout=30_000)
     wait_ready(page)
     return page
 

@@ -26,14 +26,15 @@ status=0
 # copied, never computed), nor those that show a broken variant fails (by 1e-3 to 1, far beyond any
 # rounding), those of a job's bookkeeping (pause, slots, captures kept, timings), a training
 # thread's priority or the page faults counted, nor the check that this environment lowers the
-# kernels (a process of its own started with it, in the main run already): nothing a vector width
-# changes.
+# kernels (a process of its own started with it, in the main run already), nor which modules a
+# process imports: nothing a vector width changes.
 not_numeric=(test_series.py test_memory.py test_tables.py test_data.py test_watching.py test_pysource.py
   test_datasets_present.py test_feeds.py)
 not_two_paths="not catches_a_broken and not a_broken_batch_is_caught and not other_optimizers_and_options
   and not takes_a_slot and not probes_are_recorded and not snapshot_fields and not time_spent_on_test_accuracy
   and not pause_step_resume and not history_stays_bounded and not no_exception_escapes
-  and not fault_its_memory_in_again and not runs_nicer_than_the_server and not the_environment_sets_the_kernels"
+  and not fault_its_memory_in_again and not runs_nicer_than_the_server and not the_environment_sets_the_kernels
+  and not checked_without_torch"
 # Two workers on two cores, each browser group with its server and Chromium on one of them, torch in
 # each on one thread so their OpenMP threads do not fight. Beside them, each in a process of its own:
 # the tests that mostly wait (marked ``waits``): the Ray cluster's (~360 s alone), and the browser

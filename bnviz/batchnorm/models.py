@@ -17,6 +17,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from bnviz.batchnorm.choices import ACTIVATIONS, BN_IMPLS, BN_POSITIONS
 from bnviz.batchnorm.scratch import BatchNormScratch
 
 MODELS = ("lenet", "lenet_bn")  # the pair trained side by side: without and with BatchNorm
@@ -24,9 +25,6 @@ LABELS = {"lenet": "LeNet", "lenet_bn": "LeNet-BN"}  # language-neutral names on
 HIDDEN_LAYERS = ("conv1", "conv2", "fc1", "fc2")  # layers followed by an activation (and BN)
 WEIGHTED = (*HIDDEN_LAYERS, "fc3")  # layers with weights
 WIDTHS = {"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}  # channels of each hidden layer (BN's γ, β)
-ACTIVATIONS = ("sigmoid", "relu")
-BN_POSITIONS = ("before", "after")
-BN_IMPLS = ("torch", "scratch")
 
 
 def _bn(impl: str, channels: int, dims: int, eps: float, momentum: float) -> nn.Module:

@@ -9,27 +9,31 @@ The engine is split by concern; this module gathers what pages, tests and benchm
 - :mod:`bnviz.training.job` — the background thread and its controls; :mod:`bnviz.training.manager` — the cap.
 """
 
-from bnviz.batchnorm.evaluation import LATEX, accuracy, as_input, forward, test_time_accuracy
-from bnviz.batchnorm.models import HIDDEN_LAYERS, LABELS, MODELS, WEIGHTED, WIDTHS
-from bnviz.training.captures import BN_FIELDS, KINDS, Capture
-from bnviz.training.config import (
-    DEVICES,
-    OPTIMIZERS,
-    ConfigError,
-    TrainConfig,
-    available_devices,
-    device_info,
-    pick_device,
-)
-from bnviz.training.history import ACTIVE, DIVERGED_LOSS, ENDED, STATES, Snapshot
-from bnviz.training.job import Job
-from bnviz.training.lockstep import Lockstep, build_model, make_optimizer, train_step
-from bnviz.training.manager import MANAGER, JobManager, JobRefused, default_cap
+import importlib
 
-__all__ = [
-    "ACTIVE", "BN_FIELDS", "DEVICES", "DIVERGED_LOSS", "ENDED", "KINDS", "LABELS", "LATEX", "HIDDEN_LAYERS",
-    "MANAGER", "MODELS", "OPTIMIZERS", "STATES", "WEIGHTED", "WIDTHS", "Capture", "ConfigError",
-    "Job", "JobManager", "JobRefused", "Lockstep", "Snapshot", "TrainConfig", "accuracy",
-    "as_input", "available_devices", "build_model", "default_cap", "device_info", "forward",
-    "make_optimizer", "pick_device", "test_time_accuracy", "train_step",
-]
+# Each name and the module it comes from, imported on first use (PEP 562): a process that only
+# reads or checks a TrainConfig (a run's place on a Ray cluster, a page without a training) never
+# imports torch (~3 s of CPU).
+_FROM = {
+    "bnviz.batchnorm.evaluation": ("LATEX", "accuracy", "as_input", "forward", "test_time_accuracy"),
+    "bnviz.batchnorm.models": ("HIDDEN_LAYERS", "LABELS", "MODELS", "WEIGHTED", "WIDTHS"),
+    "bnviz.training.captures": ("BN_FIELDS", "KINDS", "Capture"),
+    "bnviz.training.config": ("DEVICES", "OPTIMIZERS", "ConfigError", "TrainConfig", "available_devices",
+                              "device_info", "pick_device"),
+    "bnviz.training.history": ("ACTIVE", "DIVERGED_LOSS", "ENDED", "STATES", "Snapshot"),
+    "bnviz.training.job": ("Job",),
+    "bnviz.training.lockstep": ("Lockstep", "build_model", "make_optimizer", "train_step"),
+    "bnviz.training.manager": ("MANAGER", "JobManager", "JobRefused", "default_cap"),
+}
+_MODULE_OF = {name: module for module, names in _FROM.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_MODULE_OF)

@@ -2,7 +2,8 @@
 
 :class:`TrainConfig` holds every setting (defaults: the d2l recipe); ``validate`` refuses a
 setting that cannot be used with a :class:`ConfigError` naming the field. The option sets live
-here or in :mod:`bnviz.batchnorm.models` and nowhere else: pages, presets and links read them from here.
+here or in :mod:`bnviz.batchnorm.choices` and nowhere else: pages, presets and links read them from here.
+No torch is imported until a device is looked for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from bnviz.batchnorm.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS
+from bnviz.batchnorm.choices import ACTIVATIONS, BN_IMPLS, BN_POSITIONS
 from bnviz.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "momentum", "adam")

@@ -1,6 +1,7 @@
 """harness/cpu_use.py: the cores of a window split by who used them, with four known burners at
 once — a server's training thread and its other thread (a process of our own standing in for the
-server), a Chromium page's script, and this test's own thread (counted as "else")."""
+server), a Chromium page's script, and this test's own thread (counted as "else"); and what a
+test's wait for a state in its page costs Chromium."""
 
 import hashlib
 import os
@@ -8,7 +9,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from harness import cpu_use
+from harness.browser import POLL_MS
 
 CPU_S = 0.4  # each burner of ours burns this much CPU time of its own, however long that takes
 WALL_LIMIT_S = 60.0
@@ -90,3 +95,15 @@ def test_the_cores_of_a_window_are_split_by_who_used_them(browser):
     assert used["else"] * seconds >= here - slack, (used, seconds, here)
     assert used["renderers"] >= 0.02, used
     assert 0.8 * os.cpu_count() <= sum(used.values()) <= 1.05 * os.cpu_count(), used
+
+
+def test_a_wait_for_a_state_in_the_page_looks_every_100_ms_not_on_every_frame(page):
+    """A test's wait for a state (``page.wait_for_function``) looks every :data:`POLL_MS`
+    (harness.browser.poll_every), not on every frame as Playwright's default does: a page then
+    draws 60 frames a second for as long as a test waits (~120 looks in these 2 s)."""
+    page.set_content("<p>waiting</p>")
+    page.evaluate("window.looks = 0")
+    with pytest.raises(PlaywrightTimeout):
+        page.wait_for_function("() => ++window.looks < 0", timeout=2000)
+    looks = page.evaluate("window.looks")
+    assert 3 <= looks <= 2000 / POLL_MS + 10, looks

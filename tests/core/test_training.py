@@ -4,6 +4,9 @@ import copy
 import io
 import itertools
 import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 
@@ -642,6 +645,17 @@ def test_bad_config_is_refused_with_the_field(field, value):
     with pytest.raises(training.ConfigError) as err:
         TrainConfig(**{field: value}).validate()
     assert err.value.params["field"] == field
+
+
+def test_a_runs_settings_are_read_and_checked_without_torch():
+    """A run's place on a Ray cluster is sent its TrainConfig (pickled) and never builds a model:
+    reading and checking the settings imports no torch (~3 s of CPU for each place)."""
+    sent = pickle.dumps(TrainConfig(lr=0.1, activation="relu", bn_impl="scratch"))
+    code = ("import pickle, sys; from bnviz.cluster import engine, run_actor; "
+            f"c = pickle.loads({sent!r}); c.validate(); print(c.activation, c.bn_impl, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["relu", "scratch", "False"]
 
 
 def test_test_time_batch_statistics_match_pytorch_train_mode(synth):

@@ -13,7 +13,8 @@ import threading
 import streamlit as st
 
 from bnviz import training
-from bnviz.batchnorm.models import ACTIVATIONS, BN_IMPLS, BN_POSITIONS, HIDDEN_LAYERS, WIDTHS
+from bnviz.batchnorm.choices import ACTIVATIONS, BN_IMPLS, BN_POSITIONS
+from bnviz.batchnorm.models import HIDDEN_LAYERS, WIDTHS
 from bnviz.cluster import engine
 from bnviz.data import fashion_mnist
 from bnviz.training import watching
