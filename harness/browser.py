@@ -106,14 +106,59 @@ def poll_every(ms: int = POLL_MS) -> None:
     Page.wait_for_function = functools.partialmethod(method, polling=ms)
 
 
+# Chromium 156 gives each window (in headless mode, each browser context a test opens) the
+# omnibox's popup, a web page in a renderer of its own: ~0.8 CPU-s a context here (8 contexts with a
+# page each: 8.8 CPU-s, 2.4 without). The tests' Chromium goes without it. Chromium reads one
+# --disable-features, the last: Playwright's own list is kept, these added to it.
+NO_OMNIBOX_POPUP = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+_READ = {}  # what Playwright gives Chromium, once read
+
+
+def _marker() -> str:
+    """A switch Chromium ignores, to find its process by: unique to one launch."""
+    return f"--bnviz-browser={os.getpid()}-{time.monotonic_ns()}"
+
+
+def browser_args(marker: str) -> list[str]:
+    """The command line of the Chromium launched with ``marker`` (its browser process, Linux's /proc)."""
+    from harness.cpu_use import command_line
+
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        args = (command_line(int(pid)) or b"").decode(errors="replace").split("\0")
+        if marker in args and not any(a.startswith("--type=") for a in args):
+            return args
+    raise LookupError(f"no browser process with {marker}")
+
+
+def playwrights_disabled_features(playwright=None) -> list[str]:
+    """The features Playwright disables in the Chromium it launches: read from the command line of
+    one it launched (``playwright`` the first time), once."""
+    if "disabled" not in _READ:
+        marker = _marker()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS + [marker])
+        try:
+            given = [a.partition("=")[2] for a in browser_args(marker) if a.startswith("--disable-features=")]
+        finally:
+            browser.close()
+        _READ["disabled"] = [f for f in (given[-1] if given else "").split(",") if f]
+    return _READ["disabled"]
+
+
 def launch(playwright, quiet: bool = False):
-    """Debian's Chromium through Playwright (no browser download); ``quiet``: without animations.
-    Waits for a state in its pages poll every :data:`POLL_MS` (:func:`poll_every`)."""
+    """Debian's Chromium through Playwright (no browser download); ``quiet``: without animations
+    and without the omnibox's popup (:data:`NO_OMNIBOX_POPUP`). Waits for a state in its pages
+    poll every :data:`POLL_MS` (:func:`poll_every`)."""
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package")
     poll_every()
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=BROWSER_ARGS + (QUIET_ARGS if quiet else []))
+    if not quiet:
+        return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+    disabled = ",".join(playwrights_disabled_features(playwright) + list(NO_OMNIBOX_POPUP))
+    marker = _marker()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=BROWSER_ARGS + QUIET_ARGS + [marker, f"--disable-features={disabled}"])
+    browser.bnviz_marker = marker  # its browser_args()
+    return browser
 
 
 CONTROLS_READY = "() => [...document.querySelectorAll('.bnviz-live')].every(p => p.dataset.ready)"

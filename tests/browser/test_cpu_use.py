@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from harness import cpu_use
-from harness.browser import POLL_MS
+from harness.browser import NO_OMNIBOX_POPUP, POLL_MS, browser_args, playwrights_disabled_features
 
 CPU_S = 0.4  # each burner of ours burns this much CPU time of its own, however long that takes
 WALL_LIMIT_S = 60.0
@@ -107,3 +107,23 @@ def test_a_wait_for_a_state_in_the_page_looks_every_100_ms_not_on_every_frame(pa
         page.wait_for_function("() => ++window.looks < 0", timeout=2000)
     looks = page.evaluate("window.looks")
     assert 3 <= looks <= 2000 / POLL_MS + 10, looks
+
+
+def test_the_tests_chromium_opens_no_omnibox_popup_and_keeps_playwrights_settings(browser):
+    """Each context of the tests' Chromium (harness.browser.launch, quiet) comes without the
+    omnibox's popup, a page of its own in a renderer of its own (~0.8 CPU-s a context), and with
+    every feature Playwright disables still disabled: Chromium reads only the last
+    --disable-features."""
+    context = browser.new_context()
+    try:
+        context.new_page().set_content("<p>a test's page</p>")
+        targets = browser.new_browser_cdp_session().send("Target.getTargets", {"filter": [{}]})["targetInfos"]
+    finally:
+        context.close()
+    assert any(t["url"] == "about:blank" or t["type"] == "page" for t in targets), targets
+    assert [t["url"] for t in targets if "omnibox" in t["url"]] == []
+    given = [a.partition("=")[2].split(",") for a in browser_args(browser.bnviz_marker)
+             if a.startswith("--disable-features=")]
+    theirs = playwrights_disabled_features()
+    assert len(theirs) >= 3, theirs  # read from the Chromium Playwright launched as it does
+    assert set(theirs) | set(NO_OMNIBOX_POPUP) <= set(given[-1])  # the one Chromium reads
