@@ -1,7 +1,8 @@
 """harness/cpu_use.py: the cores of a window split by who used them, with four known burners at
 once — a server's training thread and its other thread (a process of our own standing in for the
-server), a Chromium page's script, and this test's own thread (counted as "else"); and what a
-test's wait for a state in its page costs Chromium."""
+server), a Chromium page's script, and this test's own thread (counted as "else"); and two costs
+the tests' Chromium goes without: a wait's look at its page on every frame, and a page of the
+omnibox's popup for every context."""
 
 import hashlib
 import os
