@@ -107,9 +107,10 @@ def poll_every(ms: int = POLL_MS) -> None:
 
 
 # Chromium 156 gives each window (in headless mode, each browser context a test opens) the
-# omnibox's popup, a web page in a renderer of its own: ~0.8 CPU-s a context here (8 contexts with a
-# page each: 8.8 CPU-s, 2.4 without). The tests' Chromium goes without it. Chromium reads one
-# --disable-features, the last: Playwright's own list is kept, these added to it.
+# omnibox's popup, a web page in a renderer of its own: ~0.8 CPU-s a context here (8 contexts
+# with a page each, opened and closed: 8.8-9.5 CPU-s of the machine, 2.2-2.9 without). The tests'
+# Chromium goes without it. Chromium reads one --disable-features, the last: Playwright's own
+# list is kept, these added to it.
 NO_OMNIBOX_POPUP = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
 _READ = {}  # what Playwright gives Chromium, once read
 
