@@ -14,6 +14,7 @@ When no copy can be had, :func:`synthetic` makes a small 10-class 28×28 set; th
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -230,7 +231,8 @@ def load_fashion_mnist(folder: str | os.PathLike | None = None, *, download_miss
     Looks in :func:`candidates`; with ``download_missing`` fetches into the cache when none has
     the files. If none can be had, returns :func:`synthetic` when ``fallback_synthetic`` is set,
     else raises :class:`DataError` (``data_not_found``). A corrupt file is always an error: a
-    broken copy is something to fix, not to paper over.
+    broken copy is something to fix, not to paper over. A copy is read once per process while its
+    files stay as they are: its arrays are shared by every caller, who must not change them.
     """
     where = find(folder)
     if where is None and download_missing:
@@ -243,4 +245,18 @@ def load_fashion_mnist(folder: str | os.PathLike | None = None, *, download_miss
         if fallback_synthetic:
             return synthetic()
         raise DataError("data_not_found", folders=", ".join(map(str, candidates(folder))))
-    return read_folder(where, verify=verify)
+    return _read_kept(str(where), verify, _stamp(where))
+
+
+def _stamp(folder: Path) -> tuple:
+    """Each file's inode, size and modification time: a copy replaced or changed is read anew."""
+    stats = [(folder / spec.name).stat() for spec in FILES.values()]
+    return tuple((s.st_ino, s.st_size, s.st_mtime_ns) for s in stats)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_kept(folder: str, verify: bool, stamp: tuple) -> Dataset:
+    """A folder's set read once per process while its files stay as they were (decompressing and
+    checking the four files takes ~0.5 s of CPU): every page, job and worker of a process shares
+    it, as the server's pages already did. A failed read is not kept (it raises)."""
+    return read_folder(folder, verify=verify)

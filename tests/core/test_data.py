@@ -115,6 +115,27 @@ def test_no_copy_raises_or_falls_back_to_labelled_synthetic(nowhere):
     assert set(np.unique(ds.y_train)) == set(range(10))
 
 
+def test_a_copy_is_read_once_per_process_until_its_files_change(nowhere, monkeypatch):
+    """Every page, job and worker of a process shares one read of a copy (~0.5 s of CPU each:
+    a page test's fresh caches read it again every time); a file changed or replaced is read anew."""
+    made = write_set(nowhere / "debian")
+    reads = []
+    real = fashion_mnist.read_folder
+    monkeypatch.setattr(fashion_mnist, "read_folder", lambda *a, **k: reads.append(a) or real(*a, **k))
+    first = fashion_mnist.load_fashion_mnist(verify=False)
+    assert fashion_mnist.load_fashion_mnist(verify=False) is first and len(reads) == 1
+    np.testing.assert_array_equal(first.x_train, made["arrays"]["train_images"])
+    again = write_set(nowhere / "new", seed=1)  # the same names and sizes, other images …
+    for spec in fashion_mnist.FILES.values():  # … moved into place, as a package or a download does
+        (nowhere / "new" / spec.name).replace(nowhere / "debian" / spec.name)
+    changed = fashion_mnist.load_fashion_mnist(verify=False)
+    assert len(reads) == 2 and changed is not first
+    np.testing.assert_array_equal(changed.x_train, again["arrays"]["train_images"])
+    with pytest.raises(DataError):  # the real checksums: a failed read is not kept
+        fashion_mnist.load_fashion_mnist()
+    assert len(reads) == 3
+
+
 def test_corrupt_copy_is_not_papered_over_by_the_fallback(nowhere):
     write_set(nowhere / "debian")  # checksums of the real files cannot match
     with pytest.raises(DataError) as err:
