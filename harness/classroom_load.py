@@ -192,12 +192,13 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     out = {"training": starters, "watchers": watchers, "cap": CAP, "rounds": []}
     try:
         # The warm-up round brings every pool and cache to its working size: its watchers open
-        # every panel and language the measured rounds will, once each, without live refresh.
+        # every panel and language the measured rounds will, once each, without live refresh: one
+        # in Chromium (it tries to change the run), the others as wire tabs (the server's side of
+        # a watcher is the same; each Chromium tab's first load costs its renderer ~3 s of CPU).
+        # The teacher, the other starters and the other pages are Chromium tabs as in the rounds.
         tabs = watchers if tabs is None else min(tabs, watchers)
-        in_tabs = sorted(set(watch_views(tabs)))
-        out["warmup"] = _round(browser, server, pid, None, starters,
-                               in_tabs + sorted(set(watch_views(watchers)) - set(in_tabs)), others, 0.0,
-                               tick=0.0, tabs=len(in_tabs))
+        out["warmup"] = _round(browser, server, pid, None, starters, sorted(set(watch_views(watchers))), others,
+                               0.0, tick=0.0, tabs=1)
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path, trim=True)}  # memory as kept (take)
         out["baseline"] = base
