@@ -38,7 +38,8 @@ class WireTab:
     What it saw: ``steps`` shown by the page's progress bar, :meth:`interval` of its live
     fragment or feed (None between a page's whole run and its live part), ``paces`` (every
     interval it was ever asked for), ``refreshes`` (seconds from a fragment's rerun request to
-    its end, or from a poll of the feed to its answer), ``polls`` of the feed, ``runs``
+    its end, or from a poll of the feed to its answer), ``asked`` (when each refresh was asked
+    for, ``time.perf_counter``; one asked before a count began may end after it), ``polls`` of the feed, ``runs``
     (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
     buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
     code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
@@ -55,6 +56,7 @@ class WireTab:
         self.page_hash = ""
         self.steps: list[int] = []
         self.refreshes: list[float] = []
+        self.asked: list[float] = []
         self.runs = 0
         self.buttons: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
@@ -96,6 +98,8 @@ class WireTab:
         self._idle.clear()
         self._fragment_run = bool(fragment_id)
         self._sent = time.perf_counter()
+        if fragment_id:
+            self.asked.append(self._sent)
         await self._ws.send(msg.SerializeToString())
 
     def _read(self, raw: bytes) -> None:
@@ -220,6 +224,7 @@ class WireTab:
                             break
                         if not stop.is_set() and self.feed:
                             self._sent = time.perf_counter()
+                            self.asked.append(self._sent)
                             await self._follow_feed()
                         continue
                     if not self._fragments:  # nothing live: wait for a press or the end
