@@ -79,6 +79,11 @@ def beta_colour(labels: list[str], title: str):
                                        orient="bottom"))
 
 
+# The options of smoothing_chart that it only shows (vega_spec's ``texts``): its spec is built once
+# for every title a series brings (an uploaded column's name).
+TEXTS = ("tick_format", "x_title", "y_title", "curve_title", "variant_title", "raw_label")
+
+
 def smoothing_chart(*, labels: list[str], variants: dict[str, str], ticks: list[float], tick_format: str, few: bool,
                     x_title: str, y_title: str, curve_title: str, variant_title: str, raw_label: str,
                     zoom: bool = False, height: int = 380) -> alt.LayerChart:

@@ -163,7 +163,7 @@ def smoothing_chart(chosen, first=None, zoom=False):
         x_title=t("axis_date") if temporal else t("axis_step"),
         y_title=t("axis_value_scaled", power=_power(exponent)) if exponent else value_title(chosen),
         curve_title=t("legend_curve"), variant_title=t("legend_variant"), raw_label=t("raw"), zoom=zoom,
-        texts=("tick_format", "x_title", "y_title", "curve_title", "variant_title", "raw_label"))
+        texts=charts.TEXTS)
     st.vega_lite_chart(present(spec), width="stretch", key="ewma_chart_zoom" if zoom else "ewma_chart")
     if exponent:
         st.caption(t("note_scaled", power=_power(exponent)))
