@@ -5,7 +5,10 @@ frees its place as soon as it has ended."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -130,11 +133,28 @@ def test_a_sweep_waits_for_a_place_leaves_the_line_when_stopped_and_ends_if_nobo
     assert unasked.snapshot().state == "failed" and unasked.expired and not unasked.lost and not unasked.alive
 
 
+@contextlib.contextmanager
+def line_stopped():
+    """The cluster's waiting line unable to answer: its worker process stopped (SIGSTOP, as a
+    machine too busy to run it), then let go on again. A wait of 0 s alone did not always time
+    out: an idle line answered within it once (a CI-like run)."""
+    import ray
+
+    from bnviz.cluster.run_actor import waiting_line
+
+    pid = ray.get(waiting_line().__ray_call__.remote(lambda line: os.getpid()), timeout=PLACE_S)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_a_class_trains_on_the_worker_as_here_and_frees_its_place(ray_engine, cluster, monkeypatch):
     from bnviz.cluster import remote
     from bnviz.training.manager import JobRefused
 
-    with monkeypatch.context() as patched:  # a waiting line that does not answer in time: the Start refused
+    with monkeypatch.context() as patched, line_stopped():  # a line that does not answer in time: the Start refused
         patched.setattr(remote, "LINE_WAIT_S", 0.0)
         with pytest.raises(JobRefused) as refused:
             ray_engine.start_class(STUDENTS, CLASS, lambda: None)
