@@ -232,6 +232,17 @@ def test_controls_change_the_job(app, configure):
     assert "step 0/" in progress(at) and s["bn_state_idle"] in progress(at)
 
 
+@pytest.mark.parametrize("subset, tested", [(512, 512), (3_000, 2_048), (0, 10_000)])
+def test_a_run_on_a_subset_tests_on_as_many_images_and_2048_at_most(app, configure, subset, tested):
+    """A training subset tests on 2,048 test images, or on as many as it trains on when it has
+    fewer (the 512-image option spent longer testing than training); all images, all 10,000."""
+    at = configure(app(PAGE), bn_subset=subset, bn_epochs=1)
+    at.button(key="bn_step").click().run()  # one step, then paused: the run is made
+    wait_until(at, lambda a: "step 1/" in progress(a))
+    [run] = REGISTRY.runs()
+    assert (run.job.n_train, run.job.n_test) == (subset or 60_000, tested)
+
+
 def test_a_refused_start_says_why(app, configure, lang):
     blocker = training.Job(training.TrainConfig(train_limit=512, test_limit=256, epochs=100, batch_size=64),
                     fashion_mnist.synthetic(600, 256), manager=training.MANAGER)

@@ -647,7 +647,7 @@ STRINGS = {
     "sweep_rates": "The rates: {rates} ({models} models, trained at once).",
     "sweep_runs": "Runs in the loss chart (α; none chosen: all)",
     "sweep_panda_header": "Panda: watch one of them train",
-    "sweep_panda_explain": "Pick one rate of this sweep and train it on the BatchNorm page, where you can watch its histograms, its loss and BatchNorm's statistics step by step: LeNet and LeNet-BN at that α, with this sweep's activation, epochs and training images (SGD, batch 256, seed 0). That page draws its own mini-batches and tests on 2,048 images, so its numbers come close to the sweep's but are not the same run.",
+    "sweep_panda_explain": "Pick one rate of this sweep and train it on the BatchNorm page, where you can watch its histograms, its loss and BatchNorm's statistics step by step: LeNet and LeNet-BN at that α, with this sweep's activation, epochs and training images (SGD, batch 256, seed 0). That page draws its own mini-batches and tests on up to 2,048 images (never more than it trains on), so its numbers come close to the sweep's but are not the same run.",
     "sweep_panda_pick": "the rate to watch",
     "sweep_panda_go": "Watch α = {lr:g} live",
     "err_sweep_rate_bad": "The rates must be positive numbers (got {lo} to {hi}).",

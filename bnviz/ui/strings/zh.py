@@ -583,7 +583,7 @@ STRINGS = {
     "sweep_rates": "学习率：{rates}（{models} 个模型，同时训练）。",
     "sweep_runs": "损失图中显示的运行（α；不选则全部显示）",
     "sweep_panda_header": "熊猫模式：盯着其中一个训练",
-    "sweep_panda_explain": "从这次扫描中选一个学习率，到 BatchNorm 页面训练它，在那里可以一步步看它的直方图、损失和 BatchNorm 的统计量：LeNet 和 LeNet-BN 都用这个 α，激活函数、轮数和训练图像数与本次扫描相同（SGD，批量 256，种子 0）。那个页面自己抽取小批量，并在 2,048 张图像上测试，所以结果与扫描接近，但不是同一次运行。",
+    "sweep_panda_explain": "从这次扫描中选一个学习率，到 BatchNorm 页面训练它，在那里可以一步步看它的直方图、损失和 BatchNorm 的统计量：LeNet 和 LeNet-BN 都用这个 α，激活函数、轮数和训练图像数与本次扫描相同（SGD，批量 256，种子 0）。那个页面自己抽取小批量，并在至多 2,048 张图像上测试（不多于训练图像数），所以结果与扫描接近，但不是同一次运行。",
     "sweep_panda_pick": "要观察的学习率",
     "sweep_panda_go": "实时观察 α = {lr:g}",
     "err_sweep_rate_bad": "学习率必须是正数（现在是 {lo} 到 {hi}）。",
