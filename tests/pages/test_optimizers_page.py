@@ -1,5 +1,8 @@
 """The optimizer page under AppTest: default view, presets, divergence, custom formulas, PyTorch form."""
 
+import re
+
+import pyarrow as pa
 import pytest
 
 from bnviz.optimization import path_frames
@@ -49,6 +52,47 @@ def test_the_charts_pick_from_every_path_of_the_slider_grids(app):
     per = paths.groupby("optimizer")[["li", "bi"]].apply(lambda g: len(set(zip(g.li, g.bi))))
     assert per["gd"] == len(path_frames.LRS) and per["momentum"] == len(path_frames.LRS) + len(path_frames.BETAS) - 1
     assert paths.step.max() == 150
+
+
+def fields_read(layer: dict) -> set[str]:
+    """The columns a layer of a Vega-Lite spec reads from its data: encoded fields, tooltips,
+    groupings and the ``datum.x`` of its expressions, less what its own transforms make."""
+    read, made = set(), set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "field" and isinstance(value, str):
+                    read.add(value)
+                elif key in ("groupby", "fields") and isinstance(value, list):
+                    read.update(v for v in value if isinstance(v, str))
+                elif key == "as":
+                    made.update([value] if isinstance(value, str) else value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            read.update(re.findall(r"datum\.(\w+)", node))
+
+    walk({k: v for k, v in layer.items() if k != "data"})
+    return read - made
+
+
+def test_each_chart_is_sent_the_paths_columns_it_reads_with_the_names_once(app):
+    """The contour and the loss chart each get the columns of the paths that their layers read,
+    no other (the whole table, ~6,000 rows, went to both: 398 KB each), the optimizers' names as
+    an Arrow dictionary (each name once, not on every row)."""
+    at = app(PAGE)
+    for index, (chart, spec) in enumerate(zip(at.get("vega_lite_chart"), chart_specs(at))):
+        layers = [layer for layer in spec["layer"] if layer.get("data", {}).get("name") == "paths"]
+        assert layers, index
+        read = set().union(*(fields_read(layer) for layer in layers))
+        [sent] = [pa.ipc.open_stream(ds.data.data).read_all() for ds in chart.proto.datasets if ds.name == "paths"]
+        assert set(sent.column_names) == read, (index, sorted(read), sent.column_names)
+        for name in ("optimizer", "label"):
+            assert pa.types.is_dictionary(sent.schema.field(name).type), (index, name)
 
 
 def test_equal_units_on_both_axes(app):

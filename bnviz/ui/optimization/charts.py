@@ -20,6 +20,17 @@ from bnviz.ui.vega import CANVAS, PALETTE
 
 STEP_ID = "opt-step"
 
+# The paths' columns each chart reads (encodings, filters, tooltips). The page sent both charts the
+# whole table, ~6,000 rows, its names as text on every row: 398 KB each. Each now gets its own
+# columns, the names as categories (an Arrow dictionary: each name once): 136 and 111 KB.
+CONTOUR_COLUMNS = ("optimizer", "label", "li", "bi", "step", "x", "y", "loss")
+LOSS_COLUMNS = ("optimizer", "label", "li", "bi", "step", "gap", "loss")
+
+
+def paths_for(paths, columns: tuple[str, ...]):
+    """The rows of ``paths`` with only ``columns``, the optimizers' names as categories."""
+    return paths[list(columns)].astype({"optimizer": "category", "label": "category"})
+
 
 def lr_id(name: str | None) -> str:
     """The α control of ``name``, or the shared one (None)."""

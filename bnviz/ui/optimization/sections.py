@@ -76,7 +76,8 @@ def _chart(builder, data: dict, p: Paths, **options) -> dict:
 def surface_chart(where, p: Paths) -> None:
     """The surface as a heatmap with every path on it; a click moves the start."""
     minima = pd.DataFrame(p.surface.minima or [], columns=["x", "y"])
-    where.vega_lite_chart(_chart(charts.contour_chart, {"cells": p.cells, "paths": p.paths, "minima": minima}, p,
+    data = {"cells": p.cells, "paths": charts.paths_for(p.paths, charts.CONTOUR_COLUMNS), "minima": minima}
+    where.vega_lite_chart(_chart(charts.contour_chart, data, p,
                                  domain=p.surface.domain, colours=path_frames.colour_range(p.cells, p.surface.domain),
                                  x_title=t("axis_x"), y_title=t("axis_y"),
                                  loss_title=t("axis_log_gap")),
@@ -95,8 +96,9 @@ def divergence(p: Paths) -> None:
 def loss(p: Paths) -> None:
     st.subheader(t("loss_header"))
     st.caption(t("loss_gap_explain", fstar=f"{path_frames.lowest_value(p.surface):.6g}"))
-    st.vega_lite_chart(_chart(charts.loss_chart, {"paths": p.paths}, p, x_title=t("axis_step"),
-                              y_title=t("axis_gap")), width="stretch", key="opt_chart_loss")
+    data = {"paths": charts.paths_for(p.paths, charts.LOSS_COLUMNS)}
+    st.vega_lite_chart(_chart(charts.loss_chart, data, p, x_title=t("axis_step"), y_title=t("axis_gap")),
+                       width="stretch", key="opt_chart_loss")
 
 
 def _step_or_never(v) -> str:
