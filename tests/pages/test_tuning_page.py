@@ -1,6 +1,7 @@
 """The tuning page under AppTest: default view in both languages, the live seed and rounds, the
 objective in the link, the table against the core."""
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -289,3 +290,18 @@ def test_panda_opens_the_batchnorm_page_on_one_rate_of_the_sweep(app):
     slider = at.select_slider(key="bn_lr")  # the rate joins the page's options, in order
     assert slider.value == 3.162 and slider.options.index("3.162") == slider.options.index("2") + 1
     assert at.query_params["bn_lr"] == "3.162"
+
+
+def test_every_text_a_chart_is_sent_goes_once_as_a_dictionary(app):
+    """The strategies' names, labels and scales repeat on every row of the charts' tables: each
+    text column is sent as an Arrow dictionary (770 KB of the page's chart data became 567 KB)."""
+    at = app(PAGE)
+    sent = [(chart.proto.spec[:40], ds.name, pa.ipc.open_stream(ds.data.data).read_all().schema)
+            for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
+    def is_text(kind):
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+    text = [(chart, name, field.name, field.type) for chart, name, schema in sent for field in schema
+            if is_text(field.type) or (pa.types.is_dictionary(field.type) and is_text(field.type.value_type))]
+    assert {name for _, name, _, _ in text} >= {"cells", "points", "betas"}  # texts in every kind of table
+    assert all(pa.types.is_dictionary(kind) for *_, kind in text), [t for t in text if not pa.types.is_dictionary(t[3])]

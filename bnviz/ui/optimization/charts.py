@@ -16,7 +16,7 @@ import altair as alt
 
 from bnviz.optimization.optimizers import get as optimizer
 from bnviz.ui import browser_controls
-from bnviz.ui.vega import CANVAS, PALETTE
+from bnviz.ui.vega import CANVAS, PALETTE, text_as_categories
 
 STEP_ID = "opt-step"
 
@@ -29,7 +29,7 @@ LOSS_COLUMNS = ("optimizer", "label", "li", "bi", "step", "gap", "loss")
 
 def paths_for(paths, columns: tuple[str, ...]):
     """The rows of ``paths`` with only ``columns``, the optimizers' names as categories."""
-    return paths[list(columns)].astype({"optimizer": "category", "label": "category"})
+    return text_as_categories(paths[list(columns)])
 
 
 def lr_id(name: str | None) -> str:

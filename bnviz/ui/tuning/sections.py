@@ -13,7 +13,7 @@ from bnviz.ui.classroom.presenter import present
 from bnviz.ui.i18n import t
 from bnviz.ui.page import formula, narrow_screen
 from bnviz.ui.tuning import charts, controls
-from bnviz.ui.vega import vega_spec
+from bnviz.ui.vega import text_as_categories, vega_spec
 
 STRATEGIES = ("grid", "random", "fine")
 
@@ -44,9 +44,14 @@ def scored(surface_key: str, optimizer: str, steps: int) -> Search:
                   best.assign(what=t("tune_true_best")), betas.assign(label=betas.scale.map(scales)), labels)
 
 
+def _sent(**tables) -> dict:
+    """A chart's datasets as sent: their texts (strategies, labels) as categories."""
+    return {name: text_as_categories(frame) for name, frame in tables.items()}
+
+
 def search_chart(where, found: Search) -> None:
     where.vega_lite_chart(present(vega_spec(
-        charts.search_chart, {"cells": found.cells, "points": found.points, "best": found.best},
+        charts.search_chart, _sent(cells=found.cells, points=found.points, best=found.best),
         labels=found.labels, legend_title=t("tune_strategy"), **found.axes)), width="stretch", key="tune_chart_search")
 
 
@@ -83,8 +88,8 @@ def regimes(surface_key: str, optimizer: str, steps: int) -> None:
     st.caption(t("tune_regime_explain", seeds=search.REGIME_SEEDS))
     labels = {"grid": t("tune_regime_grid_label"), "random": t("tune_strategy_random")}
     st.vega_lite_chart(present(vega_spec(
-        charts.regime_chart, {"cells": cells.assign(what=t("tune_diverged")),
-                              "points": points.assign(label=points.strategy.map(labels))},
+        charts.regime_chart, _sent(cells=cells.assign(what=t("tune_diverged")),
+                                   points=points.assign(label=points.strategy.map(labels))),
         labels=labels, legend_title=t("tune_strategy"), x_title=t("tune_axis_alpha"), y_title=t("tune_axis_eps"),
         score_title=t("tune_score"))), width="stretch", key="tune_chart_regime")
     rows = {"both": t("tune_regime_both"), "eps": t("tune_regime_eps")}
@@ -103,7 +108,7 @@ def fine(found: Search) -> None:
     st.subheader(t("tune_fine_header"))
     st.caption(t("tune_fine_explain", budget=controls.BUDGET))
     st.vega_lite_chart(present(vega_spec(
-        charts.fine_chart, {"cells": found.cells, "points": found.points, "best": found.best},
+        charts.fine_chart, _sent(cells=found.cells, points=found.points, best=found.best),
         round_title=t("tune_round"), **found.axes)), width="stretch", key="tune_chart_fine")
 
 
@@ -112,7 +117,7 @@ def scale(found: Search) -> None:
     st.subheader(t("tune_scale_header"))
     st.latex(search.LATEX["beta_sample"])
     st.vega_lite_chart(present(vega_spec(
-        charts.sampling_chart, {"betas": found.betas}, x_title=t("tune_axis_window"), y_title=t("tune_axis_drawn"))),
+        charts.sampling_chart, _sent(betas=found.betas), x_title=t("tune_axis_window"), y_title=t("tune_axis_drawn"))),
         width="stretch", key="tune_chart_scale")
     seed = st.session_state["tseed"]
     st.caption(t("tune_scale_explain", **search.share_below(found.betas[found.betas.seed == seed])))
