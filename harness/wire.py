@@ -39,8 +39,8 @@ class WireTab:
     fragment or feed (None between a page's whole run and its live part), ``paces`` (every
     interval it was ever asked for), ``refreshes`` (seconds from a fragment's rerun request to
     its end, or from a poll of the feed to its answer), ``asked`` (when each refresh was asked
-    for, ``time.perf_counter``; one asked before a count began may end after it), ``polls`` of the feed, ``runs``
-    (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
+    for, ``time.perf_counter``; one asked before a count began may end after it), ``polls`` of
+    the feed, ``runs`` (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
     buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
     code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
     ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""

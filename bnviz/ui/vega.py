@@ -60,14 +60,6 @@ def vega_spec(builder, data: dict, params: dict | None = None, *, texts: tuple[s
     return spec
 
 
-def text_as_categories(frame):
-    """``frame`` with its text columns as categories: Streamlit then sends each as an Arrow
-    dictionary, every distinct text once instead of on every row (a chart's table repeats a few
-    names: the optimizer page's paths went from 398 to 136 KB with its columns cut)."""
-    text = frame.select_dtypes(include=["object", "string"]).columns
-    return frame.astype({name: "category" for name in text}) if len(text) else frame
-
-
 def _fill(node, texts: dict):
     """``node`` with every stand-in for a text replaced by the text (see :func:`vega_spec`)."""
     if isinstance(node, dict):
@@ -80,3 +72,11 @@ def _fill(node, texts: dict):
             node = node.replace(json.dumps(mark, ensure_ascii=False), json.dumps(value, ensure_ascii=False))
             node = node.replace(mark, value)
     return node
+
+
+def text_as_categories(frame):
+    """``frame`` with its text columns as categories: Streamlit then sends each as an Arrow
+    dictionary, every distinct text once instead of on every row (a chart's table repeats a few
+    names: the optimizer page's paths went from 398 to 136 KB with its columns cut)."""
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    return frame.astype({name: "category" for name in text}) if len(text) else frame

@@ -90,12 +90,17 @@ def chart_data(at, index=0):
     return frames
 
 
-def chart_datasets(at, index=0) -> dict:
-    """The named datasets Streamlit sent with chart ``index``: name → frame."""
+def chart_tables(at, index=0) -> dict:
+    """The named datasets Streamlit sent with chart ``index`` as it sent them: name → Arrow table."""
     import pyarrow as pa
 
     chart = at.get("vega_lite_chart")[index]
-    return {ds.name: pa.ipc.open_stream(ds.data.data).read_pandas() for ds in chart.proto.datasets}
+    return {ds.name: pa.ipc.open_stream(ds.data.data).read_all() for ds in chart.proto.datasets}
+
+
+def chart_datasets(at, index=0) -> dict:
+    """The named datasets Streamlit sent with chart ``index``: name → frame."""
+    return {name: table.to_pandas() for name, table in chart_tables(at, index).items()}
 
 
 def drawn_specs(at) -> list[dict]:

@@ -11,6 +11,7 @@ from tests.pages.conftest import (
     bound_elements,
     chart_datasets,
     chart_specs,
+    chart_tables,
     live_panels,
     live_text,
     no_traceback,
@@ -85,11 +86,11 @@ def test_each_chart_is_sent_the_paths_columns_it_reads_with_the_names_once(app):
     no other (the whole table, ~6,000 rows, went to both: 398 KB each), the optimizers' names as
     an Arrow dictionary (each name once, not on every row)."""
     at = app(PAGE)
-    for index, (chart, spec) in enumerate(zip(at.get("vega_lite_chart"), chart_specs(at))):
+    for index, spec in enumerate(chart_specs(at)):
         layers = [layer for layer in spec["layer"] if layer.get("data", {}).get("name") == "paths"]
         assert layers, index
         read = set().union(*(fields_read(layer) for layer in layers))
-        [sent] = [pa.ipc.open_stream(ds.data.data).read_all() for ds in chart.proto.datasets if ds.name == "paths"]
+        sent = chart_tables(at, index)["paths"]
         assert set(sent.column_names) == read, (index, sorted(read), sent.column_names)
         for name in ("optimizer", "label"):
             assert pa.types.is_dictionary(sent.schema.field(name).type), (index, name)
@@ -224,8 +225,6 @@ def test_bad_link_values_are_ignored_with_a_notice(query):
 
 def markup_ids(at) -> set[str]:
     """The element ids in the markup the browser gets for the page's live panels."""
-    import re
-
     return {i for e in at.get("bidi_component") for i in re.findall(r'\bid="([^"]+)"', e.proto.html_content)}
 
 
