@@ -138,8 +138,15 @@ class Job:
         if self.manager is not None:
             self.manager.forget(self)
 
+    @property
+    def released(self) -> bool:
+        return self._released
+
     def release(self) -> None:
-        """Stop and drop everything heavy; the job cannot be started again."""
+        """Stop and drop everything heavy; the job cannot be started again. A running job ends
+        after its current step, without the last capture and the test-time demonstration that a
+        Stop gives (~1 CPU-s: nobody reads a released job; under a loaded CPU, at the training's
+        low priority, they held a closed class's trainings tens of seconds)."""
         self._released = True
         self.stop()
         with self.model_lock:

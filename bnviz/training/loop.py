@@ -76,6 +76,8 @@ class Loop:
             for i in range(job.steps_per_epoch):
                 p.next_batch = order[i * self.cfg.batch_size:(i + 1) * self.cfg.batch_size]
                 if not job.gate(on_wait=self.flush):
+                    if job.released:  # nobody reads it any more: no last capture, no demonstration
+                        return self.history.set_state("finished", "job_stopped", step=p.step)
                     if self.flush() or not any(self.trainer.active):
                         return None
                     return self.finish("finished", "job_stopped", step=p.step)

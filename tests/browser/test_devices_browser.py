@@ -11,7 +11,16 @@ from playwright.sync_api import expect
 from bnviz.ui.navigation import PAGES
 from bnviz.ui.strings import STRINGS
 from harness.browser import PROGRESS, ROOT, open_page, screenshot, wait_ready
-from tests.browser.conftest import PHONE_WIDTH, SCROLL_TO, fits, no_exception, open_context, reused, start
+from tests.browser.conftest import (
+    NAVIGATION_MS,
+    PHONE_WIDTH,
+    SCROLL_TO,
+    fits,
+    no_exception,
+    open_context,
+    reused,
+    start,
+)
 
 EN = STRINGS["en"]
 CHART = "[data-testid='stVegaLiteChart'], .bnviz-chart"  # Streamlit's charts and the live ones
@@ -195,19 +204,22 @@ def test_a_phone_opens_the_home_page_with_a_picture_of_each_page(phone, server):
     page = phone
     open_page(page, server, "", EN["app_title"])
     images = page.locator("[data-testid='stMain'] img")
-    # Four pictures, once the page has settled (a phone's first load reruns it: the page is drawn twice).
+    # A picture per page, once the page has settled (a phone's first load reruns it: the page is
+    # drawn twice).
     expect(images).to_have_count(len(PAGES), timeout=20_000)
     # Images below the fold load when scrolled to, and again if a rerun gave them new addresses (the
-    # elements are then new ones): scroll to each and count the loaded ones until all four are.
-    loaded = """() => [...document.querySelectorAll("[data-testid='stMain'] img")]
-        .filter(im => im.complete && im.naturalWidth > 100).length"""
-    deadline = time.time() + 40
+    # elements are then new ones): scroll to each and count the loaded ones until all are. A page
+    # load may take 60 s with both cores busy (NAVIGATION_MS): so may its pictures.
+    states = """() => [...document.querySelectorAll("[data-testid='stMain'] img")]
+        .map(im => ({src: im.src.slice(-40), complete: im.complete, width: im.naturalWidth}))"""
+    deadline = time.time() + NAVIGATION_MS / 1000
     while True:
         for i in range(len(PAGES)):
             images.nth(i).scroll_into_view_if_needed()
-        if (count := page.evaluate(loaded)) >= len(PAGES):
+        shown = page.evaluate(states)
+        if sum(im["complete"] and im["width"] > 100 for im in shown) >= len(PAGES):
             break
-        assert time.time() < deadline, f"{count} of {len(PAGES)} pictures loaded"
+        assert time.time() < deadline, f"not every picture loaded: {shown}"
         page.wait_for_timeout(500)
     page.locator("h1").first.scroll_into_view_if_needed()
     fits(page)

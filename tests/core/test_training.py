@@ -529,6 +529,28 @@ def test_history_stays_bounded_and_evenly_spread(synth):
     assert 500 * per_capture + steps_10_epochs * 2 * 4 < 50e6
 
 
+def test_a_released_job_ends_without_the_last_capture_and_demonstration_a_stop_gives(synth):
+    """Stop ends a run with a capture of where it stopped and the test-time demonstration (the page
+    shows both); a released job (its page closed, its run dropped or replaced) ends after its step
+    without them: nobody reads it, and at the training's low priority on a busy CPU they held a
+    closed class's trainings over 30 s."""
+    cfg = TrainConfig(**{**SMALL, "epochs": 50})
+    stopped, released = Job(cfg, synth), Job(cfg, synth)
+    for job in (stopped, released):
+        job.start()
+    deadline = time.time() + 60
+    while min(stopped.steps_done, released.steps_done) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    stopped.stop()
+    released.release()
+    assert not stopped.alive and not released.alive
+    s, r = stopped.snapshot(), released.snapshot()
+    assert s.state == r.state == "finished" and s.reason_key == r.reason_key == "job_stopped"
+    assert s.reason_params["step"] == s.step and r.reason_params["step"] == r.step >= 3
+    assert s.captures[-1].step == s.step and s.test_time is not None
+    assert r.test_time is None
+
+
 def test_job_cap_refuses_with_a_reason_and_frees_the_slot(synth):
     manager = JobManager(cap=1)
     cfg = TrainConfig(**{**SMALL, "epochs": 100})
