@@ -151,7 +151,7 @@ PANEL_CYCLE = ("loss", "hist", "time", "bn", "grad", "test", "hand", "smooth")
 
 def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: int = 1, watch_s: float = 15.0,
               browser=None, session_ttl: int | None = None, tabs: int | None = None, unwatched_s: float = 0.0,
-              settle_s: float = 0.0) -> dict:
+              settle_s: float = 0.0, wired_extras: bool = False) -> dict:
     """A warm-up round, then ``rounds`` measured ones, on one server. Each round: a teacher
     presses Start and ``watchers`` students open the teacher's watch link, spread over the
     panels, every third in Chinese; ``starters − 1`` more press Start of their own against the
@@ -166,6 +166,9 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
     The first ``tabs`` watchers (default: all) are Chromium tabs; the others are wire tabs
     (harness/wire.py), which ask for the same refreshes and draw nothing (a class of thirty fits
     on a small machine); one of them also sends the owner's buttons' clicks from the watch link.
+    With ``wired_extras`` the other starters and the other pages are wire tabs too (they press
+    Start and read the answer, or open their page, as a browser would ask it of the server): only
+    the teacher and the ``tabs`` watchers are Chromium tabs.
 
     With ``settle_s``, each measured round then watches again that much later (a page just loaded
     keeps its renderer busy for tens of seconds); with ``unwatched_s``, it then closes its watchers
@@ -177,7 +180,7 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
             b = launch(p)
             try:
                 return classroom(starters, watchers, others, rounds, watch_s, browser=b, session_ttl=session_ttl,
-                                 tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s)
+                                 tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s, wired_extras=wired_extras)
             finally:
                 b.close()
     # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
@@ -198,13 +201,14 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
         # The teacher, the other starters and the other pages are Chromium tabs as in the rounds.
         tabs = watchers if tabs is None else min(tabs, watchers)
         out["warmup"] = _round(browser, server, pid, None, starters, sorted(set(watch_views(watchers))), others,
-                               0.0, tick=0.0, tabs=1)
+                               0.0, tick=0.0, tabs=1, wired_extras=wired_extras)
         time.sleep(3)
         base = {**proc_status(pid), **take(pid, server.census_path, trim=True)}  # memory as kept (take)
         out["baseline"] = base
         for _ in range(rounds):
             out["rounds"].append(_round(browser, server, pid, base, starters, watch_views(watchers), others,
-                                        watch_s, tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s))
+                                        watch_s, tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s,
+                                        wired_extras=wired_extras))
         out.update(log_errors(server.server_log()))
     finally:
         server.stop()
@@ -244,6 +248,14 @@ def _open(browser, server, path: str, locale: str = "en-US"):
     return ctx, page
 
 
+def _start_wired(wire: Wire, tab, running: str, refused: str) -> None:
+    """:func:`_start` from a wire tab."""
+    wire.wait(lambda: EN["bn_start"] in tab.buttons or tab.problems, 120, "a Start button")
+    wire.press(tab, EN["bn_start"])
+    wire.wait(lambda: running in tab.status or any(refused in text for text in tab.texts) or tab.problems, 60,
+              "the answer to a Start")
+
+
 def _start(page, running: str, refused: str) -> None:
     page.get_by_role("button", name=EN["bn_start"]).click()
     # Wait for the answer: the progress bar says training, or the refusal says why.
@@ -278,6 +290,9 @@ class _Class:
     starts: list = field(default_factory=list)  # the pages that press Start of their own
     watch_pages: list = field(default_factory=list)  # the Chromium watchers
     other_pages: list = field(default_factory=list)
+    wired_extras: bool = False  # the other starters and pages as wire tabs
+    wired_starts: list = field(default_factory=list)
+    wired_others: list = field(default_factory=list)
     wired: list = field(default_factory=list)  # the wire watchers
     code: str = ""  # the teacher's watch code
     strides: set = field(default_factory=set)  # the teacher's run's capture strides its pace was timed at
@@ -302,7 +317,10 @@ def _arrive(c: _Class, starters: int, views, others: int, tick: float, tabs: int
     census = take(c.pid, c.server.census_path)
     [teacher_run] = census["runs"]
     c.code = teacher_run["code"]
-    c.starts = [c.open(f"batchnorm?{TRAIN_QUERY}") for _ in range(starters - 1)]
+    if c.wired_extras:
+        c.wired_starts = [c.wire.open(c.server.port, f"batchnorm?{TRAIN_QUERY}") for _ in range(starters - 1)]
+    else:
+        c.starts = [c.open(f"batchnorm?{TRAIN_QUERY}") for _ in range(starters - 1)]
     link = f"batchnorm?watch={c.code}&bn_view={{}}&lang={{}}&bn_tick={tick:g}"
     c.wired = [c.wire.open(c.server.port, link.format(panel, lang),
                            delay=i * max(tick, 1.0) / max(1, len(views) - tabs))
@@ -313,12 +331,17 @@ def _arrive(c: _Class, starters: int, views, others: int, tick: float, tabs: int
             for pg in c.watch_pages[-OPEN_BATCH:]:
                 _following(pg)
             _say(c.t0, f"{i + 1} watchers ready")
-    c.other_pages = [c.open(OTHERS[i % len(OTHERS)]) for i in range(others)]
+    if c.wired_extras:
+        c.wired_others = [c.wire.open(c.server.port, OTHERS[i % len(OTHERS)]) for i in range(others)]
+    else:
+        c.other_pages = [c.open(OTHERS[i % len(OTHERS)]) for i in range(others)]
     for page in [c.teacher, *c.starts, *c.other_pages]:
         page.wait_for_selector(READY, timeout=180_000)
     for page in c.watch_pages:  # a live page is seldom between two refreshes: it shows a step
         _following(page)
     c.wire.wait(lambda: all(w.steps or w.problems for w in c.wired), 120, "every wire watcher shows the run's step")
+    c.wire.wait(lambda: all(w.runs or w.problems for w in [*c.wired_starts, *c.wired_others]), 180,
+                "the other starters' and pages' first runs")
 
 
 def _watch(c: _Class, watch_s: float) -> dict:
@@ -487,17 +510,22 @@ def _percentile(q: list, share: float, scale: float = 1.0, digits: int = 0):
 
 
 def _round(browser, server, pid, base, starters, views, others, watch_s, tick: float = WATCH_TICK,
-           tabs: int | None = None, unwatched_s: float = 0.0, settle_s: float = 0.0) -> dict:
+           tabs: int | None = None, unwatched_s: float = 0.0, settle_s: float = 0.0,
+           wired_extras: bool = False) -> dict:
     """One round of a class (see :func:`classroom`): its figures, and what it left behind."""
-    c = _Class(browser, server, pid, time.time(), Wire())
+    c = _Class(browser, server, pid, time.time(), Wire(), wired_extras=wired_extras)
     texts = (f"{EN['bn_state_running']} · ", EN["err_job_cap"].split("{")[0].strip())
     _arrive(c, starters, views, others, tick, len(views) if tabs is None else tabs, texts)
     opened_s = time.time() - c.t0
     _say(c.t0, "all open")
     for page in c.starts:
         _start(page, *texts)
-    started = [pg for pg in [c.teacher, *c.starts] if texts[0] in pg.locator(PROGRESS).first.inner_text()]
-    refused = [pg for pg in c.starts if pg.get_by_text(texts[1]).count()]
+    for tab in c.wired_starts:
+        _start_wired(c.wire, tab, *texts)
+    started = [pg for pg in [c.teacher, *c.starts] if texts[0] in pg.locator(PROGRESS).first.inner_text()] \
+        + [tab for tab in c.wired_starts if texts[0] in tab.status]
+    refused = [pg for pg in c.starts if pg.get_by_text(texts[1]).count()] \
+        + [tab for tab in c.wired_starts if any(texts[1] in text for text in tab.texts)]
     at_peak = take(pid, server.census_path)
     peak = {**proc_status(pid), "pools": at_peak["pools"], "arenas": at_peak["arenas"]}
     peak_training = training_threads(pid)

@@ -40,9 +40,10 @@ class WireTab:
     interval it was ever asked for), ``refreshes`` (seconds from a fragment's rerun request to
     its end, or from a poll of the feed to its answer), ``asked`` (when each refresh was asked
     for, ``time.perf_counter``; one asked before a count began may end after it), ``polls`` of
-    the feed, ``runs`` (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label → widget id of its
-    buttons and text inputs, latest run), ``texts`` (the last 2000 messages: markdown, alerts,
-    code blocks, metric labels), ``exceptions`` (texts of ``st.exception`` elements),
+    the feed, ``runs`` (finished runs, whole or fragment), ``buttons`` and ``inputs`` (label →
+    widget id of its buttons and text inputs, latest run), ``texts`` (the last 2000 messages:
+    markdown, alerts, code blocks, metric labels), ``status`` (the progress bar's or live status
+    line's text), ``exceptions`` (texts of ``st.exception`` elements),
     ``problems`` (anything the protocol did not expect, e.g. a closed socket)."""
 
     def __init__(self, port: int, path: str):
@@ -61,6 +62,7 @@ class WireTab:
         self.buttons: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.texts: deque[str] = deque(maxlen=2000)
+        self.status = ""  # the page's progress bar or live status line, as last sent
         self.exceptions: list[str] = []
         self.problems: list[str] = []
         self._fragments: dict[str, float] = {}  # live fragment id → its interval (s)
@@ -115,8 +117,10 @@ class WireTab:
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             el = msg.delta.new_element
             which = el.WhichOneof("type")
-            if which == "progress" and (found := STEP.search(el.progress.text)):
-                self.steps.append(int(found.group(1) or found.group(2)))
+            if which == "progress":
+                self.status = el.progress.text
+                if found := STEP.search(el.progress.text):
+                    self.steps.append(int(found.group(1) or found.group(2)))
             elif which == "button":
                 self.buttons[el.button.label] = el.button.id
             elif which == "text_input":
@@ -169,7 +173,10 @@ class WireTab:
                 self.paces.add(self.feed["every"])
 
     def _text(self, key: str, value) -> None:
-        if key == "bn_status" and (found := STEP.search(value["text"])):
+        if key != "bn_status":
+            return
+        self.status = value["text"]
+        if found := STEP.search(value["text"]):
             self.steps.append(int(found.group(1) or found.group(2)))
 
     def _poll(self) -> dict:

@@ -1,16 +1,17 @@
 """Load test: a class on one server — a teacher's run watched by 30 students refreshing live
 (``BNVIZ_LOAD_SESSIONS``), 6 of them in Chromium tabs (``BNVIZ_LOAD_TABS``) and the others wire
-tabs, two more Starts against the cap, two other pages — one measured round after a warm-up
-round (``BNVIZ_LOAD_ROUNDS`` for more). See harness/classroom_load.py.
+tabs, two more Starts against the cap and two other pages, as wire tabs — one measured round
+after a warm-up round (``BNVIZ_LOAD_ROUNDS`` for more). See harness/classroom_load.py.
 
 Every browser runs on this machine's two cores beside the server and the training, and
 scripts/test.sh runs this test beside the other tests (its bounds on a refresh hold on a busy
 machine; its figures on a quiet one are the bench's): a watcher's refresh costs its renderer
 ~0.2 s of CPU, so six Chromium tabs are what fits in the test budget.
 The other 24 are wire tabs (harness/wire.py): Streamlit's protocol without a renderer, the
-same refreshes asked of the server. ``python -m bench load`` is the class in Chromium only:
-30 tabs, five Starts, three rounds, the same checks; ``python -m bench bn-gil`` the training's
-speed under 30 watchers."""
+same refreshes asked of the server; so are the other starters and pages (as Chromium tabs, eight
+fresh tabs a round: the test alone took 119 s and 84 CPU-s of Chromium, now 99 s and 46).
+``python -m bench load`` is the class in Chromium only: 30 tabs, five Starts, three rounds, the
+same checks; ``python -m bench bn-gil`` the training's speed under 30 watchers."""
 
 import math
 import tomllib
@@ -43,7 +44,8 @@ WATCH_S = 24.0
 @pytest.mark.load
 def test_a_class_watching_one_run_on_one_server(browser):
     result = classroom(starters=3, watchers=sessions_from_env(30), others=2, rounds=rounds_from_env(1),
-                       watch_s=WATCH_S, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6))
+                       watch_s=WATCH_S, browser=browser, session_ttl=SESSION_TTL, tabs=tabs_from_env(6),
+                       wired_extras=True)
     print("\nload test:", result)  # every figure, visible with -s and in CI logs on failure
     problems = check(result)
     if problems:
