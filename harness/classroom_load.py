@@ -165,10 +165,8 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
 
     The first ``tabs`` watchers (default: all) are Chromium tabs; the others are wire tabs
     (harness/wire.py), which ask for the same refreshes and draw nothing (a class of thirty fits
-    on a small machine); one of them also sends the owner's buttons' clicks from the watch link.
-    With ``wired_extras`` the other starters and the other pages are wire tabs too (they press
-    Start and read the answer, or open their page, as a browser would ask it of the server): only
-    the teacher and the ``tabs`` watchers are Chromium tabs.
+    on a small machine; one sends the owner's buttons' clicks from the watch link); with
+    ``wired_extras``, so are the other starters and pages (a Start pressed, its answer read).
 
     With ``settle_s``, each measured round then watches again that much later (a page just loaded
     keeps its renderer busy for tens of seconds); with ``unwatched_s``, it then closes its watchers
@@ -183,22 +181,20 @@ def classroom(starters: int = 5, watchers: int = 30, others: int = 3, rounds: in
                                  tabs=tabs, unwatched_s=unwatched_s, settle_s=settle_s, wired_extras=wired_extras)
             finally:
                 b.close()
-    # CAP trainings on this machine's cores: each gets its share (the app's own cap, one training
-    # per two cores, is raised here), so their OpenMP threads do not fight. Closed owners' runs go
-    # 2 s later.
+    # CAP trainings on this machine's cores, each its share (the app's cap, one per two cores, is
+    # raised here), so their OpenMP threads do not fight. Closed owners' runs go 2 s later.
     env = {"BNVIZ_MAX_JOBS": str(CAP), "BNVIZ_WATCH_GRACE": "2",
            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // CAP))}
     if session_ttl is not None:  # how long the server keeps a closed tab's session for reconnecting
         env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(session_ttl)
     server = Server(env=env, census=True)
-    pid = server.proc.pid
-    out = {"training": starters, "watchers": watchers, "cap": CAP, "rounds": []}
+    pid, out = server.proc.pid, {"training": starters, "watchers": watchers, "cap": CAP, "rounds": []}
     try:
         # The warm-up round brings every pool and cache to its working size: its watchers open
         # every panel and language the measured rounds will, once each, without live refresh: one
         # in Chromium (it tries to change the run), the others as wire tabs (the server's side of
         # a watcher is the same; each Chromium tab's first load costs its renderer ~3 s of CPU).
-        # The teacher, the other starters and the other pages are Chromium tabs as in the rounds.
+        # The teacher, the other starters and the other pages are as in the rounds.
         tabs = watchers if tabs is None else min(tabs, watchers)
         out["warmup"] = _round(browser, server, pid, None, starters, sorted(set(watch_views(watchers))), others,
                                0.0, tick=0.0, tabs=1, wired_extras=wired_extras)
