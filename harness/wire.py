@@ -118,9 +118,7 @@ class WireTab:
             el = msg.delta.new_element
             which = el.WhichOneof("type")
             if which == "progress":
-                self.status = el.progress.text
-                if found := STEP.search(el.progress.text):
-                    self.steps.append(int(found.group(1) or found.group(2)))
+                self._status(el.progress.text)
             elif which == "button":
                 self.buttons[el.button.label] = el.button.id
             elif which == "text_input":
@@ -173,10 +171,13 @@ class WireTab:
                 self.paces.add(self.feed["every"])
 
     def _text(self, key: str, value) -> None:
-        if key != "bn_status":
-            return
-        self.status = value["text"]
-        if found := STEP.search(value["text"]):
+        if key == "bn_status":
+            self._status(value["text"])
+
+    def _status(self, text: str) -> None:
+        """The progress bar's or the live status line's text, and the run's step in it."""
+        self.status = text
+        if found := STEP.search(text):
             self.steps.append(int(found.group(1) or found.group(2)))
 
     def _poll(self) -> dict:

@@ -8,8 +8,9 @@ scripts/test.sh runs this test beside the other tests (its bounds on a refresh h
 machine; its figures on a quiet one are the bench's): a watcher's refresh costs its renderer
 ~0.2 s of CPU, so six Chromium tabs are what fits in the test budget.
 The other 24 are wire tabs (harness/wire.py): Streamlit's protocol without a renderer, the
-same refreshes asked of the server; so are the other starters and pages (as Chromium tabs, eight
-fresh tabs a round: the test alone took 119 s and 84 CPU-s of Chromium, now 99 s and 46).
+same refreshes asked of the server; so are the other starters and pages (as Chromium tabs, four
+fresh tabs a round, eight in all: the test alone took 119 s and 84 CPU-s of Chromium, now 99 s
+and 46).
 ``python -m bench load`` is the class in Chromium only: 30 tabs, five Starts, three rounds, the
 same checks; ``python -m bench bn-gil`` the training's speed under 30 watchers."""
 
