@@ -45,7 +45,7 @@ def here() -> tuple[float, float]:
     job.start()
     _until(lambda: job.steps_done >= 1)
     first = time.perf_counter() - began
-    snap = _until(lambda: (s := job.snapshot()).state == "finished" and s, every=PAGE_S)
+    snap = _until(lambda: (s := job.snapshot()).state == "finished" and not s.measuring and s, every=PAGE_S)
     return snap.images_per_s, first
 
 

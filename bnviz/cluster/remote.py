@@ -128,8 +128,8 @@ class RemoteJob:
     def resume(self) -> None:
         self._control("resume")
 
-    def stop(self) -> None:
-        self._control("stop")
+    def stop(self, timeout: float = 30.0, settled: bool = True) -> None:
+        self._control("stop", timeout, settled, wait=timeout + CONTROL_WAIT_S)
 
     def set_lr(self, model: str, lr: float) -> None:
         self._control("set_lr", model, float(lr))

@@ -42,6 +42,8 @@ class Snapshot:
     captures — tuple of :class:`Capture`, at most ``config.max_captures`` (evenly thinned).
     edges — {"pre": bin edges, "act": bin edges}.
     test_time — None, or {"n", "rows": ({"batch", "eval", "train"}, ...)} for the BN model.
+    measuring — whether a finished run's test-time demonstration is still being measured (the
+    run's end is said at once; ``test_time`` follows).
     diverged — model name → the step it diverged at (that model stopped; the other trains on).
     diverged_at, diverged_model — the first of them (None, None when none diverged).
     lrs — each model's learning rate now; lr_changes — ((step, model name, lr), ...), each change
@@ -79,6 +81,7 @@ class Snapshot:
     capture_version: int = 0
     thinned: int = 0
     history: int = 0
+    measuring: bool = False
 
     @property
     def diverged_at(self) -> int | None:
@@ -133,6 +136,7 @@ class History:
         self.thinned = 0  # how many times captures or probes were halved
         self.serial = next(_SERIALS)
         self.test_time = None
+        self.measuring = False
         self.diverged: dict[str, int] = {}
         self.lr_changes: list[tuple] = []
         self.probes: list[tuple] = []
@@ -143,9 +147,11 @@ class History:
     def capturing(self, step: int) -> bool:
         return step % (self.config.hist_every * self.stride) == 0
 
-    def set_state(self, state: str, key: str = "", **params) -> None:
+    def set_state(self, state: str, key: str = "", *, measuring: bool = False, **params) -> None:
+        """The run's state and its reason; ``measuring``: the test-time demonstration follows
+        (:meth:`set_test_time`)."""
         with self.lock:
-            self.state, self.reason = state, (key, params)
+            self.state, self.reason, self.measuring = state, (key, params), measuring
             self.version += 1
 
     def drain(self, outbox: Outbox, wait: bool = False) -> dict[str, int]:
@@ -193,9 +199,12 @@ class History:
             self.epochs.append((epoch, train_loss, train_acc, test_acc))
             self.version += 1
 
-    def set_test_time(self, result: dict) -> None:
+    def set_test_time(self, result: dict | None) -> None:
+        """The test-time demonstration's result (None: none could be measured); measured."""
         with self.lock:
-            self.test_time = MappingProxyType(result)
+            self.test_time = None if result is None else MappingProxyType(result)
+            self.measuring = False
+            self.version += 1
 
     def last_capture_step(self) -> int | None:
         with self.lock:
@@ -223,5 +232,5 @@ class History:
                 config=self.config, step=step, loss=frozen(loss), epochs=epochs,
                 captures=tuple(self.captures), edges=self.edges, test_time=self.test_time,
                 diverged=MappingProxyType(dict(self.diverged)), lr_changes=tuple(self.lr_changes),
-                probes=tuple(self.probes), **run)
+                probes=tuple(self.probes), measuring=self.measuring, **run)
             return self._snap

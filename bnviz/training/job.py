@@ -25,7 +25,7 @@ from bnviz.batchnorm.models import MODELS
 from bnviz.data.fashion_mnist import Dataset
 from bnviz.errors import ConfigError
 from bnviz.training.config import TrainConfig, pick_device, valid_lr
-from bnviz.training.history import ACTIVE, History, Snapshot
+from bnviz.training.history import ACTIVE, ENDED, History, Snapshot
 from bnviz.training.lockstep import Lockstep
 from bnviz.training.loop import Loop, Progress
 from bnviz.training.manager import JobManager, JobRefused, as_training_thread
@@ -120,14 +120,21 @@ class Job:
                 self._grant += n
                 self._ctl.notify_all()
 
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """Ask the thread to end after its current step and wait for it (up to ``timeout``)."""
+    def stop(self, timeout: float | None = 30.0, settled: bool = True) -> None:
+        """Ask the thread to end after its current step and wait for it (up to ``timeout``) — or,
+        not ``settled``, only until the run has ended (its state set; the thread then measures
+        the test-time demonstration, which the page shows when it comes)."""
         with self._ctl:
             self._stop_req = True
             self._ctl.notify_all()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        if thread is None or thread is threading.current_thread():
+            return
+        if settled:
+            return thread.join(timeout)
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        while thread.is_alive() and self.state not in ENDED and time.monotonic() < deadline:
+            thread.join(0.02)
 
     def reset(self) -> None:
         """Stop, then start over from the initial weights with an empty history (state idle)."""

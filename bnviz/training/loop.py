@@ -186,14 +186,19 @@ class Loop:
         return False
 
     def finish(self, state: str, key: str, **params) -> None:
-        """The run's end: for a finished run, the test-time demonstration (eval vs train mode)."""
+        """The run's end, said at once; a finished run then measures its test-time demonstration
+        (eval vs train mode), which follows (``Snapshot.measuring`` meanwhile: at the training's
+        low priority on a busy CPU it took tens of seconds, which a Stop waited for)."""
         p = self.progress
-        if state == "finished" and p.device_data is not None and p.step > 0:
-            _, _, x_test, y_test = p.device_data
-            try:
-                with self.job.model_lock:
-                    result = test_time_accuracy(self.trainer.models[1], x_test, y_test, self.cfg.test_time_batches)
-                self.history.set_test_time(result)
-            except ConfigError:
-                pass  # test subset smaller than the largest batch: no demonstration
-        self.history.set_state(state, key, **params)
+        demonstrate = state == "finished" and p.device_data is not None and p.step > 0
+        self.history.set_state(state, key, measuring=demonstrate, **params)
+        if not demonstrate:
+            return
+        _, _, x_test, y_test = p.device_data
+        result = None
+        try:
+            with self.job.model_lock:
+                result = test_time_accuracy(self.trainer.models[1], x_test, y_test, self.cfg.test_time_batches)
+        except ConfigError:
+            pass  # test subset smaller than the largest batch: no demonstration
+        self.history.set_test_time(result)

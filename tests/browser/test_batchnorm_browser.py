@@ -140,6 +140,10 @@ def test_live_training_pause_resume_stop(contexts, server):
                            ".innerText)[1] > frozen", arg=[PROGRESS, frozen], timeout=30_000)
     page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
     page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
+    # The end is said at once; the test-time demonstration, measured after it, follows on the test
+    # tab with nothing pressed (the page refreshes until it is in).
+    page.get_by_role("tab", name=EN["bn_tab_test"]).click()
+    page.get_by_text(EN["bn_test_n"].split("{")[0].strip()).first.wait_for(timeout=60_000)
     no_exception(page)
 
     # That a run whose browser goes away ends after its grace period is the load test's check (every

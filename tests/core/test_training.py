@@ -551,6 +551,42 @@ def test_a_released_job_ends_without_the_last_capture_and_demonstration_a_stop_g
     assert r.test_time is None
 
 
+def gated_demonstration(monkeypatch) -> threading.Event:
+    """The loop's test-time demonstration held until the returned event is set."""
+    gate, real = threading.Event(), loop.test_time_accuracy
+
+    def held(*args):
+        assert gate.wait(60), "the demonstration was never let go"
+        return real(*args)
+
+    monkeypatch.setattr(loop, "test_time_accuracy", held)
+    return gate
+
+
+def test_a_stop_is_said_at_once_and_the_demonstration_follows(synth, monkeypatch):
+    """The page's Stop waits until the run has ended, not for the test-time demonstration (at the
+    training's low priority on a busy CPU it took a Stop over 20 s): the snapshot says it is being
+    measured, then holds it under a new version."""
+    gate = gated_demonstration(monkeypatch)
+    job = Job(TrainConfig(**{**SMALL, "epochs": 50}), synth)
+    job.start()
+    deadline = time.time() + 60
+    while job.steps_done < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    try:
+        job.stop(timeout=20, settled=False)
+        ended = job.snapshot()
+        assert ended.state == "finished" and ended.reason_key == "job_stopped", ended.state
+        assert ended.measuring and ended.test_time is None and job.alive
+        assert ended.captures[-1].step == ended.step  # the panels show where it stopped already
+    finally:
+        gate.set()
+    assert job.join(60)
+    measured = job.snapshot()
+    assert not measured.measuring and measured.version > ended.version and measured.step == ended.step
+    assert [r["batch"] for r in measured.test_time["rows"]] == list(job.config.test_time_batches)
+
+
 def test_job_cap_refuses_with_a_reason_and_frees_the_slot(synth):
     manager = JobManager(cap=1)
     cfg = TrainConfig(**{**SMALL, "epochs": 100})

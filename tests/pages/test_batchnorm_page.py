@@ -232,6 +232,32 @@ def test_controls_change_the_job(app, configure):
     assert "step 0/" in progress(at) and s["bn_state_idle"] in progress(at)
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_stop_is_said_at_once_and_the_test_time_demonstration_follows(app, configure, lang, monkeypatch):
+    """Stop shows the run's end at once, the test tab saying that its demonstration is being
+    measured (the training thread does it after the end); then the page draws its bars."""
+    from tests.core.test_training import gated_demonstration
+
+    gate, s = gated_demonstration(monkeypatch), STRINGS[lang]
+    at = configure(app(PAGE), lang, bn_epochs=50)
+    at.button(key="bn_step").click().run()
+    wait_until(at, lambda a: " 1/400 " in progress(a) and s["bn_state_paused"] in progress(a))  # step 1 of 400
+    open_tab(at, lang, "test")
+    try:
+        at.button(key="bn_stop").click().run()
+        no_traceback(at)
+        assert s["bn_state_measuring"] in progress(at) and s["bn_stopped"].split("{")[0] in texts(at)
+        assert s["bn_test_measuring"] in texts(at) and not drawn_specs(at)
+        assert training.MANAGER.active()  # the thread measures
+    finally:
+        gate.set()
+    wait_until(at, lambda a: not training.MANAGER.active())
+    no_traceback(at)
+    assert s["bn_state_stopped"] in progress(at)
+    assert s["bn_test_measuring"] not in texts(at) and s["bn_test_when"] not in texts(at)
+    assert len(drawn_datasets(at, 0)["data"]) == 4  # eval mode, train mode at 1, 8 and 256
+
+
 @pytest.mark.parametrize("subset, tested", [(512, 512), (3_000, 2_048), (0, 10_000)])
 def test_a_run_on_a_subset_tests_on_as_many_images_and_2048_at_most(app, configure, subset, tested):
     """A training subset tests on 2,048 test images, or on as many as it trains on when it has

@@ -102,7 +102,7 @@ def live_rates(snap) -> None:
 def progress(snap, lang: str) -> dict:
     """The progress bar's value and its line: state, epoch, step, speed, ETA and device."""
     eta = "—" if snap.eta_s is None else f"{snap.eta_s:,.0f} s"
-    state = "stopped" if snap.reason_key == "job_stopped" else snap.state
+    state = "measuring" if snap.measuring else "stopped" if snap.reason_key == "job_stopped" else snap.state
     line = text(lang, "bn_progress", state=text(lang, f"bn_state_{state}"), epoch=snap.epoch,
                 epochs=snap.config.epochs, step=snap.step, total=snap.total_steps,
                 rate=f"{snap.images_per_s:,.0f}", eta=eta, device=device_label(snap.device, lang))

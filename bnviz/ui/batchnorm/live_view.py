@@ -39,8 +39,16 @@ class Viewer:
         return self.watched or self.slot.run
 
     @property
-    def polling(self) -> bool:
+    def live(self) -> bool:  # the run trains (or waits for a place): its page may not be left unasked
         return self.snap is not None and self.snap.active or self.waiting
+
+    @property
+    def measuring(self) -> bool:  # the run has ended, its test-time demonstration to follow
+        return self.snap is not None and self.snap.measuring
+
+    @property
+    def polling(self) -> bool:  # the page refreshes
+        return self.live or self.measuring
 
     @property
     def begun(self) -> bool:  # else the page says how to begin, and has no tabs
@@ -71,7 +79,7 @@ def header(v: Viewer) -> None:
         controls.live_rates(v.snap)
         if v.run is not None:
             controls.watch_box(v.run, "batchnorm")
-    leave_warning(v.polling, t("bn_leave_warning"))
+    leave_warning(v.live, t("bn_leave_warning"))
 
 
 def refresh(v: Viewer) -> Viewer:
@@ -116,6 +124,7 @@ class Stamp(NamedTuple):
     begun: bool
     state: str
     reason_key: str
+    measuring: bool
     diverged: tuple
     captured: bool
     every: float | None  # a watcher's refresh as the class's budget gives it (None for the owner)
@@ -132,8 +141,9 @@ WHOLE_PAGE = frozenset({Stamp._fields.index("owner_present")})
 def stamp(view: panels.View, every: float | None, panel: str) -> Stamp:
     """The page's :class:`Stamp` for ``view``, ``every`` and the open tab ``panel``."""
     snap = view.snap
-    return Stamp(snap.active, snap.begun, snap.state, snap.reason_key, tuple(sorted(snap.diverged.items())),
-                 bool(snap.captures), every, panels.shape(panel, view), view.run.owner_present)
+    return Stamp(snap.active, snap.begun, snap.state, snap.reason_key, snap.measuring,
+                 tuple(sorted(snap.diverged.items())), bool(snap.captures), every, panels.shape(panel, view),
+                 view.run.owner_present)
 
 
 def _refreshing(v: Viewer, fed: bool):
@@ -148,12 +158,15 @@ def _refreshing(v: Viewer, fed: bool):
         if v.watched is not None:
             v.watched.seen(st.session_state["_viewer"])
         waiting = snap is None and current is not None and controls.queued(current)
-        if (snap is not None and snap.active or waiting) != v.polling or (snap is not None and snap.begun) != v.begun \
+        now = Viewer(v.watched, v.slot, snap, waiting=waiting)
+        if (now.polling, now.begun) != (v.polling, v.begun) \
                 or not v.owner and v.watched.class_interval(v.tick) != v.every \
                 or v.owner and session.session_slot() is not v.slot:
-            # Started, first drawn or ended, the class grew, or the owner's page lost its connection
-            # and came back (its slot was released with the connection, the run left in its grace
-            # period while the fed page went on: the page anew takes the run back): the page anew.
+            # Started, first drawn, or ended and its demonstration measured (one run of the whole
+            # page, not two: it would take back a drag of the scrubber begun after the end), the
+            # class grew, or the owner's page lost its connection and came back (its slot was
+            # released with the connection, the run left in its grace period while the fed page
+            # went on: the page anew takes the run back): the page anew.
             st.rerun(scope="app")
         feed = page_feed.begin(fed and panel is not None and snap is not None)
         with guarded():

@@ -299,7 +299,9 @@ def panel_test(v: View) -> None:
     _measure_if_asked(v)
     kept, pop = readings_shown(v)
     result = kept and kept[2]
-    if v.owner and snap.state != "running":
+    if snap.measuring:  # the run's end is on the page already; its demonstration follows
+        st.info(t("bn_test_measuring"), icon=":material/hourglass_top:")
+    elif v.owner and snap.state != "running":
         c1, c2 = st.columns(2)
         c1.button(t("bn_measure_now"), on_click=_ask, args=("test_time",), key="bn_measure",
                   icon=":material/science:")
@@ -308,7 +310,8 @@ def panel_test(v: View) -> None:
     elif v.owner:
         st.caption(t("bn_test_pause"))
     if result is None and pop is None:
-        st.info(t("bn_test_when"))
+        if not snap.measuring:
+            st.info(t("bn_test_when"))
         return
     modes = {"eval": t("bn_mode_kept"), "train": t("bn_mode_batch")}
     rows = []

@@ -249,8 +249,8 @@ def control(action: str) -> None:
                 job.pause()
             elif action == "resume":
                 job.resume()
-            elif action == "stop":
-                job.stop()
+            elif action == "stop":  # the page says so once the run has ended, its demonstration to follow
+                job.stop(settled=False)
             elif action == "reset":
                 _job(slot, fresh=True)
     except (training.JobRefused, training.ConfigError) as err:

@@ -412,6 +412,7 @@ STRINGS = {
     "bn_state_running": "training",
     "bn_state_paused": "paused",
     "bn_state_finished": "finished",
+    "bn_state_measuring": "ended, now measuring",
     "bn_state_diverged": "diverged",
     "bn_state_failed": "failed",
     "bn_diverged": "{model} diverged at step {step}: its loss became non-finite or exceeded {limit}. "
@@ -507,6 +508,7 @@ STRINGS = {
                        "batch size 1 every fully connected value equals its own mean, so the layer outputs β alone.",
     "bn_measure_now": "Measure with the current weights",
     "bn_test_when": "Measured when the run finishes (or press the button while paused).",
+    "bn_test_measuring": "The run has ended; measuring its accuracy in both modes …",
     "bn_mode": "statistics",
     "bn_mode_kept": "statistics kept from training",
     "bn_mode_batch": "statistics of the test batch",
