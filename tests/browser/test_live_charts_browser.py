@@ -241,7 +241,9 @@ def test_a_live_chart_grows_in_place_fed_with_no_script_run_and_is_sent_whole_af
         grown = wait_messages(page, key, 2)
         watch_runs(page)
         wait_messages(page, key, grown["messages"] + 3)
-        assert runs_seen(page) == 0 and stats(page, key)["wholes"] == grown["wholes"], tab
+        # On failure, what the chart and the feed went through (seen once in a clean clone's run).
+        assert runs_seen(page) == 0 and stats(page, key)["wholes"] == grown["wholes"], \
+            f"{tab}: {grown} then {stats(page, key)}; feed {page.evaluate(FEED_TRAIL)}"
         if tab == "bn_tab_bn":  # γ and β tail their history as the grid does (scrolled into sight: drawn)
             page.evaluate("key => window.bnvizCharts[key].node.scrollIntoView()", GB_CHART)
             page.wait_for_function(GB_TAILED, arg=GB_CHART, timeout=30_000)

@@ -187,12 +187,15 @@ def test_a_run_that_ends_frees_its_place_stays_watchable_and_its_next_job_waits_
         first.job.start()
         until(lambda: (s := first.snapshot()) is not None and s.step >= 3, 60, "3 steps")
         assert second.queued and second.place() == 1  # the one CPU is the first run's
-        first.job.stop()
+        first.job.stop(settled=False)  # as the page's Stop: back once the run has ended
         placed(second)  # at once: the first run's page is still open
         second.job.step()
         assert second.job.wait_parked(30)
         stopped = first.snapshot()
         assert stopped.state == "finished" and stopped.reason_key == "job_stopped" and stopped.step >= 3
+        # Its test-time demonstration, measured after the end, follows (its place already freed).
+        measured = until(lambda: (s := first.snapshot()).test_time is not None and s, 60, "the demonstration")
+        assert not measured.measuring and measured.step == stopped.step
         seen = remote.RayRegistry().find(first.code)  # watched from a third replica: all of it is there
         assert seen.snapshot().step == stopped.step and len(seen.snapshot().loss) == stopped.step
         assert seen.job.readouts().by_hand("conv1", 0)["step"] == stopped.step
