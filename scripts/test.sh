@@ -53,7 +53,7 @@ waits=$!
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m waits tests/browser --tb=line \
   --junitxml="$reports/waits-browser.xml" -o junit_suite_name=waits_browser >"$reports/waits-browser.log" 2>&1 &
 waits_browser=$!
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m load -s --tb=line \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m pytest -m load -s tests/browser/test_load.py --tb=line \
   --junitxml="$reports/load.xml" -o junit_suite_name=load >"$reports/load.log" 2>&1 &
 load=$!
 # shellcheck disable=SC2046  # one VAR=value word each
