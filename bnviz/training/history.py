@@ -200,7 +200,8 @@ class History:
             self.version += 1
 
     def set_test_time(self, result: dict | None) -> None:
-        """The test-time demonstration's result (None: none could be measured); measured."""
+        """The test-time demonstration's result (None: the test subset is too small for one); the
+        run is no longer measuring."""
         with self.lock:
             self.test_time = None if result is None else MappingProxyType(result)
             self.measuring = False

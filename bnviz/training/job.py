@@ -131,7 +131,8 @@ class Job:
         if thread is None or thread is threading.current_thread():
             return
         if settled:
-            return thread.join(timeout)
+            thread.join(timeout)
+            return
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         while thread.is_alive() and self.state not in ENDED and time.monotonic() < deadline:
             thread.join(0.02)

@@ -141,9 +141,10 @@ def test_live_training_pause_resume_stop(contexts, server):
     page.locator("[data-testid='stMain']").get_by_role("button", name=EN["bn_stop"]).click()  # not the header's Stop
     page.get_by_text(EN["bn_stopped"].split("{")[0].strip()).first.wait_for(timeout=30_000)
     # The end is said at once; the test-time demonstration, measured after it, follows on the test
-    # tab with nothing pressed (the page refreshes until it is in).
+    # tab with nothing pressed (the page refreshes until it is in). At the training's nice 10 it took
+    # 21-26 s with five busy processes beside the test; CI's whole Stop once took over 30 s.
     page.get_by_role("tab", name=EN["bn_tab_test"]).click()
-    page.get_by_text(EN["bn_test_n"].split("{")[0].strip()).first.wait_for(timeout=60_000)
+    page.get_by_text(EN["bn_test_n"].split("{")[0].strip()).first.wait_for(timeout=90_000)
     no_exception(page)
 
     # That a run whose browser goes away ends after its grace period is the load test's check (every
